@@ -5,7 +5,7 @@
  *
  * Keys are '/'-separated relative paths of [A-Za-z0-9._-] components (never '.', '..' or empty).
  */
-import { StrataError } from './errors.js';
+import { StrataError, throwIfAborted } from './errors.js';
 
 export interface GetOptions {
   /** Byte offset to start at (default 0). */
@@ -62,4 +62,47 @@ export function checkKey(key: string): void {
       throw new StrataError('BAD_INPUT', `invalid object key ${JSON.stringify(key)}`, { key });
     }
   }
+}
+
+/** Resolves a GetOptions range against an object's size; INTEGRITY when the range reaches past the end. */
+export function resolveRange(
+  key: string,
+  size: number,
+  opts: GetOptions | undefined,
+  location: string,
+): { start: number; end: number } {
+  const start = opts?.offset ?? 0;
+  const length = opts?.length ?? Math.max(0, size - start);
+  if (!Number.isSafeInteger(start) || start < 0 || !Number.isSafeInteger(length) || length < 0) {
+    throw new StrataError('BAD_INPUT', `invalid byte range for ${key}`, { key, offset: start, length });
+  }
+  if (start + length > size) {
+    throw new StrataError(
+      'INTEGRITY',
+      `range ${start}+${length} of ${key} in ${location} is past its end (${size})`,
+      {
+        key,
+        location,
+        offset: start,
+        length,
+        size,
+      },
+    );
+  }
+  return { start, end: start + length };
+}
+
+/** Gathers bytes from an iterable into one buffer, honouring an abort signal between chunks. */
+export async function readAll(
+  data: Uint8Array | AsyncIterable<Uint8Array>,
+  signal?: AbortSignal,
+): Promise<Uint8Array> {
+  if (data instanceof Uint8Array) return data;
+  const parts: Uint8Array[] = [];
+  for await (const chunk of data) {
+    throwIfAborted(signal);
+    parts.push(chunk);
+  }
+  throwIfAborted(signal);
+  return Buffer.concat(parts);
 }
