@@ -1,0 +1,93 @@
+/**
+ * Positional alignment. Examples matched on both sides (and shared pieces) are anchors; the longest run of
+ * anchors that keep their order (a longest increasing subsequence, as in patience diff) splits each side into
+ * gaps, and the unmatched examples of one gap are the candidates for "modified" pairs.
+ */
+import { diffArrays } from 'diff';
+
+/** Indices (into `seq`) of one longest strictly increasing subsequence. O(n log n). */
+export function longestIncreasing(seq: ArrayLike<number>): number[] {
+  const tails: number[] = []; // index into seq of the smallest tail of an increasing run of each length
+  const prev = new Int32Array(seq.length).fill(-1);
+  for (let i = 0; i < seq.length; i++) {
+    const v = seq[i]!;
+    let lo = 0;
+    let hi = tails.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seq[tails[mid]!]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo > 0) prev[i] = tails[lo - 1]!;
+    tails[lo] = i;
+  }
+  const out: number[] = new Array<number>(tails.length);
+  let k = tails.length ? tails[tails.length - 1]! : -1;
+  for (let j = tails.length - 1; j >= 0; j--) {
+    out[j] = k;
+    k = prev[k]!;
+  }
+  return out;
+}
+
+/** Number of elements of the sorted array that are < v. */
+export function countBelow(sorted: ArrayLike<number>, v: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Beyond this many edits inside one gap, examples are paired purely by position. */
+const MAX_GAP_EDITS = 4_000;
+
+/**
+ * Pairs removed and added examples of one gap: diff's diffArrays aligns them (similar examples line up),
+ * then a removed run next to an added run pairs off position by position; the rest stay removed / added.
+ */
+export function pairGap<T>(
+  removed: T[],
+  added: T[],
+  similar: (a: T, b: T) => boolean,
+): { pairs: Array<[T, T]>; removed: T[]; added: T[] } {
+  const out = { pairs: [] as Array<[T, T]>, removed: [] as T[], added: [] as T[] };
+  if (removed.length === 0 || added.length === 0) {
+    out.removed = removed;
+    out.added = added;
+    return out;
+  }
+  const parts = diffArrays(removed, added, { comparator: similar, maxEditLength: MAX_GAP_EDITS });
+  let bi = 0;
+  let ai = 0;
+  let r: T[] = [];
+  let a: T[] = [];
+  const flush = (): void => {
+    const n = Math.min(r.length, a.length);
+    for (let k = 0; k < n; k++) out.pairs.push([r[k]!, a[k]!]);
+    out.removed.push(...r.slice(n));
+    out.added.push(...a.slice(n));
+    r = [];
+    a = [];
+  };
+  if (!parts) {
+    r = removed;
+    a = added;
+    flush();
+    return out;
+  }
+  for (const part of parts) {
+    const count = part.count ?? part.value.length;
+    if (part.removed) r.push(...removed.slice(bi, (bi += count)));
+    else if (part.added) a.push(...added.slice(ai, (ai += count)));
+    else {
+      flush();
+      for (let k = 0; k < count; k++) out.pairs.push([removed[bi++]!, added[ai++]!]);
+    }
+  }
+  flush();
+  return out;
+}

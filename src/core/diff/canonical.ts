@@ -1,0 +1,84 @@
+/**
+ * Canonical JSON for example identity: object keys sorted, no white space, so that two examples that differ
+ * only in key order (or number spelling) hash alike.
+ */
+import { hashBytesRaw } from '../../storage/hash.js';
+
+/** Canonical JSON text of a value; Parquet's bigint, Date and bytes get stable spellings. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'bigint':
+      return value.toString();
+    case 'object': {
+      if (Array.isArray(value)) return '[' + value.map((v) => canonicalJson(v)).join(',') + ']';
+      if (value instanceof Date) return JSON.stringify(value.toISOString());
+      if (value instanceof Uint8Array)
+        return JSON.stringify({ $bytes: Buffer.from(value).toString('base64') });
+      const obj = value as Record<string, unknown>;
+      const keys = Object.keys(obj)
+        .filter((k) => obj[k] !== undefined)
+        .sort();
+      return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
+    }
+    default:
+      return 'null';
+  }
+}
+
+/** Short binary identity (16 bytes of BLAKE3, as a latin1 string: compact as a Map key). */
+export function identity(text: string | Uint8Array, tag: string): string {
+  const bytes =
+    typeof text === 'string' ? Buffer.from(tag + text, 'utf8') : Buffer.concat([Buffer.from(tag), text]);
+  return hashBytesRaw(bytes).subarray(0, 16).toString('latin1');
+}
+
+/** Identity of a parsed example: order of keys inside objects does not matter. */
+export const contentId = (value: unknown): string => identity(canonicalJson(value), 'c\0');
+/** Identity of a line that is not a parsable example (kept apart from parsed ones). */
+export const rawId = (text: string): string => identity(text, 'm\0');
+
+export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  !(v instanceof Date) &&
+  !(v instanceof Uint8Array);
+
+/** Removes the dotted field paths from a copy of the value; arrays apply the rest of a path to each element. */
+export function stripFields(value: unknown, paths: ReadonlyArray<ReadonlyArray<string>>): unknown {
+  if (paths.length === 0) return value;
+  if (Array.isArray(value)) return value.map((v) => stripFields(v, paths));
+  if (!isPlainObject(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (paths.some((p) => p.length === 1 && p[0] === k)) continue;
+    const rest = paths.filter((p) => p.length > 1 && p[0] === k).map((p) => p.slice(1));
+    out[k] = rest.length ? stripFields(v, rest) : v;
+  }
+  return out;
+}
+
+export const splitPath = (p: string): string[] => p.split('.').filter((s) => s.length > 0);
+
+/** Value at a dotted path, or undefined. */
+export function getPath(value: unknown, path: ReadonlyArray<string>): unknown {
+  let cur = value;
+  for (const seg of path) {
+    if (!isPlainObject(cur)) return undefined;
+    cur = cur[seg];
+  }
+  return cur;
+}
+
+const IDENT_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+/** Appends an object key to a field path: `a.b`, or `a["odd key"]`. */
+export const joinKey = (base: string, key: string): string =>
+  IDENT_RE.test(key) ? (base ? `${base}.${key}` : key) : `${base}[${JSON.stringify(key)}]`;
+export const joinIndex = (base: string, i: number): string => `${base}[${i}]`;

@@ -1,0 +1,483 @@
+/**
+ * The example-level diff of one file. Two passes keep the cost in proportion to the change:
+ *   1. pieces whose id occurs on both sides cancel unread; the other pieces are split into examples and each
+ *      example is reduced to an identity (and a key); nothing else is kept;
+ *   2. only the examples that did not match are parsed again for their values (a piece cache makes this a
+ *      memory lookup for small changes), and only the emitted ones get a field-level diff.
+ * See docs/DIFF.md.
+ */
+import { StrataError, throwIfAborted } from '../../storage/errors.js';
+import { countBelow, longestIncreasing, pairGap } from './align.js';
+import {
+  canonicalJson,
+  contentId,
+  getPath,
+  identity,
+  isPlainObject,
+  rawId,
+  splitPath,
+  stripFields,
+} from './canonical.js';
+import { diffFields, wordDiff } from './fields.js';
+import { MAX_JSON_BYTES, openReader, type ParsedRecord, type UnitReader } from './records.js';
+import type {
+  ChangeEvent,
+  ChangeKind,
+  DiffCost,
+  DiffEvent,
+  DiffOptions,
+  DiffSide,
+  FieldChange,
+  FileFormat,
+  SummaryEvent,
+} from './types.js';
+
+type SideNo = 0 | 1;
+const SIDE_NAME = ['before', 'after'] as const;
+
+interface Rec {
+  side: SideNo;
+  unit: number;
+  ord: number;
+  tok: number;
+  line?: number;
+  index?: number;
+  l1: string;
+  cid?: string;
+  key?: string;
+  keyValue?: unknown;
+  partner?: Rec;
+  /** Held only for examples that take part in a change. */
+  value?: unknown;
+  text?: string;
+  error?: string;
+  fetched?: boolean;
+  feats?: Set<string>;
+}
+
+interface Planned {
+  kind: ChangeKind;
+  b?: Rec;
+  a?: Rec;
+  pos: number;
+  tie: number;
+  duplicate?: boolean;
+}
+
+const FETCH_BATCH = 512;
+const MAX_DUP_WARNINGS = 100;
+const MAX_DUP_KEYS_LISTED = 20;
+
+const samePieces = (a: DiffSide, b: DiffSide): boolean =>
+  a.pieces.length === b.pieces.length && a.pieces.every((p, i) => p.id === b.pieces[i]!.id);
+
+const emptyReader = (format: FileFormat): UnitReader => ({
+  format,
+  units: [],
+  notes: [],
+  read: async () => [],
+});
+
+/** The example-level changes between two versions of a file (null: the file does not exist on that side). */
+export async function* diffFile(
+  before: DiffSide | null,
+  after: DiffSide | null,
+  opts: DiffOptions = {},
+): AsyncGenerator<DiffEvent> {
+  const any = after ?? before;
+  if (!any) throw new StrataError('BAD_INPUT', 'diffFile needs at least one side');
+  const path = any.path;
+  const format = any.format;
+  const signal = opts.signal;
+  const limit = opts.limit ?? Infinity;
+  const cost: DiffCost = { piecesShared: 0, piecesRead: 0, examplesRead: 0, bytesRead: 0 };
+  const counts = { added: 0, removed: 0, modified: 0 };
+  let warnings = 0;
+  const bytes = { before: before?.size ?? 0, after: after?.size ?? 0 };
+  const fileStatus: SummaryEvent['status'] = !before ? 'added' : !after ? 'removed' : 'unchanged';
+  const summary = (extra: Partial<SummaryEvent> = {}): SummaryEvent => {
+    const changed = counts.added + counts.removed + counts.modified > 0;
+    return {
+      type: 'summary',
+      path,
+      format,
+      status: fileStatus === 'unchanged' && changed ? 'modified' : fileStatus,
+      identical: false,
+      counts,
+      bytes,
+      warnings,
+      cost,
+      ...extra,
+    };
+  };
+  throwIfAborted(signal);
+
+  if (before && after && samePieces(before, after)) {
+    cost.piecesShared = before.pieces.length * 2;
+    yield summary({ identical: true });
+    return;
+  }
+
+  const tooBigJson = (s: DiffSide | null): boolean => s?.format === 'json' && s.size > MAX_JSON_BYTES;
+  if (before?.format === 'binary' || after?.format === 'binary' || tooBigJson(before) || tooBigJson(after)) {
+    if (tooBigJson(before) || tooBigJson(after)) {
+      warnings++;
+      yield {
+        type: 'warning',
+        path,
+        message: `JSON document above ${MAX_JSON_BYTES} bytes: compared as a whole file`,
+      };
+    }
+    const kind: ChangeKind = !before ? 'added' : !after ? 'removed' : 'modified';
+    const ev: ChangeEvent = { type: 'change', path, kind, binary: true };
+    if (before) ev.before = { size: before.size };
+    if (after) ev.after = { size: after.size };
+    if (limit > 0) yield ev;
+    yield { ...summary(), status: kind };
+    return;
+  }
+
+  const readers: [UnitReader, UnitReader] = [
+    before ? await openReader(before, cost) : emptyReader(format),
+    after ? await openReader(after, cost) : emptyReader(format),
+  ];
+  const keyPaths = opts.key?.length ? opts.key.map(splitPath) : undefined;
+  const ignore = (opts.ignoreFields ?? []).map(splitPath).filter((p) => p.length > 0);
+
+  // Pieces present on both sides (as a multiset) cancel, except when CSV headers differ: then equal bytes
+  // mean different examples.
+  const headersDiffer =
+    before !== null &&
+    after !== null &&
+    readers[0].header !== undefined &&
+    JSON.stringify(readers[0].header) !== JSON.stringify(readers[1].header);
+  const notes: string[] = [];
+  if (headersDiffer) {
+    notes.push(`header changed: ${JSON.stringify(readers[0].header)} → ${JSON.stringify(readers[1].header)}`);
+  }
+  const sharedPairs: Array<[number, number]> = [];
+  const shared: [Set<number>, Set<number>] = [new Set(), new Set()];
+  if (!headersDiffer) {
+    const queue = new Map<string, number[]>();
+    readers[1].units.forEach((u, i) => {
+      if (u.id !== null) (queue.get(u.id) ?? queue.set(u.id, []).get(u.id)!).push(i);
+    });
+    const next = new Map<string, number>();
+    readers[0].units.forEach((u, i) => {
+      if (u.id === null) return;
+      const q = queue.get(u.id);
+      const k = next.get(u.id) ?? 0;
+      if (q && k < q.length) {
+        next.set(u.id, k + 1);
+        sharedPairs.push([i, q[k]!]);
+        shared[0].add(i);
+        shared[1].add(q[k]!);
+      }
+    });
+    cost.piecesShared = sharedPairs.length * 2;
+  }
+
+  // Pass 1: identities (and keys) of every example in the pieces that did not cancel.
+  const unitTok: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+  const recs: [Rec[], Rec[]] = [[], []];
+  const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
+    if (!keyPaths) return undefined;
+    const vals = keyPaths.map((p) => getPath(value, p));
+    if (vals.some((v) => v === undefined)) return undefined;
+    return { key: canonicalJson(vals), keyValue: vals.length === 1 ? vals[0] : vals };
+  };
+  function assign(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text'>): void {
+    const p = r.parse();
+    if (p.ok) {
+      rec.value = stripFields(p.value, ignore);
+      rec.cid = contentId(rec.value);
+      if (keyPaths) {
+        const k = keyOf(p.value);
+        if (k) {
+          rec.key = k.key;
+          rec.keyValue = k.keyValue;
+        }
+      }
+    } else {
+      rec.text = r.text();
+      rec.error = p.error;
+      rec.cid = rawId(rec.text);
+    }
+    rec.fetched = true;
+  }
+
+  for (const s of [0, 1] as const) {
+    const reader = readers[s];
+    let tok = 0;
+    for (let u = 0; u < reader.units.length; u++) {
+      throwIfAborted(signal);
+      if (shared[s].has(u)) {
+        unitTok[s].set(u, tok++);
+        continue;
+      }
+      const records = await reader.read(u);
+      cost.examplesRead += records.length;
+      records.forEach((r, ord) => {
+        const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: r.l1 };
+        if (keyPaths) {
+          assign(rec, r);
+          // Keep only what identifies the example; values come back in pass 2.
+          rec.value = undefined;
+          rec.text = undefined;
+          rec.fetched = false;
+        }
+        recs[s].push(rec);
+      });
+    }
+    notes.push(...reader.notes);
+  }
+  for (const message of notes) {
+    warnings++;
+    yield { type: 'warning', path, message };
+  }
+
+  const fetch = async (list: Rec[]): Promise<void> => {
+    const groups = new Map<string, Rec[]>();
+    for (const r of list) {
+      if (r.fetched) continue;
+      const g = `${r.side}:${r.unit}`;
+      (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
+    }
+    for (const group of groups.values()) {
+      throwIfAborted(signal);
+      const first = group[0]!;
+      const records = await readers[first.side].read(first.unit);
+      for (const rec of group) assign(rec, records[rec.ord]!);
+    }
+  };
+
+  const pair = (b: Rec, a: Rec): void => {
+    b.partner = a;
+    a.partner = b;
+  };
+  /** Multiset matching: the k-th occurrence of an identity before pairs with its k-th occurrence after. */
+  const matchBy = (bs: Rec[], as: Rec[], id: (r: Rec) => string | undefined): void => {
+    const queue = new Map<string, Rec[]>();
+    for (const a of as) {
+      const k = id(a);
+      if (k !== undefined && !a.partner) (queue.get(k) ?? queue.set(k, []).get(k)!).push(a);
+    }
+    const next = new Map<string, number>();
+    for (const b of bs) {
+      const k = id(b);
+      if (k === undefined || b.partner) continue;
+      const q = queue.get(k);
+      const n = next.get(k) ?? 0;
+      if (q && n < q.length) {
+        next.set(k, n + 1);
+        pair(b, q[n]!);
+      }
+    }
+  };
+
+  const planned: Planned[] = [];
+  const modifiedPairs: Array<[Rec, Rec, boolean]> = [];
+  let duplicateKeys: SummaryEvent['duplicateKeys'];
+  const dupWarnings: DiffEvent[] = [];
+
+  if (!keyPaths) {
+    matchBy(recs[0], recs[1], (r) => r.l1);
+    const rest: [Rec[], Rec[]] = [recs[0].filter((r) => !r.partner), recs[1].filter((r) => !r.partner)];
+    await fetch([...rest[0], ...rest[1]]);
+    matchBy(rest[0], rest[1], (r) => r.cid);
+  } else {
+    const groups = new Map<string, [Rec[], Rec[]]>();
+    const keyless: [Rec[], Rec[]] = [[], []];
+    for (const s of [0, 1] as const) {
+      for (const r of recs[s]) {
+        if (r.key === undefined) {
+          keyless[s].push(r);
+          continue;
+        }
+        (groups.get(r.key) ?? groups.set(r.key, [[], []]).get(r.key)!)[s].push(r);
+      }
+    }
+    const dups = { before: 0, after: 0, keys: [] as unknown[] };
+    for (const [bs, as] of groups.values()) {
+      const dup = bs.length > 1 || as.length > 1;
+      if (dup) {
+        if (bs.length > 1) dups.before++;
+        if (as.length > 1) dups.after++;
+        const keyValue = (bs[0] ?? as[0])!.keyValue;
+        if (dups.keys.length < MAX_DUP_KEYS_LISTED) dups.keys.push(keyValue);
+        warnings++;
+        if (dupWarnings.length < MAX_DUP_WARNINGS) {
+          dupWarnings.push({
+            type: 'warning',
+            path,
+            message: `duplicate key ${JSON.stringify(keyValue)}: ${bs.length} before, ${as.length} after (not merged)`,
+          });
+        }
+        // Exact copies cancel first; the remaining duplicates pair by position.
+        matchBy(bs, as, (r) => r.cid);
+      }
+      const rb = bs.filter((r) => !r.partner);
+      const ra = as.filter((r) => !r.partner);
+      const n = Math.min(rb.length, ra.length);
+      for (let k = 0; k < n; k++) {
+        pair(rb[k]!, ra[k]!);
+        if (rb[k]!.cid !== ra[k]!.cid) modifiedPairs.push([rb[k]!, ra[k]!, dup]);
+      }
+      for (const r of rb.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0, duplicate: dup });
+      for (const r of ra.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0, duplicate: dup });
+    }
+    if (dups.before + dups.after > 0) duplicateKeys = dups;
+    if (keyless[0].length + keyless[1].length > 0) {
+      const missing = [...keyless[0], ...keyless[1]].filter((r) => !r.error).length;
+      if (missing > 0) {
+        warnings++;
+        notes.push(
+          `${missing} example(s) without the key field(s) ${opts.key!.join(',')}: matched by content`,
+        );
+        dupWarnings.push({ type: 'warning', path, message: notes[notes.length - 1]! });
+      }
+      matchBy(keyless[0], keyless[1], (r) => r.cid);
+      for (const r of keyless[0]) if (!r.partner) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+      for (const r of keyless[1]) if (!r.partner) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+    }
+  }
+  for (const w of dupWarnings) yield w;
+
+  // Anchors (shared pieces and matched examples) in after-order; the in-order ones split both sides into gaps.
+  const anchorB: number[] = [];
+  const anchorA: number[] = [];
+  {
+    const byAfter: Array<[number, number]> = sharedPairs.map(([bu, au]) => [
+      unitTok[0].get(bu)!,
+      unitTok[1].get(au)!,
+    ]);
+    for (const a of recs[1]) if (a.partner) byAfter.push([a.partner.tok, a.tok]);
+    byAfter.sort((x, y) => x[1] - y[1]);
+    const lis = longestIncreasing(byAfter.map((p) => p[0]));
+    for (const i of lis) {
+      anchorB.push(byAfter[i]![0]);
+      anchorA.push(byAfter[i]![1]);
+    }
+  }
+  const gapOf = (r: Rec): number => countBelow(r.side === 0 ? anchorB : anchorA, r.tok);
+  const removedPos = (r: Rec): number => {
+    const g = gapOf(r);
+    return g === 0 ? -0.5 : anchorA[g - 1]! + 0.5;
+  };
+
+  if (!keyPaths) {
+    const gaps = new Map<number, [Rec[], Rec[]]>();
+    for (const s of [0, 1] as const) {
+      for (const r of recs[s]) {
+        if (r.partner) continue;
+        const g = gapOf(r);
+        (gaps.get(g) ?? gaps.set(g, [[], []]).get(g)!)[s].push(r);
+      }
+    }
+    for (const [rs, as] of gaps.values()) {
+      const { pairs, removed, added } = pairGap(rs, as, similar);
+      for (const [b, a] of pairs) modifiedPairs.push([b, a, false]);
+      for (const r of removed) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+      for (const r of added) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+    }
+  }
+  for (const [b, a, dup] of modifiedPairs)
+    planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
+  for (const p of planned) {
+    if (p.a) {
+      p.pos = p.a.tok;
+      p.tie = 1;
+    } else {
+      p.pos = removedPos(p.b!);
+      p.tie = p.b!.tok;
+    }
+    counts[p.kind]++;
+  }
+  planned.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
+
+  // Malformed examples that take part in a change are warned about, all of them counted.
+  for (const p of planned)
+    if (p.b?.error !== undefined || p.a?.error !== undefined)
+      warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
+
+  const emit = Math.min(planned.length, limit);
+  for (let start = 0; start < emit; start += FETCH_BATCH) {
+    const batch = planned.slice(start, Math.min(emit, start + FETCH_BATCH));
+    await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
+    for (const p of batch) {
+      for (const r of [p.b, p.a]) {
+        if (r?.error !== undefined) {
+          const w: DiffEvent = {
+            type: 'warning',
+            path,
+            message: `${SIDE_NAME[r.side]}: ${r.error}`,
+            side: SIDE_NAME[r.side],
+          };
+          if (r.line !== undefined) w.line = r.line;
+          yield w;
+        }
+      }
+      yield changeEvent(path, p);
+    }
+  }
+  yield summary(duplicateKeys ? { duplicateKeys } : {});
+}
+
+function shown(r: Rec): unknown {
+  return r.error !== undefined ? r.text : r.value;
+}
+
+function changeEvent(path: string, p: Planned): ChangeEvent {
+  const ev: ChangeEvent = { type: 'change', path, kind: p.kind };
+  const rec = p.a ?? p.b!;
+  if (rec.key !== undefined) ev.key = rec.keyValue;
+  if (p.b) ev.before = shown(p.b);
+  if (p.a) ev.after = shown(p.a);
+  const line: ChangeEvent['line'] = {};
+  if (p.b?.line !== undefined) line.before = p.b.line;
+  if (p.a?.line !== undefined) line.after = p.a.line;
+  if (line.before !== undefined || line.after !== undefined) ev.line = line;
+  const index: ChangeEvent['index'] = {};
+  if (p.b?.index !== undefined) index.before = p.b.index;
+  if (p.a?.index !== undefined) index.after = p.a.index;
+  if (index.before !== undefined || index.after !== undefined) ev.index = index;
+  if (p.b?.error !== undefined || p.a?.error !== undefined) ev.raw = true;
+  if (p.duplicate) ev.duplicate = true;
+  if (p.kind === 'modified') ev.fields = fieldsOf(p.b!, p.a!);
+  return ev;
+}
+
+function fieldsOf(b: Rec, a: Rec): FieldChange[] {
+  if (b.error !== undefined || a.error !== undefined) {
+    const before = b.error !== undefined ? b.text! : JSON.stringify(b.value);
+    const after = a.error !== undefined ? a.text! : JSON.stringify(a.value);
+    const c: FieldChange = { path: '', kind: 'changed', before, after };
+    const words = wordDiff(before, after);
+    if (words) c.words = words;
+    return [c];
+  }
+  return diffFields(b.value, a.value);
+}
+
+/** Values (and array elements) an example is made of, for "is this the same example, edited?". */
+function features(r: Rec): Set<string> {
+  if (r.feats) return r.feats;
+  const out = new Set<string>();
+  if (isPlainObject(r.value)) {
+    for (const v of Object.values(r.value)) {
+      out.add(identity(canonicalJson(v), 'f\0'));
+      if (Array.isArray(v)) for (const e of v) out.add(identity(canonicalJson(e), 'e\0'));
+    }
+  }
+  return (r.feats = out);
+}
+
+/** Two examples are similar when at least half of their values (or array elements) are the same. */
+function similar(b: Rec, a: Rec): boolean {
+  const fb = features(b);
+  const fa = features(a);
+  if (fb.size === 0 || fa.size === 0) return false;
+  let common = 0;
+  for (const f of fb) if (fa.has(f)) common++;
+  return common > 0 && common * 2 >= Math.max(fb.size, fa.size);
+}

@@ -1,0 +1,323 @@
+/**
+ * Turns a DiffSide into units (pieces, or Parquet row groups) of parsed examples. A unit whose piece id also
+ * occurs on the other side is never read; the engine asks only for the others.
+ */
+import { parse as parseCsv } from 'csv-parse/sync';
+import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
+import { canonicalJson, identity } from './canonical.js';
+import type { DiffCost, DiffSide, FileFormat } from './types.js';
+
+export type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
+
+export interface ParsedRecord {
+  /** Identity of the exact stored form (bytes of a line, or a row's values): equal means unchanged. */
+  l1: string;
+  line?: number;
+  index?: number;
+  text(): string;
+  parse(): Parsed;
+}
+
+export interface Unit {
+  /** Piece id, or null when the unit cannot be cancelled unread (row groups, a whole JSON document). */
+  id: string | null;
+}
+
+export interface UnitReader {
+  readonly format: FileFormat;
+  readonly units: ReadonlyArray<Unit>;
+  read(unit: number): Promise<ParsedRecord[]>;
+  /** Notes about the file as a whole (header changes, fallbacks), gathered while opening or reading. */
+  readonly notes: string[];
+  /** The CSV header (so that the engine can refuse to cancel pieces when the headers differ). */
+  readonly header?: string[];
+}
+
+/** JSON documents above this size are compared as whole files (they are not record-chunked). */
+export const MAX_JSON_BYTES = 256 * 1024 * 1024;
+/** Raw piece bytes kept between the engine's two passes, per side. */
+const CACHE_BYTES = 64 * 1024 * 1024;
+
+const decoder = new TextDecoder('utf-8');
+
+class PieceCache {
+  private readonly map = new Map<number, Uint8Array>();
+  private bytes = 0;
+  constructor(
+    private readonly side: DiffSide,
+    private readonly cost: DiffCost,
+  ) {}
+  async get(i: number): Promise<Uint8Array> {
+    const hit = this.map.get(i);
+    if (hit) return hit;
+    const data = await this.side.readPiece(i);
+    this.cost.piecesRead++;
+    this.cost.bytesRead += data.length;
+    if (data.length <= CACHE_BYTES) {
+      this.map.set(i, data);
+      this.bytes += data.length;
+      for (const [k, v] of this.map) {
+        if (this.bytes <= CACHE_BYTES) break;
+        this.map.delete(k);
+        this.bytes -= v.length;
+      }
+    }
+    return data;
+  }
+}
+
+/** 1-based line number of each piece's first line, where every earlier piece says how many lines it holds. */
+function lineBases(side: DiffSide): Array<number | undefined> {
+  const out: Array<number | undefined> = [];
+  let base: number | undefined = 1;
+  for (const p of side.pieces) {
+    out.push(base);
+    base = base !== undefined && p.lines !== undefined ? base + p.lines : undefined;
+  }
+  return out;
+}
+
+const trimCr = (b: Uint8Array, end: number, start: number): number =>
+  end > start && b[end - 1] === 13 ? end - 1 : end;
+
+function isBlank(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = b[i]!;
+    if (c !== 32 && c !== 9 && c !== 13) return false;
+  }
+  return true;
+}
+
+function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean): ParsedRecord[] {
+  const out: ParsedRecord[] = [];
+  let start = 0;
+  let lineNo = 0;
+  while (start < bytes.length) {
+    let nl = bytes.indexOf(10, start);
+    if (nl < 0) nl = bytes.length;
+    const end = trimCr(bytes, nl, start);
+    const n = lineNo++;
+    if (!(jsonl && isBlank(bytes, start, end))) {
+      const slice = bytes.subarray(start, end);
+      let text: string | undefined;
+      const getText = (): string => (text ??= decoder.decode(slice));
+      out.push({
+        l1: identity(slice, 'r\0'),
+        line: base === undefined ? undefined : base + n,
+        text: getText,
+        parse: jsonl
+          ? () => {
+              try {
+                return { ok: true, value: JSON.parse(getText()) as unknown };
+              } catch (e) {
+                return { ok: false, error: `not JSON: ${(e as Error).message}` };
+              }
+            }
+          : () => ({ ok: true, value: getText() }),
+      });
+    }
+    start = nl + 1;
+  }
+  return out;
+}
+
+function lineReader(side: DiffSide, cost: DiffCost, jsonl: boolean): UnitReader {
+  const cache = new PieceCache(side, cost);
+  const bases = lineBases(side);
+  return {
+    format: side.format,
+    units: side.pieces.map((p) => ({ id: p.id })),
+    notes: [],
+    async read(u) {
+      return lineRecords(await cache.get(u), bases[u], jsonl);
+    },
+  };
+}
+
+interface CsvRow {
+  record: string[];
+  raw: string;
+  info: { lines: number };
+}
+
+function csvOptions(side: DiffSide): { delimiter: string; quote: string | false } {
+  const tsv = side.format === 'tsv';
+  return { delimiter: side.dialect?.delimiter ?? (tsv ? '\t' : ','), quote: side.dialect?.quote ?? '"' };
+}
+
+function parseCsvText(text: string, side: DiffSide): CsvRow[] {
+  const { delimiter, quote } = csvOptions(side);
+  return parseCsv(text, {
+    delimiter,
+    quote: quote === false ? null : quote,
+    raw: true,
+    info: true,
+    relax_column_count: true,
+    relax_quotes: true,
+    skip_empty_lines: true,
+    bom: true,
+  }) as unknown as CsvRow[];
+}
+
+function dedupeHeader(names: string[]): string[] {
+  const seen = new Map<string, number>();
+  return names.map((n) => {
+    const k = (seen.get(n) ?? 0) + 1;
+    seen.set(n, k);
+    return k === 1 ? n : `${n}_${k}`;
+  });
+}
+
+async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
+  const cache = new PieceCache(side, cost);
+  const bases = lineBases(side);
+  const notes: string[] = [];
+  let header: string[] = [];
+  if (side.pieces.length > 0) {
+    const text = decoder.decode(await cache.get(0));
+    try {
+      header = dedupeHeader(parseCsvText(text, side)[0]?.record ?? []);
+    } catch (e) {
+      notes.push(`header row is not valid CSV: ${(e as Error).message}`);
+    }
+  }
+  const units = side.pieces.slice(1).map((p) => ({ id: p.id }));
+  return {
+    format: side.format,
+    units,
+    notes,
+    header,
+    async read(u) {
+      const piece = u + 1;
+      const text = decoder.decode(await cache.get(piece));
+      const base = bases[piece];
+      let rows: CsvRow[];
+      try {
+        rows = parseCsvText(text, side);
+      } catch (e) {
+        // Unparsable piece (an unclosed quote): every line becomes a raw record.
+        const error = `not valid CSV: ${(e as Error).message}`;
+        return lineRecords(Buffer.from(text), base, true).map((r) => ({
+          ...r,
+          parse: () => ({ ok: false, error }),
+        }));
+      }
+      return rows.map((row) => {
+        const raw = row.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
+        const endLine = row.info.lines;
+        const startLine = endLine - (raw.match(/\n/g)?.length ?? 0);
+        const ragged = row.record.length !== header.length;
+        return {
+          l1: identity(raw, 'r\0'),
+          line: base === undefined ? undefined : base + startLine - 1,
+          text: () => raw,
+          parse: (): Parsed => {
+            if (ragged)
+              return { ok: false, error: `row has ${row.record.length} fields, header has ${header.length}` };
+            const value: Record<string, string> = {};
+            header.forEach((h, i) => (value[h] = row.record[i]!));
+            return { ok: true, value };
+          },
+        };
+      });
+    },
+  };
+}
+
+function jsonReader(side: DiffSide, cost: DiffCost): UnitReader {
+  let records: Promise<ParsedRecord[]> | undefined;
+  const notes: string[] = [];
+  const load = async (): Promise<ParsedRecord[]> => {
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < side.pieces.length; i++) {
+      const data = await side.readPiece(i);
+      cost.piecesRead++;
+      cost.bytesRead += data.length;
+      parts.push(data);
+    }
+    const bytes = Buffer.concat(parts);
+    let doc: unknown;
+    try {
+      doc = JSON.parse(decoder.decode(bytes));
+    } catch (e) {
+      notes.push(`not a JSON document (${(e as Error).message}); compared line by line`);
+      return lineRecords(bytes, 1, false);
+    }
+    const values = Array.isArray(doc) ? doc : [doc];
+    return values.map((value, index) => ({
+      l1: identity(canonicalJson(value), 'j\0'),
+      index: Array.isArray(doc) ? index : undefined,
+      text: () => JSON.stringify(value),
+      parse: () => ({ ok: true, value }),
+    }));
+  };
+  return {
+    format: side.format,
+    units: [{ id: null }],
+    notes,
+    read: () => (records ??= load()),
+  };
+}
+
+/** The side's bytes as hyparquet's AsyncBuffer. */
+export function asyncBufferOf(side: DiffSide, cost?: DiffCost): AsyncBuffer {
+  return {
+    byteLength: side.size,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const stop = end ?? side.size;
+      const data = await side.readRange(start, stop - start);
+      if (cost) cost.bytesRead += data.length;
+      return data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength) as ArrayBuffer;
+    },
+  };
+}
+
+async function parquetReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
+  const file = asyncBufferOf(side, cost);
+  const metadata: FileMetaData = await parquetMetadataAsync(file);
+  const starts: number[] = [];
+  let row = 0;
+  for (const g of metadata.row_groups) {
+    starts.push(row);
+    row += Number(g.num_rows);
+  }
+  return {
+    format: 'parquet',
+    units: metadata.row_groups.map(() => ({ id: null })),
+    notes: [],
+    async read(u) {
+      const rowStart = starts[u]!;
+      const rowEnd = rowStart + Number(metadata.row_groups[u]!.num_rows);
+      const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd });
+      cost.piecesRead++;
+      return rows.map((value, k) => {
+        const plain = { ...value };
+        return {
+          l1: identity(canonicalJson(plain), 'p\0'),
+          index: rowStart + k,
+          text: () => canonicalJson(plain),
+          parse: () => ({ ok: true, value: plain }),
+        };
+      });
+    },
+  };
+}
+
+/** Opens a side for record-level reading (binary files are handled by the caller). */
+export async function openReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
+  switch (side.format) {
+    case 'jsonl':
+      return lineReader(side, cost, true);
+    case 'text':
+      return lineReader(side, cost, false);
+    case 'csv':
+    case 'tsv':
+      return csvReader(side, cost);
+    case 'json':
+      return jsonReader(side, cost);
+    case 'parquet':
+      return parquetReader(side, cost);
+    case 'binary':
+      throw new Error('binary files have no records');
+  }
+}
