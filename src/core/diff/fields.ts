@@ -48,13 +48,14 @@ function walkObject(
   path: string,
   out: FieldChange[],
 ): void {
+  // Fields in the order of the before side, so that key reordering does not change the output.
   const differing: string[] = [];
-  for (const k of Object.keys(after)) {
-    if (!(k in before)) out.push({ path: joinKey(path, k), kind: 'added', after: after[k] });
-    else if (!same(before[k], after[k])) differing.push(k);
-  }
   for (const k of Object.keys(before)) {
     if (!(k in after)) out.push({ path: joinKey(path, k), kind: 'removed', before: before[k] });
+    else if (!same(before[k], after[k])) differing.push(k);
+  }
+  for (const k of Object.keys(after)) {
+    if (!(k in before)) out.push({ path: joinKey(path, k), kind: 'added', after: after[k] });
   }
   const swapped = new Set<string>();
   for (let i = 0; i < differing.length; i++) {

@@ -1,0 +1,226 @@
+/**
+ * Renders diff events (src/core/diff) as text for `strata diff`: human form, --stat, --name-only and --json.
+ * Pure functions: they return strings and never print; the command writes them where it wants.
+ */
+import type { Change } from 'diff';
+import type { ChangeEvent, DiffEvent, FieldChange, SummaryEvent, WarningEvent } from '../core/diff/index.js';
+
+export interface RenderOptions {
+  color: boolean;
+  /** Longest a shown value may be before it is shortened with '…' (human form). Default 200. */
+  width?: number;
+}
+
+const ESC = {
+  reset: '\x1b[0m',
+  bold: '\x1b[1m',
+  red: '\x1b[31m',
+  green: '\x1b[32m',
+  yellow: '\x1b[33m',
+  cyan: '\x1b[36m',
+  redHi: '\x1b[7;31m',
+  greenHi: '\x1b[7;32m',
+} as const;
+
+type Paint = (style: keyof typeof ESC, s: string) => string;
+const painter =
+  (color: boolean): Paint =>
+  (style, s) =>
+    color && s.length > 0 ? ESC[style] + s + ESC.reset : s;
+
+/** JSON.stringify that also takes Parquet's bigint and bytes values. */
+export function toJson(value: unknown, space?: number): string {
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => {
+      if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+      if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') };
+      return v;
+    },
+    space,
+  );
+}
+
+/** One JSON Lines record per event (change, warning or summary), without the trailing newline. */
+export function renderJsonLine(ev: DiffEvent): string {
+  return toJson(ev);
+}
+
+function shorten(s: string, width: number): string {
+  const flat = s.replace(/\n/g, '\\n');
+  return flat.length > width ? flat.slice(0, Math.max(1, width - 1)) + '…' : flat;
+}
+
+const show = (v: unknown, width: number): string => shorten(typeof v === 'string' ? v : toJson(v), width);
+
+function where(ev: ChangeEvent): string {
+  const parts: string[] = [];
+  const pos = (label: string, r?: { before?: number; after?: number }): void => {
+    if (!r) return;
+    if (r.before !== undefined && r.after !== undefined)
+      parts.push(r.before === r.after ? `${label} ${r.after}` : `${label} ${r.before} → ${r.after}`);
+    else if (r.before !== undefined) parts.push(`${label} ${r.before}`);
+    else if (r.after !== undefined) parts.push(`${label} ${r.after}`);
+  };
+  pos('line', ev.line);
+  pos('row', ev.index);
+  if (ev.key !== undefined) parts.push(`key ${toJson(ev.key)}`);
+  if (ev.duplicate) parts.push('duplicate key');
+  return parts.join(', ');
+}
+
+/** Word-level rendering of a changed string: unchanged stretches longer than the width are elided. */
+export function renderWords(words: Change[], opts: RenderOptions): string {
+  const paint = painter(opts.color);
+  const ctx = Math.max(20, Math.floor((opts.width ?? 200) / 4));
+  return words
+    .map((w, i) => {
+      const v = w.value.replace(/\n/g, '\\n');
+      if (w.added) return opts.color ? paint('greenHi', v) : `{+${v}+}`;
+      if (w.removed) return opts.color ? paint('redHi', v) : `[-${v}-]`;
+      if (v.length <= 2 * ctx) return v;
+      const head = i === 0 ? '' : v.slice(0, ctx);
+      const tail = i === words.length - 1 ? '' : v.slice(-ctx);
+      return `${head}…${tail}`;
+    })
+    .join('');
+}
+
+function renderField(f: FieldChange, opts: RenderOptions): string {
+  const paint = painter(opts.color);
+  const width = opts.width ?? 200;
+  const name = f.path === '' ? '(value)' : f.path;
+  switch (f.kind) {
+    case 'added':
+      return paint('green', `    + ${name}: ${show(f.after, width)}`);
+    case 'removed':
+      return paint('red', `    - ${name}: ${show(f.before, width)}`);
+    case 'swapped':
+      return paint('yellow', `    ⇄ ${name} and ${f.with ?? '?'} swapped`);
+    case 'changed':
+      if (f.words) return `    ~ ${name}: ${renderWords(f.words, opts)}`;
+      return `    ~ ${name}: ${paint('red', show(f.before, width))} → ${paint('green', show(f.after, width))}`;
+  }
+}
+
+/** Human form of one change, several lines, no trailing newline. */
+export function renderChange(ev: ChangeEvent, opts: RenderOptions): string {
+  const paint = painter(opts.color);
+  const width = opts.width ?? 200;
+  if (ev.binary) {
+    const size = (v: unknown): string => String((v as { size?: number } | undefined)?.size ?? 0);
+    return `Binary file ${ev.kind}: a/${ev.path} (${size(ev.before)} bytes) → b/${ev.path} (${size(ev.after)} bytes)`;
+  }
+  const at = where(ev);
+  const suffix = at ? paint('cyan', ` (${at})`) : '';
+  const raw = ev.raw ? ' [raw]' : '';
+  switch (ev.kind) {
+    case 'added':
+      return paint('green', `+ ${show(ev.after, width)}`) + suffix + raw;
+    case 'removed':
+      return paint('red', `- ${show(ev.before, width)}`) + suffix + raw;
+    case 'modified': {
+      const head = paint('yellow', '~ modified') + suffix + raw;
+      return [head, ...(ev.fields ?? []).map((f) => renderField(f, opts))].join('\n');
+    }
+  }
+}
+
+export function renderWarning(ev: WarningEvent, opts: RenderOptions): string {
+  const loc = ev.line !== undefined ? `${ev.path}:${ev.line}` : ev.path;
+  return painter(opts.color)('yellow', `warning: ${loc}: ${ev.side ? `(${ev.side}) ` : ''}${ev.message}`);
+}
+
+/** The git-style header that opens a file's section in the human form. */
+export function renderFileHeader(path: string, opts: RenderOptions, status?: SummaryEvent['status']): string {
+  const paint = painter(opts.color);
+  const lines = [paint('bold', `diff --strata a/${path} b/${path}`)];
+  if (status === 'added') lines.push(paint('bold', 'new file'));
+  if (status === 'removed') lines.push(paint('bold', 'deleted file'));
+  return lines.join('\n');
+}
+
+function summaryLine(s: SummaryEvent, opts: RenderOptions): string {
+  const paint = painter(opts.color);
+  const c = s.counts;
+  return paint(
+    'cyan',
+    `@@ ${s.format}: ${c.added} added, ${c.removed} removed, ${c.modified} modified` +
+      (s.duplicateKeys
+        ? `; duplicate keys: ${s.duplicateKeys.before} before, ${s.duplicateKeys.after} after`
+        : '') +
+      ' @@',
+  );
+}
+
+/**
+ * Human form, stateful across a stream of events of one or more files: returns the text for each event
+ * (possibly empty), each piece ending with a newline. A file's header comes before its first event; a file
+ * with no change prints nothing.
+ */
+export function createHumanRenderer(opts: RenderOptions): (ev: DiffEvent) => string {
+  let headerFor: string | undefined;
+  return (ev) => {
+    let out = '';
+    const header = (status?: SummaryEvent['status']): void => {
+      if (headerFor === ev.path) return;
+      headerFor = ev.path;
+      out += renderFileHeader(ev.path, opts, status) + '\n';
+    };
+    if (ev.type === 'change') {
+      header();
+      out += renderChange(ev, opts) + '\n';
+    } else if (ev.type === 'warning') {
+      header();
+      out += renderWarning(ev, opts) + '\n';
+    } else if (ev.status !== 'unchanged' || headerFor === ev.path) {
+      if (headerFor !== ev.path) header(ev.status);
+      else if (ev.status === 'added' || ev.status === 'removed')
+        out += renderFileHeader(ev.path, opts, ev.status).split('\n').slice(1).join('\n') + '\n';
+      out += summaryLine(ev, opts) + '\n';
+    }
+    return out;
+  };
+}
+
+/** Bytes in a short human form (1.5 kB, 3.2 MB). */
+export function formatBytes(n: number): string {
+  if (n < 1000) return `${n} B`;
+  const units = ['kB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let i = -1;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** `--stat`: one line per file with a change (+added -removed ~modified, bytes) and a total line. */
+export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderOptions): string {
+  const paint = painter(opts.color);
+  const changed = summaries.filter((s) => s.status !== 'unchanged');
+  const width = Math.max(0, ...changed.map((s) => s.path.length));
+  const total = { added: 0, removed: 0, modified: 0 };
+  const lines = changed.map((s) => {
+    total.added += s.counts.added;
+    total.removed += s.counts.removed;
+    total.modified += s.counts.modified;
+    const counts =
+      s.format === 'binary'
+        ? 'Bin'
+        : `${paint('green', `+${s.counts.added}`)} ${paint('red', `-${s.counts.removed}`)} ${paint('yellow', `~${s.counts.modified}`)}`;
+    const note = s.status === 'added' ? ' (new)' : s.status === 'removed' ? ' (deleted)' : '';
+    return ` ${s.path.padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
+  });
+  const n = changed.length;
+  lines.push(
+    ` ${n} file${n === 1 ? '' : 's'} changed, ${total.added} added, ${total.removed} removed, ${total.modified} modified`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+/** `--name-only`: the path of a file that changed, or '' for an unchanged one. */
+export function renderNameOnly(summary: SummaryEvent): string {
+  return summary.status === 'unchanged' ? '' : summary.path + '\n';
+}
