@@ -24,7 +24,10 @@ describe('diff on real datasets', () => {
   });
 
   it('preference pairs: edits, deletions, insertions and a swap, nothing for reordered keys, no key', async () => {
-    const lines = gunzipSync(readFileSync(`${DATA}/hh-rlhf-harmless-base-test.jsonl.gz`)).toString('utf8').trim().split('\n');
+    const lines = gunzipSync(readFileSync(`${DATA}/hh-rlhf-harmless-base-test.jsonl.gz`))
+      .toString('utf8')
+      .trim()
+      .split('\n');
     const rows = lines.map((l) => JSON.parse(l) as { chosen: string; rejected: string });
     const n = rows.length;
     expect(n).toBe(2312);
@@ -39,7 +42,10 @@ describe('diff on real datasets', () => {
       if (i === swapped) [chosen, rejected] = [rejected, chosen];
       after.push({ rejected, chosen }); // every object's keys reordered
       if (i === 500 || i === 1800 || i === 2311)
-        after.push({ rejected: `\n\nHuman: new ${i}\n\nAssistant: no`, chosen: `\n\nHuman: new ${i}\n\nAssistant: yes` });
+        after.push({
+          rejected: `\n\nHuman: new ${i}\n\nAssistant: no`,
+          chosen: `\n\nHuman: new ${i}\n\nAssistant: yes`,
+        });
     });
     const b = instrument(sideFromBytes('hh.jsonl', lines.join('\n') + '\n'));
     const a = sideFromBytes('hh.jsonl', jsonl(after));
@@ -52,11 +58,18 @@ describe('diff on real datasets', () => {
     for (const c of mods.filter((m) => m !== swap)) {
       expect(c.fields).toHaveLength(1);
       expect(c.fields![0]!.path).toBe('chosen');
-      expect(c.fields![0]!.words!.filter((w) => w.added).map((w) => w.value).join('')).toBe(' (edited by a reviewer)');
+      expect(
+        c
+          .fields![0]!.words!.filter((w) => w.added)
+          .map((w) => w.value)
+          .join(''),
+      ).toBe(' (edited by a reviewer)');
     }
     expect(r.changes.filter((c) => c.kind === 'removed').map((c) => c.line?.before)).toEqual([12, 901, 2001]);
     expect(
-      r.changes.filter((c) => c.kind === 'added').map((c) => (c.after as { chosen: string }).chosen.slice(9, 16)),
+      r.changes
+        .filter((c) => c.kind === 'added')
+        .map((c) => (c.after as { chosen: string }).chosen.slice(9, 16)),
     ).toEqual(['new 500', 'new 180', 'new 231']);
   });
 });

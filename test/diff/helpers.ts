@@ -1,4 +1,11 @@
-import type { ChangeEvent, DiffEvent, DiffOptions, DiffSide, SummaryEvent, WarningEvent } from '../../src/core/diff/index.js';
+import type {
+  ChangeEvent,
+  DiffEvent,
+  DiffOptions,
+  DiffSide,
+  SummaryEvent,
+  WarningEvent,
+} from '../../src/core/diff/index.js';
 import { diffFile } from '../../src/core/diff/index.js';
 
 export interface Collected {
@@ -8,7 +15,11 @@ export interface Collected {
   summary: SummaryEvent;
 }
 
-export async function collect(before: DiffSide | null, after: DiffSide | null, opts: DiffOptions = {}): Promise<Collected> {
+export async function collect(
+  before: DiffSide | null,
+  after: DiffSide | null,
+  opts: DiffOptions = {},
+): Promise<Collected> {
   const events: DiffEvent[] = [];
   for await (const e of diffFile(before, after, opts)) events.push(e);
   const summary = events.at(-1);

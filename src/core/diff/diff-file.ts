@@ -281,7 +281,8 @@ export async function* diffFile(
   const dupWarnings: DiffEvent[] = [];
 
   if (!keyPaths) {
-    matchBy(recs[0], recs[1], (r) => r.l1);
+    // Equal bytes are equal examples, unless the CSV header that names their fields changed.
+    if (!headersDiffer) matchBy(recs[0], recs[1], (r) => r.l1);
     const rest: [Rec[], Rec[]] = [recs[0].filter((r) => !r.partner), recs[1].filter((r) => !r.partner)];
     await fetch([...rest[0], ...rest[1]]);
     matchBy(rest[0], rest[1], (r) => r.cid);
