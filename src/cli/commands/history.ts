@@ -1,0 +1,157 @@
+/** log, show, rev-parse, cat, ls-tree, fsck. */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import {
+  fsck,
+  log,
+  lsTree,
+  resolveRevision,
+  show,
+  StrataError,
+  type LogEntry,
+  type Repository,
+} from '../../core/index.js';
+import { output, short, withRepo, type GlobalOpts } from '../context.js';
+import type { Output } from '../output.js';
+
+const date = (c: LogEntry): string => {
+  const d = new Date((c.time + c.tz * 60) * 1000);
+  const sign = c.tz >= 0 ? '+' : '-';
+  const tz = `${sign}${String(Math.floor(Math.abs(c.tz) / 60)).padStart(2, '0')}${String(Math.abs(c.tz) % 60).padStart(2, '0')}`;
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} ${tz}`;
+};
+
+function printCommit(out: Output, c: LogEntry): void {
+  out.line(out.paint('yellow', `commit ${c.hash}`));
+  if (c.parents.length > 1) out.line(`Merge: ${c.parents.map(short).join(' ')}`);
+  out.line(`Author: ${c.author.name} <${c.author.email}>`);
+  out.line(`Date:   ${date(c)}`);
+  const code = c.meta.code as { commit?: string; dirty?: boolean } | undefined;
+  if (code?.commit) out.line(`Code:   ${code.commit}${code.dirty ? ' (dirty)' : ''}`);
+  out.line();
+  for (const l of c.message.split('\n')) out.line(`    ${l}`);
+}
+
+/** The tree a revision names (a commit's tree, or a tree itself). */
+function treeOf(repo: Repository, rev: string): string {
+  const r = resolveRevision(repo, rev);
+  if (r.kind === 'commit') return repo.objects.commit(r.hash).tree;
+  if (r.kind === 'tree') return r.hash;
+  throw new StrataError('BAD_INPUT', `${rev} names a file, not a tree`, { rev });
+}
+
+export function registerHistoryCommands(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('log [rev]')
+    .description('show commit history')
+    .option('--oneline', 'one line per commit')
+    .option('-n, --max-count <n>', 'show at most N commits', (v) => Number.parseInt(v, 10))
+    .option('--json', 'JSON Lines, one commit per line')
+    .action(async (rev: string | undefined, o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), (repo) => {
+        let first = true;
+        for (const c of log(repo, rev ?? 'HEAD', { limit: o.maxCount })) {
+          if (out.json) out.record(c);
+          else if (o.oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
+          else {
+            if (!first) out.line();
+            printCommit(out, c);
+          }
+          first = false;
+        }
+      });
+    });
+
+  program
+    .command('show [rev]')
+    .description('show a commit and the files it changed')
+    .option('--json', 'machine-readable output')
+    .action(async (rev: string | undefined, o: { json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), (repo) => {
+        const s = show(repo, rev ?? 'HEAD');
+        out.result(s, () => {
+          printCommit(out, s);
+          out.line();
+          const mark = { added: 'A', modified: 'M', deleted: 'D' } as const;
+          for (const c of s.changes) {
+            const size =
+              c.kind === 'modified'
+                ? `${c.before!.size} -> ${c.after!.size} bytes`
+                : `${(c.after ?? c.before)!.size} bytes`;
+            out.line(`${mark[c.kind]}\t${c.path}\t(${size})`);
+          }
+        });
+      });
+    });
+
+  program
+    .command('rev-parse <rev>')
+    .description('print the full hash a revision names (REV, REV^{tree}, REV:PATH)')
+    .option('--json', 'machine-readable output')
+    .action(async (rev: string, o: { json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), (repo) => {
+        const r = resolveRevision(repo, rev);
+        out.result(r, () => out.line(r.hash));
+      });
+    });
+
+  program
+    .command('cat <spec>')
+    .description("stream a file's bytes to stdout: REV:PATH")
+    .action(async (spec: string) => {
+      await withRepo(g(), async (repo) => {
+        if (!spec.includes(':'))
+          throw new StrataError('BAD_INPUT', `expected REV:PATH, got '${spec}'`, { spec });
+        const r = resolveRevision(repo, spec);
+        if (r.kind !== 'file')
+          throw new StrataError('BAD_INPUT', `${spec} is a ${r.kind}, not a file`, { spec });
+        await pipeline(Readable.from(repo.objects.readFile(repo.objects.manifest(r.hash))), process.stdout, {
+          end: false,
+        });
+      });
+    });
+
+  program
+    .command('ls-tree <rev> [path]')
+    .description('list the entries of a tree')
+    .option('-r, --recursive', 'list files in subtrees too')
+    .option('--json', 'JSON Lines, one entry per line')
+    .action(async (rev: string, path: string | undefined, o: { recursive?: boolean; json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), (repo) => {
+        for (const e of lsTree(repo, treeOf(repo, rev) as never, path ?? '', o.recursive)) {
+          if (out.json) out.record({ path: e.path, kind: e.kind, hash: e.hash, size: e.size });
+          else out.line(`${e.kind}\t${e.hash}\t${String(e.size).padStart(12)}\t${e.path}`);
+        }
+      });
+    });
+
+  program
+    .command('fsck')
+    .description('verify every object, pack and reference')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), (repo) => {
+        const r = fsck(repo);
+        out.result(r, () => {
+          for (const p of r.problems) out.line(out.paint('red', `error: ${p.message}`));
+          for (const f of r.danglingFiles)
+            out.line(`dangling: packs/${f} (left by an interrupted write; safe to delete)`);
+          out.line(
+            `checked ${r.objects} objects in ${r.packs} packs; ${r.reachable} reachable; ${r.problems.length} problem(s)`,
+          );
+        });
+        if (r.problems.length) {
+          throw new StrataError('INTEGRITY', `fsck found ${r.problems.length} problem(s)`, {
+            problems: r.problems.length,
+            reported: true,
+          });
+        }
+      });
+    });
+}

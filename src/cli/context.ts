@@ -1,0 +1,26 @@
+/** Shared plumbing for commands: the working directory (-C), opening the repository, path conversion. */
+import { Repository, toRepoPath } from '../core/index.js';
+import { Output } from './output.js';
+
+export interface GlobalOpts {
+  C?: string;
+}
+
+export const cwdOf = (g: GlobalOpts): string => g.C ?? process.cwd();
+
+export async function withRepo<T>(g: GlobalOpts, fn: (repo: Repository) => Promise<T> | T): Promise<T> {
+  const repo = Repository.open(cwdOf(g));
+  try {
+    return await fn(repo);
+  } finally {
+    repo.close();
+  }
+}
+
+/** User paths (relative to cwd) → repository paths; '.' at the root is ''. */
+export const repoPaths = (repo: Repository, g: GlobalOpts, paths: string[]): string[] =>
+  paths.map((p) => toRepoPath(repo.root, cwdOf(g), p));
+
+export const output = (opts: { json?: boolean }): Output => new Output(!!opts.json);
+
+export const short = (h: string | null | undefined): string => (h ? h.slice(0, 12) : '(none)');

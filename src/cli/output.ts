@@ -1,0 +1,79 @@
+/**
+ * The one Output object commands render through: plain or JSON (Lines) on stdout, warnings and progress
+ * on stderr, colour only on a TTY and never when NO_COLOR is set.
+ */
+import { SingleBar } from 'cli-progress';
+import type { Progress } from '../core/index.js';
+
+export class Output {
+  readonly color: boolean;
+  readonly tty: boolean;
+
+  constructor(
+    readonly json = false,
+    readonly stdout: NodeJS.WriteStream = process.stdout,
+    readonly stderr: NodeJS.WriteStream = process.stderr,
+  ) {
+    this.tty = !!stderr.isTTY;
+    this.color = !!stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+  }
+
+  /** A line of human output (suppressed in JSON mode). */
+  line(s = ''): void {
+    if (!this.json) this.stdout.write(s + '\n');
+  }
+
+  /** One JSON value as one line (JSON mode only). */
+  record(v: unknown): void {
+    if (this.json) this.stdout.write(JSON.stringify(v) + '\n');
+  }
+
+  /** Human lines or one JSON record, whichever this output is for. */
+  result(v: unknown, human: () => void): void {
+    if (this.json) this.record(v);
+    else human();
+  }
+
+  warn(s: string): void {
+    this.stderr.write(`warning: ${s}\n`);
+  }
+
+  paint(code: 'red' | 'green' | 'yellow' | 'cyan' | 'bold' | 'dim', s: string): string {
+    if (!this.color) return s;
+    const c = { red: 31, green: 32, yellow: 33, cyan: 36, bold: 1, dim: 2 }[code];
+    return `\x1b[${c}m${s}\x1b[0m`;
+  }
+
+  /** A byte progress bar on stderr when it is a TTY (never in JSON mode's stdout). */
+  progress(label: string): Progress & { stop(): void } {
+    if (!this.tty || process.env.STRATA_NO_PROGRESS) return { stop() {} };
+    const bar = new SingleBar({
+      format: `${label} {value} MiB | {speed} MiB/s | {file}`,
+      stream: this.stderr,
+      hideCursor: true,
+      clearOnComplete: true,
+    });
+    const start = Date.now();
+    let bytes = 0;
+    let file = '';
+    bar.start(0, 0, { speed: '0', file: '' });
+    const update = (): void => {
+      const mib = bytes / 1048576;
+      bar.update(Math.round(mib), {
+        speed: (mib / Math.max(0.001, (Date.now() - start) / 1000)).toFixed(1),
+        file,
+      });
+    };
+    return {
+      onBytes: (n) => {
+        bytes += n;
+        update();
+      },
+      onFile: (p) => {
+        file = p;
+        update();
+      },
+      stop: () => bar.stop(),
+    };
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * `fsck`: re-reads and re-hashes every stored object, checks that every pack entry agrees with the index,
+ * and walks every ref down to the chunks, reporting each problem with the object and pack it concerns.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { StrataError } from '../storage/errors.js';
+import type { Hash } from '../storage/hash.js';
+import { KIND, scanPack } from '../storage/pack-format.js';
+import type { FileManifest } from './objects/objects.js';
+import { decodeSegment } from './objects/objects.js';
+import type { Repository } from './repository.js';
+
+export interface FsckProblem {
+  code: string;
+  message: string;
+  object?: string;
+  pack?: string;
+}
+
+export interface FsckReport {
+  objects: number;
+  packs: number;
+  reachable: number;
+  problems: FsckProblem[];
+  /** Leftovers of interrupted writes: harmless, removable. */
+  danglingFiles: string[];
+}
+
+export function fsck(repo: Repository): FsckReport {
+  const problems: FsckProblem[] = [];
+  const packsDir = join(repo.strataDir, 'packs');
+  const packs = repo.db.packs();
+  // 1. Every pack scans cleanly and agrees with the index.
+  for (const p of packs) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(join(packsDir, `${p.name}.pack`));
+    } catch {
+      problems.push({ code: 'MISSING_PACK', message: `pack ${p.name} is missing`, pack: p.name });
+      continue;
+    }
+    if (bytes.length !== p.size) {
+      problems.push({
+        code: 'PACK_SIZE',
+        message: `pack ${p.name} has ${bytes.length} bytes, index says ${p.size}`,
+        pack: p.name,
+      });
+    }
+    try {
+      for (const e of scanPack(bytes, `pack ${p.name}`)) {
+        const loc = repo.db.findObject(e.hash);
+        if (loc && loc.pack === p.id && (loc.offset !== e.offset || loc.length !== e.length)) {
+          problems.push({
+            code: 'INDEX_MISMATCH',
+            message: `object ${e.hash}: index and pack ${p.name} disagree`,
+            object: e.hash,
+            pack: p.name,
+          });
+        }
+      }
+    } catch (e) {
+      problems.push({ code: 'CORRUPT_PACK', message: (e as Error).message, pack: p.name });
+    }
+  }
+  // 2. Every object decodes and hashes to its name.
+  let objects = 0;
+  for (const loc of repo.db.iterateObjects()) {
+    objects++;
+    try {
+      repo.objects.packs.get(loc.hash);
+    } catch (e) {
+      const pack = packs.find((p) => p.id === loc.pack)?.name;
+      problems.push({
+        code: e instanceof StrataError ? e.code : 'ERROR',
+        message: `object ${loc.hash} (${['chunk', 'file', 'segment', 'tree', 'commit'][loc.kind]}) in pack ${pack}: ${(e as Error).message}`,
+        object: loc.hash,
+        ...(pack ? { pack } : {}),
+      });
+    }
+  }
+  // 3. Connectivity: every ref reaches complete data.
+  const reachable = new Set<string>();
+  const need = (h: string, from: string): boolean => {
+    if (reachable.has(h)) return false;
+    reachable.add(h);
+    if (!repo.db.hasObject(h)) {
+      problems.push({
+        code: 'MISSING_OBJECT',
+        message: `object ${h} (referenced by ${from}) is missing`,
+        object: h,
+      });
+      return false;
+    }
+    return true;
+  };
+  const safe = (what: string, fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      problems.push({
+        code: e instanceof StrataError ? e.code : 'ERROR',
+        message: `${what}: ${(e as Error).message}`,
+      });
+    }
+  };
+  const walkManifest = (m: FileManifest, from: string): void => {
+    for (const s of m.spans ?? []) need(s[0], from);
+    for (const seg of m.segments ?? []) {
+      if (need(seg.hash, from)) {
+        safe(`segment ${seg.hash}`, () => {
+          for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
+            need(s[0], `segment ${seg.hash}`);
+        });
+      }
+    }
+  };
+  const walkTree = (t: Hash): void => {
+    safe(`tree ${t}`, () => {
+      for (const e of repo.objects.tree(t).entries) {
+        if (!need(e.hash, `tree ${t}`)) continue;
+        if (e.kind === 'tree') walkTree(e.hash);
+        else safe(`file ${e.hash}`, () => walkManifest(repo.objects.manifest(e.hash), `file ${e.name}`));
+      }
+    });
+  };
+  const walkCommit = (c: Hash, from: string): void => {
+    const stack: [Hash, string][] = [[c, from]];
+    while (stack.length) {
+      const [h, f] = stack.pop()!;
+      if (!need(h, f)) continue;
+      safe(`commit ${h}`, () => {
+        const cm = repo.objects.commit(h);
+        if (need(cm.tree, `commit ${h}`)) walkTree(cm.tree);
+        for (const p of cm.parents) stack.push([p, `commit ${h}`]);
+      });
+    }
+  };
+  for (const r of repo.db.listRefs('refs/')) walkCommit(r.target as Hash, r.name);
+  const head = repo.db.getRef('HEAD');
+  if (head && !head.startsWith('ref: ')) walkCommit(head as Hash, 'HEAD');
+  for (const e of repo.db.indexEntries()) {
+    if (need(e.manifest, `index entry ${e.path}`))
+      safe(`file ${e.path}`, () => walkManifest(repo.objects.manifest(e.manifest), e.path));
+  }
+  const known = new Set(packs.map((p) => `${p.name}.pack`));
+  // Temp packs of interrupted writes, and sealed packs whose index rows never committed.
+  const danglingFiles = readdirSync(packsDir).filter(
+    (f) => f.startsWith('tmp-') || (f.endsWith('.pack') && !known.has(f)),
+  );
+  return { objects, packs: packs.length, reachable: reachable.size, problems, danglingFiles };
+}

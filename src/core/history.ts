@@ -1,0 +1,82 @@
+/**
+ * Reading history: `log` (newest first over the whole ancestry, like git), `show`'s file-level changes
+ * between a commit and its first parent, and `ls-tree`.
+ */
+import type { Hash } from '../storage/hash.js';
+import type { Commit, TreeEntry } from './objects/objects.js';
+import type { Repository } from './repository.js';
+import { lookupPath, resolveCommit } from './rev-parse.js';
+import { flattenTree } from './tree-builder.js';
+import { StrataError } from '../storage/errors.js';
+
+export interface LogEntry extends Commit {
+  hash: Hash;
+}
+
+export function* log(repo: Repository, rev = 'HEAD', opts: { limit?: number } = {}): Generator<LogEntry> {
+  const start = resolveCommit(repo, rev);
+  const seen = new Set<string>([start]);
+  const queue: LogEntry[] = [{ hash: start, ...repo.objects.commit(start) }];
+  let n = 0;
+  while (queue.length && (opts.limit === undefined || n < opts.limit)) {
+    queue.sort((a, b) => b.time - a.time);
+    const c = queue.shift()!;
+    yield c;
+    n++;
+    for (const p of c.parents) {
+      if (!seen.has(p)) {
+        seen.add(p);
+        queue.push({ hash: p, ...repo.objects.commit(p) });
+      }
+    }
+  }
+}
+
+export interface FileChange {
+  path: string;
+  kind: 'added' | 'modified' | 'deleted';
+  before?: { hash: Hash; size: number };
+  after?: { hash: Hash; size: number };
+}
+
+/** File-level changes between two trees (either may be undefined for the empty tree). */
+export function treeChanges(repo: Repository, a: Hash | undefined, b: Hash | undefined): FileChange[] {
+  const fa = flattenTree(repo.objects, a);
+  const fb = flattenTree(repo.objects, b);
+  const out: FileChange[] = [];
+  for (const [p, e] of fb) {
+    const old = fa.get(p);
+    if (!old) out.push({ path: p, kind: 'added', after: e });
+    else if (old.hash !== e.hash) out.push({ path: p, kind: 'modified', before: old, after: e });
+  }
+  for (const [p, e] of fa) if (!fb.has(p)) out.push({ path: p, kind: 'deleted', before: e });
+  return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+}
+
+export function show(repo: Repository, rev = 'HEAD'): LogEntry & { changes: FileChange[] } {
+  const hash = resolveCommit(repo, rev);
+  const c = repo.objects.commit(hash);
+  const parentTree = c.parents[0] ? repo.objects.commit(c.parents[0]).tree : undefined;
+  return { hash, ...c, changes: treeChanges(repo, parentTree, c.tree) };
+}
+
+export interface LsTreeEntry extends TreeEntry {
+  path: string;
+}
+
+export function lsTree(repo: Repository, tree: Hash, path = '', recursive = false): LsTreeEntry[] {
+  const e = lookupPath(repo, tree, path);
+  if (!e) throw new StrataError('NOT_FOUND', `path '${path}' not found`, { path });
+  const base = path.replace(/\/+$/, '');
+  if (e.kind === 'file') return [{ ...e, name: base.split('/').pop()!, path: base }];
+  if (recursive) {
+    return [...flattenTree(repo.objects, e.hash, base)].map(([p, f]) => ({
+      name: p.split('/').pop()!,
+      kind: 'file' as const,
+      hash: f.hash,
+      size: f.size,
+      path: p,
+    }));
+  }
+  return repo.objects.tree(e.hash).entries.map((x) => ({ ...x, path: base ? `${base}/${x.name}` : x.name }));
+}

@@ -1,0 +1,24 @@
+/** strata's public library API: everything the CLI does, and what training code imports. */
+export { StrataError, isStrataError, type ErrorCode } from '../storage/errors.js';
+export { hashBytes, blake3Impl, type Hash } from '../storage/hash.js';
+export { Repository, REPO_DIR, type InitOptions } from './repository.js';
+export { add, rm, type AddResult, type Progress } from './stage.js';
+export { commit, type CommitOptions, type CommitResult } from './commit.js';
+export { status, isClean, type StatusReport } from './status.js';
+export { switchTo, checkoutPaths, restore, reset, type SwitchResult } from './checkout.js';
+export { log, show, lsTree, treeChanges, type LogEntry, type FileChange } from './history.js';
+export { resolveCommit, resolveRevision, lookupPath, type Resolved } from './rev-parse.js';
+export {
+  readHead,
+  listBranches,
+  listTags,
+  createBranch,
+  deleteBranch,
+  renameBranch,
+  createTag,
+  deleteTag,
+  checkRefName,
+} from './refs.js';
+export { fsck, type FsckReport } from './fsck.js';
+export { toRepoPath } from './worktree/paths.js';
+export type { Commit, Tree, TreeEntry, FileManifest, Span, Identity } from './objects/objects.js';

@@ -1,0 +1,156 @@
+/**
+ * Typed access to the repository's objects: chunks, manifests (with their segments), trees and commits
+ * over the local pack store. Building a manifest from spans applies the segmenting rule of FORMAT.md.
+ */
+import { StrataError } from '../storage/errors.js';
+import { hashBytes, type Hash } from '../storage/hash.js';
+import type { LocalPacks } from '../storage/local-packs.js';
+import { KIND } from '../storage/pack-format.js';
+import {
+  decodeCommit,
+  decodeManifest,
+  decodeSegment,
+  decodeTree,
+  encodeObject,
+  type Commit,
+  type FileManifest,
+  type MetaObject,
+  type SegmentRef,
+  type Span,
+  type Tree,
+} from './objects/objects.js';
+
+/** Files with at most this many spans keep them inline in the manifest. */
+export const INLINE_SPAN_LIMIT = 256;
+const SEGMENT_MIN_SPANS = 16;
+const SEGMENT_MAX_SPANS = 1024;
+const SEGMENT_CUT_MODULUS = 128;
+
+const kindOf = (o: MetaObject): number =>
+  o.type === 'file/v1'
+    ? KIND.file
+    : o.type === 'segment/v1'
+      ? KIND.segment
+      : o.type === 'tree/v1'
+        ? KIND.tree
+        : KIND.commit;
+
+export class ObjectDb {
+  private lastChunk: { hash: string; data: Uint8Array } | undefined;
+
+  constructor(readonly packs: LocalPacks) {}
+
+  has(hash: string): boolean {
+    return this.packs.has(hash);
+  }
+
+  putChunk(data: Uint8Array, hash?: string): Hash {
+    return this.packs.put(KIND.chunk, data, hash) as Hash;
+  }
+
+  put(o: MetaObject): Hash {
+    return this.packs.put(kindOf(o), encodeObject(o)) as Hash;
+  }
+
+  /** Reads and verifies any object's raw bytes, checking its kind when given. */
+  getRaw(hash: string, kind?: number): Uint8Array {
+    const o = this.packs.get(hash);
+    if (kind !== undefined && o.kind !== kind) {
+      throw new StrataError('BAD_INPUT', `object ${hash} is a ${kindName(o.kind)}, not a ${kindName(kind)}`, {
+        hash,
+        kind: kindName(o.kind),
+      });
+    }
+    return o.data;
+  }
+
+  kindOf(hash: string): string {
+    const loc = this.packs.location(hash);
+    if (loc) return kindName(loc.kind);
+    return kindName(this.packs.get(hash).kind);
+  }
+
+  chunk(hash: string): Uint8Array {
+    if (this.lastChunk?.hash === hash) return this.lastChunk.data;
+    const data = this.getRaw(hash, KIND.chunk);
+    this.lastChunk = { hash, data };
+    return data;
+  }
+
+  manifest(hash: string): FileManifest {
+    return decodeManifest(this.getRaw(hash, KIND.file), hash);
+  }
+
+  tree(hash: string): Tree {
+    return decodeTree(this.getRaw(hash, KIND.tree), hash);
+  }
+
+  commit(hash: string): Commit {
+    return decodeCommit(this.getRaw(hash, KIND.commit), hash);
+  }
+
+  /** All spans of a file, expanding segments lazily. */
+  *spans(m: FileManifest): Generator<Span> {
+    if (m.spans) {
+      yield* m.spans;
+      return;
+    }
+    for (const s of m.segments ?? []) yield* decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash).spans;
+  }
+
+  /** Streams a file's bytes span by span, verifying every chunk it reads. */
+  async *readFile(m: FileManifest): AsyncGenerator<Uint8Array> {
+    let total = 0;
+    for (const [h, off, len] of this.spans(m)) {
+      const c = this.chunk(h);
+      if (off + len > c.length)
+        throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
+      total += len;
+      yield off === 0 && len === c.length ? c : c.subarray(off, off + len);
+    }
+    if (total !== m.size)
+      throw new StrataError('INTEGRITY', `file spans cover ${total} bytes, manifest says ${m.size}`);
+  }
+
+  /** Builds (and stores) a manifest, segmenting long span lists at content-defined boundaries. */
+  putManifest(fields: Omit<FileManifest, 'type' | 'spans' | 'segments'>, spans: Span[], store = true): Hash {
+    const m: FileManifest = { type: 'file/v1', ...fields };
+    if (spans.length <= INLINE_SPAN_LIMIT) m.spans = spans;
+    else m.segments = this.segment(spans, store);
+    return store ? this.put(m) : (hashMeta(m) as Hash);
+  }
+
+  private segment(spans: Span[], store: boolean): SegmentRef[] {
+    const refs: SegmentRef[] = [];
+    let cur: Span[] = [];
+    let size = 0;
+    const cut = (): void => {
+      const seg = { type: 'segment/v1' as const, spans: cur };
+      refs.push({ hash: store ? this.put(seg) : (hashMeta(seg) as Hash), size, spans: cur.length });
+      cur = [];
+      size = 0;
+    };
+    for (const s of spans) {
+      cur.push(s);
+      size += s[2];
+      if (cur.length >= SEGMENT_MAX_SPANS || (cur.length >= SEGMENT_MIN_SPANS && isSegmentBoundary(s[0])))
+        cut();
+    }
+    if (cur.length) cut();
+    return refs;
+  }
+
+  flush(): void {
+    this.packs.flush();
+  }
+}
+
+/** A span list is cut after a span whose chunk hash's first 32 bits are 0 modulo 128 (FORMAT.md). */
+export const isSegmentBoundary = (chunk: string): boolean =>
+  parseInt(chunk.slice(0, 8), 16) % SEGMENT_CUT_MODULUS === 0;
+
+const hashMeta = (o: MetaObject): string => hashBytes(encodeObject(o));
+
+export function kindName(kind: number): string {
+  return (['chunk', 'file', 'segment', 'tree', 'commit'] as const)[kind] ?? `kind-${kind}`;
+}

@@ -1,0 +1,44 @@
+/**
+ * Working-tree paths: repository-relative, '/'-separated, validated component by component so nothing
+ * strata writes can land outside the working tree (no '..', no absolute paths, no writes through symlinks).
+ */
+import { lstatSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { StrataError } from '../../storage/errors.js';
+import { checkName } from '../objects/objects.js';
+
+/** Turns a user-supplied path (relative to cwd) into a repository path; '' is the root. */
+export function toRepoPath(root: string, cwd: string, p: string): string {
+  const abs = resolve(cwd, p);
+  const rel = relative(root, abs);
+  if (rel === '') return '';
+  if (rel.startsWith('..') || isAbsolute(rel)) {
+    throw new StrataError('UNSAFE_PATH', `${p} is outside the repository`, { path: p });
+  }
+  return rel.split(sep).join('/');
+}
+
+export function checkRepoPath(path: string): void {
+  for (const c of path.split('/')) checkName(c);
+}
+
+/** The absolute path for a repository path, refusing to traverse a symlinked directory. */
+export function safeJoin(root: string, path: string): string {
+  checkRepoPath(path);
+  const parts = path.split('/');
+  let cur = root;
+  for (let i = 0; i < parts.length - 1; i++) {
+    cur = join(cur, parts[i]!);
+    try {
+      if (lstatSync(cur).isSymbolicLink()) {
+        throw new StrataError('UNSAFE_PATH', `refusing to write through symlink ${relative(root, cur)}`, {
+          path,
+        });
+      }
+    } catch (e) {
+      if (e instanceof StrataError) throw e;
+      break; // does not exist yet: nothing below can be a symlink
+    }
+  }
+  return join(root, ...parts);
+}

@@ -1,0 +1,341 @@
+/**
+ * The repository's SQLite index (better-sqlite3, WAL): where every object lives, refs and reflog, the
+ * staging index with its stat cache, config and remotes. Schema changes are numbered migrations; a
+ * database newer than this code is refused.
+ */
+import Database from 'better-sqlite3';
+import { StrataError } from './errors.js';
+
+export const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: ReadonlyArray<string> = [
+  // 1: initial schema
+  `
+  CREATE TABLE packs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL
+  );
+  CREATE TABLE objects (
+    hash TEXT PRIMARY KEY,
+    pack INTEGER NOT NULL REFERENCES packs(id),
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    kind INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX objects_pack ON objects(pack);
+  CREATE TABLE refs (
+    name TEXT PRIMARY KEY,
+    target TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE reflog (
+    id INTEGER PRIMARY KEY,
+    ref TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    time INTEGER NOT NULL,
+    message TEXT NOT NULL
+  );
+  CREATE TABLE commits (
+    hash TEXT PRIMARY KEY,
+    tree TEXT NOT NULL,
+    time INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE commit_parents (
+    child TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    parent TEXT NOT NULL,
+    PRIMARY KEY (child, idx)
+  ) WITHOUT ROWID;
+  CREATE TABLE index_entries (
+    path TEXT PRIMARY KEY,
+    manifest TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT,
+    ctime_ns TEXT,
+    ino TEXT,
+    recorded_ns TEXT
+  ) WITHOUT ROWID;
+  CREATE TABLE config (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE remotes (
+    name TEXT PRIMARY KEY,
+    url TEXT NOT NULL
+  ) WITHOUT ROWID;
+  CREATE TABLE remote_refs (
+    remote TEXT NOT NULL,
+    name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    PRIMARY KEY (remote, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE remote_objects (
+    remote TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    PRIMARY KEY (remote, hash)
+  ) WITHOUT ROWID;
+  `,
+];
+
+export interface ObjectLocation {
+  hash: string;
+  pack: number;
+  offset: number;
+  length: number;
+  raw_length: number;
+  codec: number;
+  kind: number;
+}
+
+export interface IndexEntry {
+  path: string;
+  manifest: string;
+  size: number;
+  mtime_ns: string | null;
+  ctime_ns: string | null;
+  ino: string | null;
+  recorded_ns: string | null;
+}
+
+export class IndexDb {
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  /** Opens (and with `create`, creates) the database, applying pending migrations. */
+  static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): IndexDb {
+    let db: Database.Database;
+    try {
+      db = new Database(file, {
+        fileMustExist: !opts.create,
+        readonly: opts.readonly ?? false,
+        timeout: 10_000,
+      });
+    } catch (e) {
+      throw new StrataError('NOT_A_REPOSITORY', `cannot open index ${file}`, { file }, { cause: e });
+    }
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+    }
+    db.pragma('foreign_keys = ON');
+    const idx = new IndexDb(db);
+    idx.migrate(opts.readonly ?? false);
+    return idx;
+  }
+
+  private migrate(readonly: boolean): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new StrataError(
+        'UNSUPPORTED_VERSION',
+        `index schema version ${version} is newer than this strata understands (${SCHEMA_VERSION}); upgrade strata`,
+        { version, supported: SCHEMA_VERSION },
+      );
+    }
+    if (version === SCHEMA_VERSION) return;
+    if (readonly) throw new StrataError('UNSUPPORTED_VERSION', 'index needs a migration', { version });
+    this.db.transaction(() => {
+      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- objects and packs
+
+  private stmts = new Map<string, Database.Statement>();
+  prep(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  findObject(hash: string): ObjectLocation | undefined {
+    return this.prep('SELECT * FROM objects WHERE hash = ?').get(hash) as ObjectLocation | undefined;
+  }
+
+  hasObject(hash: string): boolean {
+    return this.prep('SELECT 1 FROM objects WHERE hash = ?').get(hash) !== undefined;
+  }
+
+  /** Hashes (of any kind) starting with a prefix, at most `limit`. */
+  objectsWithPrefix(prefix: string, limit = 2): string[] {
+    return (
+      this.prep('SELECT hash FROM objects WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?').all(
+        prefix,
+        prefix + 'g',
+        limit,
+      ) as { hash: string }[]
+    ).map((r) => r.hash);
+  }
+
+  /** Registers a finished (fsynced) pack and all its objects in one transaction. */
+  addPack(name: string, size: number, objects: Omit<ObjectLocation, 'pack'>[]): number {
+    return this.transaction(() => {
+      const id = Number(
+        this.prep('INSERT INTO packs (name, size) VALUES (?, ?)').run(name, size).lastInsertRowid,
+      );
+      const ins = this.prep(
+        'INSERT OR IGNORE INTO objects (hash, pack, offset, length, raw_length, codec, kind) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const o of objects) ins.run(o.hash, id, o.offset, o.length, o.raw_length, o.codec, o.kind);
+      return id;
+    });
+  }
+
+  packs(): { id: number; name: string; size: number }[] {
+    return this.prep('SELECT id, name, size FROM packs ORDER BY id').all() as {
+      id: number;
+      name: string;
+      size: number;
+    }[];
+  }
+
+  packName(id: number): string {
+    const r = this.prep('SELECT name FROM packs WHERE id = ?').get(id) as { name: string } | undefined;
+    if (!r) throw new StrataError('INTEGRITY', `index names unknown pack ${id}`, { pack: id });
+    return r.name;
+  }
+
+  *iterateObjects(): IterableIterator<ObjectLocation> {
+    yield* this.prep(
+      'SELECT * FROM objects ORDER BY pack, offset',
+    ).iterate() as IterableIterator<ObjectLocation>;
+  }
+
+  objectCount(): number {
+    return (this.prep('SELECT count(*) AS n FROM objects').get() as { n: number }).n;
+  }
+
+  // ---- refs
+
+  getRef(name: string): string | undefined {
+    return (this.prep('SELECT target FROM refs WHERE name = ?').get(name) as { target: string } | undefined)
+      ?.target;
+  }
+
+  listRefs(prefix: string): { name: string; target: string }[] {
+    return this.prep('SELECT name, target FROM refs WHERE name >= ? AND name < ? ORDER BY name').all(
+      prefix,
+      prefix + '\uffff',
+    ) as { name: string; target: string }[];
+  }
+
+  /** Sets (or with target undefined, deletes) a ref and appends a reflog entry, atomically. */
+  setRef(name: string, target: string | undefined, message: string, expectOld?: string | null): void {
+    this.transaction(() => {
+      const old = this.getRef(name);
+      if (expectOld !== undefined && (old ?? null) !== expectOld) {
+        throw new StrataError('CONFLICT', `ref ${name} moved concurrently`, {
+          ref: name,
+          expected: expectOld,
+          actual: old,
+        });
+      }
+      if (target === undefined) this.prep('DELETE FROM refs WHERE name = ?').run(name);
+      else
+        this.prep(
+          'INSERT INTO refs (name, target) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET target = excluded.target',
+        ).run(name, target);
+      this.prep('INSERT INTO reflog (ref, old, new, time, message) VALUES (?, ?, ?, ?, ?)').run(
+        name,
+        old ?? null,
+        target ?? null,
+        Date.now(),
+        message,
+      );
+    });
+  }
+
+  reflog(
+    ref: string,
+    limit = 100,
+  ): { old: string | null; new: string | null; time: number; message: string }[] {
+    return this.prep('SELECT old, new, time, message FROM reflog WHERE ref = ? ORDER BY id DESC LIMIT ?').all(
+      ref,
+      limit,
+    ) as { old: string | null; new: string | null; time: number; message: string }[];
+  }
+
+  // ---- commit graph
+
+  recordCommit(hash: string, tree: string, time: number, parents: readonly string[]): void {
+    this.transaction(() => {
+      this.prep('INSERT OR IGNORE INTO commits (hash, tree, time) VALUES (?, ?, ?)').run(hash, tree, time);
+      const ins = this.prep('INSERT OR IGNORE INTO commit_parents (child, idx, parent) VALUES (?, ?, ?)');
+      parents.forEach((p, i) => ins.run(hash, i, p));
+    });
+  }
+
+  commitsWithPrefix(prefix: string, limit = 2): string[] {
+    return (
+      this.prep('SELECT hash FROM commits WHERE hash >= ? AND hash < ? ORDER BY hash LIMIT ?').all(
+        prefix,
+        prefix + 'g',
+        limit,
+      ) as { hash: string }[]
+    ).map((r) => r.hash);
+  }
+
+  // ---- staging index with stat cache
+
+  indexEntries(): IndexEntry[] {
+    return this.prep('SELECT * FROM index_entries ORDER BY path').all() as IndexEntry[];
+  }
+
+  getIndexEntry(path: string): IndexEntry | undefined {
+    return this.prep('SELECT * FROM index_entries WHERE path = ?').get(path) as IndexEntry | undefined;
+  }
+
+  upsertIndexEntry(e: IndexEntry): void {
+    this.prep(
+      `INSERT INTO index_entries (path, manifest, size, mtime_ns, ctime_ns, ino, recorded_ns)
+       VALUES (@path, @manifest, @size, @mtime_ns, @ctime_ns, @ino, @recorded_ns)
+       ON CONFLICT(path) DO UPDATE SET manifest = excluded.manifest, size = excluded.size, mtime_ns = excluded.mtime_ns,
+         ctime_ns = excluded.ctime_ns, ino = excluded.ino, recorded_ns = excluded.recorded_ns`,
+    ).run(e);
+  }
+
+  deleteIndexEntry(path: string): void {
+    this.prep('DELETE FROM index_entries WHERE path = ?').run(path);
+  }
+
+  replaceIndex(entries: Iterable<IndexEntry>): void {
+    this.transaction(() => {
+      this.prep('DELETE FROM index_entries').run();
+      for (const e of entries) this.upsertIndexEntry(e);
+    });
+  }
+
+  // ---- config and remotes
+
+  getConfig(key: string): string | undefined {
+    return (this.prep('SELECT value FROM config WHERE key = ?').get(key) as { value: string } | undefined)
+      ?.value;
+  }
+
+  setConfig(key: string, value: string | undefined): void {
+    if (value === undefined) this.prep('DELETE FROM config WHERE key = ?').run(key);
+    else
+      this.prep(
+        'INSERT INTO config (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ).run(key, value);
+  }
+
+  allConfig(): { key: string; value: string }[] {
+    return this.prep('SELECT key, value FROM config ORDER BY key').all() as { key: string; value: string }[];
+  }
+}
