@@ -37,7 +37,7 @@ import { SOURCES, SYSTEM_PROMPTS, paragraph } from './lib/text.js';
 import { parseSize, sha256File } from './lib/util.js';
 
 /** Bump when the bytes produced for a given (size, seed) change, so cached data sets are regenerated. */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export const FORMATS = ['jsonl', 'csv', 'parquet'] as const;
 export type Format = (typeof FORMATS)[number];
@@ -240,14 +240,20 @@ class Sink {
   }
 }
 
+const TEXT_COLUMNS = new Set<string>(['id', 'system', 'user', 'assistant']);
+
 class ParquetSink {
   private readonly writer: ParquetWriter;
   private cols: Record<(typeof CSV_COLUMNS)[number], (string | number)[]>;
 
   constructor(readonly path: string) {
+    // Snappy (the common default codec), PLAIN text columns and no statistics: hyparquet-writer's dictionary
+    // attempts and min/max statistics on long unique strings cost more than the rest of the generator.
     this.writer = new ParquetWriter({
       writer: fileWriter(path),
       schema: PARQUET_SCHEMA,
+      codec: 'SNAPPY',
+      statistics: false,
       createdBy: 'strata-bench',
     });
     this.cols = ParquetSink.empty();
@@ -270,7 +276,11 @@ class ParquetSink {
     if (n === 0) return;
     // A synchronous file writer: write() returns void, never a promise.
     void this.writer.write({
-      columnData: CSV_COLUMNS.map((name) => ({ name, data: this.cols[name] })),
+      columnData: CSV_COLUMNS.map((name) => ({
+        name,
+        data: this.cols[name],
+        ...(TEXT_COLUMNS.has(name) ? { encoding: 'PLAIN' as const } : {}),
+      })),
       rowGroupSize: n,
     });
     this.cols = ParquetSink.empty();

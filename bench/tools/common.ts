@@ -1,0 +1,88 @@
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { dataFile, type Truth, type VersionName } from '../generate.js';
+import { runTimed, type CommandResult } from '../lib/exec.js';
+import type { Step, ToolName } from '../lib/results.js';
+import { sha256File } from '../lib/util.js';
+
+export interface BenchContext {
+  /** Scratch directory of this run (wiped at the start). */
+  work: string;
+  /** Where the generated versions are (v0.jsonl ...). */
+  dataDir: string;
+  truth: Truth;
+  /** Environment for every measured command: HOME, XDG dirs and git identity isolated under `work`. */
+  env: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  log: (line: string) => void;
+}
+
+/** A tool measured on the same versions: strata and each competitor. */
+export interface Contender {
+  readonly name: ToolName;
+  init(): Promise<Step>;
+  /** Put version `v` of the data set in place (not timed) and record it (timed). */
+  commit(v: VersionName): Promise<Step>;
+  /** Repository size in bytes. */
+  storedBytes(): Promise<number>;
+  /** Record again with nothing changed (and status, where the tool has one). */
+  noop(): Promise<Step[]>;
+  /** Materialise version `v` of the file and check its bytes. */
+  restore(v: VersionName): Promise<Step>;
+}
+
+/** The path of the data file inside every working directory. */
+export const DATA_PATH = 'data/train.jsonl';
+
+export function versionFile(
+  ctx: BenchContext,
+  v: VersionName,
+  format: 'jsonl' | 'csv' | 'parquet' = 'jsonl',
+): string {
+  return join(ctx.dataDir, dataFile(v, format));
+}
+
+export function versionSha(
+  ctx: BenchContext,
+  v: VersionName,
+  format: 'jsonl' | 'csv' | 'parquet' = 'jsonl',
+): string {
+  const info = ctx.truth.versions.find((x) => x.name === v)?.files[format];
+  if (!info) throw new Error(`no ${format} file for ${v}`);
+  return info.sha256;
+}
+
+/** Copies a generated file into a working directory (a real copy: tools may rewrite files in place). */
+export async function stage(src: string, dest: string): Promise<void> {
+  await mkdir(dirname(dest), { recursive: true });
+  await copyFile(src, dest);
+}
+
+export async function verify(path: string, sha: string): Promise<boolean> {
+  try {
+    return (await sha256File(path)) === sha;
+  } catch {
+    return false;
+  }
+}
+
+export function runner(ctx: BenchContext, cwd: string, extraEnv: Record<string, string> = {}) {
+  return (cmd: string, args: string[], okCodes?: number[]): Promise<CommandResult> =>
+    runTimed(cmd, args, {
+      cwd,
+      env: { ...ctx.env, ...extraEnv },
+      timeoutMs: ctx.timeoutMs,
+      ...(okCodes ? { okCodes } : {}),
+    });
+}
+
+/** Runs commands in order and stops at the first failure. */
+export async function sequence(steps: (() => Promise<CommandResult>)[]): Promise<CommandResult[]> {
+  const out: CommandResult[] = [];
+  for (const s of steps) {
+    const r = await s();
+    out.push(r);
+    if (!r.ok) break;
+  }
+  return out;
+}

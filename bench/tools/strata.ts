@@ -1,0 +1,404 @@
+/**
+ * strata through its CLI (node dist/cli/main.js, cwd = the working directory), one command per measured
+ * process so that every command gets its own wall time and peak RSS. Any command that fails - including one
+ * that is not implemented yet - becomes a failed step in the results; nothing here throws for that.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { VERSION_NAMES, truthFor, type Format, type VersionName } from '../generate.js';
+import type { CommandResult } from '../lib/exec.js';
+import type { Moto } from '../lib/moto.js';
+import { rawThroughput } from '../lib/moto.js';
+import {
+  failedStep,
+  skippedStep,
+  stepOf,
+  type Counts,
+  type DiffCheck,
+  type PushClone,
+  type Step,
+} from '../lib/results.js';
+import { dirBytes } from '../lib/util.js';
+import {
+  DATA_PATH,
+  runner,
+  sequence,
+  stage,
+  verify,
+  versionFile,
+  versionSha,
+  type BenchContext,
+  type Contender,
+} from './common.js';
+
+export const ATTRIBUTES = [
+  'data/*.jsonl format=jsonl key=id',
+  'data/*.csv format=csv key=id',
+  'data/*.parquet format=parquet key=id',
+  '',
+].join('\n');
+
+/** Pulls {"commit": "<hash>"} out of `commit --json` output (any line, any position). */
+export function parseCommitHash(stdout: string): string | undefined {
+  for (const line of stdout.split('\n').reverse()) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(t) as { commit?: unknown; hash?: unknown };
+      const h = typeof j.commit === 'string' ? j.commit : typeof j.hash === 'string' ? j.hash : undefined;
+      if (h && /^[0-9a-f]{7,64}$/.test(h)) return h;
+    } catch {
+      // not JSON
+    }
+  }
+  return /\b([0-9a-f]{64})\b/.exec(stdout)?.[1];
+}
+
+/** Sums the {"type":"summary"} lines of `diff --stat --json` for one path (or the only path-less summary). */
+export function parseDiffSummary(stdout: string, path: string): Counts | null {
+  const forPath: Counts[] = [];
+  const pathless: Counts[] = [];
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    let j: { type?: unknown; path?: unknown; counts?: Partial<Counts> } & Partial<Counts>;
+    try {
+      j = JSON.parse(t) as typeof j;
+    } catch {
+      continue;
+    }
+    if (j.type !== 'summary') continue;
+    const c = j.counts ?? j;
+    const counts = {
+      added: Number(c.added ?? 0),
+      removed: Number(c.removed ?? 0),
+      modified: Number(c.modified ?? 0),
+    };
+    if (j.path === path) forPath.push(counts);
+    else if (j.path === undefined || j.path === null) pathless.push(counts);
+  }
+  const list = forPath.length ? forPath : pathless.length === 1 ? pathless : [];
+  if (!list.length) return null;
+  return list.reduce((a, c) => ({
+    added: a.added + c.added,
+    removed: a.removed + c.removed,
+    modified: a.modified + c.modified,
+  }));
+}
+
+/** A branch name from `status --json` ({branch} or {head: {branch}}) or from "On branch X". */
+export function parseBranch(stdout: string): string | undefined {
+  try {
+    const j = JSON.parse(stdout.trim().split('\n')[0] ?? '') as Record<string, unknown>;
+    for (const k of ['branch', 'currentBranch', 'head']) {
+      const v = j[k];
+      if (typeof v === 'string' && v && !/^[0-9a-f]{40,64}$/.test(v)) return v.replace(/^refs\/heads\//, '');
+      if (v && typeof v === 'object' && typeof (v as { branch?: unknown }).branch === 'string') {
+        return (v as { branch: string }).branch;
+      }
+    }
+  } catch {
+    // not JSON
+  }
+  return /On branch (\S+)/.exec(stdout)?.[1];
+}
+
+export class Strata implements Contender {
+  readonly name = 'strata' as const;
+  readonly wd: string;
+  private readonly run;
+  readonly commits = new Map<VersionName, string>();
+  branch = 'main';
+
+  constructor(
+    private readonly ctx: BenchContext,
+    readonly cli: string,
+  ) {
+    this.wd = join(ctx.work, 'strata', 'wd');
+    this.run = this.runIn(this.wd);
+  }
+
+  private runIn(cwd: string, extraEnv: Record<string, string> = {}) {
+    const r = runner(this.ctx, cwd, extraEnv);
+    return (args: string[], okCodes?: number[]): Promise<CommandResult> =>
+      r('node', [this.cli, ...args], okCodes);
+  }
+
+  static available(cli: string): boolean {
+    return existsSync(cli);
+  }
+
+  async init(): Promise<Step> {
+    await mkdir(join(this.wd, 'data'), { recursive: true });
+    await writeFile(join(this.wd, '.strataattributes'), ATTRIBUTES);
+    return stepOf('strata', 'init', 'init', [await this.run(['init'])]);
+  }
+
+  async commit(v: VersionName): Promise<Step> {
+    await stage(versionFile(this.ctx, v), join(this.wd, DATA_PATH));
+    return this.commitIn(this.run, v, v, async () => dirBytes(join(this.wd, '.strata')));
+  }
+
+  private async commitIn(
+    run: (args: string[], okCodes?: number[]) => Promise<CommandResult>,
+    v: VersionName,
+    label: string,
+    size: () => Promise<number>,
+    hashes: Map<VersionName, string> = this.commits,
+  ): Promise<Step> {
+    const cmds = await sequence([() => run(['add', '.']), () => run(['commit', '-m', v, '--json'])]);
+    const hash = cmds.length === 2 ? parseCommitHash(cmds[1]?.stdout ?? '') : undefined;
+    if (hash) hashes.set(v, hash);
+    const step = stepOf('strata', 'commit', label, cmds, { version: v, storedBytes: await size() });
+    if (step.ok && !hash) {
+      step.extra = { warning: 'commit --json printed no {"commit": hash}; diffs fall back to HEAD~N' };
+    }
+    return step;
+  }
+
+  storedBytes(): Promise<number> {
+    return dirBytes(join(this.wd, '.strata'));
+  }
+
+  /** After v0: learn the current branch, make branch `base` there, come back. */
+  async branchAtBase(): Promise<Step[]> {
+    const status = await this.run(['status', '--json']);
+    this.branch = parseBranch(status.stdout) ?? this.branch;
+    const create = await this.run(['switch', '-c', 'base']);
+    const back = await this.run(['switch', this.branch]);
+    return [
+      stepOf('strata', 'switch', 'switch -c base (at v0)', [create]),
+      stepOf('strata', 'switch', `switch ${this.branch} (same commit)`, [back]),
+    ];
+  }
+
+  private rev(v: VersionName, hashes: Map<VersionName, string>, last: VersionName): string {
+    const h = hashes.get(v);
+    if (h) return h;
+    const back = VERSION_NAMES.indexOf(last) - VERSION_NAMES.indexOf(v);
+    return back === 0 ? 'HEAD' : `HEAD~${back}`;
+  }
+
+  /** diff --stat --json for each pair; counts checked against the generator's ground truth. */
+  async diffs(
+    pairs: [VersionName, VersionName][],
+    opts: { cwd?: string; path?: string; hashes?: Map<VersionName, string>; scenario?: string } = {},
+  ): Promise<{ steps: Step[]; checks: DiffCheck[] }> {
+    const run = opts.cwd ? this.runIn(opts.cwd) : this.run;
+    const path = opts.path ?? DATA_PATH;
+    const hashes = opts.hashes ?? this.commits;
+    const steps: Step[] = [];
+    const checks: DiffCheck[] = [];
+    for (const [a, b] of pairs) {
+      const truth = truthFor(this.ctx.truth, a, b);
+      if (!truth) continue;
+      const r = await run(['diff', this.rev(a, hashes, 'v4'), this.rev(b, hashes, 'v4'), '--stat', '--json']);
+      const found = r.ok ? parseDiffSummary(r.stdout, path) : null;
+      const expected = { added: truth.added, removed: truth.removed, modified: truth.modified };
+      const match = found
+        ? found.added === expected.added &&
+          found.removed === expected.removed &&
+          found.modified === expected.modified
+        : null;
+      const check: DiffCheck = {
+        scenario: opts.scenario ?? 'jsonl',
+        from: a,
+        to: b,
+        path,
+        expected,
+        found,
+        match: r.ok && !found ? false : match,
+        seconds: r.seconds,
+        maxRssKiB: r.maxRssKiB,
+        ...(r.error !== undefined
+          ? { error: r.error }
+          : !found
+            ? { error: `no {"type":"summary"} line for ${path} in the diff output` }
+            : {}),
+      };
+      checks.push(check);
+      steps.push(
+        stepOf('strata', 'diff', `${a}..${b} ${path}`, [r], {
+          extra: { expected, found, match: check.match },
+        }),
+      );
+    }
+    return { steps, checks };
+  }
+
+  async noop(): Promise<Step[]> {
+    const first = await this.run(['status', '--json']);
+    const warm = await this.run(['status', '--json']);
+    const add = await this.run(['add', '.']);
+    // Nothing to commit: git exits 1 there; accept 0 or 1 (an unknown command is caught by its message).
+    const commit = await this.run(['commit', '-m', 'noop', '--json'], [0, 1]);
+    const steps = [
+      stepOf('strata', 'status-noop', 'status (first after commit)', [first]),
+      stepOf('strata', 'status-noop', 'status', [warm]),
+      stepOf('strata', 'commit-noop', 'add+commit', [add, commit]),
+    ];
+    const clean =
+      warm.ok &&
+      !/modified|added|deleted|untracked/i.test(warm.stdout.replace(/"[a-z]+"\s*:\s*\[\s*\]/gi, ''));
+    if (warm.ok) (steps[1] as Step).extra = { looksClean: clean, output: warm.stdout.slice(0, 500) };
+    return steps;
+  }
+
+  /** checkout v -- data/train.jsonl, verified, then HEAD's version back (also measured). */
+  async restore(v: VersionName): Promise<Step> {
+    const rev = this.commits.get(v);
+    if (!rev) return failedStep('strata', 'checkout', v, `no commit hash recorded for ${v}`);
+    const r = await this.run(['checkout', rev, '--', DATA_PATH]);
+    const verified = r.ok ? await verify(join(this.wd, DATA_PATH), versionSha(this.ctx, v)) : null;
+    return stepOf('strata', 'checkout', `checkout ${v} -- ${DATA_PATH}`, [r], {
+      version: v,
+      extra: { verified },
+    });
+  }
+
+  /** The working tree back to HEAD (v4) via checkout, and both directions of switch. */
+  async switches(): Promise<Step[]> {
+    const steps: Step[] = [];
+    const back = await this.run(['checkout', 'HEAD', '--', DATA_PATH]);
+    steps.push(
+      stepOf('strata', 'checkout', `checkout HEAD -- ${DATA_PATH}`, [back], {
+        version: 'v4',
+        extra: {
+          verified: back.ok ? await verify(join(this.wd, DATA_PATH), versionSha(this.ctx, 'v4')) : null,
+        },
+      }),
+    );
+    for (const [branch, v] of [
+      ['base', 'v0'],
+      [this.branch, 'v4'],
+    ] as const) {
+      const r = await this.run(['switch', branch]);
+      const verified = r.ok ? await verify(join(this.wd, DATA_PATH), versionSha(this.ctx, v)) : null;
+      steps.push(
+        stepOf('strata', 'switch', `switch ${branch} (to ${v})`, [r], { version: v, extra: { verified } }),
+      );
+    }
+    return steps;
+  }
+
+  async fsck(): Promise<Step> {
+    return stepOf('strata', 'fsck', 'fsck', [await this.run(['fsck'])]);
+  }
+
+  /** push to and clone from a local moto, with the raw PUT/GET baseline for the same number of bytes. */
+  async pushClone(moto: Moto): Promise<{ steps: Step[]; result: PushClone }> {
+    const bucket = 'strata-bench';
+    const prefix = 'datasets/chat';
+    const url = `s3://${bucket}/${prefix}`;
+    const result: PushClone = { remote: url };
+    const steps: Step[] = [];
+    const run = this.runIn(this.wd, moto.env());
+    try {
+      await moto.createBucket(bucket);
+    } catch (e) {
+      result.error = `create bucket: ${(e as Error).message}`;
+      return { steps: [failedStep('strata', 'push', 'create bucket', e)], result };
+    }
+    const add = await run(['remote', 'add', 'origin', url]);
+    steps.push(stepOf('strata', 'remote', 'remote add origin', [add]));
+    moto.takeCounts();
+    const push = await run(['push', 'origin', this.branch]);
+    const pushRequests = moto.takeCounts();
+    const usage = await moto.usage(bucket, prefix).catch(() => ({ bytes: 0, objects: 0 }));
+    steps.push(
+      stepOf('strata', 'push', `push origin ${this.branch}`, [push], {
+        extra: { bytes: usage.bytes, objects: usage.objects, requests: pushRequests },
+      }),
+    );
+    if (push.ok) {
+      result.push = {
+        seconds: push.seconds,
+        bytes: usage.bytes,
+        objects: usage.objects,
+        requests: pushRequests,
+        MBps: usage.bytes / 1e6 / push.seconds,
+      };
+    }
+    const cloneDir = join(this.ctx.work, 'strata', 'clone');
+    await rm(cloneDir, { recursive: true, force: true });
+    const clone = await this.runIn(join(this.ctx.work, 'strata'), moto.env())(['clone', url, cloneDir]);
+    const cloneRequests = moto.takeCounts();
+    const clonedFile = join(cloneDir, DATA_PATH);
+    const verified = clone.ok
+      ? existsSync(clonedFile)
+        ? await verify(clonedFile, versionSha(this.ctx, 'v4'))
+        : null
+      : null;
+    steps.push(stepOf('strata', 'clone', 'clone', [clone], { extra: { requests: cloneRequests, verified } }));
+    if (clone.ok) {
+      result.clone = {
+        seconds: clone.seconds,
+        requests: cloneRequests,
+        MBps: usage.bytes / 1e6 / clone.seconds,
+        verified,
+      };
+    }
+    // Raw baseline on the same number of bytes (what strata pushed, else the v4 file's size).
+    const bytes =
+      usage.bytes || (this.ctx.truth.versions.find((x) => x.name === 'v4')?.files.jsonl?.bytes ?? 0);
+    try {
+      result.raw = await rawThroughput(
+        moto,
+        bucket,
+        VERSION_NAMES.map((v) => versionFile(this.ctx, v)),
+        bytes,
+      );
+      moto.takeCounts();
+    } catch (e) {
+      result.error = `raw baseline: ${(e as Error).message}`;
+    }
+    return { steps, result };
+  }
+
+  /**
+   * Hook: library streaming throughput (open a pinned revision through the typed API and stream every
+   * example). Not wired yet: the library API is not settled. When it is, import it from dist/core/index.js
+   * here, time a full pass over data/train.jsonl at HEAD, and report bytes/s and examples/s.
+   */
+  async libraryStreaming(): Promise<Step> {
+    return skippedStep('strata', 'library-stream', 'stream HEAD:data/train.jsonl', 'hook not wired yet');
+  }
+
+  /** The CSV and Parquet forms in a second repository: commit, stored bytes, adjacent diffs vs truth. */
+  async formats(formats: Format[]): Promise<{ steps: Step[]; checks: DiffCheck[] }> {
+    const others = formats.filter((f) => f !== 'jsonl');
+    const steps: Step[] = [];
+    const checks: DiffCheck[] = [];
+    if (!others.length) return { steps, checks };
+    const wd = join(this.ctx.work, 'strata', 'formats');
+    await mkdir(join(wd, 'data'), { recursive: true });
+    await writeFile(join(wd, '.strataattributes'), ATTRIBUTES);
+    const run = this.runIn(wd);
+    const label = others.join('+');
+    const init = stepOf('strata', 'init', `init (${label})`, [await run(['init'])]);
+    steps.push(init);
+    if (!init.ok) return { steps, checks };
+    const hashes = new Map<VersionName, string>();
+    for (const v of VERSION_NAMES) {
+      for (const f of others) await stage(versionFile(this.ctx, v, f), join(wd, 'data', `train.${f}`));
+      const step = await this.commitIn(
+        run,
+        v,
+        `${v} (${label})`,
+        () => dirBytes(join(wd, '.strata')),
+        hashes,
+      );
+      step.step = 'commit-formats';
+      steps.push(step);
+      if (!step.ok) return { steps, checks };
+    }
+    const pairs = VERSION_NAMES.slice(1).map((v, i) => [VERSION_NAMES[i], v] as [VersionName, VersionName]);
+    for (const f of others) {
+      const d = await this.diffs(pairs, { cwd: wd, path: `data/train.${f}`, hashes, scenario: f });
+      steps.push(...d.steps);
+      checks.push(...d.checks);
+    }
+    return { steps, checks };
+  }
+}
