@@ -33,9 +33,14 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** Short binary identity (16 bytes of BLAKE3, as a latin1 string: compact as a Map key). */
-export function identity(text: string | Uint8Array, tag: string): string {
-  const bytes =
-    typeof text === 'string' ? Buffer.from(tag + text, 'utf8') : Buffer.concat([Buffer.from(tag), text]);
+export function identity(text: string, tag: string): string {
+  return hashBytesRaw(Buffer.from(tag + text, 'utf8'))
+    .subarray(0, 16)
+    .toString('latin1');
+}
+
+/** Identity of stored bytes as they are (a line of a record file): no copy, no tag. */
+export function bytesIdentity(bytes: Uint8Array): string {
   return hashBytesRaw(bytes).subarray(0, 16).toString('latin1');
 }
 

@@ -4,7 +4,7 @@
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
-import { canonicalJson, identity } from './canonical.js';
+import { bytesIdentity, canonicalJson, identity } from './canonical.js';
 import type { DiffCost, DiffSide, FileFormat } from './types.js';
 
 export type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
@@ -101,8 +101,12 @@ function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean
       const slice = bytes.subarray(start, end);
       let text: string | undefined;
       const getText = (): string => (text ??= decoder.decode(slice));
+      let l1: string | undefined;
       out.push({
-        l1: identity(slice, 'r\0'),
+        // Lazy: pass 2 re-reads a piece for a few of its lines and should not hash the others again.
+        get l1() {
+          return (l1 ??= bytesIdentity(slice));
+        },
         line: base === undefined ? undefined : base + n,
         text: getText,
         parse: jsonl
@@ -208,7 +212,7 @@ async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
         const startLine = endLine - (raw.match(/\n/g)?.length ?? 0);
         const ragged = row.record.length !== header.length;
         return {
-          l1: identity(raw, 'r\0'),
+          l1: bytesIdentity(Buffer.from(raw, 'utf8')),
           line: base === undefined ? undefined : base + startLine - 1,
           text: () => raw,
           parse: (): Parsed => {
