@@ -191,23 +191,24 @@ export class Chunker {
     }
   }
 
-  /** Adds bytes; returns the chunks they completed (copies, safe to keep). */
+  /**
+   * Adds bytes; returns the chunks they completed. Chunks are views into the pushed buffers (or into the
+   * chunker's own copy where a chunk spans two pushes), so they stay valid as long as the caller does not
+   * modify a buffer after pushing it — Node streams never do.
+   */
   push(data: Uint8Array): Uint8Array[] {
     if (data.length === 0) return [];
-    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    this.pending += buf.length;
-    // Bytes kept across calls are copied: the caller may reuse its buffer once push() returns.
-    if (this.pending < Math.max(BATCH_BYTES, 2 * this.cfg.max)) {
-      this.parts.push(Buffer.from(buf));
-      return [];
-    }
-    this.parts.push(buf);
-    return this.run(false);
+    this.parts.push(
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    );
+    this.pending += data.length;
+    if (this.pending < Math.max(BATCH_BYTES, 2 * this.cfg.max)) return [];
+    return this.drain(false);
   }
 
   /** Ends the input: returns the remaining chunks and resets the chunker for a new input. */
   finish(): Uint8Array[] {
-    const out = this.pending > 0 ? this.run(true) : [];
+    const out = this.pending > 0 ? this.drain(true) : [];
     this.parts = [];
     this.pending = 0;
     this.phase = 'start';
@@ -215,23 +216,47 @@ export class Chunker {
     return out;
   }
 
-  private run(eof: boolean): Uint8Array[] {
-    const buf = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.pending);
+  /**
+   * Chunks everything that can be decided. The newest buffer is chunked in place; only the bytes held
+   * from earlier pushes plus its first 2 × max bytes are copied into one buffer, for the chunks that span
+   * them. Copies and allocations, not hashing, dominated the cost before this.
+   */
+  private drain(eof: boolean): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    const last = this.parts.pop()!;
+    let rest: Buffer;
+    if (this.parts.length === 0) {
+      rest = last.subarray(this.run(last, 0, last.length, eof, out));
+    } else {
+      const held = this.pending - last.length;
+      const take = Math.min(last.length, 2 * this.cfg.max);
+      const joined = Buffer.concat([...this.parts, last.subarray(0, take)], held + take);
+      if (take === last.length) {
+        rest = joined.subarray(this.run(joined, 0, joined.length, eof, out));
+      } else {
+        // Every chunk start before `held` is decidable within `joined`, so this stops at s >= held.
+        const s = this.run(joined, 0, held, false, out);
+        rest = last.subarray(this.run(last, s - held, last.length, eof, out));
+      }
+    }
+    this.parts = rest.length > 0 ? [rest] : [];
+    this.pending = rest.length;
+    return out;
+  }
+
+  /** Cuts chunks of buf starting at s while s < stopAt and the cut is decidable; returns the new s. */
+  private run(buf: Buffer, s: number, stopAt: number, eof: boolean, out: Uint8Array[]): number {
     const end = buf.length;
     this.nls = new ByteFinder(buf, NL);
     this.quotes = new ByteFinder(buf, QUOTE);
     this.gear = new GearScanner(buf);
-    const out: Uint8Array[] = [];
-    let s = 0;
     // A cut needs the max bytes after the chunk start (or the end of input), never more.
-    while (s < end && (eof || end - s >= this.cfg.max)) {
+    while (s < stopAt && (eof || end - s >= this.cfg.max)) {
       const cut = this.cut(buf, s, end, eof);
-      out.push(Buffer.from(buf.subarray(s, cut)));
+      out.push(buf.subarray(s, cut));
       s = cut;
     }
-    this.parts = s < end ? [Buffer.from(buf.subarray(s))] : [];
-    this.pending = end - s;
-    return out;
+    return s;
   }
 
   private cut(b: Buffer, s: number, end: number, eof: boolean): number {
@@ -348,7 +373,10 @@ export class Chunker {
   }
 }
 
-/** Streams chunks of a byte stream. Chunks are fresh copies or slices safe to keep. */
+/**
+ * Streams chunks of a byte stream. Chunks are fresh copies or slices safe to keep, provided the source
+ * does not reuse a buffer after yielding it (Node streams and fs read streams never do).
+ */
 export async function* chunkStream(
   src: AsyncIterable<Uint8Array>,
   format: ChunkFormat,
