@@ -3,7 +3,9 @@
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
 import { registerHistoryCommands } from './commands/history.js';
+import { registerPinCommands } from './commands/pin.js';
 import { registerRefCommands } from './commands/refs.js';
+import { registerRemoteCommands } from './commands/remote.js';
 import { registerWorktreeCommands } from './commands/worktree.js';
 import { EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
@@ -19,6 +21,8 @@ export function buildProgram(): Command {
   registerWorktreeCommands(program, g);
   registerHistoryCommands(program, g);
   registerRefCommands(program, g);
+  registerPinCommands(program, g);
+  registerRemoteCommands(program, g);
   return program;
 }
 

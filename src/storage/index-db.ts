@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import { StrataError } from './errors.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: ReadonlyArray<string> = [
   // 1: initial schema
@@ -75,6 +75,26 @@ const MIGRATIONS: ReadonlyArray<string> = [
   CREATE TABLE remote_objects (
     remote TEXT NOT NULL,
     hash TEXT NOT NULL,
+    PRIMARY KEY (remote, hash)
+  ) WITHOUT ROWID;
+  `,
+  // 2: remotes - a local cache of the remote's pack indexes (which packs were read, where each object lives)
+  `
+  DROP TABLE remote_objects;
+  CREATE TABLE remote_packs (
+    remote TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (remote, name)
+  ) WITHOUT ROWID;
+  CREATE TABLE remote_objects (
+    remote TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    pack TEXT NOT NULL,
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    raw_length INTEGER NOT NULL,
+    codec INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
     PRIMARY KEY (remote, hash)
   ) WITHOUT ROWID;
   `,

@@ -1,0 +1,412 @@
+/**
+ * push: send what the remote lacks as packs (at most 64 MiB each, several in flight, each pack's .idx
+ * written after its .pack), then move each ref with a compare-and-swap. See docs/REMOTES.md.
+ */
+import { StrataError, isStrataError } from '../../storage/errors.js';
+import { hashBytes, type Hash } from '../../storage/hash.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import {
+  KIND,
+  encodePackIndex,
+  entryHeader,
+  packHeader,
+  PACK_HEADER_SIZE,
+  ENTRY_HEADER_SIZE,
+  type PackEntry,
+} from '../../storage/pack-format.js';
+import { decodeSegment, type FileManifest } from '../objects/objects.js';
+import { readHead } from '../refs.js';
+import type { Repository } from '../repository.js';
+import { isAncestor, treeClosure } from './graph.js';
+import {
+  createRemoteConfig,
+  encodeRemoteRef,
+  idxKey,
+  newWriterId,
+  packKey,
+  readRemoteConfig,
+  readRemoteRef,
+  refKey,
+  sameChunking,
+} from './layout.js';
+import type { TransferProgress } from './progress.js';
+import { CachedRemoteIndex, type PackListing } from './remote-index.js';
+import { getRemote, openRemoteStore } from './remotes.js';
+
+export const MAX_PACK_BYTES = 64 * 1024 * 1024;
+
+export interface PushOptions {
+  /** Remote name (default origin). */
+  remote?: string;
+  /** Branch or tag names (default: the current branch). */
+  refs?: string[];
+  /** Push every local tag too. */
+  tags?: boolean;
+  /** Allow non-fast-forward updates (still compare-and-swap against what was read). */
+  force?: boolean;
+  progress?: TransferProgress;
+  /** Use this store instead of opening the remote's URL (tests wrap it, e.g. in a CountingStore). */
+  store?: ObjectStore;
+  /** Packs built and uploaded at once (default 4). */
+  packConcurrency?: number;
+  /** Pack size limit (default 64 MiB); packs are sized to spread a push over packConcurrency uploads. */
+  maxPackBytes?: number;
+  signal?: AbortSignal;
+}
+
+export type PushStatus = 'up-to-date' | 'created' | 'fast-forward' | 'forced';
+
+export interface PushRefResult {
+  ref: string;
+  old: Hash | null;
+  new: Hash;
+  status: PushStatus;
+  /** True when a lost response was detected and the ref was found to hold our write. */
+  recovered?: boolean;
+}
+
+export interface PushResult {
+  remote: string;
+  location: string;
+  refs: PushRefResult[];
+  objects: number;
+  bytes: number;
+  packs: number;
+  /** Packs found already on the remote (from an interrupted earlier push) and not uploaded again. */
+  packsSkipped: number;
+}
+
+interface Target {
+  ref: string;
+  commit: Hash;
+}
+
+function targets(repo: Repository, opts: PushOptions): Target[] {
+  const out: Target[] = [];
+  const names = opts.refs ?? [];
+  if (names.length === 0 && !opts.tags) {
+    const h = readHead(repo);
+    if (h.kind !== 'branch')
+      throw new StrataError('BAD_INPUT', 'HEAD is detached: name the branch to push', {});
+    if (!h.commit)
+      throw new StrataError('BAD_INPUT', `branch ${h.branch} has no commits yet: nothing to push`, {
+        branch: h.branch,
+      });
+    out.push({ ref: `refs/heads/${h.branch}`, commit: h.commit });
+  }
+  for (const n of names) {
+    const ref = n.startsWith('refs/')
+      ? n
+      : repo.db.getRef(`refs/heads/${n}`)
+        ? `refs/heads/${n}`
+        : `refs/tags/${n}`;
+    const c = repo.db.getRef(ref);
+    if (!c) throw new StrataError('NOT_FOUND', `no local branch or tag named ${n}`, { name: n });
+    out.push({ ref, commit: c as Hash });
+  }
+  if (opts.tags)
+    for (const t of repo.db.listRefs('refs/tags/'))
+      if (!out.some((o) => o.ref === t.name)) out.push({ ref: t.name, commit: t.target as Hash });
+  for (const t of out) refKey(t.ref);
+  return out;
+}
+
+/** Objects reachable from `tips` that the remote lacks: metadata first, then chunks in file order. */
+export function objectsToSend(
+  repo: Repository,
+  tips: readonly Hash[],
+  boundary: readonly Hash[],
+  remoteHas: (h: string) => boolean,
+): { meta: string[]; chunks: string[] } {
+  const stop = new Set(boundary.filter((b) => repo.objects.has(b)));
+  const complete = new Set<string>();
+  for (const b of stop) treeClosure(repo, b, complete);
+  const meta: string[] = [];
+  const chunks: string[] = [];
+  const seen = new Set<string>();
+  const want = (h: string, list: string[]): boolean => {
+    if (seen.has(h)) return false;
+    seen.add(h);
+    if (!remoteHas(h)) list.push(h);
+    return true;
+  };
+  const needLocal = (h: string): void => {
+    if (!repo.objects.has(h))
+      throw new StrataError(
+        'NOT_FOUND',
+        `object ${h} is neither in the local repository nor on the remote (a partial clone? run strata fetch --all)`,
+        { hash: h },
+      );
+  };
+  const walkManifest = (m: FileManifest): void => {
+    for (const s of m.spans ?? []) if (want(s[0], chunks) && !remoteHas(s[0])) needLocal(s[0]);
+    for (const seg of m.segments ?? []) {
+      if (!want(seg.hash, meta)) continue;
+      if (!repo.objects.has(seg.hash) && remoteHas(seg.hash)) continue;
+      needLocal(seg.hash);
+      for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
+        if (want(s[0], chunks) && !remoteHas(s[0])) needLocal(s[0]);
+    }
+  };
+  const walkTree = (t: string): void => {
+    const stack = [t];
+    while (stack.length) {
+      const h = stack.pop()!;
+      if (complete.has(h) || !want(h, meta)) continue;
+      needLocal(h);
+      for (const e of repo.objects.tree(h).entries) {
+        if (e.kind === 'tree') stack.push(e.hash);
+        else if (!complete.has(e.hash) && want(e.hash, meta)) {
+          needLocal(e.hash);
+          walkManifest(repo.objects.manifest(e.hash));
+        }
+      }
+    }
+  };
+  const commits = [...tips];
+  while (commits.length) {
+    const c = commits.pop()!;
+    if (stop.has(c) || !want(c, meta)) continue;
+    needLocal(c);
+    const cm = repo.objects.commit(c);
+    walkTree(cm.tree);
+    for (const p of cm.parents) commits.push(p);
+  }
+  return { meta, chunks };
+}
+
+interface BuiltPack {
+  name: string;
+  bytes: Buffer;
+  idx: Buffer;
+  entries: PackEntry[];
+}
+
+function buildPack(repo: Repository, hashes: readonly string[]): BuiltPack {
+  const parts: Uint8Array[] = [packHeader()];
+  const entries: PackEntry[] = [];
+  let size = PACK_HEADER_SIZE;
+  for (const h of hashes) {
+    const o = repo.objects.packs.readEncoded(h);
+    parts.push(entryHeader(h, o.kind, o.codec, o.rawLength, o.bytes.length), o.bytes);
+    entries.push({
+      hash: h,
+      kind: o.kind,
+      codec: o.codec,
+      offset: size + ENTRY_HEADER_SIZE,
+      length: o.bytes.length,
+      rawLength: o.rawLength,
+    });
+    size += ENTRY_HEADER_SIZE + o.bytes.length;
+  }
+  const bytes = Buffer.concat(parts, size);
+  return { name: hashBytes(bytes), bytes, idx: encodePackIndex(entries), entries };
+}
+
+/** Groups objects into packs of about `target` bytes (never above max), keeping their order. */
+function groupPacks(
+  repo: Repository,
+  hashes: readonly string[],
+  target: number,
+): { groups: string[][]; bytes: number } {
+  const groups: string[][] = [];
+  let cur: string[] = [];
+  let size = PACK_HEADER_SIZE;
+  let total = 0;
+  for (const h of hashes) {
+    const len = (repo.db.findObject(h)?.length ?? 0) + ENTRY_HEADER_SIZE;
+    if (cur.length && size + len > target) {
+      groups.push(cur);
+      cur = [];
+      size = PACK_HEADER_SIZE;
+    }
+    cur.push(h);
+    size += len;
+    total += len;
+  }
+  if (cur.length) groups.push(cur);
+  return { groups, bytes: total };
+}
+
+async function uploadPacks(
+  repo: Repository,
+  store: ObjectStore,
+  cache: CachedRemoteIndex,
+  listing: PackListing,
+  hashes: readonly string[],
+  opts: PushOptions,
+): Promise<{ packs: number; skipped: number; bytes: number }> {
+  const conc = Math.max(1, opts.packConcurrency ?? 4);
+  const max = Math.min(opts.maxPackBytes ?? MAX_PACK_BYTES, MAX_PACK_BYTES);
+  // Estimate the total, then size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
+  let estimate = 0;
+  for (const h of hashes) estimate += (repo.db.findObject(h)?.length ?? 0) + ENTRY_HEADER_SIZE;
+  const target = Math.max(Math.min(8 * 1024 * 1024, max), Math.min(max, Math.ceil(estimate / (conc * 2))));
+  const { groups, bytes } = groupPacks(repo, hashes, target);
+  opts.progress?.onPhase?.('writing packs', { objects: hashes.length, bytes });
+  let skipped = 0;
+  const inFlight = new Set<Promise<void>>();
+  let failed: unknown;
+  for (const g of groups) {
+    while (inFlight.size >= conc) await Promise.race(inFlight);
+    if (failed) break;
+    const p = buildPack(repo, g);
+    const task = (async () => {
+      if (listing.packs.has(p.name)) skipped++;
+      else await store.put(packKey(p.name), p.bytes, { signal: opts.signal });
+      // The index only after its pack: a reader never sees an index naming a missing pack.
+      await store.put(idxKey(p.name), p.idx, { signal: opts.signal });
+      cache.addPack(p.name, p.entries);
+      opts.progress?.onBytes?.(p.bytes.length);
+      opts.progress?.onObjects?.(p.entries.length);
+    })().then(
+      () => void inFlight.delete(task),
+      (e: unknown) => {
+        inFlight.delete(task);
+        failed ??= e;
+      },
+    );
+    inFlight.add(task);
+  }
+  await Promise.all(inFlight);
+  if (failed) throw failed;
+  return { packs: groups.length, skipped, bytes };
+}
+
+/** Pushes branches and tags to a remote. */
+export async function push(repo: Repository, opts: PushOptions = {}): Promise<PushResult> {
+  const info = getRemote(repo, opts.remote ?? 'origin');
+  const store = opts.store ?? openRemoteStore(info.url, info);
+  try {
+    return await pushTo(repo, store, opts);
+  } finally {
+    if (!opts.store) await store.close?.();
+  }
+}
+
+async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): Promise<PushResult> {
+  const remoteName = opts.remote ?? 'origin';
+  const wanted = targets(repo, opts);
+  const result: PushResult = {
+    remote: remoteName,
+    location: store.location,
+    refs: [],
+    objects: 0,
+    bytes: 0,
+    packs: 0,
+    packsSkipped: 0,
+  };
+  // 1. The remote's format and chunking (one GET; created on the first push, below).
+  let cfg = await readRemoteConfig(store);
+  if (cfg && !sameChunking(cfg.chunking, repo.chunking))
+    throw new StrataError(
+      'BAD_INPUT',
+      `remote ${remoteName} chunks with ${JSON.stringify(cfg.chunking)}, this repository with ${JSON.stringify(repo.chunking)}; they must match`,
+      { remote: remoteName, remoteChunking: cfg.chunking, localChunking: repo.chunking },
+    );
+  // 2. Where the remote refs are now (one GET each, with the etag for the compare-and-swap).
+  const current = await Promise.all(wanted.map((t) => readRemoteRef(store, t.ref)));
+  const updates: { t: Target; cur: Awaited<ReturnType<typeof readRemoteRef>>; status: PushStatus }[] = [];
+  const rejected: string[] = [];
+  wanted.forEach((t, i) => {
+    const cur = current[i];
+    if (cur?.commit === t.commit) {
+      result.refs.push({ ref: t.ref, old: cur.commit, new: t.commit, status: 'up-to-date' });
+      return;
+    }
+    let status: PushStatus = cur ? 'fast-forward' : 'created';
+    if (cur && (t.ref.startsWith('refs/tags/') || !isAncestor(repo, cur.commit, t.commit))) {
+      if (!opts.force) rejected.push(`${t.ref} (remote has ${cur.commit.slice(0, 12)})`);
+      status = 'forced';
+    }
+    updates.push({ t, cur, status });
+  });
+  if (rejected.length)
+    throw new StrataError(
+      'NON_FAST_FORWARD',
+      `push rejected, the remote holds commits this push would drop: ${rejected.join(', ')}; fetch, merge (strata pull) and push again, or use --force`,
+      { remote: remoteName, refs: rejected },
+    );
+  if (updates.length) {
+    if (!cfg) cfg = await createRemoteConfig(store, repo.chunking);
+    if (!sameChunking(cfg.chunking, repo.chunking))
+      throw new StrataError('BAD_INPUT', `remote ${remoteName} was created with other chunking parameters`, {
+        remote: remoteName,
+      });
+    // 3. What the remote holds: its pack indexes (cached locally; one LIST, a GET per unseen index).
+    opts.progress?.onPhase?.('reading remote indexes');
+    const cache = new CachedRemoteIndex(repo, remoteName);
+    const listing = await cache.sync(store, opts.signal);
+    // 4. What it lacks: walk from what we push, stopping at commits the remote is known to hold.
+    opts.progress?.onPhase?.('counting objects');
+    const boundary = [
+      ...updates.flatMap((u) => (u.cur ? [u.cur.commit] : [])),
+      ...(
+        repo.db.prep('SELECT target FROM remote_refs WHERE remote = ?').all(remoteName) as {
+          target: string;
+        }[]
+      ).map((r) => r.target as Hash),
+    ];
+    const { meta, chunks } = objectsToSend(
+      repo,
+      updates.map((u) => u.t.commit),
+      boundary,
+      (h) => cache.has(h),
+    );
+    const send = [...meta, ...chunks];
+    if (send.length) {
+      const up = await uploadPacks(repo, store, cache, listing, send, opts);
+      Object.assign(result, {
+        objects: send.length,
+        bytes: up.bytes,
+        packs: up.packs,
+        packsSkipped: up.skipped,
+      });
+    }
+    // 5. Move the refs, each with a compare-and-swap against the etag read in step 2.
+    opts.progress?.onPhase?.('updating refs');
+    const writer = newWriterId();
+    for (const u of updates) {
+      const body = encodeRemoteRef(u.t.commit, writer);
+      let recovered = false;
+      try {
+        await store.putIfMatch(refKey(u.t.ref), body, u.cur?.etag ?? null, { signal: opts.signal });
+      } catch (e) {
+        if (!isStrataError(e, 'CONFLICT')) throw e;
+        // A retried write whose first response was lost comes back as a conflict with ourselves.
+        const now = await readRemoteRef(store, u.t.ref);
+        if (now?.writer === writer && now.commit === u.t.commit) recovered = true;
+        else
+          throw new StrataError(
+            'NON_FAST_FORWARD',
+            `push of ${u.t.ref} rejected: the remote ref moved while pushing (now ${now ? now.commit.slice(0, 12) : 'deleted'}); fetch, merge (strata pull) and push again`,
+            { remote: remoteName, ref: u.t.ref, remoteCommit: now?.commit ?? null, conflict: true },
+          );
+      }
+      recordRemoteRef(repo, remoteName, u.t.ref, u.t.commit);
+      result.refs.push({
+        ref: u.t.ref,
+        old: u.cur?.commit ?? null,
+        new: u.t.commit,
+        status: u.status,
+        ...(recovered ? { recovered } : {}),
+      });
+    }
+  }
+  for (const r of result.refs) if (r.status === 'up-to-date') recordRemoteRef(repo, remoteName, r.ref, r.new);
+  return result;
+}
+
+/** Remembers a remote ref: remote_refs, and refs/remotes/<remote>/<branch> for branches. */
+export function recordRemoteRef(repo: Repository, remote: string, ref: string, commit: string): void {
+  repo.db
+    .prep(
+      'INSERT INTO remote_refs (remote, name, target) VALUES (?, ?, ?) ON CONFLICT(remote, name) DO UPDATE SET target = excluded.target',
+    )
+    .run(remote, ref, commit);
+  if (ref.startsWith('refs/heads/')) {
+    const local = `refs/remotes/${remote}/${ref.slice('refs/heads/'.length)}`;
+    if (repo.db.getRef(local) !== commit)
+      repo.db.setRef(local, commit, `update by push/fetch from ${remote}`);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * Coalesced ranged reads of remote packs. Objects wanted from one pack are sorted by offset and merged into
+ * ranges when the gap between them is small (entry headers, a few unwanted objects), up to a range size
+ * that bounds memory; ranges are read in parallel with a bounded number in flight, so memory stays below
+ * concurrency × maxRangeBytes. Every object is decoded and re-hashed before anyone sees it.
+ */
+import pLimit from 'p-limit';
+import { decode } from '../../storage/codec.js';
+import { StrataError, throwIfAborted } from '../../storage/errors.js';
+import { hashBytes } from '../../storage/hash.js';
+import type { ObjectStore } from '../../storage/object-store.js';
+import { packKey } from './layout.js';
+import type { RemoteObjectLocation } from './remote-index.js';
+
+export interface RangeRead {
+  pack: string;
+  start: number;
+  end: number;
+  objects: RemoteObjectLocation[];
+}
+
+export interface RangeOptions {
+  /** Largest gap of unwanted bytes read through to join two ranges (default 256 KiB). */
+  maxGapBytes?: number;
+  /** Largest coalesced range (default 8 MiB; a bigger single object is read alone). */
+  maxRangeBytes?: number;
+  /** Ranges in flight (default 8). */
+  concurrency?: number;
+  signal?: AbortSignal;
+  /** Told the bytes of each range as it arrives. */
+  onBytes?: (n: number) => void;
+}
+
+export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptions = {}): RangeRead[] {
+  const maxGap = opts.maxGapBytes ?? 256 * 1024;
+  const maxRange = opts.maxRangeBytes ?? 8 * 1024 * 1024;
+  const byPack = new Map<string, RemoteObjectLocation[]>();
+  const seen = new Set<string>();
+  for (const l of locs) {
+    if (seen.has(l.hash)) continue;
+    seen.add(l.hash);
+    let a = byPack.get(l.pack);
+    if (!a) byPack.set(l.pack, (a = []));
+    a.push(l);
+  }
+  const out: RangeRead[] = [];
+  for (const [pack, list] of byPack) {
+    list.sort((a, b) => a.offset - b.offset);
+    let cur: RangeRead | undefined;
+    for (const o of list) {
+      const end = o.offset + o.length;
+      if (cur && o.offset >= cur.end && o.offset - cur.end <= maxGap && end - cur.start <= maxRange) {
+        cur.end = end;
+        cur.objects.push(o);
+      } else {
+        if (cur) out.push(cur);
+        cur = { pack, start: o.offset, end, objects: [o] };
+      }
+    }
+    if (cur) out.push(cur);
+  }
+  return out;
+}
+
+/** Decodes an object's stored bytes and checks them against its name. */
+export function verifyEncoded(loc: RemoteObjectLocation, bytes: Uint8Array, where: string): Uint8Array {
+  let data: Uint8Array;
+  try {
+    data = decode(loc.codec, bytes);
+  } catch (e) {
+    throw new StrataError(
+      'INTEGRITY',
+      `object ${loc.hash} from ${where} does not decode`,
+      { hash: loc.hash, where },
+      { cause: e },
+    );
+  }
+  if (data.length !== loc.rawLength || hashBytes(data) !== loc.hash)
+    throw new StrataError('INTEGRITY', `object ${loc.hash} from ${where} is corrupt (hash mismatch)`, {
+      hash: loc.hash,
+      where,
+    });
+  return data;
+}
+
+/**
+ * Reads the ranges and calls `onObject` for every object with its stored (encoded) bytes and its verified
+ * raw bytes. Ranges complete in any order.
+ */
+export async function readRanges(
+  store: ObjectStore,
+  reads: readonly RangeRead[],
+  onObject: (loc: RemoteObjectLocation, encoded: Uint8Array, raw: Uint8Array) => void | Promise<void>,
+  opts: RangeOptions = {},
+): Promise<void> {
+  const limit = pLimit(opts.concurrency ?? 8);
+  const ctl = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, ctl.signal]) : ctl.signal;
+  try {
+    await Promise.all(
+      reads.map((r) =>
+        limit(async () => {
+          throwIfAborted(signal);
+          const key = packKey(r.pack);
+          const buf = await store.get(key, { offset: r.start, length: r.end - r.start, signal });
+          opts.onBytes?.(buf.length);
+          const where = `${store.location}/${key}`;
+          for (const o of r.objects) {
+            const enc = buf.subarray(o.offset - r.start, o.offset - r.start + o.length);
+            await onObject(o, enc, verifyEncoded(o, enc, where));
+          }
+        }),
+      ),
+    );
+  } catch (e) {
+    ctl.abort();
+    throw e;
+  }
+}
