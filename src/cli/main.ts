@@ -3,7 +3,6 @@
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
 import { registerHistoryCommands } from './commands/history.js';
-import { registerPinCommands } from './commands/pin.js';
 import { registerRefCommands } from './commands/refs.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerWorktreeCommands } from './commands/worktree.js';
@@ -21,7 +20,6 @@ export function buildProgram(): Command {
   registerWorktreeCommands(program, g);
   registerHistoryCommands(program, g);
   registerRefCommands(program, g);
-  registerPinCommands(program, g);
   registerRemoteCommands(program, g);
   return program;
 }
