@@ -41,6 +41,8 @@ export class Repository {
   readonly objects: ObjectDb;
   readonly chunking: ChunkParams;
   private lockDepth = 0;
+  /** Work done by this handle, for tests and benchmarks (e.g. a no-op status hashes nothing). */
+  readonly counters = { filesHashed: 0, bytesHashed: 0 };
 
   private constructor(
     readonly root: string,

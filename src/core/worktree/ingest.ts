@@ -42,6 +42,8 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   }
+  repo.counters.filesHashed++;
+  repo.counters.bytesHashed += size;
   const examples = countRecords ? newlines + (size > 0 && lastByte !== 10 ? 1 : 0) : undefined;
   const fields = {
     size,
