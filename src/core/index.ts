@@ -22,3 +22,5 @@ export {
 export { fsck, type FsckReport } from './fsck.js';
 export { toRepoPath } from './worktree/paths.js';
 export type { Commit, Tree, TreeEntry, FileManifest, Span, Identity } from './objects/objects.js';
+// Pins (issue 5): open(pin) → PinnedRevision; sharded examples; export/verify; lock files.
+export * from './pin/index.js';

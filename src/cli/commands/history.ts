@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import {
   fsck,
   log,
+  looksLikePin,
   lsTree,
   resolveRevision,
   show,
@@ -13,6 +14,7 @@ import {
   type Repository,
 } from '../../core/index.js';
 import { output, short, withRepo, type GlobalOpts } from '../context.js';
+import { catPin } from './pin.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -101,8 +103,9 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
 
   program
     .command('cat <spec>')
-    .description("stream a file's bytes to stdout: REV:PATH")
+    .description("stream a file's bytes to stdout: REV:PATH or PIN:PATH")
     .action(async (spec: string) => {
+      if (looksLikePin(spec)) return catPin(g(), spec);
       await withRepo(g(), async (repo) => {
         if (!spec.includes(':'))
           throw new StrataError('BAD_INPUT', `expected REV:PATH, got '${spec}'`, { spec });

@@ -1,0 +1,253 @@
+/** pin, export, verify, lock (add/list/remove/verify/show), and `cat PIN:PATH`. */
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import {
+  exportRevision,
+  LOCK_FILE,
+  lockAdd,
+  lockAtGitRevision,
+  lockRemove,
+  lockVerify,
+  looksLikePin,
+  parsePinPath,
+  pinFor,
+  PinnedRevision,
+  readLock,
+  Repository,
+  StrataError,
+  verifyDirectory,
+} from '../../core/index.js';
+import { cwdOf, output, withRepo, type GlobalOpts } from '../context.js';
+
+/** A pin, or a revision of the repository around the working directory. */
+async function openPinOrRev(
+  g: GlobalOpts,
+  spec: string,
+): Promise<{ rev: PinnedRevision; close: () => Promise<void> }> {
+  if (looksLikePin(spec)) {
+    const rev = await PinnedRevision.open(spec, { cwd: cwdOf(g) });
+    return { rev, close: () => rev.close() };
+  }
+  const repo = Repository.open(cwdOf(g));
+  try {
+    const rev = await PinnedRevision.fromRepository(repo, spec);
+    return { rev, close: async () => repo.close() };
+  } catch (e) {
+    repo.close();
+    throw e;
+  }
+}
+
+/** `strata cat PIN:PATH` (called from the cat command in history.ts). */
+export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
+  const { location, commit, path } = parsePinPath(spec);
+  const rev = await PinnedRevision.open({ location, commit }, { cwd: cwdOf(g) });
+  try {
+    await pipeline(rev.read(path), process.stdout, { end: false });
+  } finally {
+    await rev.close();
+  }
+}
+
+const lockPath = (g: GlobalOpts, file: string | undefined): string => resolve(cwdOf(g), file ?? LOCK_FILE);
+
+export function registerPinCommands(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('pin <rev>')
+    .description('print a pin (LOCATION@<commit>) naming REV forever: this repository, or --remote NAME')
+    .option('--remote <name>', "pin at a remote's URL instead of this repository")
+    .option('--no-check', 'do not check that the remote holds the commit')
+    .option('--json', 'machine-readable output')
+    .action(async (rev: string, o: { remote?: string; check: boolean; json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), async (repo) => {
+        const r = await pinFor(repo, rev, { remote: o.remote, check: o.check });
+        if (r.present === false)
+          throw new StrataError(
+            'NOT_FOUND',
+            `remote ${o.remote} (${r.location}) does not hold commit ${r.commit} yet; push it first (or --no-check)`,
+            { remote: o.remote, commit: r.commit },
+          );
+        if (r.present === undefined && o.check)
+          out.warn(`could not check that ${r.location} holds ${r.commit}: ${r.unknownReason ?? 'unknown'}`);
+        out.result(r, () => out.line(r.pin));
+      });
+    });
+
+  program
+    .command('export <pin-or-rev> [path]')
+    .description('write the files of a pin or revision (or those under PATH) into DIR')
+    .requiredOption('--to <dir>', 'target directory (created; must be empty unless --force)')
+    .option('-f, --force', 'write into a non-empty directory, replacing files of the same names')
+    .option('--json', 'machine-readable output')
+    .action(
+      async (spec: string, path: string | undefined, o: { to: string; force?: boolean; json?: boolean }) => {
+        const out = output(o);
+        const { rev, close } = await openPinOrRev(g(), spec);
+        const bar = out.progress('export');
+        try {
+          const r = await exportRevision(rev, resolve(cwdOf(g()), o.to), {
+            path,
+            force: o.force,
+            onFile: bar.onFile,
+            onBytes: bar.onBytes,
+          });
+          bar.stop();
+          out.result({ pin: rev.pin, commit: rev.commit, ...r }, () =>
+            out.line(
+              `exported ${r.files} file(s), ${r.bytes} bytes of ${rev.commit.slice(0, 12)} to ${o.to}`,
+            ),
+          );
+        } finally {
+          bar.stop();
+          await close();
+        }
+      },
+    );
+
+  program
+    .command('verify <dir>')
+    .description('prove that DIR holds exactly the bytes of a pin (or revision)')
+    .requiredOption('--pin <pin>', 'the pin (or a revision of the current repository)')
+    .option('--path <path>', 'expect only this file or directory of the revision')
+    .option('--allow-extra', 'files the revision does not have are not a failure')
+    .option('--json', 'JSON Lines: one record per file, then a summary')
+    .action(async (dir: string, o: { pin: string; path?: string; allowExtra?: boolean; json?: boolean }) => {
+      const out = output(o);
+      const { rev, close } = await openPinOrRev(g(), o.pin);
+      try {
+        const r = await verifyDirectory(rev, resolve(cwdOf(g()), dir), {
+          path: o.path,
+          allowExtra: o.allowExtra,
+        });
+        for (const f of r.files) {
+          if (out.json) out.record({ type: 'file', ...f });
+          else {
+            const detail =
+              f.status === 'changed'
+                ? ` (first difference at byte ${f.firstDifference})`
+                : f.status === 'size'
+                  ? ` (expected ${f.expectedSize} bytes, found ${f.actualSize})`
+                  : '';
+            const c = f.status === 'ok' ? 'green' : f.status === 'extra' && o.allowExtra ? 'yellow' : 'red';
+            out.line(`${out.paint(c, f.status.padEnd(10))} ${f.path}${detail}`);
+          }
+        }
+        const bad = r.files.filter((f) => !(f.status === 'ok' || (f.status === 'extra' && o.allowExtra)));
+        out.record({
+          type: 'summary',
+          ok: r.ok,
+          pin: rev.pin,
+          files: r.files.length,
+          problems: bad.length,
+          bytes: r.bytes,
+        });
+        out.line(
+          r.ok
+            ? `verified: ${dir} holds exactly ${rev.pin} (${r.bytes} bytes)`
+            : `verify failed: ${bad.length} problem(s) in ${dir} against ${rev.pin}`,
+        );
+        if (!r.ok)
+          throw new StrataError(
+            'VERIFY_FAILED',
+            `${dir} does not match ${rev.pin} (${bad.length} problem(s))`,
+            {
+              problems: bad.length,
+              reported: true,
+            },
+          );
+      } finally {
+        await close();
+      }
+    });
+
+  const lock = program.command('lock').description('pins recorded in a lock file (strata.lock)');
+
+  lock
+    .command('add <name> <pin>')
+    .description('record PIN (or a revision of the current repository, pinned here) as NAME')
+    .option('--file <file>', 'lock file', LOCK_FILE)
+    .option('--json', 'machine-readable output')
+    .action(async (name: string, pin: string, o: { file?: string; json?: boolean }) => {
+      const out = output(o);
+      const file = lockPath(g(), o.file);
+      if (!looksLikePin(pin)) pin = await withRepo(g(), async (repo) => (await pinFor(repo, pin)).pin);
+      // Check that the pin opens before recording it.
+      const rev = await PinnedRevision.open(pin, { cwd: resolve(file, '..') });
+      await rev.close();
+      const r = lockAdd(file, name, pin);
+      out.result({ name, pin, ...r }, () =>
+        out.line(r.previous && r.previous !== pin ? `${name}: ${r.previous} -> ${pin}` : `${name}: ${pin}`),
+      );
+    });
+
+  lock
+    .command('remove <name>')
+    .description('remove a pin from the lock file')
+    .option('--file <file>', 'lock file', LOCK_FILE)
+    .action(async (name: string, o: { file?: string }) => {
+      lockRemove(lockPath(g(), o.file), name);
+    });
+
+  lock
+    .command('list')
+    .description('list the pins of the lock file')
+    .option('--file <file>', 'lock file', LOCK_FILE)
+    .option('--json', 'JSON Lines, one pin per line')
+    .action(async (o: { file?: string; json?: boolean }) => {
+      const out = output(o);
+      const l = readLock(lockPath(g(), o.file));
+      for (const [name, pin] of Object.entries(l.pins)) {
+        if (out.json) out.record({ name, pin });
+        else out.line(`${name}\t${pin}`);
+      }
+    });
+
+  lock
+    .command('verify [names...]')
+    .description('check that every pin resolves and every object of its files matches its hash')
+    .option('--file <file>', 'lock file', LOCK_FILE)
+    .option('--json', 'JSON Lines, one result per pin')
+    .action(async (names: string[], o: { file?: string; json?: boolean }) => {
+      const out = output(o);
+      const res = await lockVerify(lockPath(g(), o.file), names.length ? { names } : {});
+      for (const r of res) {
+        if (out.json) out.record(r);
+        else if (r.ok)
+          out.line(
+            `${out.paint('green', 'ok')}    ${r.name}: ${r.check!.files} file(s), ${r.check!.bytes} bytes, ${r.check!.chunks} chunk(s)`,
+          );
+        else out.line(`${out.paint('red', 'FAIL')}  ${r.name}: ${r.error!.message} [${r.error!.code}]`);
+      }
+      const bad = res.filter((r) => !r.ok).length;
+      if (bad)
+        throw new StrataError('VERIFY_FAILED', `${bad} of ${res.length} pin(s) failed verification`, {
+          failed: bad,
+          reported: true,
+        });
+    });
+
+  lock
+    .command('show')
+    .description('print the lock file, or as it was at a git revision of the code repository (--git-rev)')
+    .option('--file <file>', 'lock file', LOCK_FILE)
+    .option('--git-rev <rev>', 'read the lock file from this git revision without checking it out')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { file?: string; gitRev?: string; json?: boolean }) => {
+      const out = output(o);
+      const file = lockPath(g(), o.file);
+      if (o.gitRev) {
+        const r = await lockAtGitRevision(file, o.gitRev);
+        out.result({ gitCommit: r.gitCommit, path: r.path, ...r.lock }, () => {
+          out.line(`# ${r.path} at git ${r.gitCommit}`);
+          for (const [name, pin] of Object.entries(r.lock.pins)) out.line(`${name}\t${pin}`);
+        });
+      } else {
+        const l = readLock(file);
+        out.result(l, () => {
+          for (const [name, pin] of Object.entries(l.pins)) out.line(`${name}\t${pin}`);
+        });
+      }
+    });
+}

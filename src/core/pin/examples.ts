@@ -1,0 +1,238 @@
+/**
+ * Examples of record-format files (JSONL, text, CSV/TSV), sharded across workers.
+ *
+ * Sharding (docs/API.md, "Sharding"): the selected files are laid end to end in one byte space of T bytes,
+ * in the order given. Shard k of N owns the bytes [floor(kT/N), floor((k+1)T/N)). An example belongs to
+ * the shard that owns its **position**: for JSONL and text the byte offset where its line starts; for
+ * CSV/TSV the offset of the last byte of its row. Every example has exactly one position and every
+ * position is in exactly one shard, so for any N (divisor of anything or not) the shards are disjoint and
+ * together cover every example exactly once, each ~1/N of the bytes whatever the file sizes.
+ *
+ * A JSONL/text worker reads only its own byte range (plus the byte before it, to know whether a line
+ * starts there, and the tail of its last line): ~1/N of the data. A line start is found locally (the byte
+ * before is `\n`), so this is exact for any span layout, sub-chunk spans and over-long records included.
+ * A CSV row's end depends on the quote parity of everything before it, so a CSV worker parses its file
+ * from the start up to the end of its range (on average half of the file's bytes); only its rows are
+ * yielded.
+ *
+ * Cursors: every example carries `{path, offset}` (its position). `startAfter: cursor` with the same
+ * shard/numShards resumes with exactly the examples after it.
+ */
+import { Readable } from 'node:stream';
+import { parse as csvParse } from 'csv-parse';
+import { StrataError } from '../../storage/errors.js';
+import type { FileManifest } from '../objects/objects.js';
+import type { ObjectReader } from '../object-reader.js';
+import { fileBytes } from './bytes.js';
+
+/** A position a worker can checkpoint (JSON-serialisable) and pass back as `startAfter`. */
+export interface Cursor {
+  path: string;
+  /** The example's position in the file (see the module comment). */
+  offset: number;
+}
+
+export interface Example<T = unknown> {
+  /** The parsed example: a JSON value (JSONL), a row object keyed by header (CSV/TSV), a string (text). */
+  value: T;
+  path: string;
+  /** The example's position in its file; also `cursor.offset`. */
+  offset: number;
+  cursor: Cursor;
+}
+
+export interface ShardOptions {
+  /** 0-based shard index (default 0). */
+  shard?: number;
+  /** Number of shards (default 1). */
+  numShards?: number;
+  /** Resume after this example (a cursor this shard yielded earlier). */
+  startAfter?: Cursor;
+  signal?: AbortSignal;
+}
+
+export const RECORD_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
+
+export interface ShardFile {
+  path: string;
+  manifest: FileManifest;
+}
+
+/** [start, end) of shard k of n over T bytes: floor(kT/n), exact in BigInt. */
+export function shardRange(total: number, shard: number, numShards: number): [number, number] {
+  const T = BigInt(total);
+  const N = BigInt(numShards);
+  return [Number((T * BigInt(shard)) / N), Number((T * BigInt(shard + 1)) / N)];
+}
+
+export function checkShardOptions(o: ShardOptions): { shard: number; numShards: number } {
+  const numShards = o.numShards ?? 1;
+  const shard = o.shard ?? 0;
+  if (!Number.isSafeInteger(numShards) || numShards < 1)
+    throw new StrataError('BAD_INPUT', `numShards must be a positive integer, got ${numShards}`, {
+      numShards,
+    });
+  if (!Number.isSafeInteger(shard) || shard < 0 || shard >= numShards)
+    throw new StrataError('BAD_INPUT', `shard must be an integer in [0, ${numShards}), got ${shard}`, {
+      shard,
+      numShards,
+    });
+  return { shard, numShards };
+}
+
+/** The examples of shard `shard` of `numShards` over `files` (laid end to end in the given order). */
+export async function* shardExamples<T = unknown>(
+  r: ObjectReader,
+  files: ShardFile[],
+  opts: ShardOptions,
+): AsyncGenerator<Example<T>> {
+  const { shard, numShards } = checkShardOptions(opts);
+  for (const f of files) {
+    if (!RECORD_FORMATS.has(f.manifest.format))
+      throw new StrataError(
+        'BAD_INPUT',
+        `${f.path} is ${f.manifest.format}; examples() reads jsonl, text, csv and tsv files (use read())`,
+        { path: f.path, format: f.manifest.format },
+      );
+  }
+  const total = files.reduce((n, f) => n + f.manifest.size, 0);
+  const [A, B] = shardRange(total, shard, numShards);
+  let resumeFile = -1;
+  if (opts.startAfter) {
+    resumeFile = files.findIndex((f) => f.path === opts.startAfter!.path);
+    if (resumeFile < 0)
+      throw new StrataError('BAD_INPUT', `cursor names ${opts.startAfter.path}, which is not being read`, {
+        cursor: opts.startAfter,
+      });
+  }
+  let base = 0;
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    const size = f.manifest.size;
+    const a = Math.max(A, base) - base;
+    const b = Math.min(B, base + size) - base;
+    base += size;
+    if (a >= b || i < resumeFile) continue;
+    const after = i === resumeFile ? opts.startAfter!.offset : -1;
+    const fmt = f.manifest.format;
+    if (fmt === 'csv' || fmt === 'tsv')
+      yield* csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal);
+    else yield* lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+  }
+}
+
+/** Lines starting in [a, b) of a JSONL/text file, parsed; reads from a-1 to the end of the last one. */
+async function* lines<T>(
+  r: ObjectReader,
+  f: ShardFile,
+  a: number,
+  b: number,
+  json: boolean,
+  signal?: AbortSignal,
+): AsyncGenerator<Example<T>> {
+  if (a >= b) return;
+  const m = f.manifest;
+  // If a > 0 we need to know whether a line starts at `a`: read from a-1 and skip to after the first \n.
+  let pos = a > 0 ? a - 1 : 0;
+  let seeking = a > 0;
+  let lineStart = a > 0 ? -1 : 0;
+  let carry: Buffer[] = [];
+  const emit = (buf: Buffer, start: number): Example<T> => {
+    let s = buf.toString('utf8');
+    let value: unknown;
+    if (json) {
+      try {
+        value = JSON.parse(s);
+      } catch (e) {
+        throw new StrataError(
+          'BAD_INPUT',
+          `${f.path}: malformed JSON line at byte ${start}`,
+          { path: f.path, offset: start },
+          { cause: e },
+        );
+      }
+    } else {
+      if (s.endsWith('\n')) s = s.slice(0, s.endsWith('\r\n') ? -2 : -1);
+      value = s;
+    }
+    const cursor = { path: f.path, offset: start };
+    return { value: value as T, path: f.path, offset: start, cursor };
+  };
+  const blank = (buf: Buffer): boolean => {
+    for (const c of buf) if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
+    return true;
+  };
+  for await (const piece of fileBytes(r, m, pos, m.size, { signal })) {
+    const buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    let i = 0;
+    while (i < buf.length) {
+      const nl = buf.indexOf(10, i);
+      if (seeking) {
+        if (nl < 0) {
+          i = buf.length;
+          break;
+        }
+        seeking = false;
+        lineStart = pos + nl + 1;
+        i = nl + 1;
+        if (lineStart >= b) return;
+        continue;
+      }
+      if (nl < 0) {
+        carry.push(buf.subarray(i));
+        i = buf.length;
+        break;
+      }
+      const part = buf.subarray(i, nl + 1);
+      const line = carry.length ? Buffer.concat([...carry, part]) : part;
+      carry = [];
+      if (!(json && blank(line))) yield emit(line, lineStart);
+      lineStart = pos + nl + 1;
+      i = nl + 1;
+      if (lineStart >= b) return;
+    }
+    pos += buf.length;
+  }
+  if (!seeking && carry.length && lineStart < b) {
+    const line = Buffer.concat(carry);
+    if (!(json && blank(line))) yield emit(line, lineStart);
+  }
+}
+
+/** CSV/TSV rows whose position (offset of their last byte) is in [a, b) and > after. */
+async function* csvRows<T>(
+  r: ObjectReader,
+  f: ShardFile,
+  a: number,
+  b: number,
+  after: number,
+  delimiter: string,
+  signal?: AbortSignal,
+): AsyncGenerator<Example<T>> {
+  const opts = f.manifest.options ?? {};
+  const parser = csvParse({
+    columns: true,
+    info: true,
+    bom: true,
+    delimiter: opts.delimiter ?? delimiter,
+    skip_empty_lines: true,
+  });
+  const src = Readable.from(fileBytes(r, f.manifest, 0, f.manifest.size, { signal }), { objectMode: false });
+  src.on('error', (e) => parser.destroy(e));
+  src.pipe(parser);
+  try {
+    for await (const row of parser as AsyncIterable<{ record: T; info: { bytes: number } }>) {
+      const offset = row.info.bytes - 1;
+      if (offset >= b) break;
+      if (offset < a || offset <= after) continue;
+      yield { value: row.record, path: f.path, offset, cursor: { path: f.path, offset } };
+    }
+  } catch (e) {
+    if (e instanceof StrataError) throw e;
+    throw new StrataError('BAD_INPUT', `${f.path}: ${(e as Error).message}`, { path: f.path }, { cause: e });
+  } finally {
+    src.unpipe(parser);
+    src.destroy();
+    parser.destroy();
+  }
+}
