@@ -20,7 +20,7 @@ export const DEFAULT_CHUNK_PARAMS: ChunkParams = Object.freeze({ min: 4096, avg:
 
 const NL = 0x0a;
 const QUOTE = 0x22;
-/** Pending bytes are processed once this much (or 2 × max) has accumulated, bounding re-copying of the tail. */
+/** Small pushes are gathered until this much (or 2 × max) is pending, so a byte is copied about once at most. */
 const BATCH_BYTES = 1 << 20;
 
 interface Config {
