@@ -4,6 +4,7 @@
  * that bounds memory; ranges are read in parallel with a bounded number in flight, so memory stays below
  * concurrency × maxRangeBytes. Every object is decoded and re-hashed before anyone sees it.
  */
+import { setMaxListeners } from 'node:events';
 import pLimit from 'p-limit';
 import { decode } from '../../storage/codec.js';
 import { StrataError, throwIfAborted } from '../../storage/errors.js';
@@ -96,6 +97,7 @@ export async function readRanges(
   const limit = pLimit(opts.concurrency ?? 8);
   const ctl = new AbortController();
   const signal = opts.signal ? AbortSignal.any([opts.signal, ctl.signal]) : ctl.signal;
+  setMaxListeners(0, signal); // one listener per request in flight
   try {
     await Promise.all(
       reads.map((r) =>
