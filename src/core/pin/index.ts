@@ -7,6 +7,7 @@ export {
   locationKind,
   openReader,
   setRemoteReaderFactory,
+  type RemoteOpener,
   type Pin,
   type LocationKind,
   type OpenedReader,
@@ -49,4 +50,4 @@ export {
   type LockPinCheck,
   type LockAtRevision,
 } from './lock.js';
-export { pinFor, remoteUrl, type PinForResult } from './make-pin.js';
+export { pinFor, type PinForResult } from './make-pin.js';

@@ -1,6 +1,7 @@
 /** `strata pin REV [--remote NAME]`: the pin for a local revision, at this repository or at a remote. */
 import { StrataError } from '../../storage/errors.js';
 import type { Hash } from '../../storage/hash.js';
+import { getRemote } from '../remote/remotes.js';
 import type { Repository } from '../repository.js';
 import { resolveCommit } from '../rev-parse.js';
 import { formatPin, openReader } from './pin.js';
@@ -36,12 +37,13 @@ export async function pinFor(
   const commit = resolveCommit(repo, rev);
   if (!opts.remote)
     return { pin: formatPin({ location: repo.root, commit }), commit, location: repo.root, present: true };
-  const location = remoteUrl(repo, opts.remote);
+  const remote = getRemote(repo, opts.remote);
+  const location = remote.url;
   const res: PinForResult = { pin: formatPin({ location, commit }), commit, location, remote: opts.remote };
   if (opts.check === false) return { ...res, unknownReason: 'not checked' };
   let opened;
   try {
-    opened = await openReader(location);
+    opened = await openReader(location, { remote });
   } catch (e) {
     if (e instanceof StrataError) return { ...res, unknownReason: e.message };
     throw e;

@@ -2,7 +2,9 @@
  * Pins: `LOCATION@<64-hex commit>` names one dataset state forever. LOCATION is `s3://bucket/prefix`,
  * `file:///path` or a local repository path (absolute, or relative to a base directory such as the lock
  * file's). `PIN:PATH` names one file of it. `openReader(location)` is the one place that turns a location
- * into an ObjectReader (local repository now; remotes through src/core/remote/ when it is present).
+ * into an ObjectReader: a LocalObjectReader over a local repository, or src/core/remote's
+ * RemoteObjectReader (coalesced ranged GETs, bounded read-ahead) for s3://, file:// remote directories
+ * and memory:// stores.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -10,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { StrataError } from '../../storage/errors.js';
 import type { Hash } from '../../storage/hash.js';
 import { LocalObjectReader, type ObjectReader } from '../object-reader.js';
+import { RemoteObjectReader, type RemoteReaderOptions } from '../remote/reader.js';
+import type { RemoteSettings } from '../remote/remotes.js';
 import { REPO_DIR, Repository } from '../repository.js';
 
 export interface Pin {
@@ -48,11 +52,12 @@ export function parsePinPath(spec: string): Pin & { path: string } {
 export const formatPin = (p: Pin): string => `${p.location}@${p.commit}`;
 
 /** Where a location points, without opening it. */
-export type LocationKind = 's3' | 'file' | 'local';
+export type LocationKind = 's3' | 'file' | 'memory' | 'local';
 
 export function locationKind(location: string): LocationKind {
   if (/^s3:\/\//i.test(location)) return 's3';
   if (/^file:\/\//i.test(location)) return 'file';
+  if (/^memory:\/\//i.test(location)) return 'memory';
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location))
     throw new StrataError('BAD_INPUT', `unsupported pin location scheme: ${location}`, { location });
   return 'local';
@@ -71,54 +76,57 @@ export interface OpenedReader {
 export interface OpenReaderOptions {
   /** Base directory for relative local paths (default: process.cwd()). */
   cwd?: string;
+  /**
+   * Settings for remote locations: S3 endpoint/region/checksums (default: the AWS environment, e.g.
+   * AWS_ENDPOINT_URL), read-ahead bytes, concurrency.
+   */
+  remote?: RemoteSettings & RemoteReaderOptions;
 }
 
-/** A remote reader factory from src/core/remote/, loaded on first use so pins work without it. */
-type RemoteOpener = (url: string) => Promise<{ reader: ObjectReader; close?: () => unknown }>;
-let remoteOpener: RemoteOpener | undefined;
+/** Opens a remote URL for reading; replaceable (tests wrap the reader, e.g. to count requests). */
+export type RemoteOpener = (
+  url: string,
+  opts: OpenReaderOptions,
+) => Promise<{ reader: ObjectReader; close?: () => unknown }>;
 
-/** Lets the remote layer (or a test) supply the reader for s3:// and non-repository file:// URLs. */
+const defaultRemoteOpener: RemoteOpener = async (url, opts) => {
+  const reader = await RemoteObjectReader.open(url, { ...opts.remote, settings: opts.remote });
+  return { reader, close: () => reader.store.close?.() };
+};
+let remoteOpener: RemoteOpener = defaultRemoteOpener;
+
+/** Replaces how s3://, file:// (remote directories) and memory:// locations are opened; undefined restores. */
 export function setRemoteReaderFactory(f: RemoteOpener | undefined): void {
-  remoteOpener = f;
+  remoteOpener = f ?? defaultRemoteOpener;
 }
 
-async function loadRemoteOpener(): Promise<RemoteOpener | undefined> {
-  if (remoteOpener) return remoteOpener;
+function fileUrlPath(url: string): string {
   try {
-    // Resolved at run time so this module builds before src/core/remote/ exists.
-    const spec = '../remote/index.js';
-    const mod = (await import(spec)) as Record<string, unknown>;
-    const f = mod.openRemoteReader;
-    if (typeof f === 'function') return f as RemoteOpener;
-  } catch {
-    /* remote reading not built yet */
+    return fileURLToPath(url);
+  } catch (e) {
+    throw new StrataError('BAD_INPUT', `invalid file URL ${url}`, { location: url }, { cause: e });
   }
-  return undefined;
 }
 
 const isRepoDir = (dir: string): boolean => existsSync(join(dir, REPO_DIR, 'strata.json'));
 
 /**
  * Opens whatever a pin location names for reading objects. The single hook between pins and remotes:
- * a local repository path (or a file:// URL of one) gives a LocalObjectReader; s3:// and file:// remote
- * directories go to the remote engineer's `openRemoteReader(url)`.
+ * a local repository path (or a file:// URL of one) gives a LocalObjectReader; s3://, memory:// and
+ * file:// (or plain path) remote directories give a RemoteObjectReader.
  */
 export async function openReader(location: string, opts: OpenReaderOptions = {}): Promise<OpenedReader> {
   const kind = locationKind(location);
-  if (kind === 'local' || (kind === 'file' && isRepoDir(fileURLToPath(location)))) {
-    const dir =
-      kind === 'file'
-        ? fileURLToPath(location)
-        : isAbsolute(location)
+  const localDir =
+    kind === 'file'
+      ? fileUrlPath(location)
+      : kind === 'local'
+        ? isAbsolute(location)
           ? location
-          : resolve(opts.cwd ?? process.cwd(), location);
-    if (!isRepoDir(dir)) {
-      throw new StrataError('NOT_A_REPOSITORY', `pin location ${dir} is not a strata repository root`, {
-        location,
-        path: dir,
-      });
-    }
-    const repo = Repository.open(dir);
+          : resolve(opts.cwd ?? process.cwd(), location)
+        : undefined;
+  if (localDir !== undefined && isRepoDir(localDir)) {
+    const repo = Repository.open(localDir);
     return {
       reader: new LocalObjectReader(repo.objects),
       kind: 'local',
@@ -127,15 +135,20 @@ export async function openReader(location: string, opts: OpenReaderOptions = {})
       close: async () => repo.close(),
     };
   }
-  const open = await loadRemoteOpener();
-  if (!open) {
-    throw new StrataError(
-      'NOT_FOUND',
-      `cannot read ${location}: remote reading (src/core/remote) is not available in this build`,
-      { location },
-    );
+  if (localDir !== undefined) {
+    // Otherwise it must be a plain directory holding a remote's layout (strata.json, packs/, refs/).
+    if (!existsSync(join(localDir, 'strata.json')))
+      throw new StrataError(
+        'NOT_A_REPOSITORY',
+        `pin location ${localDir} is not a strata repository or remote`,
+        {
+          location,
+          path: localDir,
+        },
+      );
+    if (kind === 'local') location = localDir;
   }
-  const r = await open(location);
+  const r = await remoteOpener(location, opts);
   return {
     reader: r.reader,
     kind: 'remote',
