@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
 import { registerHistoryCommands } from './commands/history.js';
+import { registerPinCommands } from './commands/pin.js';
 import { registerRefCommands } from './commands/refs.js';
 import { registerRemoteCommands } from './commands/remote.js';
 import { registerWorktreeCommands } from './commands/worktree.js';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerWorktreeCommands(program, g);
   registerHistoryCommands(program, g);
   registerRefCommands(program, g);
+  registerPinCommands(program, g);
   registerRemoteCommands(program, g);
   return program;
 }
