@@ -38,6 +38,22 @@ function rss(kib: number | null | undefined): string {
   return kib === null || kib === undefined ? '-' : formatBytes(kib * 1024);
 }
 
+/** What a strata operation's step came to: ok / verified / throughput / its error. */
+function resultCell(s: Step): string {
+  if (s.skipped) return esc(s.skipped);
+  if (!s.ok) return esc((s.cause ?? s.error ?? 'error').slice(0, 160));
+  const x = s.extra ?? {};
+  const parts = ['ok'];
+  if (typeof x.warning === 'string') parts.push(`but ${esc(x.warning)}`);
+  if (x.clean === false) parts.push('but status lists changes');
+  if (typeof x.MBps === 'number') parts.push(`${x.MBps.toFixed(1)} MB/s`);
+  if (typeof x.examplesPerSecond === 'number') parts.push(`${Math.round(x.examplesPerSecond)} examples/s`);
+  if (typeof x.bytes === 'number' && s.step === 'push') parts.push(`${formatBytes(x.bytes)} stored remotely`);
+  if (x.verified === true) parts.push('verified');
+  if (x.verified === false) parts.push('**content differs from the expected version**');
+  return parts.join(', ');
+}
+
 function esc(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
@@ -48,6 +64,24 @@ function table(head: string[], rows: string[][]): string {
     `| ${head.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+}
+
+/**
+ * Failed steps grouped by tool, step kind and cause ("strata diff: not implemented: unknown command 'diff'
+ * (18×: v0..v1, ...)"), then the errors outside steps.
+ */
+export function failureGroups(r: Results): string[] {
+  const groups = new Map<string, string[]>();
+  for (const s of r.steps) {
+    if (s.ok || s.skipped) continue;
+    const key = `${s.tool} ${s.step}: ${(s.cause ?? s.error ?? 'failed').split('\n')[0] ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), s.label]);
+  }
+  const out = [...groups].map(([cause, labels]) => {
+    const list = labels.slice(0, 5).join(', ') + (labels.length > 5 ? ', …' : '');
+    return `${cause} (${labels.length}×: ${list})`;
+  });
+  return [...out, ...r.errors.map((e) => e.split('\n')[0] ?? e)];
 }
 
 export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string {
@@ -247,20 +281,7 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   out.push(
     table(
       ['operation', 'time', 'peak RSS', 'result'],
-      ops.map((s) => [
-        esc(`${s.step}: ${s.label}`),
-        timeCell(s),
-        rss(s.maxRssKiB),
-        s.skipped
-          ? esc(s.skipped)
-          : s.ok
-            ? s.extra?.verified === false
-              ? 'ok, but the file differs from the expected version'
-              : s.extra?.verified === true
-                ? 'ok, bytes verified'
-                : 'ok'
-            : esc((s.error ?? 'error').slice(0, 160)),
-      ]),
+      ops.map((s) => [esc(`${s.step}: ${s.label}`), timeCell(s), rss(s.maxRssKiB), resultCell(s)]),
     ),
   );
   out.push('');
@@ -404,11 +425,11 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   );
   out.push('');
 
-  if (r.mismatches.length || r.errors.length) {
+  if (r.mismatches.length || failureGroups(r).length) {
     out.push('## Errors and mismatches');
     out.push('');
     for (const x of r.mismatches) out.push(`- **MISMATCH** ${esc(x)}`);
-    for (const x of r.errors) out.push(`- ${esc(x.slice(0, 300))}`);
+    for (const x of failureGroups(r)) out.push(`- ${esc(x.slice(0, 400))}`);
     out.push('');
   }
 

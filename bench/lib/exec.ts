@@ -48,6 +48,12 @@ export interface RunOptions {
 
 let seq = 0;
 
+/** The first line that reads like an error message ("error: ...", "strata: ...", "fatal: ..."). */
+function errorLine(stderr: string): string | undefined {
+  const lines = stderr.split('\n').map((l) => l.trim());
+  return lines.find((l) => /^(error|fatal|strata|Fatal|Error)\b.*:/.test(l)) ?? undefined;
+}
+
 function tail(s: string, n = 2000): string {
   const t = s.trim();
   return t.length > n ? '…' + t.slice(t.length - n) : t;
@@ -118,10 +124,11 @@ export function runTimed(cmd: string, args: string[], opts: RunOptions): Promise
       let error: string | undefined;
       if (spawnError) error = `could not run ${cmd}: ${spawnError.message}`;
       else if (timedOut) error = `timed out after ${((opts.timeoutMs ?? 0) / 1000).toFixed(0)} s`;
-      else if (!ok) error = `exit ${code ?? signal}: ${tail(stderr) || tail(stdout)}`;
-      if (ok && /unknown command|not implemented/i.test(stderr)) {
+      else if (!ok) error = `exit ${code ?? signal}: ${errorLine(stderr) ?? (tail(stderr) || tail(stdout))}`;
+      const unknown = /unknown command '[^']*'|unknown option '[^']*'|not implemented[^\n]*/i.exec(stderr);
+      if (unknown) {
         ok = false;
-        error = `not implemented: ${tail(stderr, 300)}`;
+        error = `not implemented: ${unknown[0]} (exit ${code ?? signal})`;
       }
       stderr = tail(stderr, 64 * 1024);
       resolve({

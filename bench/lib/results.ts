@@ -23,6 +23,8 @@ export interface Step {
   /** Repository size after the step (bytes under .strata/, .git/, the restic/borg repository). */
   storedBytes?: number;
   error?: string;
+  /** The error without the command line (for grouping: the same cause across many steps). */
+  cause?: string;
   commands: CommandRecord[];
   extra?: Record<string, unknown>;
 }
@@ -77,8 +79,16 @@ export interface Results {
   diffs: DiffCheck[];
   pushClone?: PushClone;
   mismatches: string[];
+  /** Failures outside steps (set-up, build, a phase that threw); failed steps are in `steps`. */
   errors: string[];
   notes: string[];
+}
+
+/** A command line for messages: the CLI path and full hashes shortened. */
+export function shortCommand(command: string): string {
+  return command
+    .replace(/^node \S*dist\/cli\/main\.js/, 'strata')
+    .replace(/\b([0-9a-f]{12})[0-9a-f]{28,52}\b/g, '$1');
 }
 
 export function stepOf(
@@ -98,7 +108,9 @@ export function stepOf(
     ok,
     seconds: cmds.length ? cmds.reduce((a, c) => a + c.seconds, 0) : null,
     maxRssKiB: rss.length ? Math.max(...rss) : null,
-    ...(firstErr?.error !== undefined ? { error: `${firstErr.command}: ${firstErr.error}` } : {}),
+    ...(firstErr?.error !== undefined
+      ? { error: `${shortCommand(firstErr.command)}: ${firstErr.error}`, cause: firstErr.error }
+      : {}),
     commands: cmds.map(record),
     ...more,
   };

@@ -58,18 +58,17 @@ function word(rng: Rng): string {
 
 export function sentence(rng: Rng, minWords: number, maxWords: number, question = false): string {
   const n = rng.range(minWords, maxWords);
-  const parts: string[] = [];
-  if (rng.int(5) === 0) parts.push(rng.pick(STARTERS));
+  let s = rng.int(5) === 0 ? rng.pick(STARTERS) + ' ' : '';
   for (let i = 0; i < n; i++) {
     let w = word(rng);
     const r = rng.int(40);
     if (r === 0) w = String(rng.int(2000));
     else if (r === 1 && i < n - 1) w += ',';
     else if (r === 2) w = `"${w}"`;
-    parts.push(w);
+    s += i === 0 ? w : ' ' + w;
   }
-  let s = parts.join(' ');
-  s = s.charAt(0).toUpperCase() + s.slice(1);
+  const c = s.charCodeAt(0);
+  if (c >= 97 && c <= 122) s = String.fromCharCode(c - 32) + s.slice(1);
   return s + (question ? '?' : rng.int(12) === 0 ? '!' : '.');
 }
 

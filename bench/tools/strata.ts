@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { VERSION_NAMES, truthFor, type Format, type VersionName } from '../generate.js';
 import type { CommandResult } from '../lib/exec.js';
 import type { Moto } from '../lib/moto.js';
@@ -102,6 +103,18 @@ export function parseBranch(stdout: string): string | undefined {
     // not JSON
   }
   return /On branch (\S+)/.exec(stdout)?.[1];
+}
+
+/** `status --json` with every change list empty (staged, unstaged, untracked...); null when unreadable. */
+export function isClean(stdout: string): boolean | null {
+  try {
+    const j = JSON.parse(stdout.trim()) as Record<string, unknown>;
+    const lists = Object.entries(j).filter(([k, v]) => Array.isArray(v) && k !== 'skipped');
+    if (!lists.length) return null;
+    return lists.every(([, v]) => (v as unknown[]).length === 0);
+  } catch {
+    return null;
+  }
 }
 
 export class Strata implements Contender {
@@ -238,10 +251,14 @@ export class Strata implements Contender {
       stepOf('strata', 'status-noop', 'status', [warm]),
       stepOf('strata', 'commit-noop', 'add+commit', [add, commit]),
     ];
-    const clean =
-      warm.ok &&
-      !/modified|added|deleted|untracked/i.test(warm.stdout.replace(/"[a-z]+"\s*:\s*\[\s*\]/gi, ''));
-    if (warm.ok) (steps[1] as Step).extra = { looksClean: clean, output: warm.stdout.slice(0, 500) };
+    if (warm.ok)
+      (steps[1] as Step).extra = { clean: isClean(warm.stdout), output: warm.stdout.slice(0, 300) };
+    // Exit 0 means a commit was made: then the working tree was not clean and this was no no-op.
+    if (commit.ok && commit.exitCode === 0) {
+      (steps[2] as Step).extra = {
+        warning: 'commit exited 0: a new commit was made, so this was not a no-op',
+      };
+    }
     return steps;
   }
 
@@ -357,18 +374,73 @@ export class Strata implements Contender {
   }
 
   /**
-   * Hook: library streaming throughput (open a pinned revision through the typed API and stream every
-   * example). Not wired yet: the library API is not settled. When it is, import it from dist/core/index.js
-   * here, time a full pass over data/train.jsonl at HEAD, and report bytes/s and examples/s.
+   * Library streaming throughput: open the pin of v4 through the typed API (dist/core/index.js) in a child
+   * process (bench/tools/stream-child.mjs) and stream data/train.jsonl - its bytes, then its parsed
+   * examples (2 shards, read one after the other) - from the local repository, and the bytes from the S3
+   * remote when one is given. Throughput uses the child's own clock (open + stream, no Node start-up).
    */
-  async libraryStreaming(): Promise<Step> {
-    return skippedStep('strata', 'library-stream', 'stream HEAD:data/train.jsonl', 'hook not wired yet');
+  async libraryStreaming(remote?: { url: string; env: Record<string, string> }): Promise<Step[]> {
+    const dist = join(dirname(this.cli), '..', 'core', 'index.js');
+    const hash = this.commits.get('v4');
+    const label = 'stream v4 data/train.jsonl';
+    if (!existsSync(dist)) return [skippedStep('strata', 'library-stream', label, `${dist} missing`)];
+    if (!hash) return [skippedStep('strata', 'library-stream', label, 'no commit hash for v4')];
+    const child = join(dirname(fileURLToPath(import.meta.url)), 'stream-child.mjs');
+    const v4 = this.ctx.truth.versions.find((x) => x.name === 'v4');
+    const size = v4?.files.jsonl?.bytes ?? 0;
+    const runs: {
+      where: string;
+      location: string;
+      mode: 'bytes' | 'examples';
+      env: Record<string, string>;
+    }[] = [
+      { where: 'local', location: this.wd, mode: 'bytes', env: {} },
+      { where: 'local', location: this.wd, mode: 'examples', env: {} },
+    ];
+    if (remote) runs.push({ where: 's3', location: remote.url, mode: 'bytes', env: remote.env });
+    const steps: Step[] = [];
+    for (const r of runs) {
+      const out = await runner(
+        this.ctx,
+        this.wd,
+        r.env,
+      )('node', [child, dist, `${r.location}@${hash}`, DATA_PATH, r.mode, r.mode === 'examples' ? '2' : '1']);
+      let parsed: { bytes: number; examples: number; seconds: number; openSeconds: number } | undefined;
+      try {
+        parsed = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '') as typeof parsed;
+      } catch {
+        parsed = undefined;
+      }
+      const step = stepOf('strata', 'library-stream', `${r.mode} from ${r.where} (${label})`, [out]);
+      if (parsed) {
+        const verified = r.mode === 'bytes' ? parsed.bytes === size : parsed.examples === v4?.rows;
+        step.extra = {
+          ...parsed,
+          MBps: size / 1e6 / parsed.seconds,
+          examplesPerSecond: r.mode === 'examples' ? parsed.examples / parsed.seconds : undefined,
+          verified,
+        };
+      } else if (step.ok) {
+        step.ok = false;
+        step.error = step.cause = `no JSON result line: ${out.stdout.slice(0, 200)}`;
+      }
+      steps.push(step);
+    }
+    return steps;
   }
 
   /** The CSV and Parquet forms in a second repository: commit, stored bytes, adjacent diffs vs truth. */
-  async formats(formats: Format[]): Promise<{ steps: Step[]; checks: DiffCheck[] }> {
+  async formats(
+    formats: Format[],
+    onStep: (s: Step) => void = () => {},
+  ): Promise<{ steps: Step[]; checks: DiffCheck[] }> {
     const others = formats.filter((f) => f !== 'jsonl');
     const steps: Step[] = [];
+    const push = steps.push.bind(steps);
+    steps.push = (...items: Step[]): number => {
+      items.forEach(onStep);
+      return push(...items);
+    };
     const checks: DiffCheck[] = [];
     if (!others.length) return { steps, checks };
     const wd = join(this.ctx.work, 'strata', 'formats');
