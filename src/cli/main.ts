@@ -2,6 +2,7 @@
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
+import { registerDiffCommand } from './commands/diff.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerPinCommands } from './commands/pin.js';
 import { registerRefCommands } from './commands/refs.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerWorktreeCommands(program, g);
   registerHistoryCommands(program, g);
   registerRefCommands(program, g);
+  registerDiffCommand(program, g);
   registerPinCommands(program, g);
   registerRemoteCommands(program, g);
   return program;

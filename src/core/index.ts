@@ -24,3 +24,13 @@ export { toRepoPath } from './worktree/paths.js';
 export type { Commit, Tree, TreeEntry, FileManifest, Span, Identity } from './objects/objects.js';
 // Pins (issue 5): open(pin) → PinnedRevision; sharded examples; export/verify; lock files.
 export * from './pin/index.js';
+export { diffRevisions, type DiffRevisionsOptions } from './diff/diff-revisions.js';
+export { diffFile } from './diff/diff-file.js';
+export type {
+  DiffEvent,
+  ChangeEvent,
+  SummaryEvent,
+  WarningEvent,
+  FieldChange,
+  DiffSide,
+} from './diff/types.js';

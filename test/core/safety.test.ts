@@ -160,7 +160,7 @@ describe('revisions, refs and errors', () => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(log.map((c: { message: string }) => c.message)).toEqual(['c3', 'c2', 'base']);
-    const [c3, c2, c1] = log.map((c: { hash: string }) => c.hash);
+    const [c3, c2, c1] = log.map((c: { hash: string }) => c.hash) as [string, string, string];
     const rp = (r: string): string => ok(dir, ['rev-parse', r]).trim();
     expect(rp('HEAD')).toBe(c3);
     expect(rp('@')).toBe(c3);

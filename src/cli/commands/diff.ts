@@ -1,0 +1,77 @@
+/** diff: example by example, between revisions or against the working tree. */
+import type { Command } from 'commander';
+import { diffRevisions, StrataError, type SummaryEvent } from '../../core/index.js';
+import { createHumanRenderer, renderJsonLine, renderNameOnly, renderStat } from '../diff-output.js';
+import { output, repoPaths, withRepo, type GlobalOpts } from '../context.js';
+
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+export function registerDiffCommand(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('diff [revs...]')
+    .description('example-level diff: [REV_A [REV_B]] [-- PATHS] (default: HEAD against the working tree)')
+    .option('--stat', 'per file: examples added, removed, modified; bytes')
+    .option('--name-only', 'only the names of changed files')
+    .option('--json', 'JSON Lines: change, warning and summary records')
+    .option('--key <fields>', 'match examples by these field(s), comma-separated', list)
+    .option('--ignore-fields <fields>', 'drop these fields before comparing, comma-separated', list)
+    .option('--limit <n>', 'show at most N changes per file', (v) => Number.parseInt(v, 10))
+    .option('--exit-code', 'exit 1 when there are differences')
+    .action(
+      async (
+        args: string[],
+        o: {
+          stat?: boolean;
+          nameOnly?: boolean;
+          json?: boolean;
+          key?: string[];
+          ignoreFields?: string[];
+          limit?: number;
+          exitCode?: boolean;
+        },
+      ) => {
+        const out = output(o);
+        // Operands after `--` are paths (commander folds them into args).
+        const dash = process.argv.indexOf('--');
+        const nPaths = dash >= 0 ? process.argv.length - dash - 1 : 0;
+        const revs = args.slice(0, args.length - nPaths);
+        const paths = args.slice(args.length - nPaths);
+        if (revs.length > 2)
+          throw new StrataError('BAD_INPUT', 'diff takes at most two revisions (use -- before paths)', {
+            revs,
+          });
+        if (o.limit !== undefined && !(o.limit >= 0))
+          throw new StrataError('BAD_INPUT', '--limit needs a number', {});
+        await withRepo(g(), async (repo) => {
+          const summaries: SummaryEvent[] = [];
+          const human = createHumanRenderer({ color: out.color });
+          const events = diffRevisions(repo, revs[0], revs[1], {
+            paths: repoPaths(repo, g(), paths),
+            ...(o.key ? { key: o.key } : {}),
+            ...(o.ignoreFields ? { ignoreFields: o.ignoreFields } : {}),
+            ...(o.limit !== undefined ? { limit: o.limit } : {}),
+            nameOnly: !!o.nameOnly && !o.json && !o.stat,
+          });
+          for await (const ev of events) {
+            if (ev.type === 'summary') summaries.push(ev);
+            if (o.json) {
+              if (!(o.stat || o.nameOnly) || ev.type === 'summary')
+                out.stdout.write(renderJsonLine(ev) + '\n');
+            } else if (o.nameOnly) {
+              if (ev.type === 'summary') out.stdout.write(renderNameOnly(ev));
+            } else if (o.stat) {
+              if (ev.type === 'warning') out.warn(`${ev.path}${ev.line ? `:${ev.line}` : ''}: ${ev.message}`);
+            } else {
+              out.stdout.write(human(ev));
+            }
+          }
+          if (o.stat && !o.json) out.stdout.write(renderStat(summaries, { color: out.color }));
+          if (o.exitCode && summaries.some((s) => s.status !== 'unchanged')) process.exitCode = 1;
+        });
+      },
+    );
+}

@@ -1,0 +1,114 @@
+/**
+ * `strata diff` over the repository: which files differ between two revisions (or a revision and the
+ * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
+ * reading anything; the working tree uses the stat cache.
+ */
+import type { Hash } from '../../storage/hash.js';
+import type { Repository } from '../repository.js';
+import { resolveCommit } from '../rev-parse.js';
+import { fileState } from '../stage.js';
+import { flattenTree, type FlatEntry } from '../tree-builder.js';
+import { loadAttributes } from '../worktree/attributes.js';
+import { formatFor } from '../worktree/formats.js';
+import { safeJoin } from '../worktree/paths.js';
+import { scanWorktree } from '../worktree/scan.js';
+import { diffFile } from './diff-file.js';
+import { sideFromManifest, sideFromWorktree } from './repo-sides.js';
+import type { DiffEvent, DiffSide } from './types.js';
+
+export interface DiffRevisionsOptions {
+  /** Limit to these repository paths (files or directories). */
+  paths?: string[];
+  /** Key fields; default: each file's `key=` attribute. */
+  key?: string[];
+  ignoreFields?: string[];
+  /** At most this many change events per file. */
+  limit?: number;
+  /** Only report which files changed (no example-level work). */
+  nameOnly?: boolean;
+  signal?: AbortSignal;
+}
+
+type Version = { kind: 'commit'; files: Map<string, FlatEntry> } | { kind: 'worktree' };
+
+const under = (p: string, paths?: string[]): boolean =>
+  !paths?.length || paths.some((q) => q === '' || p === q || p.startsWith(q + '/'));
+
+/**
+ * Diffs revision `a` against `b`; `b` undefined means the working tree (like `git diff REV`), and both
+ * undefined means HEAD against the working tree.
+ */
+export async function* diffRevisions(
+  repo: Repository,
+  a: string | undefined,
+  b: string | undefined,
+  opts: DiffRevisionsOptions = {},
+): AsyncGenerator<DiffEvent> {
+  const load = (rev: string): Version => ({
+    kind: 'commit',
+    files: flattenTree(repo.objects, repo.objects.commit(resolveCommit(repo, rev)).tree),
+  });
+  const before = load(a ?? 'HEAD');
+  const after: Version = b ? load(b) : { kind: 'worktree' };
+  const attrs = loadAttributes(repo.root);
+  const beforeFiles = before.kind === 'commit' ? before.files : new Map<string, FlatEntry>();
+
+  // Current manifests of the after side.
+  const afterFiles = new Map<string, Hash | 'worktree'>();
+  if (after.kind === 'commit') for (const [p, e] of after.files) afterFiles.set(p, e.hash);
+  else {
+    const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
+    for (const f of scanWorktree(repo.root).files) {
+      const st = await fileState(repo, f.path, index.get(f.path), { store: false, attrs });
+      if (st) afterFiles.set(f.path, st.manifest);
+    }
+  }
+
+  const paths = [...new Set([...beforeFiles.keys(), ...afterFiles.keys()])]
+    .filter((p) => under(p, opts.paths))
+    .sort();
+  for (const path of paths) {
+    const bh = beforeFiles.get(path)?.hash;
+    const ah = afterFiles.get(path);
+    if (bh && ah === bh) continue;
+    const fileAttrs = attrs.lookup(path);
+    const key = opts.key ?? (fileAttrs.key ? fileAttrs.key.split(',') : undefined);
+    const beforeSide: DiffSide | null = bh ? sideFromManifest(repo, path, repo.objects.manifest(bh)) : null;
+    let afterSide: DiffSide | null = null;
+    if (ah) {
+      if (after.kind === 'commit')
+        afterSide = sideFromManifest(repo, path, repo.objects.manifest(ah as Hash));
+      else {
+        const fmt = formatFor(path, fileAttrs);
+        afterSide = await sideFromWorktree(
+          safeJoin(repo.root, path),
+          path,
+          fmt.format,
+          fmt.chunkFormat,
+          repo,
+          fmt.options,
+        );
+      }
+    }
+    if (opts.nameOnly) {
+      yield {
+        type: 'summary',
+        path,
+        format: (afterSide ?? beforeSide)!.format,
+        status: !beforeSide ? 'added' : !afterSide ? 'removed' : 'modified',
+        identical: false,
+        counts: { added: 0, removed: 0, modified: 0 },
+        bytes: { before: beforeSide?.size ?? 0, after: afterSide?.size ?? 0 },
+        warnings: 0,
+        cost: { piecesShared: 0, piecesRead: 0, bytesRead: 0, examplesRead: 0 },
+      };
+      continue;
+    }
+    yield* diffFile(beforeSide, afterSide, {
+      ...(key ? { key } : {}),
+      ...(opts.ignoreFields ? { ignoreFields: opts.ignoreFields } : {}),
+      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+}
