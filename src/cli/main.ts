@@ -53,5 +53,6 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);
 });
 main(process.argv).then((code) => {
-  process.exitCode = code;
+  // A command may have set a non-error exit status of its own (diff --exit-code).
+  if (code !== 0 || process.exitCode === undefined) process.exitCode = code;
 });
