@@ -105,7 +105,8 @@ describe('pin, cat, export, verify', () => {
     const f = join(out, 'data/train.jsonl');
     const orig = readFileSync(f);
     const changed = Buffer.from(orig);
-    changed[123456 % orig.length] ^= 0x01;
+    const at = 123456 % orig.length;
+    changed[at] = changed[at]! ^ 0x01;
     writeFileSync(f, changed);
     const r = strata(dir, ['verify', out, '--pin', pin, '--json']);
     expect(r.code).toBe(EXIT_CODES.VERIFY_FAILED);
@@ -164,7 +165,8 @@ describe('lock files and code provenance (real git repository)', () => {
       .map((n: string) => join(packs, n))
       .sort((a: string, b: string) => statSync(b).size - statSync(a).size)[0]!;
     const bytes = readFileSync(pack);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const mid = Math.floor(bytes.length / 2);
+    bytes[mid] = bytes[mid]! ^ 0xff;
     writeFileSync(pack, bytes);
     const r = strata(code, ['lock', 'verify', '--json']);
     expect(r.code).toBe(EXIT_CODES.VERIFY_FAILED);

@@ -39,12 +39,12 @@ async function generate(path: string, bytes: number): Promise<number> {
     size += Buffer.byteLength(line);
     n++;
     if (buf.length > 1 << 20) {
-      if (!out.write(buf)) await new Promise((res) => out.once('drain', res));
+      if (!out.write(buf)) await new Promise<void>((res) => out.once('drain', () => res()));
       buf = '';
     }
   }
   out.write(buf);
-  await new Promise((res) => out.end(res));
+  await new Promise<void>((res) => out.end(() => res()));
   return n;
 }
 
