@@ -77,6 +77,10 @@ describe.each(backends)('remote on %s', (_name, make) => {
       expect(r.objects).toBe(0);
     });
     expect(counting.total).toBeLessThanOrEqual(5);
+    expect(counting.calls.map(([op, k]) => `${op} ${k}`)).toEqual([
+      'get strata.json',
+      'getWithEtag refs/heads/main',
+    ]);
     expect(counting.counts.put + counting.counts.putIfMatch).toBe(0);
   });
 
