@@ -50,63 +50,69 @@ async function* spansInRange(
 
 /**
  * Streams bytes [start, end) of a file (default: all of it) as subarrays of verified chunks. Consecutive
- * spans into the same chunk read it once. Checks that the spans cover exactly `m.size` bytes when the
- * whole file is read.
+ * spans into the same chunk read it once. Checks that the spans cover exactly the bytes asked for.
+ *
+ * With `tail`, `end` is soft: the span holding byte end-1 is yielded whole, and then the rest of the file
+ * follows span by span, one object fetch at a time and only as far as the consumer keeps reading - so a
+ * shard that needs a few bytes past its range to finish its last record fetches no read-ahead beyond it
+ * (and usually nothing at all, since record-format chunks end on record boundaries).
  */
 export async function* fileBytes(
   r: ObjectReader,
   m: FileManifest,
   start = 0,
   end = m.size,
-  opts: { signal?: AbortSignal } = {},
+  opts: { signal?: AbortSignal; tail?: boolean } = {},
 ): AsyncGenerator<Uint8Array> {
   start = Math.max(0, start);
   end = Math.min(end, m.size);
   if (start >= end) return;
+  const stop = opts.tail ? m.size : end;
   let total = 0;
-  for await (const group of spansInRange(r, m, start, end)) {
-    if (!group.length) continue;
-    // Distinct consecutive chunk hashes, so sub-chunk spans of one chunk fetch it once.
-    const hashes: string[] = [];
-    for (const { span } of group) if (hashes[hashes.length - 1] !== span[0]) hashes.push(span[0]);
-    const it = r.getMany(hashes, opts)[Symbol.asyncIterator]();
-    let cur: { hash: string; data: Uint8Array } | undefined;
-    try {
-      for (const { span, at } of group) {
-        const [h, off, len] = span;
-        if (cur?.hash !== h) {
-          const n = await it.next();
-          if (n.done || n.value.hash !== h)
-            throw new StrataError('INTERNAL', `object reader returned objects out of order (wanted ${h})`, {
-              hash: h,
-            });
-          cur = n.value;
+  let last: { hash: string; data: Uint8Array } | undefined;
+  const piece = (c: Uint8Array, span: Span, at: number, clipEnd: number): Uint8Array => {
+    const [h, off, len] = span;
+    if (off + len > c.length)
+      throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len, size: c.length });
+    const from = Math.max(start, at) - at;
+    const to = Math.min(clipEnd, at + len) - at;
+    total += to - from;
+    return c.subarray(off + from, off + to);
+  };
+  for await (const group of spansInRange(r, m, start, stop)) {
+    const head = group.filter((g) => g.at < end);
+    if (head.length) {
+      // Distinct consecutive chunk hashes, so sub-chunk spans of one chunk fetch it once.
+      const hashes: string[] = [];
+      for (const { span } of head) if (hashes[hashes.length - 1] !== span[0]) hashes.push(span[0]);
+      const it = r.getMany(hashes, { signal: opts.signal })[Symbol.asyncIterator]();
+      try {
+        for (const { span, at } of head) {
+          const h = span[0];
+          if (last?.hash !== h) {
+            const n = await it.next();
+            if (n.done || n.value.hash !== h)
+              throw new StrataError('INTERNAL', `object reader returned objects out of order (wanted ${h})`, {
+                hash: h,
+              });
+            last = n.value;
+          }
+          yield piece(last.data, span, at, stop);
         }
-        const c = cur.data;
-        if (off + len > c.length)
-          throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, {
-            hash: h,
-            off,
-            len,
-            size: c.length,
-          });
-        const from = Math.max(start, at) - at;
-        const to = Math.min(end, at + len) - at;
-        total += to - from;
-        yield c.subarray(off + from, off + to);
+      } finally {
+        await it.return?.(undefined);
       }
-    } finally {
-      await it.return?.(undefined);
+    }
+    for (const { span, at } of group.slice(head.length)) {
+      const h = span[0];
+      if (last?.hash !== h) last = { hash: h, data: await r.get(h, { signal: opts.signal }) };
+      yield piece(last.data, span, at, stop);
     }
   }
-  if (total !== end - start)
+  if (total !== stop - start)
     throw new StrataError(
       'INTEGRITY',
-      `file spans cover ${total} of bytes [${start}, ${end}); manifest size is ${m.size}`,
-      {
-        start,
-        end,
-        size: m.size,
-      },
+      `file spans cover ${total} of bytes [${start}, ${stop}); manifest size is ${m.size}`,
+      { start, end: stop, size: m.size },
     );
 }

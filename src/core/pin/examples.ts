@@ -162,7 +162,7 @@ async function* lines<T>(
     for (const c of buf) if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
     return true;
   };
-  for await (const piece of fileBytes(r, m, pos, m.size, { signal })) {
+  for await (const piece of fileBytes(r, m, pos, b, { signal, tail: true })) {
     const buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     let i = 0;
     while (i < buf.length) {
@@ -217,7 +217,7 @@ async function* csvRows<T>(
     delimiter: opts.delimiter ?? delimiter,
     skip_empty_lines: true,
   });
-  const src = Readable.from(fileBytes(r, f.manifest, 0, f.manifest.size, { signal }), { objectMode: false });
+  const src = Readable.from(fileBytes(r, f.manifest, 0, b, { signal, tail: true }), { objectMode: false });
   src.on('error', (e) => parser.destroy(e));
   src.pipe(parser);
   try {
