@@ -46,6 +46,7 @@ export class LocalPacks {
   private readonly fds = new Map<number, number>();
   /** Packs finished in this batch but whose rows are not yet committed. */
   private finished: { name: string; size: number; entries: PackEntry[] }[] = [];
+  private readonly finishedByHash = new Map<string, { entry: PackEntry; path: string }>();
   compressionLevel: number;
 
   constructor(
@@ -65,11 +66,8 @@ export class LocalPacks {
   private pendingEntry(hash: string): (PackEntry & { fd?: number; path: string }) | undefined {
     const e = this.current?.byHash.get(hash);
     if (e) return { ...e, fd: this.current!.fd, path: this.current!.tmpPath };
-    for (const p of this.finished) {
-      const f = p.entries.find((x) => x.hash === hash);
-      if (f) return { ...f, path: join(this.dir, `${p.name}.pack`) };
-    }
-    return undefined;
+    const f = this.finishedByHash.get(hash);
+    return f ? { ...f.entry, path: f.path } : undefined;
   }
 
   /** Stores raw bytes under their BLAKE3 hash (no-op if present); returns the hash. */
@@ -126,6 +124,8 @@ export class LocalPacks {
     const name = p.hasher.digestHex();
     renameSync(p.tmpPath, join(this.dir, `${name}.pack`));
     this.finished.push({ name, size: p.size, entries: p.entries });
+    const path = join(this.dir, `${name}.pack`);
+    for (const entry of p.entries) this.finishedByHash.set(entry.hash, { entry, path });
   }
 
   /** Makes everything put so far durable and visible: packs fsynced first, then their index rows. */
@@ -156,6 +156,7 @@ export class LocalPacks {
       }
     });
     this.finished = [];
+    this.finishedByHash.clear();
   }
 
   /** Drops the open pack (on error): nothing it held becomes visible. */
