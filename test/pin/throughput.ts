@@ -2,6 +2,7 @@
  * Streaming throughput of a pinned JSONL file through the library (not a vitest test):
  *
  *   node --import tsx test/pin/throughput.ts [MB=200] [dir]
+ *   PIN_BENCH_MOTO=1 node --import tsx test/pin/throughput.ts 200    # also push to moto, read the s3:// pin
  *
  * Builds a repository with one ~MB-megabyte JSONL file (default chunking), pins it, and measures read()
  * bytes/s, examples() examples/s (JSON.parse included), 4 shards one after another, and peak RSS.
@@ -97,3 +98,57 @@ for (const N of [4]) {
   );
 }
 await rev.close();
+
+if (process.env.PIN_BENCH_MOTO) {
+  const { startMoto, MOTO_CREDENTIALS } = await import('../helpers/moto.js');
+  const { addRemote, push } = await import('../../src/core/remote/index.js');
+  process.env.AWS_ACCESS_KEY_ID = MOTO_CREDENTIALS.accessKeyId;
+  process.env.AWS_SECRET_ACCESS_KEY = MOTO_CREDENTIALS.secretAccessKey;
+  process.env.AWS_REGION = 'us-east-1';
+  const moto = await startMoto();
+  try {
+    const r = Repository.open(dir);
+    const url = `s3://${moto.bucket}/bench`;
+    addRemote(r, 'origin', url, { endpoint: moto.endpoint });
+    t0 = t();
+    await push(r);
+    console.log(`push to moto: ${((t() - t0) / 1000).toFixed(1)} s`);
+    r.close();
+    const remote = { endpoint: moto.endpoint };
+    const s3pin = `${url}@${c.commit}`;
+    const rv = await open(s3pin, { remote });
+    t0 = t();
+    let bytes = 0;
+    for await (const b of rv.read('train.jsonl')) bytes += (b as Buffer).length;
+    s = (t() - t0) / 1000;
+    console.log(
+      `s3 read():     ${(bytes / 1e6 / s).toFixed(0)} MB/s (${s.toFixed(2)} s), peak RSS so far ${peakMB()} MB`,
+    );
+    t0 = t();
+    let m = 0;
+    for await (const _ of rv.examples('train.jsonl')) m++;
+    s = (t() - t0) / 1000;
+    console.log(
+      `s3 examples(): ${(m / s).toFixed(0)} examples/s, ${(size / 1e6 / s).toFixed(0)} MB/s (${s.toFixed(2)} s)`,
+    );
+    await rv.close();
+    const N = 4;
+    t0 = t();
+    const counts = await Promise.all(
+      Array.from({ length: N }, async (_, k) => {
+        const w = await open(s3pin, { remote });
+        let q = 0;
+        for await (const _ of w.examples('train.jsonl', { shard: k, numShards: N })) q++;
+        await w.close();
+        return q;
+      }),
+    );
+    s = (t() - t0) / 1000;
+    const tot = counts.reduce((a, b) => a + b, 0);
+    console.log(
+      `s3 ${N} concurrent shards: ${counts.join(', ')} (${tot === count ? 'exact' : 'MISMATCH'}) in ${s.toFixed(2)} s, ${(tot / s).toFixed(0)} examples/s`,
+    );
+  } finally {
+    await moto.stop();
+  }
+}

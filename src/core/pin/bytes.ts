@@ -13,6 +13,8 @@ async function* spansInRange(
   m: FileManifest,
   start: number,
   end: number,
+  /** Segments starting at or after this offset are fetched one at a time (the soft tail). */
+  eager = end,
 ): AsyncGenerator<{ span: Span; at: number }[]> {
   const pick = (spans: Span[], base: number): { span: Span; at: number }[] => {
     const out: { span: Span; at: number }[] = [];
@@ -28,25 +30,47 @@ async function* spansInRange(
     yield pick(m.spans, 0);
     return;
   }
+  // The segments that overlap the range, with their file offsets (from the manifest, no reads).
+  const needed: { hash: string; at: number; size: number }[] = [];
   let at = 0;
   for (const seg of m.segments ?? []) {
     if (at >= end) break;
-    if (at + seg.size > start) {
-      const spans = decodeSegment(await r.get(seg.hash), seg.hash).spans;
+    if (at + seg.size > start) needed.push({ hash: seg.hash, at, size: seg.size });
+    at += seg.size;
+  }
+  // Fetched SEGMENT_BATCH at a time (one coalesced request remotely), and their spans handed out in
+  // groups of at least GROUP_SPANS, so chunk read-ahead does not drain at every segment boundary.
+  let group: { span: Span; at: number }[] = [];
+  for (let i = 0; i < needed.length;) {
+    let n = 1;
+    while (n < SEGMENT_BATCH && i + n < needed.length && needed[i + n]!.at < eager) n++;
+    const batch = needed.slice(i, i + n);
+    i += n;
+    let j = 0;
+    for await (const { hash, data } of r.getMany(batch.map((b) => b.hash))) {
+      const seg = batch[j++]!;
+      const spans = decodeSegment(data, hash).spans;
       const covered = spans.reduce((n, s) => n + s[2], 0);
       if (covered !== seg.size)
         throw new StrataError(
           'INTEGRITY',
-          `segment ${seg.hash} covers ${covered} bytes, manifest says ${seg.size}`,
+          `segment ${hash} covers ${covered} bytes, manifest says ${seg.size}`,
           {
-            hash: seg.hash,
+            hash,
           },
         );
-      yield pick(spans, at);
+      group = group.concat(pick(spans, seg.at));
+      if (group.length >= GROUP_SPANS || seg.at + seg.size >= eager) {
+        yield group;
+        group = [];
+      }
     }
-    at += seg.size;
   }
+  if (group.length) yield group;
 }
+
+const SEGMENT_BATCH = 16;
+const GROUP_SPANS = 2048;
 
 /**
  * Streams bytes [start, end) of a file (default: all of it) as subarrays of verified chunks. Consecutive
@@ -79,7 +103,7 @@ export async function* fileBytes(
     total += to - from;
     return c.subarray(off + from, off + to);
   };
-  for await (const group of spansInRange(r, m, start, stop)) {
+  for await (const group of spansInRange(r, m, start, stop, end)) {
     const head = group.filter((g) => g.at < end);
     if (head.length) {
       // Distinct consecutive chunk hashes, so sub-chunk spans of one chunk fetch it once.
