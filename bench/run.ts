@@ -20,12 +20,15 @@
  *   --data DIR          generated data cache (default bench/out/data)
  *   --keep              keep the scratch directory
  *   --no-install        do not apt-get missing competitors
- *   --no-build          do not run `npm run build` first
+ *   --no-build          use dist/cli/main.js as it is instead of building src/ into bench/out/strata-dist
+ *   --cli FILE          the strata CLI to measure (implies --no-build)
  *   --no-push           skip moto push/clone
  *   --timeout SECONDS   per command (default 300 with --quick, else 3600)
  *   --strict            exit non-zero on any failed strata step too
+ *   --pairs all|adjacent  JSONL diff pairs: all 10 (default) or the 4 adjacent ones (default with --quick);
+ *                       the CSV/Parquet repository is always diffed on adjacent pairs
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +62,9 @@ interface Options {
   push: boolean;
   timeoutMs: number;
   strict: boolean;
+  /** Which version pairs strata diffs on the JSONL: all 10, or the 4 adjacent ones (each kind of change). */
+  pairs: 'all' | 'adjacent';
+  cli?: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -124,6 +130,15 @@ function parseArgs(argv: string[]): Options {
       case '--strict':
         o.strict = true;
         break;
+      case '--pairs': {
+        const v = next();
+        if (v !== 'all' && v !== 'adjacent') throw new Error('--pairs all|adjacent');
+        o.pairs = v;
+        break;
+      }
+      case '--cli':
+        o.cli = resolve(next());
+        break;
       default:
         throw new Error(`unknown argument ${a} (see bench/run.ts)`);
     }
@@ -149,6 +164,8 @@ function parseArgs(argv: string[]): Options {
     push: o.push ?? true,
     timeoutMs: o.timeoutSet ?? (quick ? 300_000 : 3_600_000),
     strict: o.strict ?? false,
+    pairs: o.pairs ?? (quick ? 'adjacent' : 'all'),
+    ...(o.cli ? { cli: o.cli } : {}),
   };
 }
 
@@ -263,16 +280,28 @@ async function main(): Promise<number> {
 
   // --- set-up: competitors, strata build -------------------------------------------------------------
   await phase('set-up', () => setUpTools(opts, results));
-  const cli = join(ROOT, 'dist/cli/main.js');
+  // strata is built into a private directory (the tsconfig.build.json build with another outDir), so that
+  // the run measures one consistent snapshot of src/ even if someone rebuilds dist/ meanwhile.
+  const privateDist = join(ROOT, 'bench/out/strata-dist');
+  let cli = opts.cli ?? join(ROOT, 'dist/cli/main.js');
   if (opts.tools.includes('strata')) {
-    if (opts.build) {
-      log('set-up: npm run build');
-      const b = await capture('npm', ['run', 'build'], { cwd: ROOT, timeoutMs: 600_000 });
-      if (!b.ok) {
-        results.errors.push(`strata: npm run build failed: ${(b.error ?? '').slice(0, 1000)}`);
-        log(`build FAILED (continuing with whatever dist/ holds): ${(b.error ?? '').slice(0, 300)}`);
+    if (opts.build && !opts.cli) {
+      log(`set-up: building strata into ${privateDist}`);
+      await rm(privateDist, { recursive: true, force: true });
+      const b = await capture('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', privateDist], {
+        cwd: ROOT,
+        timeoutMs: 600_000,
+      });
+      if (existsSync(join(privateDist, 'cli/main.js'))) {
+        cli = join(privateDist, 'cli/main.js');
+        if (!b.ok)
+          results.notes.push(`strata build reported errors but emitted: ${(b.error ?? '').slice(0, 500)}`);
+      } else {
+        results.errors.push(`strata: build failed: ${(b.error ?? '').slice(0, 1000)}`);
+        log(`build FAILED (continuing with ${cli}): ${(b.error ?? '').slice(0, 300)}`);
       }
     }
+    results.notes.push(`strata CLI: ${cli}`);
     const have = Strata.available(cli);
     const version = have ? await toolVersion('node', [cli, '--version']) : null;
     results.tools.strata = { available: have, version: version ?? (have ? 'dist/cli/main.js' : null) };
@@ -362,9 +391,9 @@ async function main(): Promise<number> {
       const pairs: [VersionName, VersionName][] = [];
       for (let i = 0; i < done.length; i++)
         for (let j = i + 1; j < done.length; j++)
-          pairs.push([done[i] as VersionName, done[j] as VersionName]);
-      const d = await strata.diffs(pairs);
-      add(...d.steps);
+          if (opts.pairs === 'all' || j === i + 1)
+            pairs.push([done[i] as VersionName, done[j] as VersionName]);
+      const d = await strata.diffs(pairs, { onStep: (x) => add(x) });
       results.diffs.push(...d.checks);
     });
     if (done.includes('v4')) {

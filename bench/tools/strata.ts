@@ -196,7 +196,13 @@ export class Strata implements Contender {
   /** diff --stat --json for each pair; counts checked against the generator's ground truth. */
   async diffs(
     pairs: [VersionName, VersionName][],
-    opts: { cwd?: string; path?: string; hashes?: Map<VersionName, string>; scenario?: string } = {},
+    opts: {
+      cwd?: string;
+      path?: string;
+      hashes?: Map<VersionName, string>;
+      scenario?: string;
+      onStep?: (s: Step) => void;
+    } = {},
   ): Promise<{ steps: Step[]; checks: DiffCheck[] }> {
     const run = opts.cwd ? this.runIn(opts.cwd) : this.run;
     const path = opts.path ?? DATA_PATH;
@@ -231,11 +237,11 @@ export class Strata implements Contender {
             : {}),
       };
       checks.push(check);
-      steps.push(
-        stepOf('strata', 'diff', `${a}..${b} ${path}`, [r], {
-          extra: { expected, found, match: check.match },
-        }),
-      );
+      const step = stepOf('strata', 'diff', `${a}..${b} ${path}`, [r], {
+        extra: { expected, found, match: check.match },
+      });
+      steps.push(step);
+      opts.onStep?.(step);
     }
     return { steps, checks };
   }
@@ -467,8 +473,8 @@ export class Strata implements Contender {
     }
     const pairs = VERSION_NAMES.slice(1).map((v, i) => [VERSION_NAMES[i], v] as [VersionName, VersionName]);
     for (const f of others) {
-      const d = await this.diffs(pairs, { cwd: wd, path: `data/train.${f}`, hashes, scenario: f });
-      steps.push(...d.steps);
+      const d = await this.diffs(pairs, { cwd: wd, path: `data/train.${f}`, hashes, scenario: f, onStep });
+      push(...d.steps);
       checks.push(...d.checks);
     }
     return { steps, checks };
