@@ -8,6 +8,7 @@ import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
+import { ChunkSink } from './chunk-sink.js';
 import type { FormatInfo } from './formats.js';
 
 export interface IngestResult {
@@ -30,9 +31,10 @@ export async function ingestFile(
   let lastByte = -1;
   const countRecords = RECORD_FORMATS.has(fmt.format);
   const src = createReadStream(absPath, { highWaterMark: 1 << 20 });
+  const sink = opts.store ? new ChunkSink(repo.objects.packs) : undefined;
   for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
     const h = hashBytes(chunk);
-    if (opts.store) repo.objects.putChunk(chunk, h);
+    if (sink) await sink.add(h, chunk);
     spans.push([h, 0, chunk.length]);
     size += chunk.length;
     if (countRecords) {
@@ -42,6 +44,7 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   }
+  await sink?.finish();
   repo.counters.filesHashed++;
   repo.counters.bytesHashed += size;
   const examples = countRecords ? newlines + (size > 0 && lastByte !== 10 ? 1 : 0) : undefined;

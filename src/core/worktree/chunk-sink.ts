@@ -1,0 +1,68 @@
+/**
+ * Stores new chunks of a file through the compression pool: chunks are batched, compressed on worker
+ * threads while the main thread keeps chunking and hashing, and appended to the pack in submission order
+ * (so the pack layout does not depend on thread timing). Memory is bounded by the batches in flight.
+ */
+import { sharedCompressPool, type CompressPool, type Compressed } from '../../storage/compress-pool.js';
+import type { LocalPacks } from '../../storage/local-packs.js';
+import { KIND } from '../../storage/pack-format.js';
+
+const BATCH_BYTES = 4 << 20;
+
+interface Item {
+  hash: string;
+  data: Uint8Array;
+}
+
+export class ChunkSink {
+  private batch: Item[] = [];
+  private batchBytes = 0;
+  private readonly inflight: { items: Item[]; result: Promise<Compressed[]> }[] = [];
+  private readonly queued = new Set<string>();
+  private readonly maxInflight: number;
+
+  constructor(
+    private readonly packs: LocalPacks,
+    private readonly pool: CompressPool = sharedCompressPool(),
+  ) {
+    this.maxInflight = Math.max(2, pool.size * 2);
+  }
+
+  /** Queues a chunk unless the repository (or this sink) already has it. */
+  async add(hash: string, data: Uint8Array): Promise<void> {
+    if (this.queued.has(hash) || this.packs.has(hash)) return;
+    this.queued.add(hash);
+    // A compact copy: the chunk may be a view into a larger read buffer.
+    this.batch.push({ hash, data: Uint8Array.prototype.slice.call(data) });
+    this.batchBytes += data.length;
+    if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
+  }
+
+  private async dispatch(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const items = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const result = this.pool.compress(
+      items.map((i) => i.data),
+      this.packs.compressionLevel,
+    );
+    result.catch(() => undefined); // observed in writeOldest
+    this.inflight.push({ items, result });
+    while (this.inflight.length > this.maxInflight) await this.writeOldest();
+  }
+
+  private async writeOldest(): Promise<void> {
+    const { items, result } = this.inflight.shift()!;
+    const out = await result;
+    items.forEach((it, i) =>
+      this.packs.putEncoded(it.hash, KIND.chunk, out[i]!.codec, it.data.length, out[i]!.bytes),
+    );
+  }
+
+  /** Writes everything queued; afterwards every added chunk is in the (unflushed) pack. */
+  async finish(): Promise<void> {
+    await this.dispatch();
+    while (this.inflight.length) await this.writeOldest();
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Compression on the other cores: a small pool of worker threads that compress batches of objects while
+ * the main thread reads, chunks and hashes. Batches come back in the order they were submitted, so pack
+ * layout stays deterministic. Where workers are unavailable (running from TypeScript sources under a test
+ * runner), compression runs inline with identical results.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { encode, type Codec } from './codec.js';
+
+export interface Compressed {
+  codec: Codec;
+  bytes: Uint8Array;
+}
+
+interface Pending {
+  resolve: (v: Compressed[]) => void;
+  reject: (e: unknown) => void;
+}
+
+export class CompressPool {
+  private readonly workers: Worker[] = [];
+  private readonly idle: Worker[] = [];
+  private readonly queue: { id: number; level: number; items: Uint8Array[] }[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+
+  constructor(readonly size: number) {
+    const url = new URL('./compress-worker.js', import.meta.url);
+    if (size <= 0 || !existsSync(fileURLToPath(url))) return;
+    for (let i = 0; i < size; i++) {
+      const w = new Worker(url);
+      w.unref();
+      w.on('message', (m: { id: number; out: Compressed[] }) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        this.release(w);
+        p?.resolve(m.out);
+      });
+      w.on('error', (e) => {
+        for (const p of this.pending.values()) p.reject(e);
+        this.pending.clear();
+      });
+      this.workers.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  get parallel(): boolean {
+    return this.workers.length > 0;
+  }
+
+  /** Compresses a batch; the items' buffers are copied, so callers may reuse theirs. */
+  compress(items: Uint8Array[], level: number): Promise<Compressed[]> {
+    if (!this.parallel) return Promise.resolve(items.map((d) => encode(d, level)));
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      this.queue.push({ id, level, items });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.idle.length && this.queue.length) {
+      const w = this.idle.pop()!;
+      const job = this.queue.shift()!;
+      w.ref();
+      w.postMessage(job);
+    }
+  }
+
+  private release(w: Worker): void {
+    w.unref();
+    this.idle.push(w);
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+let shared: CompressPool | undefined;
+/** One pool per process: one worker per core beyond the first (STRATA_COMPRESS_THREADS overrides). */
+export function sharedCompressPool(): CompressPool {
+  const n = Number(process.env.STRATA_COMPRESS_THREADS ?? Math.max(1, availableParallelism() - 1));
+  return (shared ??= new CompressPool(n));
+}
