@@ -2,7 +2,9 @@
  * Renders results.json as docs/BENCHMARKS.md. The whole file is regenerated on every run; hand-written
  * analysis belongs in bench/NOTES.md, which is copied in verbatim.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { VERSION_DESCRIPTIONS, VERSION_NAMES, type VersionName } from './generate.js';
 import type { Results, Step, ToolName } from './lib/results.js';
 import { formatBytes, formatSeconds } from './lib/util.js';
@@ -462,4 +464,13 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
     out.push('');
   }
   return out.join('\n');
+}
+
+// Re-render a results file (e.g. after editing bench/NOTES.md):
+//   node --import tsx bench/report.ts bench/out/results.json docs/BENCHMARKS.md
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const [input = 'bench/out/results.json', output = 'docs/BENCHMARKS.md'] = process.argv.slice(2);
+  const results = JSON.parse(readFileSync(input, 'utf8')) as Results;
+  writeFileSync(output, renderMarkdown(results));
+  console.log(`wrote ${output} from ${input}`);
 }

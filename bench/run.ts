@@ -15,8 +15,9 @@
  *   --no-docs           do not write the markdown page
  *   --seed N            generator seed (default 1)
  *   --tools LIST        comma-separated subset of strata,git-lfs,restic,borg,git
- *   --formats LIST      jsonl,csv,parquet (default all; CSV/Parquet go through a second strata repository)
- *   --work DIR          scratch directory (default bench/out/work; wiped at start, removed at end)
+ *   --formats LIST      jsonl,csv,parquet (default all, jsonl with --quick); CSV and Parquet go through a
+ *                       second strata repository (commit, size, adjacent diffs checked like the JSONL)
+ *   --work DIR          scratch directory (default bench/out/run-PID/work; wiped at start, removed at end)
  *   --data DIR          generated data cache (default bench/out/data)
  *   --keep              keep the scratch directory
  *   --no-install        do not apt-get missing competitors
@@ -44,6 +45,8 @@ import type { BenchContext, Contender } from './tools/common.js';
 import { Strata } from './tools/strata.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Per-run scratch (private strata build, working directories), so that two runs never share state. */
+const RUN_DIR = join(ROOT, 'bench/out', `run-${process.pid}`);
 const ALL_TOOLS: ToolName[] = ['strata', 'git-lfs', 'restic', 'borg', 'git'];
 
 interface Options {
@@ -155,8 +158,9 @@ function parseArgs(argv: string[]): Options {
       : join(ROOT, quick ? 'bench/out/BENCHMARKS.md' : 'docs/BENCHMARKS.md'),
     seed: o.seed ?? 1,
     tools: o.tools ?? ALL_TOOLS,
-    formats: o.formats ?? [...FORMATS],
-    work: resolve(o.work ?? join(ROOT, 'bench/out/work')),
+    // Quick: JSONL only, to stay near two minutes; CSV/Parquet diffs are covered by the diff tests.
+    formats: o.formats ?? (quick ? ['jsonl'] : [...FORMATS]),
+    work: resolve(o.work ?? join(RUN_DIR, 'work')),
     data: resolve(o.data ?? join(ROOT, 'bench/out/data')),
     keep: o.keep ?? false,
     install: o.install ?? true,
@@ -282,7 +286,7 @@ async function main(): Promise<number> {
   await phase('set-up', () => setUpTools(opts, results));
   // strata is built into a private directory (the tsconfig.build.json build with another outDir), so that
   // the run measures one consistent snapshot of src/ even if someone rebuilds dist/ meanwhile.
-  const privateDist = join(ROOT, 'bench/out/strata-dist');
+  const privateDist = join(RUN_DIR, 'strata-dist');
   let cli = opts.cli ?? join(ROOT, 'dist/cli/main.js');
   if (opts.tools.includes('strata')) {
     if (opts.build && !opts.cli) {
@@ -363,6 +367,7 @@ async function main(): Promise<number> {
     for (const c of contenders) {
       const s = await c.init();
       add(s);
+      if (c === strata && s.ok) add(await strata.startup());
       if (s.ok) live.add(c);
     }
   });
@@ -476,7 +481,10 @@ async function main(): Promise<number> {
     mkdirSync(dirname(opts.docs), { recursive: true });
     writeFileSync(opts.docs, renderMarkdown(results, join(ROOT, 'bench/NOTES.md')));
   }
-  if (!opts.keep) await rm(opts.work, { recursive: true, force: true });
+  if (!opts.keep) {
+    await rm(opts.work, { recursive: true, force: true });
+    await rm(RUN_DIR, { recursive: true, force: true });
+  }
 
   console.log('');
   log(`results: ${opts.out}${opts.docs ? `, page: ${opts.docs}` : ''}`);

@@ -148,6 +148,14 @@ export class Strata implements Contender {
     return stepOf('strata', 'init', 'init', [await this.run(['init'])]);
   }
 
+  /** `strata --version`: Node start-up plus loading the CLI - the floor under every command's time. */
+  async startup(): Promise<Step> {
+    const runs = [];
+    for (let i = 0; i < 3; i++) runs.push(await this.run(['--version']));
+    const best = runs.reduce((a, r) => (r.ok && r.seconds < a.seconds ? r : a));
+    return stepOf('strata', 'startup', '--version (best of 3)', [best]);
+  }
+
   async commit(v: VersionName): Promise<Step> {
     await stage(versionFile(this.ctx, v), join(this.wd, DATA_PATH));
     return this.commitIn(this.run, v, v, async () => dirBytes(join(this.wd, '.strata')));
