@@ -1,9 +1,10 @@
+import { SHARED_DATA } from '../helpers/shared-data.js';
 import { copyFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ok, strata, tempDir } from './helpers.js';
 
-const DATA = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
+const DATA = SHARED_DATA;
 const jsonl = (s: string): Record<string, unknown>[] =>
   s
     .trim()

@@ -1,3 +1,4 @@
+import { SHARED_DATA } from '../helpers/shared-data.js';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -5,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ok, snapshot, strata, tempDir } from './helpers.js';
 
-const DATA = join(import.meta.dirname, '..', '..', '..', 'shared', 'data');
+const DATA = SHARED_DATA;
 
 /** A deterministic pseudo-random buffer (seeded, so two repos get the same bytes). */
 function prng(n: number, seed: number): Buffer {

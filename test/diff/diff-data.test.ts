@@ -1,10 +1,11 @@
+import { SHARED_DATA } from '../helpers/shared-data.js';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { sideFromBytes, sideFromFile } from '../../src/core/diff/index.js';
 import { collect, instrument, jsonl } from './helpers.js';
 
-const DATA = '/work/shared/data';
+const DATA = SHARED_DATA;
 
 describe('diff on real datasets', () => {
   it('GSM8K test → test_socratic keyed by question: exactly 1,319 modified', async () => {
