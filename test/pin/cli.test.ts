@@ -129,6 +129,29 @@ describe('pin, cat, export, verify', () => {
   });
 });
 
+describe('through a directory remote', () => {
+  it('pin --remote fails before push; after it, cat/export/verify/lock verify read the remote', () => {
+    const remoteDir = join(tempDir(), 'remote');
+    mkdirSync(remoteDir);
+    ok(dir, ['remote', 'add', 'disk', remoteDir]);
+    const before = strata(dir, ['pin', 'HEAD', '--remote', 'disk']);
+    expect(before.code).not.toBe(0);
+    ok(dir, ['push', 'disk']);
+    const rpin = ok(dir, ['pin', 'HEAD', '--remote', 'disk']).trim();
+    expect(rpin).toBe(`${remoteDir}@${commit}`);
+    const elsewhere = tempDir();
+    expect(ok(elsewhere, ['cat', `file://${remoteDir}@${commit}:data/val.jsonl`])).toBe(
+      FILES['data/val.jsonl'],
+    );
+    const out = join(tempDir(), 'r');
+    ok(elsewhere, ['export', rpin, 'data', '--to', out]);
+    ok(elsewhere, ['verify', out, '--pin', rpin, '--path', 'data']);
+    expect(strata(elsewhere, ['verify', out, '--pin', rpin]).code).toBe(EXIT_CODES.VERIFY_FAILED); // README.txt missing
+    ok(elsewhere, ['lock', 'add', 'train', rpin]);
+    ok(elsewhere, ['lock', 'verify']);
+  });
+});
+
 describe('lock files and code provenance (real git repository)', () => {
   it('lock add/list/verify, canonical JSON', () => {
     const code = tempDir();

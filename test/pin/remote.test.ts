@@ -77,9 +77,9 @@ describe('pins on a remote', () => {
   it('moto: pin --remote fails before push, then 3 and 4 workers read every example exactly once', async () => {
     const url = `s3://${moto.bucket}/pins/ds`;
     addRemote(repo, 'origin', url, { endpoint: moto.endpoint });
-    // Nothing pushed yet: the remote cannot be read (no strata.json), so presence is unknown.
+    // Nothing pushed yet (no strata.json there): the remote does not hold the commit.
     const before = await pinFor(repo, 'HEAD', { remote: 'origin' });
-    expect(before.present).not.toBe(true);
+    expect(before.present).toBe(false);
     await push(repo);
     const p = await pinFor(repo, 'main', { remote: 'origin' });
     expect(p).toMatchObject({ pin: `${url}@${commit}`, present: true });

@@ -45,6 +45,9 @@ export async function pinFor(
   try {
     opened = await openReader(location, { remote });
   } catch (e) {
+    // An empty or never-pushed-to remote holds nothing; anything else (network, credentials) is unknown.
+    if (e instanceof StrataError && (e.code === 'NOT_FOUND' || e.code === 'NOT_A_REPOSITORY'))
+      return { ...res, present: false };
     if (e instanceof StrataError) return { ...res, unknownReason: e.message };
     throw e;
   }
