@@ -205,6 +205,28 @@ describe('sharded examples', () => {
     }
   });
 
+  it('every record file at once (JSONL, CSV, text mixed), any numShards: each example once', async () => {
+    const rev = await open(pin);
+    try {
+      const key = (e: Example): string => `${e.path}#${e.offset}`;
+      const all = (await collect(rev.examples(undefined))).map(key);
+      expect(all.length).toBe(1855 + 400 + 500);
+      for (const n of [2, 5, 6]) {
+        const got: string[] = [];
+        for (let k = 0; k < n; k++)
+          got.push(...(await collect(rev.examples(undefined, { shard: k, numShards: n }))).map(key));
+        expect(got).toEqual(all);
+      }
+      // A cursor from one shard layout cannot resume another.
+      const [first] = await collect(rev.examples(undefined, { shard: 0, numShards: 2 }));
+      await expect(
+        collect(rev.examples(undefined, { shard: 0, numShards: 3, startAfter: first!.cursor })),
+      ).rejects.toSatisfy((e) => isStrataError(e, 'BAD_INPUT'));
+    } finally {
+      await rev.close();
+    }
+  });
+
   it('more shards than examples: most shards are empty, none duplicates', async () => {
     const rev = await open(pin);
     try {

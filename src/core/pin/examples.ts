@@ -30,6 +30,9 @@ export interface Cursor {
   path: string;
   /** The example's position in the file (see the module comment). */
   offset: number;
+  /** The shard that yielded it; resuming with another shard or shard count is BAD_INPUT. */
+  shard?: number;
+  numShards?: number;
 }
 
 export interface Example<T = unknown> {
@@ -98,6 +101,17 @@ export async function* shardExamples<T = unknown>(
   const total = files.reduce((n, f) => n + f.manifest.size, 0);
   const [A, B] = shardRange(total, shard, numShards);
   let resumeFile = -1;
+  const sa = opts.startAfter;
+  if (
+    sa &&
+    ((sa.shard !== undefined && sa.shard !== shard) ||
+      (sa.numShards !== undefined && sa.numShards !== numShards))
+  )
+    throw new StrataError(
+      'BAD_INPUT',
+      `cursor is from shard ${sa.shard} of ${sa.numShards}, not shard ${shard} of ${numShards}`,
+      { cursor: sa, shard, numShards },
+    );
   if (opts.startAfter) {
     resumeFile = files.findIndex((f) => f.path === opts.startAfter!.path);
     if (resumeFile < 0)
@@ -115,9 +129,15 @@ export async function* shardExamples<T = unknown>(
     if (a >= b || i < resumeFile) continue;
     const after = i === resumeFile ? opts.startAfter!.offset : -1;
     const fmt = f.manifest.format;
-    if (fmt === 'csv' || fmt === 'tsv')
-      yield* csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal);
-    else yield* lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+    const it =
+      fmt === 'csv' || fmt === 'tsv'
+        ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
+        : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+    for await (const e of it) {
+      e.cursor.shard = shard;
+      e.cursor.numShards = numShards;
+      yield e;
+    }
   }
 }
 
