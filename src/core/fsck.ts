@@ -23,6 +23,8 @@ export interface FsckReport {
   packs: number;
   reachable: number;
   problems: FsckProblem[];
+  /** Chunks not stored here but held by a remote this repository fetched from (a partial clone). */
+  remoteOnly: number;
   /** Leftovers of interrupted writes: harmless, removable. */
   danglingFiles: string[];
 }
@@ -81,10 +83,17 @@ export function fsck(repo: Repository): FsckReport {
   }
   // 3. Connectivity: every ref reaches complete data.
   const reachable = new Set<string>();
-  const need = (h: string, from: string): boolean => {
+  let remoteOnly = 0;
+  const onRemote = repo.db.prep('SELECT 1 FROM remote_objects WHERE hash = ? LIMIT 1');
+  const need = (h: string, from: string, chunk = false): boolean => {
     if (reachable.has(h)) return false;
     reachable.add(h);
     if (!repo.db.hasObject(h)) {
+      // Clones fetch chunk data lazily: a chunk a remote is known to hold is not lost.
+      if (chunk && onRemote.get(h)) {
+        remoteOnly++;
+        return false;
+      }
       problems.push({
         code: 'MISSING_OBJECT',
         message: `object ${h} (referenced by ${from}) is missing`,
@@ -105,12 +114,12 @@ export function fsck(repo: Repository): FsckReport {
     }
   };
   const walkManifest = (m: FileManifest, from: string): void => {
-    for (const s of m.spans ?? []) need(s[0], from);
+    for (const s of m.spans ?? []) need(s[0], from, true);
     for (const seg of m.segments ?? []) {
       if (need(seg.hash, from)) {
         safe(`segment ${seg.hash}`, () => {
           for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
-            need(s[0], `segment ${seg.hash}`);
+            need(s[0], `segment ${seg.hash}`, true);
         });
       }
     }
@@ -148,5 +157,5 @@ export function fsck(repo: Repository): FsckReport {
   const danglingFiles = readdirSync(packsDir).filter(
     (f) => f.startsWith('tmp-') || (f.endsWith('.pack') && !known.has(f)),
   );
-  return { objects, packs: packs.length, reachable: reachable.size, problems, danglingFiles };
+  return { objects, packs: packs.length, reachable: reachable.size, remoteOnly, problems, danglingFiles };
 }

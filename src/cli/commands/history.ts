@@ -145,6 +145,8 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
           for (const p of r.problems) out.line(out.paint('red', `error: ${p.message}`));
           for (const f of r.danglingFiles)
             out.line(`dangling: packs/${f} (left by an interrupted write; safe to delete)`);
+          if (r.remoteOnly)
+            out.line(`${r.remoteOnly} chunk(s) are held only by a remote (fetch --all to store them here)`);
           out.line(
             `checked ${r.objects} objects in ${r.packs} packs; ${r.reachable} reachable; ${r.problems.length} problem(s)`,
           );
