@@ -466,11 +466,24 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   return out.join('\n');
 }
 
+/** Writes the page formatted by the project's prettier config, so that `prettier --check .` stays clean. */
+export async function writeMarkdown(path: string, markdown: string): Promise<void> {
+  let text = markdown;
+  try {
+    const prettier = await import('prettier');
+    const config = (await prettier.resolveConfig(path)) ?? {};
+    text = await prettier.format(markdown, { ...config, filepath: path, parser: 'markdown' });
+  } catch {
+    // prettier missing: the unformatted page is still correct markdown.
+  }
+  writeFileSync(path, text);
+}
+
 // Re-render a results file (e.g. after editing bench/NOTES.md):
 //   node --import tsx bench/report.ts bench/out/results.json docs/BENCHMARKS.md
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
   const [input = 'bench/out/results.json', output = 'docs/BENCHMARKS.md'] = process.argv.slice(2);
   const results = JSON.parse(readFileSync(input, 'utf8')) as Results;
-  writeFileSync(output, renderMarkdown(results));
+  await writeMarkdown(output, renderMarkdown(results));
   console.log(`wrote ${output} from ${input}`);
 }

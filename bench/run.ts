@@ -39,7 +39,7 @@ import { describeMachine, toolVersion } from './lib/machine.js';
 import { Moto } from './lib/moto.js';
 import { failedStep, type Results, type Step, type ToolName } from './lib/results.js';
 import { formatBytes, formatSeconds, parseSize } from './lib/util.js';
-import { failureGroups, renderMarkdown } from './report.js';
+import { failureGroups, renderMarkdown, writeMarkdown } from './report.js';
 import { COMPETITORS, competitor } from './tools/competitors.js';
 import type { BenchContext, Contender } from './tools/common.js';
 import { Strata } from './tools/strata.js';
@@ -479,7 +479,7 @@ async function main(): Promise<number> {
   save();
   if (opts.docs) {
     mkdirSync(dirname(opts.docs), { recursive: true });
-    writeFileSync(opts.docs, renderMarkdown(results, join(ROOT, 'bench/NOTES.md')));
+    await writeMarkdown(opts.docs, renderMarkdown(results, join(ROOT, 'bench/NOTES.md')));
   }
   if (!opts.keep) {
     await rm(opts.work, { recursive: true, force: true });
