@@ -4,7 +4,6 @@
  */
 import * as fs from 'node:fs';
 import { relative } from 'node:path';
-import git from 'isomorphic-git';
 
 export interface CodeProvenance {
   commit: string | null;
@@ -16,6 +15,7 @@ export interface CodeProvenance {
 
 export async function codeProvenance(datasetRoot: string): Promise<CodeProvenance | undefined> {
   if (process.env.STRATA_NO_PROVENANCE) return undefined;
+  const { default: git } = await import('isomorphic-git'); // ~0.3 s to load: only when committing
   let dir: string;
   try {
     dir = await git.findRoot({ fs, filepath: datasetRoot });

@@ -18,15 +18,19 @@ export interface Blake3Impl {
 
 const require = createRequire(import.meta.url);
 
+/** A zero-copy Buffer view (the native binding's types take Buffers). */
+const asBuffer = (d: Uint8Array): Buffer =>
+  Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+
 function loadNative(): Blake3Impl | undefined {
   try {
     const m = require('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
     return {
       name: 'native',
-      hash: (d) => m.blake3(d),
+      hash: (d) => m.blake3(asBuffer(d)),
       hasher: () => {
         const h = new m.Blake3Hasher();
-        return { update: (d) => void h.update(d), digest: () => h.digestBuffer() };
+        return { update: (d) => void h.update(asBuffer(d)), digest: () => h.digestBuffer() };
       },
     };
   } catch {

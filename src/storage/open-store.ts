@@ -13,7 +13,8 @@ import { LocalStore, type LocalStoreOptions } from './local-store.js';
 import { MemoryStore } from './memory-store.js';
 import { checkKey, type ObjectStore } from './object-store.js';
 import { RetryStore, type RetryOptions } from './retry-store.js';
-import { S3Store, type S3StoreOptions } from './s3-store.js';
+import { LazyStore } from './lazy-store.js';
+import type { S3StoreOptions } from './s3-store.js';
 
 export interface OpenStoreOptions {
   /** S3 settings other than bucket and prefix (endpoint, region, forcePathStyle, credentials, checksums ...). */
@@ -54,7 +55,11 @@ export function openStore(url: string, opts: OpenStoreOptions = {}): ObjectStore
         throw bad(`invalid S3 prefix in ${JSON.stringify(url)}`, { url });
       }
     }
-    let store: ObjectStore = new S3Store({ ...opts.s3, bucket, prefix });
+    // The AWS SDK loads on first use, not for every command that merely could reach S3.
+    let store: ObjectStore = new LazyStore(
+      `s3://${bucket}${prefix ? '/' + prefix : ''}`,
+      async () => new (await import('./s3-store.js')).S3Store({ ...opts.s3, bucket, prefix }),
+    );
     store = new LimitStore(store, opts.concurrency ?? 16);
     if (opts.retry !== false) store = new RetryStore(store, opts.retry ?? {});
     return store;
