@@ -12,6 +12,11 @@ export class LazyStore implements ObjectStore {
     private readonly load: () => Promise<ObjectStore>,
   ) {}
 
+  /** The loaded backend (loading it if needed). */
+  resolve(): Promise<ObjectStore> {
+    return this.store();
+  }
+
   private store(): Promise<ObjectStore> {
     return (this.inner ??= this.load());
   }

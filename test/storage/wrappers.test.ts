@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CountingStore } from '../../src/storage/counting-store.js';
 import { StrataError } from '../../src/storage/errors.js';
+import { LazyStore } from '../../src/storage/lazy-store.js';
 import { LimitStore } from '../../src/storage/limit-store.js';
 import { LocalStore } from '../../src/storage/local-store.js';
 import { MemoryStore } from '../../src/storage/memory-store.js';
@@ -160,7 +161,9 @@ describe('openStore', () => {
       s3: { region: 'eu-west-1', credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
     });
     expect(s3).toBeInstanceOf(RetryStore);
-    const inner = ((s3 as RetryStore).inner as LimitStore).inner as S3Store;
+    const lazy = ((s3 as RetryStore).inner as LimitStore).inner as LazyStore;
+    expect(lazy).toBeInstanceOf(LazyStore);
+    const inner = (await lazy.resolve()) as S3Store;
     expect(inner).toBeInstanceOf(S3Store);
     expect([inner.bucket, inner.prefix]).toEqual(['my-bucket', 'team/data']);
     expect(s3.location.startsWith('s3://my-bucket/team/data')).toBe(true);
