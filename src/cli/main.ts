@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerHistoryCommands } from './commands/history.js';
+import { registerMergeCommand } from './commands/merge.js';
 import { registerPinCommands } from './commands/pin.js';
 import { registerRefCommands } from './commands/refs.js';
 import { registerRemoteCommands } from './commands/remote.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerHistoryCommands(program, g);
   registerRefCommands(program, g);
   registerDiffCommand(program, g);
+  registerMergeCommand(program, g);
   registerPinCommands(program, g);
   registerRemoteCommands(program, g);
   return program;

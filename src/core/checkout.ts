@@ -132,6 +132,13 @@ export async function switchTo(
   });
 }
 
+/** Updates index and working tree from commit `from` to `to`, refusing to overwrite local changes. */
+export const updateWorktree = (
+  repo: Repository,
+  from: Hash | undefined,
+  to: Hash | undefined,
+): Promise<{ written: number; removed: number }> => moveWorktree(repo, from, to, false);
+
 async function moveWorktree(
   repo: Repository,
   from: Hash | undefined,

@@ -21,6 +21,8 @@ export interface CommitOptions {
   author?: Identity;
   /** Seconds since the epoch (default: now). */
   time?: number;
+  /** The parents (default: HEAD); a merge passes HEAD and the commit it merges. */
+  parents?: Hash[];
   /** Extra provenance (the command line, a transform's inputs ...). */
   meta?: Record<string, unknown>;
   progress?: Progress;
@@ -41,7 +43,10 @@ export async function commit(repo: Repository, opts: CommitOptions): Promise<Com
       if (tracked.length) await add(repo, tracked, opts.progress);
     }
     const head = readHead(repo);
-    const parents = head.commit ? [head.commit] : [];
+    const parents = opts.parents ?? (head.commit ? [head.commit] : []);
+    if (opts.parents && opts.parents[0] !== head.commit) {
+      throw new StrataError('CONFLICT', 'the first parent of a commit must be HEAD', { head: head.commit });
+    }
     const tree = buildTree(
       repo.objects,
       repo.db.indexEntries().map((e) => [e.path, { hash: e.manifest as Hash, size: e.size }]),

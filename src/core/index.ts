@@ -34,3 +34,4 @@ export type {
   FieldChange,
   DiffSide,
 } from './diff/types.js';
+export { merge, mergeBase, type MergeResult, type MergeConflict } from './merge.js';

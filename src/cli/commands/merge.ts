@@ -1,0 +1,65 @@
+/** merge: join another branch or revision into the current branch. */
+import type { Command } from 'commander';
+import { merge, StrataError, type MergeConflict } from '../../core/index.js';
+import { output, short, withRepo, type GlobalOpts } from '../context.js';
+
+const show = (v: unknown): string => {
+  const s = v === undefined ? '(absent)' : JSON.stringify(v);
+  return s.length > 160 ? s.slice(0, 159) + '…' : s;
+};
+
+export function registerMergeCommand(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('merge <rev>')
+    .description('merge REV into the current branch (three-way; keyed JSONL files merge example by example)')
+    .option('-m, --message <msg>', 'message of the merge commit')
+    .option(
+      '--key <fields>',
+      'key field(s) for example-level merging, comma-separated (default: key= attribute)',
+      (v) => v.split(','),
+    )
+    .option('--json', 'machine-readable output')
+    .action(async (rev: string, o: { message?: string; key?: string[]; json?: boolean }) => {
+      const out = output(o);
+      await withRepo(g(), async (repo) => {
+        try {
+          const r = await merge(repo, rev, {
+            ...(o.message ? { message: o.message } : {}),
+            ...(o.key ? { key: o.key } : {}),
+            meta: { command: ['strata', ...process.argv.slice(2)].join(' ') },
+          });
+          out.result(r, () => {
+            if (r.status === 'up-to-date') return out.line('Already up to date.');
+            if (r.status === 'fast-forward') return out.line(`Fast-forward to ${short(r.commit)}`);
+            out.line(`Merged ${rev} as ${short(r.commit)}`);
+            for (const m of r.exampleMerges)
+              out.line(`  ${m.path}: ${m.fromTheirs} example(s) from ${rev}, ${m.fromOurs} from ours`);
+            for (const p of r.updated)
+              if (!r.exampleMerges.some((m) => m.path === p)) out.line(`  ${p}: taken from ${rev}`);
+          });
+        } catch (e) {
+          if (
+            e instanceof StrataError &&
+            e.code === 'CONFLICT' &&
+            Array.isArray(e.data.conflicts) &&
+            !out.json
+          ) {
+            for (const c of e.data.conflicts as MergeConflict[]) {
+              out.line(
+                out.paint(
+                  'red',
+                  `CONFLICT ${c.path}${c.level === 'example' ? ` key ${show(c.key)}` : ''}: ${c.reason}`,
+                ),
+              );
+              if (c.level === 'example') {
+                out.line(`  base:   ${show(c.base)}`);
+                out.line(`  ours:   ${show(c.ours)}`);
+                out.line(`  theirs: ${show(c.theirs)}`);
+              }
+            }
+          }
+          throw e;
+        }
+      });
+    });
+}

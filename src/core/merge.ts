@@ -1,0 +1,275 @@
+/**
+ * `merge`: joins another line of history into the current branch. Fast-forwards when possible; otherwise a
+ * three-way merge against the merge base, file by file: a file changed on one side only takes that side;
+ * a JSONL file changed on both sides and declared with a key (`key=` attribute or `--key`) is merged
+ * example by example — disjoint changes combine, the same example changed differently on both sides is a
+ * conflict listed with both versions. Anything else changed on both sides is a file-level conflict. A merge
+ * with conflicts changes nothing and reports them; a clean one writes the files and a two-parent commit.
+ *
+ * Example-level merging holds the three versions' examples of that file in memory (by key), so it is meant
+ * for files up to a few GiB; larger files conflict at file level with a clear message.
+ */
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { StrataError } from '../storage/errors.js';
+import type { Hash } from '../storage/hash.js';
+import { commit } from './commit.js';
+import { canonicalJson, getPath, splitPath } from './diff/canonical.js';
+import type { Repository } from './repository.js';
+import { advanceHead, readHead } from './refs.js';
+import { resolveCommit } from './rev-parse.js';
+import { add } from './stage.js';
+import { isClean, status } from './status.js';
+import { updateWorktree, writeWorktreeFile } from './checkout.js';
+import { flattenTree } from './tree-builder.js';
+import { loadAttributes } from './worktree/attributes.js';
+import { formatFor } from './worktree/formats.js';
+import { safeJoin } from './worktree/paths.js';
+
+/** Files above this size are not merged example by example. */
+export const MAX_EXAMPLE_MERGE_BYTES = 2 * 1024 ** 3;
+
+export interface MergeConflict {
+  path: string;
+  /** 'file': both sides changed the file and it cannot be merged by example; 'example': one example. */
+  level: 'file' | 'example';
+  key?: unknown;
+  base?: unknown;
+  ours?: unknown;
+  theirs?: unknown;
+  reason: string;
+}
+
+export interface MergeResult {
+  status: 'up-to-date' | 'fast-forward' | 'merged';
+  commit: Hash;
+  base: Hash | null;
+  /** Files whose merged content differs from ours. */
+  updated: string[];
+  /** Files merged example by example, with how many examples came from each side. */
+  exampleMerges: { path: string; fromTheirs: number; fromOurs: number }[];
+}
+
+/** The best common ancestor (the first common one found walking both histories by time). */
+export function mergeBase(repo: Repository, a: Hash, b: Hash): Hash | null {
+  const ancestorsOf = (start: Hash): Set<string> => {
+    const seen = new Set<string>([start]);
+    const stack = [start];
+    while (stack.length)
+      for (const p of repo.objects.commit(stack.pop()!).parents)
+        if (!seen.has(p)) (seen.add(p), stack.push(p));
+    return seen;
+  };
+  const inA = ancestorsOf(a);
+  // Breadth-first from b by commit time: the newest common ancestor.
+  const queue: { h: Hash; t: number }[] = [{ h: b, t: repo.objects.commit(b).time }];
+  const seen = new Set<string>([b]);
+  while (queue.length) {
+    queue.sort((x, y) => y.t - x.t);
+    const { h } = queue.shift()!;
+    if (inA.has(h)) return h;
+    for (const p of repo.objects.commit(h).parents) {
+      if (!seen.has(p)) {
+        seen.add(p);
+        queue.push({ h: p, t: repo.objects.commit(p).time });
+      }
+    }
+  }
+  return null;
+}
+
+async function* lines(repo: Repository, manifest: Hash | undefined): AsyncGenerator<string> {
+  if (!manifest) return;
+  const rl = createInterface({
+    input: Readable.from(repo.objects.readFile(repo.objects.manifest(manifest))),
+    crlfDelay: Infinity,
+  });
+  for await (const l of rl) if (l.trim() !== '') yield l;
+}
+
+interface Keyed {
+  order: string[];
+  byKey: Map<string, { line: string; canon: string }>;
+}
+
+async function keyed(
+  repo: Repository,
+  path: string,
+  manifest: Hash | undefined,
+  key: string[],
+): Promise<Keyed | string> {
+  const out: Keyed = { order: [], byKey: new Map() };
+  const paths = key.map(splitPath);
+  let n = 0;
+  for await (const line of lines(repo, manifest)) {
+    n++;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      return `line ${n} of ${path} is not JSON`;
+    }
+    const k = canonicalJson(paths.length === 1 ? getPath(v, paths[0]!) : paths.map((p) => getPath(v, p)));
+    if (k === 'null' || k === '[null]') return `example at line ${n} of ${path} has no key ${key.join(',')}`;
+    if (out.byKey.has(k)) return `key ${k} occurs twice in ${path}`;
+    out.order.push(k);
+    out.byKey.set(k, { line, canon: canonicalJson(v) });
+  }
+  return out;
+}
+
+/** Three-way merge of one keyed JSONL file; returns the merged text or the conflicts. */
+async function mergeExamples(
+  repo: Repository,
+  path: string,
+  key: string[],
+  base: Hash | undefined,
+  ours: Hash,
+  theirs: Hash,
+): Promise<{ text: string; fromTheirs: number; fromOurs: number } | { conflicts: MergeConflict[] }> {
+  const [b, o, t] = await Promise.all([
+    keyed(repo, path, base, key),
+    keyed(repo, path, ours, key),
+    keyed(repo, path, theirs, key),
+  ]);
+  for (const x of [b, o, t])
+    if (typeof x === 'string')
+      return { conflicts: [{ path, level: 'file', reason: `cannot merge by example: ${x}` }] };
+  const B = b as Keyed;
+  const O = o as Keyed;
+  const T = t as Keyed;
+  const conflicts: MergeConflict[] = [];
+  const result = new Map<string, string | null>();
+  let fromTheirs = 0;
+  let fromOurs = 0;
+  for (const k of new Set([...O.order, ...T.order, ...B.order])) {
+    const bv = B.byKey.get(k);
+    const ov = O.byKey.get(k);
+    const tv = T.byKey.get(k);
+    const same = (x?: { canon: string }, y?: { canon: string }): boolean => x?.canon === y?.canon;
+    if (same(ov, tv)) result.set(k, ov?.line ?? null);
+    else if (same(ov, bv)) {
+      result.set(k, tv?.line ?? null);
+      fromTheirs++;
+    } else if (same(tv, bv)) {
+      result.set(k, ov?.line ?? null);
+      fromOurs++;
+    } else {
+      const parse = (x?: { line: string }): unknown => (x ? JSON.parse(x.line) : undefined);
+      conflicts.push({
+        path,
+        level: 'example',
+        key: JSON.parse(k),
+        base: parse(bv),
+        ours: parse(ov),
+        theirs: parse(tv),
+        reason:
+          !ov || !tv ? 'deleted on one side, changed on the other' : 'changed differently on both sides',
+      });
+    }
+  }
+  if (conflicts.length) return { conflicts };
+  // Our order, then examples only theirs added, in their order.
+  const out: string[] = [];
+  for (const k of O.order) {
+    const l = result.get(k);
+    if (l) out.push(l);
+  }
+  for (const k of T.order)
+    if (!O.byKey.has(k)) {
+      const l = result.get(k);
+      if (l) out.push(l);
+    }
+  return { text: out.length ? out.join('\n') + '\n' : '', fromTheirs, fromOurs };
+}
+
+export async function merge(
+  repo: Repository,
+  rev: string,
+  opts: { message?: string; key?: string[]; meta?: Record<string, unknown> } = {},
+): Promise<MergeResult> {
+  return repo.withLock(async () => {
+    const head = readHead(repo);
+    if (!head.commit)
+      throw new StrataError('BAD_INPUT', 'nothing to merge into: the current branch has no commits', {});
+    const ours = head.commit;
+    const theirs = resolveCommit(repo, rev);
+    const base = mergeBase(repo, ours, theirs);
+    const none = { updated: [], exampleMerges: [] };
+    if (base === theirs || ours === theirs) return { status: 'up-to-date', commit: ours, base, ...none };
+    if (!isClean(await status(repo))) {
+      throw new StrataError('DIRTY_WORKTREE', 'commit or discard your changes before merging', {});
+    }
+    if (base === ours) {
+      await updateWorktree(repo, ours, theirs);
+      advanceHead(repo, theirs, `merge ${rev}: fast-forward`, ours);
+      return { status: 'fast-forward', commit: theirs, base, ...none };
+    }
+    const tree = (h: Hash | null) => flattenTree(repo.objects, h ? repo.objects.commit(h).tree : undefined);
+    const [B, O, T] = [tree(base), tree(ours), tree(theirs)];
+    const attrs = loadAttributes(repo.root);
+    const conflicts: MergeConflict[] = [];
+    const writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[] = [];
+    const exampleMerges: MergeResult['exampleMerges'] = [];
+    for (const p of [...new Set([...B.keys(), ...O.keys(), ...T.keys()])].sort()) {
+      const b = B.get(p)?.hash;
+      const o = O.get(p)?.hash;
+      const t = T.get(p)?.hash;
+      if (o === t || t === b) continue; // nothing to take from theirs
+      if (o === b) {
+        writes.push(t ? { path: p, manifest: t } : { path: p, remove: true });
+        continue;
+      }
+      const fa = attrs.lookup(p);
+      const key = opts.key ?? (fa.key ? fa.key.split(',') : undefined);
+      const fmt = formatFor(p, fa).format;
+      if (!o || !t) {
+        conflicts.push({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' });
+      } else if (fmt !== 'jsonl' || !key) {
+        conflicts.push({
+          path: p,
+          level: 'file',
+          reason: `changed on both sides (${fmt}${key ? '' : ', no key declared'}: not mergeable by example)`,
+        });
+      } else if (Math.max(O.get(p)!.size, T.get(p)!.size) > MAX_EXAMPLE_MERGE_BYTES) {
+        conflicts.push({
+          path: p,
+          level: 'file',
+          reason: 'changed on both sides and too large to merge by example',
+        });
+      } else {
+        const r = await mergeExamples(repo, p, key, b, o, t);
+        if ('conflicts' in r) conflicts.push(...r.conflicts);
+        else {
+          writes.push({ path: p, text: r.text });
+          exampleMerges.push({ path: p, fromTheirs: r.fromTheirs, fromOurs: r.fromOurs });
+        }
+      }
+    }
+    if (conflicts.length) {
+      throw new StrataError(
+        'CONFLICT',
+        `merge of ${rev} has ${conflicts.length} conflict(s); nothing was changed`,
+        { conflicts },
+      );
+    }
+    for (const w of writes) {
+      if (w.remove) unlinkSync(safeJoin(repo.root, w.path));
+      else if (w.manifest) repo.db.upsertIndexEntry(await writeWorktreeFile(repo, w.path, w.manifest));
+      else writeFileSync(safeJoin(repo.root, w.path), w.text!);
+    }
+    if (writes.length)
+      await add(
+        repo,
+        writes.map((w) => w.path),
+      );
+    const c = await commit(repo, {
+      message: opts.message ?? `Merge ${rev}`,
+      allowEmpty: true,
+      parents: [ours, theirs],
+      ...(opts.meta ? { meta: opts.meta } : {}),
+    });
+    return { status: 'merged', commit: c.commit, base, updated: writes.map((w) => w.path), exampleMerges };
+  });
+}

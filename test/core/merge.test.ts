@@ -1,0 +1,127 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ok, strata, tempDir } from './helpers.js';
+
+const rows = (rs: object[]): string => rs.map((r) => JSON.stringify(r)).join('\n') + '\n';
+const read = (dir: string, p: string): Record<string, unknown>[] =>
+  readFileSync(join(dir, p), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+function setup(): string {
+  const dir = tempDir();
+  ok(dir, ['init']);
+  writeFileSync(join(dir, '.strataattributes'), '*.jsonl format=jsonl key=id\n');
+  writeFileSync(join(dir, 'data.jsonl'), rows([1, 2, 3, 4].map((id) => ({ id, text: `t${id}` }))));
+  writeFileSync(join(dir, 'notes.txt'), 'base\n');
+  ok(dir, ['add', '.']);
+  ok(dir, ['commit', '-m', 'base']);
+  return dir;
+}
+
+describe('strata merge', () => {
+  it('fast-forwards, and says when already up to date', () => {
+    const dir = setup();
+    ok(dir, ['switch', '-c', 'feature']);
+    writeFileSync(join(dir, 'notes.txt'), 'feature\n');
+    ok(dir, ['commit', '-a', '-m', 'f']);
+    ok(dir, ['switch', 'main']);
+    expect(JSON.parse(ok(dir, ['merge', 'feature', '--json'])).status).toBe('fast-forward');
+    expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('feature\n');
+    expect(ok(dir, ['rev-parse', 'main']).trim()).toBe(ok(dir, ['rev-parse', 'feature']).trim());
+    expect(JSON.parse(ok(dir, ['merge', 'feature', '--json'])).status).toBe('up-to-date');
+  });
+
+  it('combines disjoint example changes of a keyed JSONL file into a two-parent commit', () => {
+    const dir = setup();
+    ok(dir, ['switch', '-c', 'theirs']);
+    writeFileSync(
+      join(dir, 'data.jsonl'),
+      rows([
+        { id: 1, text: 'T1' },
+        { id: 2, text: 't2' },
+        { id: 3, text: 't3' },
+        { id: 4, text: 't4' },
+        { id: 6, text: 't6' },
+      ]),
+    );
+    ok(dir, ['commit', '-a', '-m', 'theirs edits 1, adds 6']);
+    ok(dir, ['switch', 'main']);
+    writeFileSync(
+      join(dir, 'data.jsonl'),
+      rows([
+        { id: 1, text: 't1' },
+        { id: 2, text: 't2' },
+        { text: 'O3', id: 3 },
+        { id: 5, text: 't5' },
+      ]),
+    );
+    writeFileSync(join(dir, 'notes.txt'), 'ours\n');
+    ok(dir, ['commit', '-a', '-m', 'ours edits 3, deletes 4, adds 5']);
+    const r = JSON.parse(ok(dir, ['merge', 'theirs', '--json']));
+    expect(r.status).toBe('merged');
+    expect(read(dir, 'data.jsonl')).toEqual([
+      { id: 1, text: 'T1' },
+      { id: 2, text: 't2' },
+      { text: 'O3', id: 3 },
+      { id: 5, text: 't5' },
+      { id: 6, text: 't6' },
+    ]);
+    const head = JSON.parse(ok(dir, ['show', '--json']));
+    expect(head.parents).toHaveLength(2);
+    expect(JSON.parse(ok(dir, ['status', '--json'])).unstaged).toEqual([]);
+    expect(JSON.parse(ok(dir, ['fsck', '--json'])).problems).toEqual([]);
+  });
+
+  it('lists an example changed differently on both sides with both versions, and changes nothing', () => {
+    const dir = setup();
+    ok(dir, ['switch', '-c', 'theirs']);
+    writeFileSync(
+      join(dir, 'data.jsonl'),
+      rows([1, 2, 3, 4].map((id) => ({ id, text: id === 2 ? 'THEIRS' : `t${id}` }))),
+    );
+    ok(dir, ['commit', '-a', '-m', 't']);
+    ok(dir, ['switch', 'main']);
+    writeFileSync(
+      join(dir, 'data.jsonl'),
+      rows([1, 2, 3, 4].map((id) => ({ id, text: id === 2 ? 'OURS' : `t${id}` }))),
+    );
+    ok(dir, ['commit', '-a', '-m', 'o']);
+    const before = ok(dir, ['rev-parse', 'HEAD']).trim();
+    const r = strata(dir, ['merge', 'theirs', '--json']);
+    expect(r.code).toBe(5);
+    const err = JSON.parse(r.stdout).error;
+    expect(err.code).toBe('CONFLICT');
+    expect(err.data.conflicts).toEqual([
+      {
+        path: 'data.jsonl',
+        level: 'example',
+        key: 2,
+        base: { id: 2, text: 't2' },
+        ours: { id: 2, text: 'OURS' },
+        theirs: { id: 2, text: 'THEIRS' },
+        reason: 'changed differently on both sides',
+      },
+    ]);
+    expect(ok(dir, ['rev-parse', 'HEAD']).trim()).toBe(before);
+    expect(read(dir, 'data.jsonl')[1]).toEqual({ id: 2, text: 'OURS' });
+    const human = strata(dir, ['merge', 'theirs']);
+    expect(human.stdout).toContain('CONFLICT data.jsonl key 2');
+  });
+
+  it('a file without a key changed on both sides is a file-level conflict; a dirty tree is refused', () => {
+    const dir = setup();
+    ok(dir, ['switch', '-c', 'theirs']);
+    writeFileSync(join(dir, 'notes.txt'), 'theirs\n');
+    ok(dir, ['commit', '-a', '-m', 't']);
+    ok(dir, ['switch', 'main']);
+    writeFileSync(join(dir, 'notes.txt'), 'ours\n');
+    expect(strata(dir, ['merge', 'theirs']).code).toBe(6);
+    ok(dir, ['commit', '-a', '-m', 'o']);
+    const r = strata(dir, ['merge', 'theirs', '--json']);
+    expect(r.code).toBe(5);
+    expect(JSON.parse(r.stdout).error.data.conflicts[0]).toMatchObject({ path: 'notes.txt', level: 'file' });
+  });
+});
