@@ -343,7 +343,7 @@ export async function pull(repo: Repository, opts: PullOptions = {}): Promise<Pu
   if (local && !isAncestor(repo, local, target))
     throw new StrataError(
       'NON_FAST_FORWARD',
-      `${head.branch} and ${remote}/${branch} have diverged: merge them (\`strata merge ${remote}/${branch}\`), or discard your local commits (\`strata reset --hard ${remote}/${branch}\`)`, re-apply your changes on \`strata switch -c NEW ${remote}/${branch}\`, or discard your local commits (\`strata reset --hard ${remote}/${branch}\`)`,
+      `${head.branch} and ${remote}/${branch} have diverged: merge them (\`strata merge ${remote}/${branch}\`), or discard your local commits (\`strata reset --hard ${remote}/${branch}\`)`,
       { branch: head.branch, local, remote: target, tracking },
     );
   await fetchCheckoutData(repo, remote, target, { ...opts, store: opts.store });
