@@ -56,9 +56,14 @@ export function mergeBase(repo: Repository, a: Hash, b: Hash): Hash | null {
   const ancestorsOf = (start: Hash): Set<string> => {
     const seen = new Set<string>([start]);
     const stack = [start];
-    while (stack.length)
-      for (const p of repo.objects.commit(stack.pop()!).parents)
-        if (!seen.has(p)) (seen.add(p), stack.push(p));
+    while (stack.length) {
+      for (const p of repo.objects.commit(stack.pop()!).parents) {
+        if (!seen.has(p)) {
+          seen.add(p);
+          stack.push(p);
+        }
+      }
+    }
     return seen;
   };
   const inA = ancestorsOf(a);
