@@ -84,7 +84,9 @@ export function strata(cwd: string, args: string[], env: Record<string, string> 
       ...env,
     },
     maxBuffer: 1 << 30,
+    timeout: 120_000, // a hung command fails the test instead of the whole run
   });
+  if (r.error) throw new Error(`strata ${args.join(' ')}: ${r.error.message}`);
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -83,6 +83,7 @@ export async function exportRevision(
     await mkdir(dirname(target), { recursive: true });
     opts.onFile?.(f.path);
     const tmp = join(dirname(target), `.${f.path.split('/').pop()}.strata-tmp-${process.pid}`);
+    await unlink(tmp).catch(() => {}); // a temp file left by a crashed export of this pid
     try {
       const src = rev.read(f.path);
       if (opts.onBytes) src.on('data', (b: Buffer) => opts.onBytes!(b.length));
