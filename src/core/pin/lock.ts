@@ -9,7 +9,6 @@
  */
 import * as fs from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
-import git from 'isomorphic-git';
 import { StrataError } from '../../storage/errors.js';
 import { verifyPinnedData, type DataCheck } from './export.js';
 import { parsePin } from './pin.js';
@@ -163,11 +162,15 @@ export interface LockAtRevision {
   lock: LockFile;
 }
 
+type Git = typeof import('isomorphic-git').default;
+/** isomorphic-git takes ~0.3 s to load: only when a git revision is asked for. */
+const loadGit = async (): Promise<Git> => (await import('isomorphic-git')).default;
+
 const gitBad = (rev: string, why: string): StrataError =>
   new StrataError('BAD_REVISION', `bad git revision '${rev}': ${why}`, { rev });
 
 /** Peels an object id (annotated tags) to a commit id. */
-async function peelToCommit(dir: string, oid: string, rev: string): Promise<string> {
+async function peelToCommit(git: Git, dir: string, oid: string, rev: string): Promise<string> {
   for (let i = 0; i < 10; i++) {
     const o = await git.readObject({ fs, dir, oid });
     if (o.type === 'commit') return oid;
@@ -179,6 +182,7 @@ async function peelToCommit(dir: string, oid: string, rev: string): Promise<stri
 
 /** Resolves a git revision (HEAD, branch, tag, full or short hash, with ~N / ^N suffixes) to a commit. */
 export async function resolveGitRevision(dir: string, rev: string): Promise<string> {
+  const git = await loadGit();
   const m = /^(.*?)((?:[~^]\d*)*)$/.exec(rev);
   const base = m?.[1] || 'HEAD';
   const suffix = m?.[2] ?? '';
@@ -195,7 +199,7 @@ export async function resolveGitRevision(dir: string, rev: string): Promise<stri
     }
   }
   if (!oid) throw gitBad(rev, 'unknown revision');
-  let cur: string = await peelToCommit(dir, oid, rev);
+  let cur: string = await peelToCommit(git, dir, oid, rev);
   for (const s of suffix.match(/[~^]\d*/g) ?? []) {
     const n = s.length > 1 ? Number(s.slice(1)) : 1;
     if (s[0] === '~') {
@@ -219,6 +223,7 @@ export async function resolveGitRevision(dir: string, rev: string): Promise<stri
  */
 export async function lockAtGitRevision(file: string, rev: string): Promise<LockAtRevision> {
   const abs = resolve(file);
+  const git = await loadGit();
   let gitRoot: string;
   try {
     gitRoot = await git.findRoot({ fs, filepath: dirname(abs) });
