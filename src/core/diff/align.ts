@@ -60,6 +60,12 @@ export function pairGap<T>(
     out.added = added;
     return out;
   }
+  // One removed and one added example pair whether or not they are similar (a removed run next to an added
+  // run pairs position by position), so the comparison is skipped.
+  if (removed.length === 1 && added.length === 1) {
+    out.pairs.push([removed[0]!, added[0]!]);
+    return out;
+  }
   const parts = diffArrays(removed, added, { comparator: similar, maxEditLength: MAX_GAP_EDITS });
   let bi = 0;
   let ai = 0;

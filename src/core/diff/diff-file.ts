@@ -6,9 +6,11 @@
  *      memory lookup for small changes), and only the emitted ones get a field-level diff.
  * See docs/DIFF.md.
  */
+import { diffArrays } from 'diff';
 import { StrataError, throwIfAborted } from '../../storage/errors.js';
 import { countBelow, longestIncreasing, pairGap } from './align.js';
 import {
+  bytesIdentity,
   canonicalJson,
   contentId,
   getPath,
@@ -19,7 +21,15 @@ import {
   stripFields,
 } from './canonical.js';
 import { diffFields, wordDiff } from './fields.js';
-import { MAX_JSON_BYTES, openReader, type ParsedRecord, type UnitReader } from './records.js';
+import {
+  MAX_JSON_BYTES,
+  lineRecord,
+  openReader,
+  splitLines,
+  type LineAccess,
+  type ParsedRecord,
+  type UnitReader,
+} from './records.js';
 import type {
   ChangeEvent,
   ChangeKind,
@@ -53,6 +63,36 @@ interface Rec {
   error?: string;
   fetched?: boolean;
   feats?: Set<string>;
+  /** The line itself, kept from pass 1 so that pass 2 need not read its piece again. */
+  src?: ParsedRecord;
+}
+
+/** Lines of a run of changed pieces (one side of a region), as parallel arrays. */
+interface RegionLines {
+  buf: Buffer[];
+  start: number[];
+  end: number[];
+  no: number[];
+  unit: number[];
+  ord: number[];
+}
+
+async function regionLines(access: LineAccess, units: number[]): Promise<RegionLines> {
+  const out: RegionLines = { buf: [], start: [], end: [], no: [], unit: [], ord: [] };
+  for (const u of units) {
+    const bytes = await access.bytes(u);
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const spans = splitLines(bytes, access.jsonl);
+    for (let i = 0; i < spans.start.length; i++) {
+      out.buf.push(buf);
+      out.start.push(spans.start[i]!);
+      out.end.push(spans.end[i]!);
+      out.no.push(spans.no[i]!);
+      out.unit.push(u);
+      out.ord.push(i);
+    }
+  }
+  return out;
 }
 
 interface Planned {
@@ -65,6 +105,12 @@ interface Planned {
 }
 
 const FETCH_BATCH = 512;
+/** Changed regions of line files up to this size (both sides) are held whole to strip their equal ends. */
+const REGION_BYTES = 64 * 1024 * 1024;
+/** Edits beyond which the lines of a changed region are all compared by identity instead of a line diff. */
+const MAX_REGION_EDITS = 256;
+/** Bytes of changed lines kept from pass 1 for pass 2, per file. */
+const KEEP_BYTES = 64 * 1024 * 1024;
 const MAX_DUP_WARNINGS = 100;
 const MAX_DUP_KEYS_LISTED = 20;
 
@@ -206,31 +252,130 @@ export async function* diffFile(
     rec.fetched = true;
   }
 
-  for (const s of [0, 1] as const) {
-    const reader = readers[s];
-    let tok = 0;
-    for (let u = 0; u < reader.units.length; u++) {
+  // Anchors found while reading (runs of equal lines at both ends of a changed region), as token pairs.
+  const runAnchors: Array<[number, number]> = [];
+  const lineAccess: [LineAccess | undefined, LineAccess | undefined] = [readers[0].lines, readers[1].lines];
+  if (!keyPaths && before && after && lineAccess[0] && lineAccess[1]) {
+    // Fast path for line files without a key: tokens are unit * stride + 1 + ordinal, so that both sides can
+    // be walked region by region (the runs of changed pieces between in-order shared pieces).
+    const la: [LineAccess, LineAccess] = [lineAccess[0], lineAccess[1]];
+    let maxLen = 0;
+    for (const side of [before, after]) for (const p of side.pieces) maxLen = Math.max(maxLen, p.length);
+    const stride = maxLen + 2;
+    for (const s of [0, 1] as const) for (const u of shared[s]) unitTok[s].set(u, u * stride);
+    const inOrder = longestIncreasing(sharedPairs.map((p) => p[1])).map((i) => sharedPairs[i]!);
+    inOrder.push([readers[0].units.length, readers[1].units.length]);
+    let kept = 0;
+    let prev: [number, number] = [-1, -1];
+    for (const stop of inOrder) {
       throwIfAborted(signal);
-      if (shared[s].has(u)) {
-        unitTok[s].set(u, tok++);
+      const units: [number[], number[]] = [[], []];
+      for (const s of [0, 1] as const)
+        for (let u = prev[s] + 1; u < stop[s]; u++) if (!shared[s].has(u)) units[s].push(u);
+      prev = stop;
+      if (units[0].length + units[1].length === 0) continue;
+      let size = 0;
+      for (const s of [0, 1] as const) for (const u of units[s]) size += la[s].length(u);
+      if (size > REGION_BYTES) {
+        // A huge region: every line becomes a record (identities only), as in the general path.
+        for (const s of [0, 1] as const) {
+          for (const u of units[s]) {
+            const records = await readers[s].read(u);
+            cost.examplesRead += records.length;
+            records.forEach((r, ord) => {
+              recs[s].push({ side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: r.l1 });
+            });
+          }
+        }
         continue;
       }
-      const records = await reader.read(u);
-      cost.examplesRead += records.length;
-      records.forEach((r, ord) => {
-        const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: r.l1 };
-        if (keyPaths) {
-          assign(rec, r);
-          // Keep only what identifies the example; values come back in pass 2.
-          rec.value = undefined;
-          rec.text = undefined;
-          rec.fetched = false;
+      const sides = [await regionLines(la[0], units[0]), await regionLines(la[1], units[1])] as const;
+      const [L0, L1] = sides;
+      const n0 = L0.unit.length;
+      const n1 = L1.unit.length;
+      cost.examplesRead += n0 + n1;
+      const eq = (i: number, j: number): boolean => {
+        const len = L0.end[i]! - L0.start[i]!;
+        if (len !== L1.end[j]! - L1.start[j]!) return false;
+        return L1.buf[j]!.compare(L0.buf[i]!, L0.start[i]!, L0.end[i]!, L1.start[j]!, L1.end[j]!) === 0;
+      };
+      let head = 0;
+      while (head < n0 && head < n1 && eq(head, head)) head++;
+      let tail = 0;
+      while (tail < n0 - head && tail < n1 - head && eq(n0 - 1 - tail, n1 - 1 - tail)) tail++;
+      const tokAt = (L: RegionLines, i: number): number => L.unit[i]! * stride + 1 + L.ord[i]!;
+      if (head > 0) runAnchors.push([tokAt(L0, 0), tokAt(L1, 0)]);
+      if (tail > 0) runAnchors.push([tokAt(L0, n0 - tail), tokAt(L1, n1 - tail)]);
+      // Between the equal ends, equal lines that keep their order are found by a bounded line diff (edits in
+      // place leave long equal runs); each run is one anchor, and only the other lines become records.
+      const rest: [number[], number[]] = [[], []];
+      const mid0 = Array.from({ length: n0 - tail - head }, (_, k) => head + k);
+      const mid1 = Array.from({ length: n1 - tail - head }, (_, k) => head + k);
+      const parts =
+        mid0.length > 0 && mid1.length > 0
+          ? diffArrays(mid0, mid1, { comparator: eq, maxEditLength: MAX_REGION_EDITS })
+          : undefined;
+      if (parts) {
+        let i = head;
+        let j = head;
+        for (const part of parts) {
+          const count = part.count ?? part.value.length;
+          if (part.removed) for (let k = 0; k < count; k++) rest[0].push(i++);
+          else if (part.added) for (let k = 0; k < count; k++) rest[1].push(j++);
+          else {
+            runAnchors.push([tokAt(L0, i), tokAt(L1, j)]);
+            i += count;
+            j += count;
+          }
         }
-        recs[s].push(rec);
-      });
+      } else {
+        rest[0] = mid0;
+        rest[1] = mid1;
+      }
+      for (const s of [0, 1] as const) {
+        const L = sides[s];
+        for (const i of rest[s]) {
+          const slice = L.buf[i]!.subarray(L.start[i], L.end[i]);
+          const base = la[s].base(L.unit[i]!);
+          const line = base === undefined ? undefined : base + L.no[i]!;
+          const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
+          rec.l1 = bytesIdentity(slice);
+          // Keep a copy of the line (within a budget) so that pass 2 need not read the piece again.
+          if (kept + slice.length <= KEEP_BYTES) {
+            kept += slice.length;
+            rec.src = lineRecord(Buffer.from(slice), line, la[s].jsonl);
+          }
+          recs[s].push(rec);
+        }
+      }
     }
-    notes.push(...reader.notes);
+  } else {
+    for (const s of [0, 1] as const) {
+      const reader = readers[s];
+      let tok = 0;
+      for (let u = 0; u < reader.units.length; u++) {
+        throwIfAborted(signal);
+        if (shared[s].has(u)) {
+          unitTok[s].set(u, tok++);
+          continue;
+        }
+        const records = await reader.read(u);
+        cost.examplesRead += records.length;
+        records.forEach((r, ord) => {
+          const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: r.l1 };
+          if (keyPaths) {
+            assign(rec, r);
+            // Keep only what identifies the example; values come back in pass 2.
+            rec.value = undefined;
+            rec.text = undefined;
+            rec.fetched = false;
+          }
+          recs[s].push(rec);
+        });
+      }
+    }
   }
+  for (const s of [0, 1] as const) notes.push(...readers[s].notes);
   for (const message of notes) {
     warnings++;
     yield { type: 'warning', path, message };
@@ -240,6 +385,11 @@ export async function* diffFile(
     const groups = new Map<string, Rec[]>();
     for (const r of list) {
       if (r.fetched) continue;
+      if (r.src) {
+        assign(r, r.src);
+        r.src = undefined;
+        continue;
+      }
       const g = `${r.side}:${r.unit}`;
       (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
     }
@@ -352,6 +502,7 @@ export async function* diffFile(
       unitTok[0].get(bu)!,
       unitTok[1].get(au)!,
     ]);
+    byAfter.push(...runAnchors);
     for (const a of recs[1]) if (a.partner) byAfter.push([a.partner.tok, a.tok]);
     byAfter.sort((x, y) => x[1] - y[1]);
     const lis = longestIncreasing(byAfter.map((p) => p[0]));
@@ -444,7 +595,34 @@ function changeEvent(path: string, p: Planned): ChangeEvent {
   if (index.before !== undefined || index.after !== undefined) ev.index = index;
   if (p.b?.error !== undefined || p.a?.error !== undefined) ev.raw = true;
   if (p.duplicate) ev.duplicate = true;
-  if (p.kind === 'modified') ev.fields = fieldsOf(p.b!, p.a!);
+  if (p.kind === 'modified') {
+    // Field-level diffs (word diffs above all) cost far more than finding the change: computed when first
+    // read, so that a consumer that only counts (`--stat`) never pays for them.
+    const b = p.b!;
+    const a = p.a!;
+    Object.defineProperty(ev, 'fields', {
+      enumerable: true,
+      configurable: true,
+      get(): FieldChange[] {
+        const fields = fieldsOf(b, a);
+        Object.defineProperty(ev, 'fields', {
+          value: fields,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+        return fields;
+      },
+      set(v: FieldChange[]) {
+        Object.defineProperty(ev, 'fields', {
+          value: v,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      },
+    });
+  }
   return ev;
 }
 

@@ -31,6 +31,17 @@ export interface UnitReader {
   readonly notes: string[];
   /** The CSV header (so that the engine can refuse to cancel pieces when the headers differ). */
   readonly header?: string[];
+  /** Line formats (JSONL, text): raw access to a unit's bytes, for the engine's byte-level fast path. */
+  readonly lines?: LineAccess;
+}
+
+export interface LineAccess {
+  readonly jsonl: boolean;
+  /** The unit's bytes (not kept in the reader's cache: the engine reads each unit once this way). */
+  bytes(unit: number): Promise<Uint8Array>;
+  /** 1-based line number of the unit's first line, when every earlier piece carries its line count. */
+  base(unit: number): number | undefined;
+  length(unit: number): number;
 }
 
 /** JSON documents above this size are compared as whole files (they are not record-chunked). */
@@ -47,13 +58,14 @@ class PieceCache {
     private readonly side: DiffSide,
     private readonly cost: DiffCost,
   ) {}
-  async get(i: number): Promise<Uint8Array> {
+  /** The piece's bytes; `keep: false` does not store them (a read that will not be repeated). */
+  async get(i: number, keep = true): Promise<Uint8Array> {
     const hit = this.map.get(i);
     if (hit) return hit;
     const data = await this.side.readPiece(i);
     this.cost.piecesRead++;
     this.cost.bytesRead += data.length;
-    if (data.length <= CACHE_BYTES) {
+    if (keep && data.length <= CACHE_BYTES) {
       this.map.set(i, data);
       this.bytes += data.length;
       for (const [k, v] of this.map) {
@@ -88,8 +100,16 @@ function isBlank(b: Uint8Array, start: number, end: number): boolean {
   return true;
 }
 
-function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean): ParsedRecord[] {
-  const out: ParsedRecord[] = [];
+/** The records of a line file's piece: where each one is, skipping blank lines of JSONL. */
+export interface LineSpans {
+  start: number[];
+  end: number[];
+  /** 0-based physical line number of each record inside the piece. */
+  no: number[];
+}
+
+export function splitLines(bytes: Uint8Array, jsonl: boolean): LineSpans {
+  const out: LineSpans = { start: [], end: [], no: [] };
   let start = 0;
   let lineNo = 0;
   while (start < bytes.length) {
@@ -98,31 +118,44 @@ function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean
     const end = trimCr(bytes, nl, start);
     const n = lineNo++;
     if (!(jsonl && isBlank(bytes, start, end))) {
-      const slice = bytes.subarray(start, end);
-      let text: string | undefined;
-      const getText = (): string => (text ??= decoder.decode(slice));
-      let l1: string | undefined;
-      out.push({
-        // Lazy: pass 2 re-reads a piece for a few of its lines and should not hash the others again.
-        get l1() {
-          return (l1 ??= bytesIdentity(slice));
-        },
-        line: base === undefined ? undefined : base + n,
-        text: getText,
-        parse: jsonl
-          ? () => {
-              try {
-                return { ok: true, value: JSON.parse(getText()) as unknown };
-              } catch (e) {
-                return { ok: false, error: `not JSON: ${(e as Error).message}` };
-              }
-            }
-          : () => ({ ok: true, value: getText() }),
-      });
+      out.start.push(start);
+      out.end.push(end);
+      out.no.push(n);
     }
     start = nl + 1;
   }
   return out;
+}
+
+/** One line as a record: `slice` is its bytes (without the line break), `line` its 1-based number if known. */
+export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: boolean): ParsedRecord {
+  let text: string | undefined;
+  const getText = (): string => (text ??= decoder.decode(slice));
+  let l1: string | undefined;
+  return {
+    // Lazy: pass 2 re-reads a piece for a few of its lines and should not hash the others again.
+    get l1() {
+      return (l1 ??= bytesIdentity(slice));
+    },
+    line,
+    text: getText,
+    parse: jsonl
+      ? () => {
+          try {
+            return { ok: true, value: JSON.parse(getText()) as unknown };
+          } catch (e) {
+            return { ok: false, error: `not JSON: ${(e as Error).message}` };
+          }
+        }
+      : () => ({ ok: true, value: getText() }),
+  };
+}
+
+function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean): ParsedRecord[] {
+  const { start, end, no } = splitLines(bytes, jsonl);
+  return start.map((s, i) =>
+    lineRecord(bytes.subarray(s, end[i]), base === undefined ? undefined : base + no[i]!, jsonl),
+  );
 }
 
 function lineReader(side: DiffSide, cost: DiffCost, jsonl: boolean): UnitReader {
@@ -134,6 +167,12 @@ function lineReader(side: DiffSide, cost: DiffCost, jsonl: boolean): UnitReader 
     notes: [],
     async read(u) {
       return lineRecords(await cache.get(u), bases[u], jsonl);
+    },
+    lines: {
+      jsonl,
+      bytes: (u) => cache.get(u, false),
+      base: (u) => bases[u],
+      length: (u) => side.pieces[u]!.length,
     },
   };
 }
