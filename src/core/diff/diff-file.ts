@@ -65,6 +65,8 @@ interface Rec {
   feats?: Set<string>;
   /** The line itself, kept from pass 1 so that pass 2 need not read its piece again. */
   src?: ParsedRecord;
+  /** With a key: the example on the other side whose line has the same bytes (no content id computed). */
+  same?: Rec;
 }
 
 /** Lines of a run of changed pieces (one side of a region), as parallel arrays. */
@@ -251,12 +253,19 @@ export async function* diffFile(
     }
     rec.fetched = true;
   }
+  /** Pass 1 with a key: keeps only what identifies the example; values come back in pass 2. */
+  function identify(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text'>): void {
+    assign(rec, r);
+    rec.value = undefined;
+    rec.text = undefined;
+    rec.fetched = false;
+  }
 
   // Anchors found while reading (runs of equal lines at both ends of a changed region), as token pairs.
   const runAnchors: Array<[number, number]> = [];
   const lineAccess: [LineAccess | undefined, LineAccess | undefined] = [readers[0].lines, readers[1].lines];
-  if (!keyPaths && before && after && lineAccess[0] && lineAccess[1]) {
-    // Fast path for line files without a key: tokens are unit * stride + 1 + ordinal, so that both sides can
+  if (before && after && lineAccess[0] && lineAccess[1]) {
+    // Fast path for line files: tokens are unit * stride + 1 + ordinal, so that both sides can
     // be walked region by region (the runs of changed pieces between in-order shared pieces).
     const la: [LineAccess, LineAccess] = [lineAccess[0], lineAccess[1]];
     let maxLen = 0;
@@ -283,7 +292,10 @@ export async function* diffFile(
             const records = await readers[s].read(u);
             cost.examplesRead += records.length;
             records.forEach((r, ord) => {
-              recs[s].push({ side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: r.l1 });
+              const rec: Rec = { side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: '' };
+              if (keyPaths) identify(rec, r);
+              else rec.l1 = r.l1;
+              recs[s].push(rec);
             });
           }
         }
@@ -304,8 +316,9 @@ export async function* diffFile(
       let tail = 0;
       while (tail < n0 - head && tail < n1 - head && eq(n0 - 1 - tail, n1 - 1 - tail)) tail++;
       const tokAt = (L: RegionLines, i: number): number => L.unit[i]! * stride + 1 + L.ord[i]!;
-      if (head > 0) runAnchors.push([tokAt(L0, 0), tokAt(L1, 0)]);
-      if (tail > 0) runAnchors.push([tokAt(L0, n0 - tail), tokAt(L1, n1 - tail)]);
+      const runs: Array<[number, number, number]> = [];
+      if (head > 0) runs.push([0, 0, head]);
+      if (tail > 0) runs.push([n0 - tail, n1 - tail, tail]);
       // Between the equal ends, equal lines that keep their order are found by a bounded line diff (edits in
       // place leave long equal runs); each run is one anchor, and only the other lines become records.
       const rest: [number[], number[]] = [[], []];
@@ -323,7 +336,7 @@ export async function* diffFile(
           if (part.removed) for (let k = 0; k < count; k++) rest[0].push(i++);
           else if (part.added) for (let k = 0; k < count; k++) rest[1].push(j++);
           else {
-            runAnchors.push([tokAt(L0, i), tokAt(L1, j)]);
+            runs.push([i, j, count]);
             i += count;
             j += count;
           }
@@ -332,6 +345,41 @@ export async function* diffFile(
         rest[0] = mid0;
         rest[1] = mid1;
       }
+      const lineOf = (s: SideNo, i: number): number | undefined => {
+        const base = la[s].base(sides[s].unit[i]!);
+        return base === undefined ? undefined : base + sides[s].no[i]!;
+      };
+      if (!keyPaths) {
+        // Without a key, a run of equal lines is one anchor and its examples are never looked at.
+        for (const [i, j] of runs) runAnchors.push([tokAt(L0, i), tokAt(L1, j)]);
+      } else {
+        // With a key, equal lines are unchanged examples but still need their keys (duplicate keys are
+        // detected among the examples read): each pair is parsed once, for its key only.
+        for (const [i0, j0, count] of runs) {
+          for (let k = 0; k < count; k++) {
+            const i = i0 + k;
+            const j = j0 + k;
+            const b: Rec = { side: 0, unit: L0.unit[i]!, ord: L0.ord[i]!, tok: tokAt(L0, i), l1: '' };
+            const a: Rec = { side: 1, unit: L1.unit[j]!, ord: L1.ord[j]!, tok: tokAt(L1, j), l1: '' };
+            const lb = lineOf(0, i);
+            const la1 = lineOf(1, j);
+            if (lb !== undefined) b.line = lb;
+            if (la1 !== undefined) a.line = la1;
+            const p = lineRecord(L0.buf[i]!.subarray(L0.start[i], L0.end[i]), undefined, la[0].jsonl).parse();
+            if (p.ok) {
+              const kv = keyOf(p.value);
+              if (kv) {
+                b.key = a.key = kv.key;
+                b.keyValue = a.keyValue = kv.keyValue;
+              }
+            } else b.error = a.error = p.error;
+            b.same = a;
+            a.same = b;
+            recs[0].push(b);
+            recs[1].push(a);
+          }
+        }
+      }
       for (const s of [0, 1] as const) {
         const L = sides[s];
         for (const i of rest[s]) {
@@ -339,12 +387,17 @@ export async function* diffFile(
           const base = la[s].base(L.unit[i]!);
           const line = base === undefined ? undefined : base + L.no[i]!;
           const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
-          rec.l1 = bytesIdentity(slice);
           // Keep a copy of the line (within a budget) so that pass 2 need not read the piece again.
+          const src =
+            kept + slice.length <= KEEP_BYTES
+              ? lineRecord(Buffer.from(slice), line, la[s].jsonl)
+              : lineRecord(slice, line, la[s].jsonl);
           if (kept + slice.length <= KEEP_BYTES) {
             kept += slice.length;
-            rec.src = lineRecord(Buffer.from(slice), line, la[s].jsonl);
+            rec.src = src;
           }
+          if (keyPaths) identify(rec, src);
+          else rec.l1 = bytesIdentity(slice);
           recs[s].push(rec);
         }
       }
@@ -362,14 +415,9 @@ export async function* diffFile(
         const records = await reader.read(u);
         cost.examplesRead += records.length;
         records.forEach((r, ord) => {
-          const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: r.l1 };
-          if (keyPaths) {
-            assign(rec, r);
-            // Keep only what identifies the example; values come back in pass 2.
-            rec.value = undefined;
-            rec.text = undefined;
-            rec.fetched = false;
-          }
+          const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: '' };
+          if (keyPaths) identify(rec, r);
+          else rec.l1 = r.l1;
           recs[s].push(rec);
         });
       }
@@ -448,6 +496,14 @@ export async function* diffFile(
         (groups.get(r.key) ?? groups.set(r.key, [[], []]).get(r.key)!)[s].push(r);
       }
     }
+    // Examples paired with an equal line (line files) carry no content id: those without the key pair with
+    // their equal line, and those in duplicate groups are read again for theirs.
+    for (const r of keyless[0]) if (r.same) pair(r, r.same);
+    const need: Rec[] = [];
+    for (const [bs, as] of groups.values())
+      if (bs.length > 1 || as.length > 1)
+        for (const r of [...bs, ...as]) if (r.cid === undefined) need.push(r);
+    await fetch(need);
     const dups = { before: 0, after: 0, keys: [] as unknown[] };
     for (const [bs, as] of groups.values()) {
       const dup = bs.length > 1 || as.length > 1;
@@ -472,7 +528,8 @@ export async function* diffFile(
       const n = Math.min(rb.length, ra.length);
       for (let k = 0; k < n; k++) {
         pair(rb[k]!, ra[k]!);
-        if (rb[k]!.cid !== ra[k]!.cid) modifiedPairs.push([rb[k]!, ra[k]!, dup]);
+        const same = rb[k]!.same === ra[k] || (rb[k]!.cid !== undefined && rb[k]!.cid === ra[k]!.cid);
+        if (!same) modifiedPairs.push([rb[k]!, ra[k]!, dup]);
       }
       for (const r of rb.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0, duplicate: dup });
       for (const r of ra.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0, duplicate: dup });
