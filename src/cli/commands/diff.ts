@@ -53,7 +53,12 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             paths: repoPaths(repo, g(), paths),
             ...(o.key ? { key: o.key } : {}),
             ...(o.ignoreFields ? { ignoreFields: o.ignoreFields } : {}),
-            ...(o.limit !== undefined ? { limit: o.limit } : {}),
+            // --stat and --name-only show counts only: no change events need building.
+            ...((o.stat || o.nameOnly) && !o.json
+              ? { limit: 0 }
+              : o.limit !== undefined
+                ? { limit: o.limit }
+                : {}),
             nameOnly: !!o.nameOnly && !o.json && !o.stat,
           });
           for await (const ev of events) {
