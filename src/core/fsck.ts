@@ -1,9 +1,11 @@
 /**
  * `fsck`: re-reads and re-hashes every stored object, checks that every pack entry agrees with the index,
- * and walks every ref down to the chunks, reporting each problem with the object and pack it concerns.
+ * and walks every ref down to the chunks (and the bases of delta-coded chunks), reporting each problem with
+ * the object and pack it concerns. A delta chunk whose base is missing or corrupt is reported by name too.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CODEC_DELTA } from '../storage/codec.js';
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import { KIND, scanPack } from '../storage/pack-format.js';
@@ -113,13 +115,21 @@ export function fsck(repo: Repository): FsckReport {
       });
     }
   };
+  // A delta-coded chunk (codec 2) needs its bases: they are reachable through it.
+  const needChunk = (h: string, from: string): void => {
+    if (!need(h, from, true) || repo.db.findObject(h)?.codec !== CODEC_DELTA) return;
+    safe(`delta chunk ${h}`, () => {
+      for (const op of repo.objects.packs.deltaOps(h) ?? [])
+        if (op.kind === 'ref') need(op.base, `delta chunk ${h}`, true);
+    });
+  };
   const walkManifest = (m: FileManifest, from: string): void => {
-    for (const s of m.spans ?? []) need(s[0], from, true);
+    for (const s of m.spans ?? []) needChunk(s[0], from);
     for (const seg of m.segments ?? []) {
       if (need(seg.hash, from)) {
         safe(`segment ${seg.hash}`, () => {
           for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
-            need(s[0], `segment ${seg.hash}`, true);
+            needChunk(s[0], `segment ${seg.hash}`);
         });
       }
     }

@@ -71,7 +71,7 @@ export async function fileState(
   repo: Repository,
   path: string,
   cached: IndexEntry | undefined,
-  opts: { store: boolean; attrs?: AttributeRules; progress?: Progress },
+  opts: { store: boolean; attrs?: AttributeRules; progress?: Progress; previous?: Hash },
 ): Promise<FileState | undefined> {
   const abs = safeJoin(repo.root, path);
   const st = statFile(abs);
@@ -82,7 +82,12 @@ export async function fileState(
   const recorded = nowNs();
   const fmt = formatFor(path, (opts.attrs ?? loadAttributes(repo.root)).lookup(path));
   opts.progress?.onFile?.(path);
-  const r = await ingestFile(repo, abs, fmt, { store: opts.store, onBytes: opts.progress?.onBytes });
+  const r = await ingestFile(repo, abs, fmt, {
+    store: opts.store,
+    onBytes: opts.progress?.onBytes,
+    // The previous version, for delta-coding the new chunks (storage only; the manifest is unaffected).
+    ...(opts.previous ? { previous: opts.previous } : {}),
+  });
   const after = statFile(abs);
   const stable =
     after &&
@@ -123,7 +128,12 @@ export async function add(repo: Repository, paths: string[], progress?: Progress
         if (seen.has(f.path)) continue;
         seen.add(f.path);
         const old = index.get(f.path);
-        const s = await fileState(repo, f.path, old, { store: true, attrs, progress });
+        const s = await fileState(repo, f.path, old, {
+          store: true,
+          attrs,
+          progress,
+          ...(old ? { previous: old.manifest as Hash } : {}),
+        });
         if (!s) continue;
         const entry = s.refreshed ?? makeEntry(f.path, s.manifest, s.size);
         if (!old) result.added.push(f.path);

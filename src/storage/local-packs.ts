@@ -3,7 +3,8 @@
  * in the SQLite index. Write ordering (docs/FORMAT.md, "Ordering"): pack bytes are written to a temp
  * file, fsynced, renamed to `<blake3 of pack>.pack` and the directory fsynced; only then do the index
  * rows commit. A crash leaves at worst an unreferenced temp or pack file, never a row naming missing bytes.
- * Every read re-checks the object's hash.
+ * Every read re-checks the object's hash. A chunk may be stored delta-coded (codec 2): a recipe of literal
+ * bytes and ranges of other chunks stored in full (depth 1); get() assembles and verifies it.
  */
 import {
   closeSync,
@@ -18,13 +19,15 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { decode, encode } from './codec.js';
+import { CODEC_DELTA, decode, decodeRecipe, encode, encodeRecipe, type DeltaOp } from './codec.js';
 import { StrataError } from './errors.js';
 import { createHasher, hashBytes } from './hash.js';
 import type { IndexDb, ObjectLocation } from './index-db.js';
-import { entryHeader, packHeader, type PackEntry } from './pack-format.js';
+import { entryHeader, KIND, packHeader, type PackEntry } from './pack-format.js';
 
 export const DEFAULT_MAX_PACK_SIZE = 64 * 1024 * 1024;
+/** Decoded delta bases kept for the next delta chunks (neighbouring chunks share bases). */
+const BASE_CACHE_ENTRIES = 16;
 
 export interface StoredObject {
   hash: string;
@@ -47,6 +50,7 @@ export class LocalPacks {
   /** Packs finished in this batch but whose rows are not yet committed. */
   private finished: { name: string; size: number; entries: PackEntry[] }[] = [];
   private readonly finishedByHash = new Map<string, { entry: PackEntry; path: string }>();
+  private readonly baseCache = new Map<string, Uint8Array>();
   compressionLevel: number;
 
   constructor(
@@ -93,6 +97,48 @@ export class LocalPacks {
     if (p.size >= (this.opts.maxPackSize ?? DEFAULT_MAX_PACK_SIZE)) this.finishPack();
   }
 
+  /**
+   * Stores a chunk delta-coded (codec 2): `ops` concatenated are its `rawLength` bytes, every ref naming a
+   * chunk stored in full (codec 0 or 1). No-op if the chunk is present. The caller vouches that the ops
+   * assemble to `hash`; get() verifies it on every read.
+   */
+  putDelta(hash: string, rawLength: number, ops: readonly DeltaOp[]): void {
+    if (this.has(hash)) return;
+    let total = 0;
+    for (const op of ops) {
+      if (op.kind === 'ref') {
+        const base = this.has(op.base) ? this.readEncoded(op.base) : undefined;
+        if (!base || base.codec === CODEC_DELTA || base.kind !== KIND.chunk) {
+          throw new StrataError('BAD_INPUT', `delta base ${op.base} is not a chunk stored in full`, {
+            hash,
+            base: op.base,
+          });
+        }
+        total += op.length;
+      } else total += op.data.length;
+    }
+    if (total !== rawLength) {
+      throw new StrataError('BAD_INPUT', `delta ops cover ${total} bytes, not ${rawLength}`, { hash });
+    }
+    this.putEncoded(hash, KIND.chunk, CODEC_DELTA, rawLength, encodeRecipe(ops, this.compressionLevel));
+  }
+
+  /** The recipe of a delta-coded chunk, or undefined if the object is stored in full. */
+  deltaOps(hash: string): DeltaOp[] | undefined {
+    const r = this.readEncoded(hash);
+    if (r.codec !== CODEC_DELTA) return undefined;
+    try {
+      return decodeRecipe(r.bytes);
+    } catch (e) {
+      throw new StrataError(
+        'INTEGRITY',
+        `object ${hash} in ${r.where}: delta recipe does not decode`,
+        { hash, where: r.where },
+        { cause: e },
+      );
+    }
+  }
+
   private write(p: OpenPack, b: Uint8Array): void {
     let off = 0;
     while (off < b.length) off += writeSync(p.fd, b, off, b.length - off);
@@ -103,7 +149,7 @@ export class LocalPacks {
   private openPack(): OpenPack {
     if (this.current) return this.current;
     const tmpPath = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}.pack`);
-    const fd = openSync(tmpPath, 'wx');
+    const fd = openSync(tmpPath, 'wx+'); // readable too: pending objects are read back (delta bases)
     const p: OpenPack = { tmpPath, fd, size: 0, hasher: createHasher(), entries: [], byHash: new Map() };
     this.current = p;
     this.write(p, packHeader());
@@ -209,13 +255,32 @@ export class LocalPacks {
     };
   }
 
+  /**
+   * Like readEncoded, but a delta-coded chunk comes back as a self-contained full copy (re-compressed,
+   * codec 0 or 1), verified: what push writes to remotes, which never hold codec 2.
+   */
+  readEncodedFull(hash: string): {
+    kind: number;
+    codec: number;
+    rawLength: number;
+    bytes: Uint8Array;
+    where: string;
+  } {
+    const r = this.readEncoded(hash);
+    if (r.codec !== CODEC_DELTA) return r;
+    const data = this.get(hash).data;
+    const { codec, bytes } = encode(data, this.compressionLevel);
+    return { kind: r.kind, codec, rawLength: data.length, bytes, where: r.where };
+  }
+
   /** Reads, decodes and verifies an object. */
   get(hash: string): StoredObject {
     const r = this.readEncoded(hash);
     let data: Uint8Array;
     try {
-      data = decode(r.codec, r.bytes);
+      data = r.codec === CODEC_DELTA ? this.assemble(hash, r.where, r.bytes) : decode(r.codec, r.bytes);
     } catch (e) {
+      if (e instanceof StrataError && e.data.delta === true) throw e;
       throw new StrataError(
         'INTEGRITY',
         `object ${hash} in ${r.where} does not decode`,
@@ -224,12 +289,70 @@ export class LocalPacks {
       );
     }
     if (data.length !== r.rawLength || hashBytes(data) !== hash) {
-      throw new StrataError('INTEGRITY', `object ${hash} in ${r.where} is corrupt (hash mismatch)`, {
-        hash,
-        where: r.where,
-      });
+      throw new StrataError(
+        'INTEGRITY',
+        `object ${hash}${r.codec === CODEC_DELTA ? ' (delta-coded)' : ''} in ${r.where} is corrupt (hash mismatch)`,
+        {
+          hash,
+          where: r.where,
+        },
+      );
     }
     return { hash, kind: r.kind, data };
+  }
+
+  /** Builds a delta chunk's bytes from its recipe; errors name the chunk, its pack and the base. */
+  private assemble(hash: string, where: string, payload: Uint8Array): Uint8Array {
+    const fail = (msg: string, base?: string, cause?: unknown): never => {
+      throw new StrataError(
+        'INTEGRITY',
+        `object ${hash} (delta-coded) in ${where}: ${msg}`,
+        { hash, where, delta: true, ...(base ? { base } : {}) },
+        cause === undefined ? undefined : { cause },
+      );
+    };
+    let ops: DeltaOp[];
+    try {
+      ops = decodeRecipe(payload);
+    } catch (e) {
+      return fail('delta recipe does not decode', undefined, e);
+    }
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (const op of ops) {
+      if (op.kind === 'lit') {
+        parts.push(op.data);
+        size += op.data.length;
+        continue;
+      }
+      const base = this.baseBytes(op.base, fail);
+      if (op.offset + op.length > base.length) fail(`range exceeds delta base ${op.base}`, op.base);
+      parts.push(base.subarray(op.offset, op.offset + op.length));
+      size += op.length;
+    }
+    return Buffer.concat(parts, size);
+  }
+
+  private baseBytes(base: string, fail: (msg: string, base?: string, cause?: unknown) => never): Uint8Array {
+    const hit = this.baseCache.get(base);
+    if (hit) {
+      this.baseCache.delete(base);
+      this.baseCache.set(base, hit);
+      return hit;
+    }
+    if (!this.has(base)) fail(`delta base ${base} is missing`, base);
+    let data: Uint8Array;
+    try {
+      const r = this.readEncoded(base);
+      if (r.codec === CODEC_DELTA) fail(`delta base ${base} is itself delta-coded`, base);
+      data = this.get(base).data;
+    } catch (e) {
+      if (e instanceof StrataError && e.data.delta === true) throw e;
+      return fail(`delta base ${base} is unreadable: ${(e as Error).message}`, base, e);
+    }
+    this.baseCache.set(base, data);
+    if (this.baseCache.size > BASE_CACHE_ENTRIES) this.baseCache.delete(this.baseCache.keys().next().value!);
+    return data;
   }
 
   private fdFor(packId: number, path: string): number {

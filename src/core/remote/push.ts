@@ -2,6 +2,7 @@
  * push: send what the remote lacks as packs (at most 64 MiB each, several in flight, each pack's .idx
  * written after its .pack), then move each ref with a compare-and-swap. See docs/REMOTES.md.
  */
+import { CODEC_DELTA } from '../../storage/codec.js';
 import { StrataError, isStrataError } from '../../storage/errors.js';
 import { hashBytes, type Hash } from '../../storage/hash.js';
 import type { ObjectStore } from '../../storage/object-store.js';
@@ -175,6 +176,13 @@ export function objectsToSend(
   return { meta, chunks };
 }
 
+/** Bytes an object takes in a pushed pack: at most its raw length for a delta chunk sent in full. */
+function pushedLength(repo: Repository, h: string): number {
+  const loc = repo.db.findObject(h);
+  if (!loc) return 0;
+  return loc.codec === CODEC_DELTA ? loc.raw_length : loc.length;
+}
+
 interface BuiltPack {
   name: string;
   bytes: Buffer;
@@ -187,7 +195,8 @@ function buildPack(repo: Repository, hashes: readonly string[]): BuiltPack {
   const entries: PackEntry[] = [];
   let size = PACK_HEADER_SIZE;
   for (const h of hashes) {
-    const o = repo.objects.packs.readEncoded(h);
+    // Remotes never hold delta-coded chunks (codec 2): a local delta chunk is sent as a full copy.
+    const o = repo.objects.packs.readEncodedFull(h);
     parts.push(entryHeader(h, o.kind, o.codec, o.rawLength, o.bytes.length), o.bytes);
     entries.push({
       hash: h,
@@ -214,7 +223,7 @@ function groupPacks(
   let size = PACK_HEADER_SIZE;
   let total = 0;
   for (const h of hashes) {
-    const len = (repo.db.findObject(h)?.length ?? 0) + ENTRY_HEADER_SIZE;
+    const len = pushedLength(repo, h) + ENTRY_HEADER_SIZE;
     if (cur.length && size + len > target) {
       groups.push(cur);
       cur = [];
@@ -240,7 +249,7 @@ async function uploadPacks(
   const max = Math.min(opts.maxPackBytes ?? MAX_PACK_BYTES, MAX_PACK_BYTES);
   // Estimate the total, then size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
   let estimate = 0;
-  for (const h of hashes) estimate += (repo.db.findObject(h)?.length ?? 0) + ENTRY_HEADER_SIZE;
+  for (const h of hashes) estimate += pushedLength(repo, h) + ENTRY_HEADER_SIZE;
   const target = Math.max(Math.min(8 * 1024 * 1024, max), Math.min(max, Math.ceil(estimate / (conc * 2))));
   const { groups, bytes } = groupPacks(repo, hashes, target);
   opts.progress?.onPhase?.('writing packs', { objects: hashes.length, bytes });

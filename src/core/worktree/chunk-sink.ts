@@ -19,14 +19,16 @@ export class ChunkSink {
   private batchBytes = 0;
   private readonly inflight: { items: Item[]; result: Promise<Compressed[]> }[] = [];
   private readonly queued = new Set<string>();
-  private readonly maxInflight: number;
 
+  /**
+   * The pool is taken on first use only: a sink that stores nothing in full (every new chunk delta-coded,
+   * or none new) must not start worker threads, since a pool worker that never ran a job keeps the
+   * process alive (compress-pool.ts unrefs a worker only when it finishes a job).
+   */
   constructor(
     private readonly packs: LocalPacks,
-    private readonly pool: CompressPool = sharedCompressPool(),
-  ) {
-    this.maxInflight = Math.max(2, pool.size * 2);
-  }
+    private pool?: CompressPool,
+  ) {}
 
   /** Queues a chunk unless the repository (or this sink) already has it. */
   async add(hash: string, data: Uint8Array): Promise<void> {
@@ -43,13 +45,15 @@ export class ChunkSink {
     const items = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    const result = this.pool.compress(
+    const pool = (this.pool ??= sharedCompressPool());
+    const maxInflight = Math.max(2, pool.size * 2);
+    const result = pool.compress(
       items.map((i) => i.data),
       this.packs.compressionLevel,
     );
     result.catch(() => undefined); // observed in writeOldest
     this.inflight.push({ items, result });
-    while (this.inflight.length > this.maxInflight) await this.writeOldest();
+    while (this.inflight.length > maxInflight) await this.writeOldest();
   }
 
   private async writeOldest(): Promise<void> {
