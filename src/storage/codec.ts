@@ -1,36 +1,32 @@
 /**
  * Per-object compression. Each stored object records its codec, so readers never guess and a repository
- * can mix codecs. zstd (level 3 by default) via @toondepauw/node-zstd; `none` when compression does not
+ * can mix codecs. zstd (level 3 by default, src/storage/zstd.ts); `none` when compression does not
  * pay for itself (already-compressed data). Codec 2 (CODEC_DELTA, below) is a storage form for chunks, not a
  * byte codec.
  */
-import { Decoder, Encoder } from '@toondepauw/node-zstd';
 import { StrataError } from './errors.js';
+import { zstdCompress, zstdDecompress } from './zstd.js';
 
 export const CODEC_NONE = 0;
 export const CODEC_ZSTD = 1;
 export type Codec = typeof CODEC_NONE | typeof CODEC_ZSTD;
 
-const encoders = new Map<number, Encoder>();
-const decoder = new Decoder();
-
 /** Compresses with zstd; returns the raw bytes with CODEC_NONE when that is not smaller by at least 1/16. */
 export function encode(data: Uint8Array, level = 3): { codec: Codec; bytes: Uint8Array } {
   if (data.length < 64) return { codec: CODEC_NONE, bytes: data };
-  let enc = encoders.get(level);
-  if (!enc) encoders.set(level, (enc = new Encoder(level)));
-  const z = enc.encodeSync(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  const z = zstdCompress(data, level);
   if (z.length > data.length - (data.length >> 4)) return { codec: CODEC_NONE, bytes: data };
   return { codec: CODEC_ZSTD, bytes: z };
 }
 
-export function decode(codec: number, bytes: Uint8Array): Uint8Array {
+/** Decodes stored bytes; `rawLength`, when known, is checked against the result. */
+export function decode(codec: number, bytes: Uint8Array, rawLength?: number): Uint8Array {
   switch (codec) {
     case CODEC_NONE:
       return bytes;
     case CODEC_ZSTD:
       try {
-        return decoder.decodeSync(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+        return zstdDecompress(bytes, rawLength);
       } catch (e) {
         throw new StrataError('INTEGRITY', 'zstd frame does not decode', {}, { cause: e });
       }
@@ -83,9 +79,7 @@ export function encodeRecipe(ops: readonly DeltaOp[], level = 3): Uint8Array {
       at += 41;
     }
   }
-  let enc = encoders.get(level);
-  if (!enc) encoders.set(level, (enc = new Encoder(level)));
-  return enc.encodeSync(b);
+  return zstdCompress(b, level);
 }
 
 /** Decompresses and parses a recipe; throws INTEGRITY if it is malformed. */

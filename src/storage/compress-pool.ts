@@ -32,7 +32,6 @@ export class CompressPool {
     if (size <= 0 || !existsSync(fileURLToPath(url))) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
-      w.unref();
       w.on('message', (m: { id: number; out: Compressed[] }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
@@ -43,6 +42,9 @@ export class CompressPool {
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
       });
+      // Unref after attaching listeners (a 'message' listener refs the worker): idle workers must not keep
+      // the process alive.
+      w.unref();
       this.workers.push(w);
       this.idle.push(w);
     }

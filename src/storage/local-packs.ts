@@ -278,7 +278,10 @@ export class LocalPacks {
     const r = this.readEncoded(hash);
     let data: Uint8Array;
     try {
-      data = r.codec === CODEC_DELTA ? this.assemble(hash, r.where, r.bytes) : decode(r.codec, r.bytes);
+      data =
+        r.codec === CODEC_DELTA
+          ? this.assemble(hash, r.where, r.bytes)
+          : decode(r.codec, r.bytes, r.rawLength);
     } catch (e) {
       if (e instanceof StrataError && e.data.delta === true) throw e;
       throw new StrataError(
