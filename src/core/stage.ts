@@ -121,7 +121,7 @@ export async function add(repo: Repository, paths: string[], progress?: Progress
       const scan = scanWorktree(repo.root, p);
       const tracked = [...index.keys()].filter((k) => p === '' || k === p || k.startsWith(p + '/'));
       if (scan.files.length === 0 && tracked.length === 0 && scan.skipped.length === 0) {
-        throw new StrataError('NOT_FOUND', `pathspec '${p}' did not match any files`, { path: p });
+        throw new StrataError('NOT_FOUND', `pathspec '${p || '.'}' did not match any files`, { path: p });
       }
       result.skipped.push(...scan.skipped);
       for (const f of scan.files) {
