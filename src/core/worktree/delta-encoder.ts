@@ -20,6 +20,11 @@ const MAX_RECORDS = 4_000_000;
 
 /** Chunks read between turns of the event loop (see yieldToEventLoop). */
 export const YIELD_EVERY = 256;
+/**
+ * A recipe may draw on at most this many distinct base chunks: reading it decodes every base, so a chunk
+ * assembled from records scattered over many old chunks (a shuffle) is cheaper to store whole than to read.
+ */
+export const MAX_BASES = 4;
 
 /**
  * zstd-decoded buffers (a native addon's) are freed by finalizers that only run on a turn of the event
@@ -98,7 +103,10 @@ export class DeltaEncoder {
     }
   }
 
-  /** A recipe for `data` if at least half of its bytes are found in old records, else undefined. */
+  /**
+   * A recipe for `data` if at least half of its bytes are found in old records of at most MAX_BASES old
+   * chunks, else undefined.
+   */
   encode(data: Uint8Array): DeltaOp[] | undefined {
     const ops: DeltaOp[] = [];
     let matched = 0;
@@ -123,6 +131,9 @@ export class DeltaEncoder {
       }
     }
     flushLit(data.length);
+    const bases = new Set(ops.map((o) => (o.kind === 'ref' ? o.base : '')));
+    bases.delete('');
+    if (bases.size > MAX_BASES) return undefined;
     return matched * 2 >= data.length && matched > 0 ? ops : undefined;
   }
 }
