@@ -54,11 +54,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             ...(o.key ? { key: o.key } : {}),
             ...(o.ignoreFields ? { ignoreFields: o.ignoreFields } : {}),
             // --stat and --name-only show counts only: no change events need building.
-            ...((o.stat || o.nameOnly) && !o.json
-              ? { limit: 0 }
-              : o.limit !== undefined
-                ? { limit: o.limit }
-                : {}),
+            ...(o.stat || o.nameOnly ? { limit: 0 } : o.limit !== undefined ? { limit: o.limit } : {}),
             nameOnly: !!o.nameOnly && !o.json && !o.stat,
           });
           for await (const ev of events) {
