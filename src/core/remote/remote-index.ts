@@ -9,6 +9,17 @@ import { decodePackIndex, type PackEntry } from '../../storage/pack-format.js';
 import type { Repository } from '../repository.js';
 import { PACKS_PREFIX, idxKey } from './layout.js';
 
+/** A row of the remote_objects cache table. */
+interface RemoteObjectRow {
+  hash: string;
+  pack: string;
+  offset: number;
+  length: number;
+  raw_length: number;
+  codec: number;
+  kind: number;
+}
+
 export interface RemoteObjectLocation extends PackEntry {
   /** The remote pack's name (its key is packs/<pack>.pack). */
   pack: string;
@@ -87,17 +98,7 @@ export class CachedRemoteIndex implements RemoteIndex {
       .prep(
         'SELECT hash, pack, offset, length, raw_length, codec, kind FROM remote_objects WHERE remote = ? AND hash = ?',
       )
-      .get(this.remote, hash) as
-      | {
-          hash: string;
-          pack: string;
-          offset: number;
-          length: number;
-          raw_length: number;
-          codec: number;
-          kind: number;
-        }
-      | undefined;
+      .get(this.remote, hash) as RemoteObjectRow | undefined;
     return r && { ...r, rawLength: r.raw_length };
   }
 
@@ -145,15 +146,7 @@ export class CachedRemoteIndex implements RemoteIndex {
       .prep(
         `SELECT hash, pack, offset, length, raw_length, codec, kind FROM remote_objects WHERE remote = ? AND kind IN (${kinds.map(() => '?').join(',')})`,
       )
-      .all(this.remote, ...kinds) as {
-      hash: string;
-      pack: string;
-      offset: number;
-      length: number;
-      raw_length: number;
-      codec: number;
-      kind: number;
-    }[];
+      .all(this.remote, ...kinds) as RemoteObjectRow[];
     return rows.map((r) => ({ ...r, rawLength: r.raw_length }));
   }
 
