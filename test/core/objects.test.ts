@@ -1,4 +1,4 @@
-import { writeFileSync, readFileSync } from 'node:fs';
+import { writeFileSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +7,7 @@ import { decodeCommit, decodeTree, encodeObject, type Tree } from '../../src/cor
 import { Repository } from '../../src/core/repository.js';
 import { StrataError } from '../../src/storage/errors.js';
 import { hashBytes } from '../../src/storage/hash.js';
-import { tempDir } from './helpers.js';
+import { CLI, tempDir } from './helpers.js';
 
 const code = (fn: () => unknown): string | undefined => {
   try {
@@ -94,5 +94,12 @@ describe('repository versions', () => {
     const dir = tempDir();
     Repository.init(dir).close();
     expect(code(() => Repository.open(tempDir()))).toBe('NOT_A_REPOSITORY');
+  });
+});
+
+describe('package', () => {
+  it('builds an executable CLI (the `strata` bin)', () => {
+    expect(statSync(CLI).mode & 0o111).toBe(0o111);
+    expect(readFileSync(CLI, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
   });
 });
