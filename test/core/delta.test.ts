@@ -4,33 +4,21 @@
  * restore byte for byte, object identity is unchanged, fsck follows bases, and remotes get full chunks.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Repository } from '../../src/core/index.js';
 import { CODEC_DELTA, decode } from '../../src/storage/codec.js';
 import { hashBytes } from '../../src/storage/hash.js';
-import { CLI, ok, strata, tempDir } from './helpers.js';
+import { CLI, flipByte, ok, strata, tempDir } from './helpers.js';
+import { rng } from '../helpers/prng.js';
 
 const TARGET = 20 << 20;
 const WORDS =
   'the of and a to in is you that it he was for on are as with his they I at be this have from or one had by word but not what all were we when your can said there use an each which she do how their if will up other about out many then them these so some her would make like him into time has look two more write go see number no way could people my than first water been call who oil its now find long down day did get come made may part'.split(
     ' ',
   );
-
-/** Deterministic xorshift32. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 function sentence(r: () => number, n: number): string {
   const out: string[] = [];
@@ -217,12 +205,7 @@ describe('delta-coded chunks', () => {
       repo.close();
     }
     expect(statSync(packPath).size).toBeGreaterThan(at);
-    const fd = openSync(packPath, 'r+');
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x01;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
+    flipByte(packPath, at);
     const r = strata(dir, ['fsck', '--json']);
     expect(r.code).toBe(7);
     const problems = JSON.parse(r.stdout.split('\n')[0]!).problems as { object?: string; message: string }[];

@@ -1,18 +1,8 @@
-import {
-  openSync,
-  readdirSync,
-  readSync,
-  writeSync,
-  closeSync,
-  writeFileSync,
-  readFileSync,
-  statSync,
-  utimesSync,
-} from 'node:fs';
+import { readdirSync, writeFileSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Repository, status } from '../../src/core/index.js';
-import { ok, strata, tempDir } from './helpers.js';
+import { flipByte, ok, strata, tempDir } from './helpers.js';
 
 function repoWith(files: Record<string, string>): string {
   const dir = tempDir();
@@ -33,13 +23,7 @@ describe('fsck', () => {
       .filter((f) => f.endsWith('.pack'))
       .map((f) => join(packs, f))
       .sort((x, y) => statSync(y).size - statSync(x).size)[0]!;
-    const fd = openSync(pack, 'r+');
-    const at = Math.floor(statSync(pack).size / 2);
-    const b = Buffer.alloc(1);
-    readSync(fd, b, 0, 1, at);
-    b[0] = b[0]! ^ 0x01;
-    writeSync(fd, b, 0, 1, at);
-    closeSync(fd);
+    flipByte(pack, Math.floor(statSync(pack).size / 2));
     const r = strata(dir, ['fsck', '--json']);
     expect(r.code).toBe(7);
     const report = JSON.parse(r.stdout.split('\n')[0]!);

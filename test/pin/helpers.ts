@@ -11,18 +11,9 @@ export const tempDir = (prefix = 'strata-pin-'): string => mkdtempSync(join(tmpd
 /** Small chunks so that files span many chunks (and manifests many segments). */
 export const SMALL_CHUNKS = { min: 64, avg: 256, max: 1024 };
 
-/** Deterministic pseudo-random generator (xorshift32). */
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+import { rng } from '../helpers/prng.js';
+
+export { rng };
 
 /** A JSONL file of `n` examples with ids `${prefix}-${i}` and text of varying length. */
 export function jsonl(prefix: string, n: number, seed = 1): string {
