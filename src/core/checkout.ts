@@ -68,7 +68,7 @@ async function localChanges(
   const changed = new Set<string>();
   for (const [p, e] of index) {
     const h = headFiles.get(p);
-    if (!h || h.hash !== e.manifest) changed.add(p);
+    if (!h || !repo.objects.sameContent(h.hash, e.manifest)) changed.add(p);
     else {
       const s = await fileState(repo, p, e, { store: false, attrs });
       if (!s || s.manifest !== e.manifest) changed.add(p);

@@ -47,7 +47,8 @@ export function treeChanges(repo: Repository, a: Hash | undefined, b: Hash | und
   for (const [p, e] of fb) {
     const old = fa.get(p);
     if (!old) out.push({ path: p, kind: 'added', after: e });
-    else if (old.hash !== e.hash) out.push({ path: p, kind: 'modified', before: old, after: e });
+    else if (!repo.objects.sameContent(old.hash, e.hash))
+      out.push({ path: p, kind: 'modified', before: old, after: e });
   }
   for (const [p, e] of fa) if (!fb.has(p)) out.push({ path: p, kind: 'deleted', before: e });
   return out.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));

@@ -221,8 +221,9 @@ export async function merge(
       const b = B.get(p)?.hash;
       const o = O.get(p)?.hash;
       const t = T.get(p)?.hash;
-      if (o === t || t === b) continue; // nothing to take from theirs
-      if (o === b) {
+      const same = (x: string | undefined, y: string | undefined): boolean => repo.objects.sameContent(x, y);
+      if (same(o, t) || same(t, b)) continue; // nothing to take from theirs
+      if (same(o, b)) {
         writes.push(t ? { path: p, manifest: t } : { path: p, remove: true });
         continue;
       }

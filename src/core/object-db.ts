@@ -20,6 +20,8 @@ import {
   type Tree,
 } from './objects/objects.js';
 
+/** Chunks ObjectDb.chunk keeps decoded (see `recent`). */
+const RECENT_CHUNKS = 8;
 /** Files with at most this many spans keep them inline in the manifest. */
 export const INLINE_SPAN_LIMIT = 256;
 const SEGMENT_MIN_SPANS = 16;
@@ -36,7 +38,13 @@ const kindOf = (o: MetaObject): number =>
         : KIND.commit;
 
 export class ObjectDb {
-  private lastChunk: { hash: string; data: Uint8Array } | undefined;
+  /**
+   * The last few chunks read: spans of a span-coded file alternate between an old chunk and the new chunk
+   * holding the edited records (old, new, old, ...), so one remembered chunk is not enough. Bounded:
+   * RECENT_CHUNKS x the maximum chunk size.
+   */
+  private readonly recent = new Map<string, Uint8Array>();
+  private readonly contents = new Map<string, string>();
 
   constructor(readonly packs: LocalPacks) {}
 
@@ -71,10 +79,41 @@ export class ObjectDb {
   }
 
   chunk(hash: string): Uint8Array {
-    if (this.lastChunk?.hash === hash) return this.lastChunk.data;
-    const data = this.getRaw(hash, KIND.chunk);
-    this.lastChunk = { hash, data };
+    let data = this.recent.get(hash);
+    if (data) {
+      this.recent.delete(hash);
+    } else {
+      data = this.getRaw(hash, KIND.chunk);
+      if (this.recent.size >= RECENT_CHUNKS) this.recent.delete(this.recent.keys().next().value!);
+    }
+    this.recent.set(hash, data);
     return data;
+  }
+
+  /**
+   * What identifies a file's content (FORMAT.md): its canonical manifest's hash, which is the manifest's own
+   * hash unless the manifest is span-coded and says otherwise in `content`. A manifest that cannot be read
+   * here (e.g. not fetched) stands for itself.
+   */
+  contentOf(manifest: string): string {
+    let c = this.contents.get(manifest);
+    if (c === undefined) {
+      try {
+        c = this.manifest(manifest).content ?? manifest;
+      } catch {
+        return manifest;
+      }
+      if (this.contents.size > 4096) this.contents.clear();
+      this.contents.set(manifest, c);
+    }
+    return c;
+  }
+
+  /** Whether two manifests describe the same bytes (equal hashes, or equal content ids). */
+  sameContent(a: string | undefined, b: string | undefined): boolean {
+    if (a === b) return true;
+    if (a === undefined || b === undefined) return false;
+    return this.contentOf(a) === this.contentOf(b);
   }
 
   manifest(hash: string): FileManifest {

@@ -85,9 +85,13 @@ export async function fileState(
   const r = await ingestFile(repo, abs, fmt, {
     store: opts.store,
     onBytes: opts.progress?.onBytes,
-    // The previous version, for delta-coding the new chunks (storage only; the manifest is unaffected).
+    // The previous version, to span-code the new chunks against (FORMAT.md, "Span-coded versions").
     ...(opts.previous ? { previous: opts.previous } : {}),
   });
+  // The same content as the cached entry's manifest, whatever its layout, is the same file: keep the entry's
+  // (stored) manifest, since the one just computed may not be stored (`store` false) or be laid out anew.
+  const manifest =
+    cached && repo.objects.sameContent(r.manifest, cached.manifest) ? (cached.manifest as Hash) : r.manifest;
   const after = statFile(abs);
   const stable =
     after &&
@@ -96,9 +100,9 @@ export async function fileState(
     after.ino === st.ino &&
     BigInt(r.size) === st.size;
   return {
-    manifest: r.manifest,
+    manifest,
     size: r.size,
-    ...(stable ? { refreshed: makeEntry(path, r.manifest, r.size, st, recorded) } : {}),
+    ...(stable ? { refreshed: makeEntry(path, manifest, r.size, st, recorded) } : {}),
   };
 }
 
@@ -110,11 +114,21 @@ export interface AddResult {
 }
 
 /** Stages the given repository paths (files or directories; '' is everything), including deletions. */
-export async function add(repo: Repository, paths: string[], progress?: Progress): Promise<AddResult> {
+export async function add(
+  repo: Repository,
+  paths: string[],
+  progress?: Progress,
+  opts: { like?: string } = {},
+): Promise<AddResult> {
   return repo.withLock(async () => {
     const attrs = loadAttributes(repo.root);
     const result: AddResult = { added: [], updated: [], removed: [], skipped: [] };
     const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
+    // `--like OLDPATH`: the version to span-code against, for files whose own previous version is unknown
+    // (a renamed or copied file) or not the best match.
+    const like = opts.like === undefined ? undefined : index.get(opts.like)?.manifest;
+    if (opts.like !== undefined && like === undefined)
+      throw new StrataError('NOT_FOUND', `--like ${opts.like}: not a tracked file`, { path: opts.like });
     const seen = new Set<string>();
     const updates: IndexEntry[] = [];
     for (const p of paths) {
@@ -132,7 +146,7 @@ export async function add(repo: Repository, paths: string[], progress?: Progress
           store: true,
           attrs,
           progress,
-          ...(old ? { previous: old.manifest as Hash } : {}),
+          ...(like || old ? { previous: (like ?? old!.manifest) as Hash } : {}),
         });
         if (!s) continue;
         const entry = s.refreshed ?? makeEntry(f.path, s.manifest, s.size);

@@ -38,7 +38,7 @@ export async function status(repo: Repository, progress?: Progress): Promise<Sta
   for (const e of index) {
     const h = headFiles.get(e.path);
     if (!h) staged.push({ path: e.path, kind: 'added' });
-    else if (h.hash !== e.manifest) staged.push({ path: e.path, kind: 'modified' });
+    else if (!repo.objects.sameContent(h.hash, e.manifest)) staged.push({ path: e.path, kind: 'modified' });
   }
   for (const p of headFiles.keys()) if (!indexMap.has(p)) staged.push({ path: p, kind: 'deleted' });
   staged.sort((a, b) => (a.path < b.path ? -1 : 1));

@@ -24,12 +24,14 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
   program
     .command('add <paths...>')
     .description('stage files (and deletions) for the next commit')
+    .option('--like <path>', 'store new versions as changes to this tracked file (e.g. after a rename)')
     .option('--json', 'machine-readable output')
-    .action(async (paths: string[], o: { json?: boolean }) => {
+    .action(async (paths: string[], o: { json?: boolean; like?: string }) => {
       const out = output(o);
       await withRepo(g(), async (repo) => {
         const bar = out.progress('add');
-        const r = await add(repo, repoPaths(repo, g(), paths), bar).finally(() => bar.stop());
+        const like = o.like === undefined ? {} : { like: repoPaths(repo, g(), [o.like])[0]! };
+        const r = await add(repo, repoPaths(repo, g(), paths), bar, like).finally(() => bar.stop());
         for (const s of r.skipped) out.warn(`skipped ${s} (not a regular file)`);
         out.result(r, () => {
           for (const p of r.added) out.line(`add ${p}`);

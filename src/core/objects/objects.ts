@@ -29,6 +29,11 @@ export interface FileManifest {
   spans?: Span[];
   /** ... or segments for long span lists. Exactly one of the two is present. */
   segments?: SegmentRef[];
+  /**
+   * Present when the spans are not the file's canonical chunks (a span-coded version, FORMAT.md): the hash
+   * of the canonical manifest, which is what identifies the file's content.
+   */
+  content?: Hash;
 }
 
 export interface Segment {
@@ -126,6 +131,8 @@ export function decodeManifest(bytes: Uint8Array, hash: string): FileManifest {
   if ((o.spans === undefined) === (o.segments === undefined))
     throw bad('file manifest (spans xor segments)', { hash });
   if (o.spans !== undefined) checkSpans(o.spans, hash);
+  if (o.content !== undefined && (typeof o.content !== 'string' || !isHash(o.content)))
+    throw bad('file manifest content hash', { hash });
   if (o.segments !== undefined) {
     if (!Array.isArray(o.segments)) throw bad('file manifest segments', { hash });
     for (const s of o.segments as SegmentRef[]) {

@@ -93,7 +93,9 @@ export async function* fileBytes(
   if (start >= end) return;
   const stop = opts.tail ? m.size : end;
   let total = 0;
-  let last: { hash: string; data: Uint8Array } | undefined;
+  // Recently read chunks: a span-coded file (FORMAT.md) interleaves spans of an old chunk with spans of a
+  // new one (old, new, old, ...), and each chunk is read once while it stays among the last few used.
+  const recent = new RecentChunks(RECENT_CHUNKS);
   const piece = (c: Uint8Array, span: Span, at: number, clipEnd: number): Uint8Array => {
     const [h, off, len] = span;
     if (off + len > c.length)
@@ -106,22 +108,24 @@ export async function* fileBytes(
   for await (const group of spansInRange(r, m, start, stop, end)) {
     const head = group.filter((g) => g.at < end);
     if (head.length) {
-      // Distinct consecutive chunk hashes, so sub-chunk spans of one chunk fetch it once.
-      const hashes: string[] = [];
-      for (const { span } of head) if (hashes[hashes.length - 1] !== span[0]) hashes.push(span[0]);
-      const it = r.getMany(hashes, { signal: opts.signal })[Symbol.asyncIterator]();
+      // The chunks to fetch: a dry run of the recent-chunk cache over this group's spans, so the same
+      // decisions are taken below when the bytes arrive.
+      const plan = recent.plan(head.map((g) => g.span[0]));
+      const it = r.getMany(plan, { signal: opts.signal })[Symbol.asyncIterator]();
       try {
         for (const { span, at } of head) {
           const h = span[0];
-          if (last?.hash !== h) {
+          let data = recent.get(h);
+          if (!data) {
             const n = await it.next();
             if (n.done || n.value.hash !== h)
               throw new StrataError('INTERNAL', `object reader returned objects out of order (wanted ${h})`, {
                 hash: h,
               });
-            last = n.value;
+            data = n.value.data;
+            recent.set(h, data);
           }
-          yield piece(last.data, span, at, stop);
+          yield piece(data, span, at, stop);
         }
       } finally {
         await it.return?.(undefined);
@@ -129,8 +133,9 @@ export async function* fileBytes(
     }
     for (const { span, at } of group.slice(head.length)) {
       const h = span[0];
-      if (last?.hash !== h) last = { hash: h, data: await r.get(h, { signal: opts.signal }) };
-      yield piece(last.data, span, at, stop);
+      let data = recent.get(h);
+      if (!data) recent.set(h, (data = await r.get(h, { signal: opts.signal })));
+      yield piece(data, span, at, stop);
     }
   }
   if (total !== stop - start)
@@ -139,4 +144,41 @@ export async function* fileBytes(
       `file spans cover ${total} of bytes [${start}, ${stop}); manifest size is ${m.size}`,
       { start, end: stop, size: m.size },
     );
+}
+
+/** Chunks kept by fileBytes: enough for an old chunk, the new chunk interleaved with it, and neighbours. */
+const RECENT_CHUNKS = 8;
+
+/** A tiny LRU of decoded chunks (Map keeps insertion order: the first key is the least recently used). */
+class RecentChunks {
+  private readonly map = new Map<string, Uint8Array>();
+
+  constructor(private readonly capacity: number) {}
+
+  get(h: string): Uint8Array | undefined {
+    const d = this.map.get(h);
+    if (d) {
+      this.map.delete(h);
+      this.map.set(h, d);
+    }
+    return d;
+  }
+
+  set(h: string, d: Uint8Array): void {
+    this.map.set(h, d);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+  }
+
+  /** The misses that reading `hashes` in order would have, given the current contents. */
+  plan(hashes: readonly string[]): string[] {
+    const sim = new Map<string, true>([...this.map.keys()].map((k) => [k, true]));
+    const misses: string[] = [];
+    for (const h of hashes) {
+      if (sim.has(h)) sim.delete(h);
+      else misses.push(h);
+      sim.set(h, true);
+      if (sim.size > this.capacity) sim.delete(sim.keys().next().value!);
+    }
+    return misses;
+  }
 }

@@ -2,10 +2,12 @@
  * Turns a working-tree file into a file manifest: stream it through the chunker, hash every chunk and
  * (unless `store` is false, as for `status`) store the chunks new to the repository.
  *
- * When a record file's previous version is known (`previous`, a manifest), storing takes two passes: the
- * first only chunks and hashes; then the new chunks are delta-coded against the records of the chunks the
- * previous version no longer uses (delta-encoder.ts), and those that mostly match are stored as recipes
- * (codec 2) instead of in full. The manifest is the same either way.
+ * The chunks as cut ("canonical chunks") identify the content: the canonical manifest (whole-chunk spans)
+ * is what `status` compares. When a record file's previous version is known (`previous`, a manifest),
+ * storing takes two passes (docs/FORMAT.md, "Span-coded versions"): the first only chunks and hashes; then
+ * the chunks new to the repository are span-coded against the records of the previous version
+ * (span-encoder.ts): records found there become spans into the old chunks, the rest is stored in new
+ * literal chunks. Such a manifest names its canonical manifest in `content`.
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Hash } from '../../storage/hash.js';
@@ -15,7 +17,14 @@ import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
 import { ChunkSink } from './chunk-sink.js';
-import { DeltaEncoder, YIELD_EVERY, yieldToEventLoop } from './delta-encoder.js';
+import {
+  pushSpan,
+  SpanEncoder,
+  YIELD_EVERY,
+  yieldToEventLoop,
+  type Coverage,
+  type Piece,
+} from './span-encoder.js';
 import type { FormatInfo } from './formats.js';
 
 export interface IngestResult {
@@ -25,8 +34,8 @@ export interface IngestResult {
 }
 
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
-/** Formats whose new chunks may be delta-coded against the previous version. */
-const DELTA_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
+/** Formats whose new chunks may be span-coded against the previous version. */
+const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
 /** New chunks kept in memory between the passes; beyond this they are re-read from the file. */
 const KEEP_BYTES = 64 << 20;
 
@@ -37,13 +46,17 @@ interface NewChunk {
   data?: Uint8Array;
 }
 
+/** What a canonical chunk of the file becomes in the stored manifest. */
+type Layout = Span[] | { fresh: number };
+
 export async function ingestFile(
   repo: Repository,
   absPath: string,
   fmt: FormatInfo,
   opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash },
 ): Promise<IngestResult> {
-  const spans: Span[] = [];
+  const canonical: Span[] = [];
+  const layout: Layout[] = [];
   let size = 0;
   let newlines = 0;
   let lastByte = -1;
@@ -51,19 +64,26 @@ export async function ingestFile(
   const src = createReadStream(absPath, { highWaterMark: 1 << 20 });
   const sink = opts.store ? new ChunkSink(repo.objects.packs) : undefined;
   const packs = repo.objects.packs;
-  // Two-pass (delta) mode: pass 1 only collects the chunks new to the repository.
-  const delta =
-    opts.store && opts.previous !== undefined && DELTA_FORMATS.has(fmt.format) && packs.has(opts.previous);
+  // Two-pass mode: pass 1 only collects the chunks new to the repository.
+  const twoPass =
+    opts.store && opts.previous !== undefined && SPAN_FORMATS.has(fmt.format) && packs.has(opts.previous);
   const fresh: NewChunk[] = [];
-  const freshSet = new Set<string>();
+  const freshIndex = new Map<string, number>();
   let kept = 0;
+  let spanCoded = false;
   for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
     const h = hashBytes(chunk);
-    if (delta) {
-      if (!freshSet.has(h) && !packs.has(h)) {
-        freshSet.add(h);
+    canonical.push([h, 0, chunk.length]);
+    if (opts.store) {
+      const stored = packs.has(h) || freshIndex.has(h);
+      if (stored || !twoPass) {
+        if (!stored) await sink!.add(h, chunk);
+        layout.push([[h, 0, chunk.length]]);
+      } else {
         const keep = kept + chunk.length <= KEEP_BYTES;
         if (keep) kept += chunk.length;
+        freshIndex.set(h, fresh.length);
+        layout.push({ fresh: fresh.length });
         fresh.push({
           hash: h,
           offset: size,
@@ -71,8 +91,7 @@ export async function ingestFile(
           ...(keep ? { data: Uint8Array.prototype.slice.call(chunk) } : {}),
         });
       }
-    } else if (sink) await sink.add(h, chunk);
-    spans.push([h, 0, chunk.length]);
+    }
     size += chunk.length;
     if (countRecords) {
       const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -81,27 +100,6 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   }
-  if (delta && sink && fresh.length) {
-    const keepSet = new Set(spans.map((sp) => sp[0]));
-    const enc = await DeltaEncoder.build(repo, opts.previous!, keepSet);
-    const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
-    try {
-      for (const [i, c] of fresh.entries()) {
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-        const data = c.data ?? readAt(fd!, c.offset, c.length, absPath);
-        if (!c.data && hashBytes(data) !== c.hash) {
-          throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
-        }
-        c.data = undefined;
-        const ops = enc?.encode(data);
-        if (ops) packs.putDelta(c.hash, data.length, ops);
-        else await sink.add(c.hash, data);
-      }
-    } finally {
-      if (fd !== undefined) closeSync(fd);
-    }
-  }
-  await sink?.finish();
   repo.counters.filesHashed++;
   repo.counters.bytesHashed += size;
   const examples = countRecords ? newlines + (size > 0 && lastByte !== 10 ? 1 : 0) : undefined;
@@ -111,8 +109,125 @@ export async function ingestFile(
     ...(Object.keys(fmt.options).length ? { options: fmt.options } : {}),
     ...(examples !== undefined ? { examples } : {}),
   };
-  const manifest = repo.objects.putManifest(fields, spans, opts.store);
-  return { manifest, size, ...(examples !== undefined ? { examples } : {}) };
+  const result = (manifest: Hash): IngestResult => ({
+    manifest,
+    size,
+    ...(examples !== undefined ? { examples } : {}),
+  });
+  const content = repo.objects.putManifest(fields, canonical, false);
+  if (!opts.store) return result(content);
+  // The same bytes as the previous version, whatever its layout: keep it.
+  if (opts.previous !== undefined && repo.objects.contentOf(opts.previous) === content) {
+    await sink!.finish();
+    return result(opts.previous);
+  }
+
+  // Pass 2: span-code the new chunks (or store them whole).
+  const coded: (Piece[] | undefined)[] = [];
+  if (fresh.length) {
+    const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout));
+    const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
+    const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
+    try {
+      for (const [i, c] of fresh.entries()) {
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+        const data = c.data ?? readAt(fd!, c.offset, c.length, absPath);
+        if (!c.data && hashBytes(data) !== c.hash) {
+          throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
+        }
+        c.data = undefined;
+        const pieces = enc?.encode(data);
+        if (pieces) {
+          for (const p of pieces) if (p.kind === 'lit') await literals.add(p, data);
+          spanCoded = true;
+        } else await sink!.add(c.hash, data);
+        coded.push(pieces);
+      }
+      await literals.seal();
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  await sink!.finish();
+  if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
+
+  // The stored manifest: coalesced spans, with literal pieces resolved to their chunks.
+  const spans: Span[] = [];
+  for (const [i, l] of layout.entries()) {
+    if (Array.isArray(l)) {
+      for (const sp of l) pushSpan(spans, sp);
+      continue;
+    }
+    const pieces = coded[l.fresh];
+    if (!pieces) {
+      pushSpan(spans, canonical[i]!);
+      continue;
+    }
+    const own: Span[] = pieces.map((p) =>
+      p.kind === 'ref' ? [p.chunk as Hash, p.offset, p.length] : LiteralChunks.span(p),
+    );
+    for (const sp of own) pushSpan(spans, sp);
+  }
+  return result(repo.objects.putManifest({ ...fields, content }, spans));
+}
+
+/** The chunk ranges the new version reuses as they are (its non-fresh layout). */
+function coverage(layout: readonly Layout[]): Coverage {
+  const cov: Coverage = new Map();
+  for (const l of layout) {
+    if (!Array.isArray(l)) continue;
+    for (const [h, off, len] of l) {
+      const list = cov.get(h);
+      if (list) list.push([off, off + len]);
+      else cov.set(h, [[off, off + len]]);
+    }
+  }
+  return cov;
+}
+
+/**
+ * Gathers the literal pieces of span-coded chunks, in file order, into new chunks of about `target` bytes
+ * (never more than `max`), which compress far better than one small piece each. A piece's span is known
+ * once its chunk is sealed: `span(piece)` is valid after `seal()`.
+ */
+class LiteralChunks {
+  private parts: Uint8Array[] = [];
+  private size = 0;
+  private waiting: { piece: Extract<Piece, { kind: 'lit' }>; offset: number }[] = [];
+  private static readonly placed = new WeakMap<object, Span>();
+
+  constructor(
+    private readonly sink: ChunkSink,
+    private readonly target: number,
+    private readonly max: number,
+  ) {}
+
+  async add(piece: Extract<Piece, { kind: 'lit' }>, data: Uint8Array): Promise<void> {
+    const len = piece.end - piece.start;
+    if (this.size > 0 && this.size + len > this.max) await this.seal();
+    this.waiting.push({ piece, offset: this.size });
+    this.parts.push(Uint8Array.prototype.slice.call(data, piece.start, piece.end));
+    this.size += len;
+    if (this.size >= this.target) await this.seal();
+  }
+
+  async seal(): Promise<void> {
+    if (this.size === 0) return;
+    const bytes = Buffer.concat(this.parts, this.size);
+    const hash = hashBytes(bytes);
+    await this.sink.add(hash, bytes);
+    for (const w of this.waiting)
+      LiteralChunks.placed.set(w.piece, [hash, w.offset, w.piece.end - w.piece.start]);
+    this.parts = [];
+    this.size = 0;
+    this.waiting = [];
+  }
+
+  static span(piece: Extract<Piece, { kind: 'lit' }>): Span {
+    const s = LiteralChunks.placed.get(piece);
+    if (!s) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
+    return s;
+  }
 }
 
 function readAt(fd: number, offset: number, length: number, path: string): Uint8Array {
