@@ -21,7 +21,7 @@ import {
 } from './objects/objects.js';
 
 /** Chunks ObjectDb.chunk keeps decoded (see `recent`). */
-const RECENT_CHUNKS = 8;
+const RECENT_CHUNKS = 32;
 /** Files with at most this many spans keep them inline in the manifest. */
 export const INLINE_SPAN_LIMIT = 256;
 const SEGMENT_MIN_SPANS = 16;

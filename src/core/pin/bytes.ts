@@ -147,7 +147,7 @@ export async function* fileBytes(
 }
 
 /** Chunks kept by fileBytes: enough for an old chunk, the new chunk interleaved with it, and neighbours. */
-const RECENT_CHUNKS = 8;
+const RECENT_CHUNKS = 32;
 
 /** A tiny LRU of decoded chunks (Map keeps insertion order: the first key is the least recently used). */
 class RecentChunks {
