@@ -102,7 +102,7 @@ function uncovered(
 
 export class SpanEncoder {
   /** Record key -> entry number; entry n is at offset `offsets[n]` of chunk `chunks[chunkOf[n]]`. */
-  private readonly map = new Map<number, number>();
+  private readonly map = new RecordTable();
   private readonly chunks: string[] = [];
   private chunkOf = new Uint32Array(1 << 16);
   private offsets = new Uint32Array(1 << 16);
@@ -146,11 +146,14 @@ export class SpanEncoder {
     this.indexedBytes += to - from;
     if (this.chunks[this.chunks.length - 1] !== h) this.chunks.push(h);
     const c = this.chunks.length - 1;
-    for (const [s, e] of records(data, from, to)) {
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    for (let s = from, e = from; s < to; s = e) {
+      const nl = b.indexOf(10, s);
+      e = nl === -1 || nl >= to ? to : nl + 1;
       if (e - s < MIN_RECORD) continue;
       const key = recordKey(data, s, e);
-      if (this.map.has(key)) continue;
       const n = this.map.size;
+      if (!this.map.add(key, n)) continue;
       if (n === this.offsets.length) {
         const grow = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
           const b = new Uint32Array(a.length * 2);
@@ -162,13 +165,12 @@ export class SpanEncoder {
       }
       this.offsets[n] = s;
       this.chunkOf[n] = c;
-      this.map.set(key, n);
     }
   }
 
   private lookup(key: number): [chunk: string, offset: number] | undefined {
     const n = this.map.get(key);
-    return n === undefined ? undefined : [this.chunks[this.chunkOf[n]!]!, this.offsets[n]!];
+    return n < 0 ? undefined : [this.chunks[this.chunkOf[n]!]!, this.offsets[n]!];
   }
 
   /**
@@ -226,4 +228,53 @@ export function pushSpan(out: Span[], s: Span): void {
   const last = out[out.length - 1];
   if (last && last[0] === s[0] && last[1] + last[2] === s[1]) last[2] += s[2];
   else out.push([s[0], s[1], s[2]]);
+}
+
+/**
+ * An open-addressing hash table from 53-bit record keys to entry numbers, in typed arrays: a JS Map of a
+ * million non-Smi keys costs ~60 MB and a heap number per key; this costs 12 bytes a slot at most half full.
+ */
+class RecordTable {
+  private hi = new Uint32Array(1 << 17);
+  private lo = new Uint32Array(1 << 17);
+  private val = new Int32Array(1 << 17).fill(-1);
+  size = 0;
+
+  private slot(hi: number, lo: number): number {
+    const mask = this.val.length - 1;
+    let i = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) & mask;
+    while (this.val[i]! >= 0 && (this.hi[i] !== hi || this.lo[i] !== lo)) i = (i + 1) & mask;
+    return i;
+  }
+
+  get(key: number): number {
+    return this.val[this.slot(Math.floor(key / 0x200000), key % 0x200000)]!;
+  }
+
+  /** Adds key -> value unless the key is present; returns whether it was added. */
+  add(key: number, value: number): boolean {
+    const hi = Math.floor(key / 0x200000);
+    const lo = key % 0x200000;
+    const i = this.slot(hi, lo);
+    if (this.val[i]! >= 0) return false;
+    this.hi[i] = hi;
+    this.lo[i] = lo;
+    this.val[i] = value;
+    if (++this.size * 2 > this.val.length) this.grow();
+    return true;
+  }
+
+  private grow(): void {
+    const [hi, lo, val] = [this.hi, this.lo, this.val];
+    this.hi = new Uint32Array(hi.length * 2);
+    this.lo = new Uint32Array(hi.length * 2);
+    this.val = new Int32Array(hi.length * 2).fill(-1);
+    for (let j = 0; j < val.length; j++) {
+      if (val[j]! < 0) continue;
+      const i = this.slot(hi[j]!, lo[j]!);
+      this.hi[i] = hi[j]!;
+      this.lo[i] = lo[j]!;
+      this.val[i] = val[j]!;
+    }
+  }
 }
