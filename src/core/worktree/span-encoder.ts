@@ -41,18 +41,6 @@ export type Piece =
 /** Byte ranges [start, end) of chunks, by chunk hash. */
 export type Coverage = Map<string, [number, number][]>;
 
-/** Offsets of the records of data[from, to): each ends after a '\n' (the last one may not). */
-function* records(data: Uint8Array, from = 0, to = data.length): Generator<[start: number, end: number]> {
-  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  let start = from;
-  while (start < to) {
-    const nl = b.indexOf(10, start);
-    const end = nl === -1 || nl >= to ? to : nl + 1;
-    yield [start, end];
-    start = end;
-  }
-}
-
 /**
  * A 53-bit hash of record bytes data[s, e), to find candidates: a match is then checked byte for byte against
  * the old chunk, so a collision (accidental or crafted) can only cost a missed match, never wrong bytes.
@@ -106,6 +94,9 @@ export class SpanEncoder {
   private readonly chunks: string[] = [];
   private chunkOf = new Uint32Array(1 << 16);
   private offsets = new Uint32Array(1 << 16);
+  /** Scratch space of encode(): record ends and the entries found for them. */
+  private ends = new Uint32Array(1024);
+  private found = new Int32Array(1024);
   /** Bytes of old records indexed. */
   indexedBytes = 0;
 
@@ -168,38 +159,43 @@ export class SpanEncoder {
     }
   }
 
-  private lookup(key: number): [chunk: string, offset: number] | undefined {
-    const n = this.map.get(key);
-    return n < 0 ? undefined : [this.chunks[this.chunkOf[n]!]!, this.offsets[n]!];
-  }
-
   /**
    * `data` (a new chunk) as pieces, if at least half of its bytes are records found in at most MAX_SOURCES
    * old chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged.
    */
   encode(data: Uint8Array): Piece[] | undefined {
     // Candidates first: a chunk drawing on too many old chunks is stored whole without reading any.
-    const found: ([chunk: string, offset: number] | undefined)[] = [];
-    const sources = new Set<string>();
-    const recs = [...records(data)];
-    for (const [s, e] of recs) {
-      const c = e - s >= MIN_RECORD ? this.lookup(recordKey(data, s, e)) : undefined;
-      found.push(c);
-      if (c) sources.add(c[0]);
-      if (sources.size > MAX_SOURCES) return undefined;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    let n = 0;
+    const sources: number[] = [];
+    for (let s = 0, e = 0; s < data.length; s = e, n++) {
+      const nl = b.indexOf(10, s);
+      e = nl === -1 ? data.length : nl + 1;
+      if (n + 1 >= this.ends.length) {
+        this.ends = new Uint32Array(this.ends.length * 2);
+        this.found = new Int32Array(this.found.length * 2);
+      }
+      this.ends[n] = e;
+      const entry = e - s >= MIN_RECORD ? this.map.get(recordKey(data, s, e)) : -1;
+      this.found[n] = entry;
+      if (entry >= 0 && !sources.includes(this.chunkOf[entry]!)) {
+        sources.push(this.chunkOf[entry]!);
+        if (sources.length > MAX_SOURCES) return undefined;
+      }
     }
     const pieces: Piece[] = [];
     let matched = 0;
-    for (const [i, [s, e]] of recs.entries()) {
-      let c = found[i];
-      if (c && !this.same(data, s, e, c[0], c[1])) c = undefined;
+    for (let i = 0, s = 0; i < n; s = this.ends[i]!, i++) {
+      const e = this.ends[i]!;
+      const entry = this.found[i]!;
+      const chunk = entry >= 0 ? this.chunks[this.chunkOf[entry]!]! : undefined;
+      const offset = entry >= 0 ? this.offsets[entry]! : 0;
       const last = pieces[pieces.length - 1];
-      if (!c) {
+      if (chunk === undefined || !this.same(data, s, e, chunk, offset)) {
         if (last?.kind === 'lit') last.end = e;
         else pieces.push({ kind: 'lit', start: s, end: e });
         continue;
       }
-      const [chunk, offset] = c;
       matched += e - s;
       if (last?.kind === 'ref' && last.chunk === chunk && last.offset + last.length === offset)
         last.length += e - s;
