@@ -92,6 +92,7 @@ export class SpanEncoder {
   /** Record key -> entry number; entry n is at offset `offsets[n]` of chunk `chunks[chunkOf[n]]`. */
   private readonly map = new RecordTable();
   private readonly chunks: string[] = [];
+  private readonly chunkIds = new Map<string, number>();
   private chunkOf = new Uint32Array(1 << 16);
   private offsets = new Uint32Array(1 << 16);
   /** Scratch space of encode(): record ends and the entries found for them. */
@@ -135,8 +136,11 @@ export class SpanEncoder {
 
   private index(h: string, data: Uint8Array, from: number, to: number): void {
     this.indexedBytes += to - from;
-    if (this.chunks[this.chunks.length - 1] !== h) this.chunks.push(h);
-    const c = this.chunks.length - 1;
+    let c = this.chunkIds.get(h);
+    if (c === undefined) {
+      c = this.chunks.push(h) - 1;
+      this.chunkIds.set(h, c);
+    }
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let s = from, e = from; s < to; s = e) {
       const nl = b.indexOf(10, s);
@@ -171,9 +175,13 @@ export class SpanEncoder {
     for (let s = 0, e = 0; s < data.length; s = e, n++) {
       const nl = b.indexOf(10, s);
       e = nl === -1 ? data.length : nl + 1;
-      if (n + 1 >= this.ends.length) {
-        this.ends = new Uint32Array(this.ends.length * 2);
-        this.found = new Int32Array(this.found.length * 2);
+      if (n === this.ends.length) {
+        const ends = new Uint32Array(n * 2);
+        const found = new Int32Array(n * 2);
+        ends.set(this.ends);
+        found.set(this.found);
+        this.ends = ends;
+        this.found = found;
       }
       this.ends[n] = e;
       const entry = e - s >= MIN_RECORD ? this.map.get(recordKey(data, s, e)) : -1;
