@@ -1,5 +1,10 @@
-/** Shared plumbing for commands: the working directory (-C), opening the repository, path conversion. */
-import { Repository, toRepoPath } from '../core/index.js';
+/**
+ * Shared plumbing for commands: the working directory (-C), opening the repository, path conversion.
+ * Core modules are imported by the actions that use them (`await import(...)`), never at the top of a
+ * command file: a command pays only for what it runs (test/cli/startup.test.ts checks `status`).
+ */
+import type { Repository } from '../core/repository.js';
+import { toRepoPath } from '../core/worktree/paths.js';
 import { Output } from './output.js';
 
 export interface GlobalOpts {
@@ -9,6 +14,7 @@ export interface GlobalOpts {
 export const cwdOf = (g: GlobalOpts): string => g.C ?? process.cwd();
 
 export async function withRepo<T>(g: GlobalOpts, fn: (repo: Repository) => Promise<T> | T): Promise<T> {
+  const { Repository } = await import('../core/repository.js');
   const repo = Repository.open(cwdOf(g));
   try {
     return await fn(repo);

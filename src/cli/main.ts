@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
-import { Command, CommanderError } from 'commander';
-import { StrataError } from '../core/index.js';
+import { createRequire } from 'node:module';
+import type { Command } from 'commander';
+import { StrataError } from '../core/errors.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerMergeCommand } from './commands/merge.js';
@@ -12,8 +13,12 @@ import { registerWorktreeCommands } from './commands/worktree.js';
 import { EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
 
+// CommonJS packages are loaded with require(): importing them as ES modules costs a parse of their source
+// for named exports (cjs-module-lexer) on every run.
+const commander = createRequire(import.meta.url)('commander') as typeof import('commander');
+
 export function buildProgram(): Command {
-  const program = new Command('strata')
+  const program = new commander.Command('strata')
     .description('git-like version control for ML training datasets')
     .version('0.1.0')
     .option('-C <dir>', 'run as if started in DIR')
@@ -37,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof CommanderError) {
+    if (e instanceof commander.CommanderError) {
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (e instanceof StrataError) {

@@ -2,8 +2,13 @@
  * The one Output object commands render through: plain or JSON (Lines) on stdout, warnings and progress
  * on stderr, colour only on a TTY and never when NO_COLOR is set.
  */
-import { SingleBar } from 'cli-progress';
-import type { Progress } from '../core/index.js';
+import { createRequire } from 'node:module';
+import type { SingleBar } from 'cli-progress';
+import type { Progress } from '../core/stage.js';
+
+/** cli-progress is loaded only when a bar is actually shown (a TTY): most runs never need it. */
+const loadSingleBar = (): typeof SingleBar =>
+  (createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')).SingleBar;
 
 export class Output {
   readonly color: boolean;
@@ -47,7 +52,7 @@ export class Output {
   /** A byte progress bar on stderr when it is a TTY (never in JSON mode's stdout). */
   progress(label: string): Progress & { stop(): void } {
     if (!this.tty || process.env.STRATA_NO_PROGRESS) return { stop() {} };
-    const bar = new SingleBar({
+    const bar = new (loadSingleBar())({
       format: `${label} {value} MiB | {speed} MiB/s | {file}`,
       stream: this.stderr,
       hideCursor: true,

@@ -5,7 +5,6 @@
  */
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
-import { identity } from './identity.js';
 import type { Commit, Identity } from './objects/objects.js';
 import { codeProvenance } from './provenance.js';
 import { advanceHead, readHead } from './refs.js';
@@ -54,6 +53,7 @@ export async function commit(repo: Repository, opts: CommitOptions): Promise<Com
     if (!opts.allowEmpty && head.commit && repo.objects.commit(head.commit).tree === tree) {
       throw new StrataError('NOTHING_TO_COMMIT', 'nothing to commit, working tree matches HEAD', {});
     }
+    const { identity } = await import('./identity.js'); // child_process, os: not for a no-op commit
     const now = new Date();
     const provenance = await codeProvenance(repo.root);
     const c: Commit = {

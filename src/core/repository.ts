@@ -19,7 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { StrataError } from '../storage/errors.js';
 import { IndexDb } from '../storage/index-db.js';
 import { LocalPacks } from '../storage/local-packs.js';
-import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/index.js';
+import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/params.js';
 import { ObjectDb } from './object-db.js';
 
 export const REPO_DIR = '.strata';

@@ -10,8 +10,6 @@ import type { Hash } from '../storage/hash.js';
 import type { IndexEntry } from '../storage/index-db.js';
 import type { Repository } from './repository.js';
 import { loadAttributes, type AttributeRules } from './worktree/attributes.js';
-import { formatFor } from './worktree/formats.js';
-import { ingestFile } from './worktree/ingest.js';
 import { safeJoin } from './worktree/paths.js';
 import { scanWorktree, statFile } from './worktree/scan.js';
 
@@ -80,6 +78,12 @@ export async function fileState(
     return { manifest: cached.manifest as Hash, size: cached.size };
   }
   const recorded = nowNs();
+  // Hashing needs the chunker, the compressor and the format table: loaded only when the cache misses, so a
+  // no-op status or add never loads them.
+  const [{ formatFor }, { ingestFile }] = await Promise.all([
+    import('./worktree/formats.js'),
+    import('./worktree/ingest.js'),
+  ]);
   const fmt = formatFor(path, (opts.attrs ?? loadAttributes(repo.root)).lookup(path));
   opts.progress?.onFile?.(path);
   const r = await ingestFile(repo, abs, fmt, {

@@ -22,9 +22,35 @@ const require = createRequire(import.meta.url);
 const asBuffer = (d: Uint8Array): Buffer =>
   Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
 
+/** The prebuilt binary package for this platform, where there is one under a name we can tell. */
+const PLATFORM_PACKAGE: Record<string, string> = {
+  'linux-x64': '@napi-rs/blake-hash-linux-x64-gnu',
+  'linux-arm64': '@napi-rs/blake-hash-linux-arm64-gnu',
+  'darwin-x64': '@napi-rs/blake-hash-darwin-x64',
+  'darwin-arm64': '@napi-rs/blake-hash-darwin-arm64',
+  'win32-x64': '@napi-rs/blake-hash-win32-x64-msvc',
+};
+
+/**
+ * @napi-rs/blake-hash's own loader tells glibc from musl with process.report.getReport(), ~10 ms of every
+ * start-up; so the binary package for this platform is required directly first, and the package's loader
+ * is the fallback (musl, other platforms, a layout where the binary package is not resolvable from here).
+ */
+function requireNative(): typeof import('@napi-rs/blake-hash') {
+  const direct = PLATFORM_PACKAGE[`${process.platform}-${process.arch}`];
+  if (direct) {
+    try {
+      return require(direct) as typeof import('@napi-rs/blake-hash');
+    } catch {
+      /* not installed here, or not loadable (e.g. a gnu binary on musl) */
+    }
+  }
+  return require('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
+}
+
 function loadNative(): Blake3Impl | undefined {
   try {
-    const m = require('@napi-rs/blake-hash') as typeof import('@napi-rs/blake-hash');
+    const m = requireNative();
     return {
       name: 'native',
       hash: (d) => m.blake3(asBuffer(d)),

@@ -17,13 +17,19 @@ import {
   existsSync,
   unlinkSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { CODEC_DELTA, decode, decodeRecipe, encode, encodeRecipe, type DeltaOp } from './codec.js';
 import { StrataError } from './errors.js';
 import { createHasher, hashBytes } from './hash.js';
 import type { IndexDb, ObjectLocation } from './index-db.js';
 import { entryHeader, KIND, packHeader, type PackEntry } from './pack-format.js';
+
+/** node:crypto is loaded when a pack is first written, not by every command that only reads. */
+const randomHex = (n: number): string =>
+  (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto'))
+    .randomBytes(n)
+    .toString('hex');
 
 export const DEFAULT_MAX_PACK_SIZE = 64 * 1024 * 1024;
 /** Decoded delta bases kept for the next delta chunks (neighbouring chunks share bases). */
@@ -148,7 +154,7 @@ export class LocalPacks {
 
   private openPack(): OpenPack {
     if (this.current) return this.current;
-    const tmpPath = join(this.dir, `tmp-${process.pid}-${randomBytes(6).toString('hex')}.pack`);
+    const tmpPath = join(this.dir, `tmp-${process.pid}-${randomHex(6)}.pack`);
     const fd = openSync(tmpPath, 'wx+'); // readable too: pending objects are read back (delta bases)
     const p: OpenPack = { tmpPath, fd, size: 0, hasher: createHasher(), entries: [], byHash: new Map() };
     this.current = p;

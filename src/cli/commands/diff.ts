@@ -1,7 +1,7 @@
 /** diff: example by example, between revisions or against the working tree. */
 import type { Command } from 'commander';
-import { diffRevisions, StrataError, type SummaryEvent } from '../../core/index.js';
-import { createHumanRenderer, renderJsonLine, renderNameOnly, renderStat } from '../diff-output.js';
+import { StrataError } from '../../core/errors.js';
+import type { SummaryEvent } from '../../core/diff/types.js';
 import { output, repoPaths, withRepo, type GlobalOpts } from '../context.js';
 
 const list = (v: string): string[] =>
@@ -46,6 +46,9 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           });
         if (o.limit !== undefined && !(o.limit >= 0))
           throw new StrataError('BAD_INPUT', '--limit needs a number', {});
+        const { diffRevisions } = await import('../../core/diff/diff-revisions.js');
+        const { createHumanRenderer, renderJsonLine, renderNameOnly, renderStat } =
+          await import('../diff-output.js');
         await withRepo(g(), async (repo) => {
           const summaries: SummaryEvent[] = [];
           const human = createHumanRenderer({ color: out.color });

@@ -2,19 +2,10 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import {
-  fsck,
-  log,
-  looksLikePin,
-  lsTree,
-  resolveRevision,
-  show,
-  StrataError,
-  type LogEntry,
-  type Repository,
-} from '../../core/index.js';
+import { StrataError } from '../../core/errors.js';
+import type { LogEntry } from '../../core/history.js';
+import type { Repository } from '../../core/repository.js';
 import { output, short, withRepo, type GlobalOpts } from '../context.js';
-import { catPin } from './pin.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -36,7 +27,8 @@ function printCommit(out: Output, c: LogEntry): void {
 }
 
 /** The tree a revision names (a commit's tree, or a tree itself). */
-function treeOf(repo: Repository, rev: string): string {
+async function treeOf(repo: Repository, rev: string): Promise<string> {
+  const { resolveRevision } = await import('../../core/rev-parse.js');
   const r = resolveRevision(repo, rev);
   if (r.kind === 'commit') return repo.objects.commit(r.hash).tree;
   if (r.kind === 'tree') return r.hash;
@@ -52,6 +44,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'JSON Lines, one commit per line')
     .action(async (rev: string | undefined, o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);
+      const { log } = await import('../../core/history.js');
       await withRepo(g(), (repo) => {
         let first = true;
         for (const c of log(repo, rev ?? 'HEAD', { limit: o.maxCount })) {
@@ -72,6 +65,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'machine-readable output')
     .action(async (rev: string | undefined, o: { json?: boolean }) => {
       const out = output(o);
+      const { show } = await import('../../core/history.js');
       await withRepo(g(), (repo) => {
         const s = show(repo, rev ?? 'HEAD');
         out.result(s, () => {
@@ -95,6 +89,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'machine-readable output')
     .action(async (rev: string, o: { json?: boolean }) => {
       const out = output(o);
+      const { resolveRevision } = await import('../../core/rev-parse.js');
       await withRepo(g(), (repo) => {
         const r = resolveRevision(repo, rev);
         out.result(r, () => out.line(r.hash));
@@ -105,7 +100,9 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .command('cat <spec>')
     .description("stream a file's bytes to stdout: REV:PATH or PIN:PATH")
     .action(async (spec: string) => {
-      if (looksLikePin(spec)) return catPin(g(), spec);
+      const { looksLikePin } = await import('../../core/pin/pin.js');
+      if (looksLikePin(spec)) return (await import('./pin.js')).catPin(g(), spec);
+      const { resolveRevision } = await import('../../core/rev-parse.js');
       await withRepo(g(), async (repo) => {
         if (!spec.includes(':'))
           throw new StrataError('BAD_INPUT', `expected REV:PATH, got '${spec}'`, { spec });
@@ -125,8 +122,9 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'JSON Lines, one entry per line')
     .action(async (rev: string, path: string | undefined, o: { recursive?: boolean; json?: boolean }) => {
       const out = output(o);
-      await withRepo(g(), (repo) => {
-        for (const e of lsTree(repo, treeOf(repo, rev) as never, path ?? '', o.recursive)) {
+      const { lsTree } = await import('../../core/history.js');
+      await withRepo(g(), async (repo) => {
+        for (const e of lsTree(repo, (await treeOf(repo, rev)) as never, path ?? '', o.recursive)) {
           if (out.json) out.record({ path: e.path, kind: e.kind, hash: e.hash, size: e.size });
           else out.line(`${e.kind}\t${e.hash}\t${String(e.size).padStart(12)}\t${e.path}`);
         }
@@ -139,6 +137,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
       const out = output(o);
+      const { fsck } = await import('../../core/fsck.js');
       await withRepo(g(), (repo) => {
         const r = fsck(repo);
         out.result(r, () => {

@@ -1,6 +1,7 @@
 /** merge: join another branch or revision into the current branch. */
 import type { Command } from 'commander';
-import { merge, StrataError, type MergeConflict } from '../../core/index.js';
+import { StrataError } from '../../core/errors.js';
+import type { MergeConflict } from '../../core/merge.js';
 import { output, short, withRepo, type GlobalOpts } from '../context.js';
 
 const show = (v: unknown): string => {
@@ -21,6 +22,7 @@ export function registerMergeCommand(program: Command, g: () => GlobalOpts): voi
     .option('--json', 'machine-readable output')
     .action(async (rev: string, o: { message?: string; key?: string[]; json?: boolean }) => {
       const out = output(o);
+      const { merge } = await import('../../core/merge.js');
       await withRepo(g(), async (repo) => {
         try {
           const r = await merge(repo, rev, {

@@ -2,22 +2,9 @@
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import {
-  exportRevision,
-  LOCK_FILE,
-  lockAdd,
-  lockAtGitRevision,
-  lockRemove,
-  lockVerify,
-  looksLikePin,
-  parsePinPath,
-  pinFor,
-  PinnedRevision,
-  readLock,
-  Repository,
-  StrataError,
-  verifyDirectory,
-} from '../../core/index.js';
+import { StrataError } from '../../core/errors.js';
+import { LOCK_FILE } from '../../core/pin/lock-file.js';
+import type { PinnedRevision } from '../../core/pin/revision.js';
 import { cwdOf, output, withRepo, type GlobalOpts } from '../context.js';
 
 /** A pin, or a revision of the repository around the working directory. */
@@ -25,10 +12,12 @@ async function openPinOrRev(
   g: GlobalOpts,
   spec: string,
 ): Promise<{ rev: PinnedRevision; close: () => Promise<void> }> {
+  const { looksLikePin, PinnedRevision } = await pins();
   if (looksLikePin(spec)) {
     const rev = await PinnedRevision.open(spec, { cwd: cwdOf(g) });
     return { rev, close: () => rev.close() };
   }
+  const { Repository } = await import('../../core/repository.js');
   const repo = Repository.open(cwdOf(g));
   try {
     const rev = await PinnedRevision.fromRepository(repo, spec);
@@ -41,6 +30,7 @@ async function openPinOrRev(
 
 /** `strata cat PIN:PATH` (called from the cat command in history.ts). */
 export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
+  const { parsePinPath, PinnedRevision } = await pins();
   const { location, commit, path } = parsePinPath(spec);
   const rev = await PinnedRevision.open({ location, commit }, { cwd: cwdOf(g) });
   try {
@@ -49,6 +39,9 @@ export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
     await rev.close();
   }
 }
+
+/** The pin modules, loaded by the commands that use them. */
+const pins = () => import('../../core/pin/index.js');
 
 const lockPath = (g: GlobalOpts, file: string | undefined): string => resolve(cwdOf(g), file ?? LOCK_FILE);
 
@@ -61,6 +54,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'machine-readable output')
     .action(async (rev: string, o: { remote?: string; check: boolean; json?: boolean }) => {
       const out = output(o);
+      const { pinFor } = await pins();
       await withRepo(g(), async (repo) => {
         const r = await pinFor(repo, rev, { remote: o.remote, check: o.check });
         if (r.present === false)
@@ -84,6 +78,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .action(
       async (spec: string, path: string | undefined, o: { to: string; force?: boolean; json?: boolean }) => {
         const out = output(o);
+        const { exportRevision } = await pins();
         const { rev, close } = await openPinOrRev(g(), spec);
         const bar = out.progress('export');
         try {
@@ -115,6 +110,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'JSON Lines: one record per file, then a summary')
     .action(async (dir: string, o: { pin: string; path?: string; allowExtra?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { verifyDirectory } = await pins();
       const { rev, close } = await openPinOrRev(g(), o.pin);
       try {
         const r = await verifyDirectory(rev, resolve(cwdOf(g()), dir), {
@@ -171,6 +167,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'machine-readable output')
     .action(async (name: string, pin: string, o: { file?: string; json?: boolean }) => {
       const out = output(o);
+      const { looksLikePin, pinFor, PinnedRevision, lockAdd } = await pins();
       const file = lockPath(g(), o.file);
       if (!looksLikePin(pin)) pin = await withRepo(g(), async (repo) => (await pinFor(repo, pin)).pin);
       // Check that the pin opens before recording it.
@@ -187,6 +184,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .description('remove a pin from the lock file')
     .option('--file <file>', 'lock file', LOCK_FILE)
     .action(async (name: string, o: { file?: string }) => {
+      const { lockRemove } = await pins();
       lockRemove(lockPath(g(), o.file), name);
     });
 
@@ -197,6 +195,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'JSON Lines, one pin per line')
     .action(async (o: { file?: string; json?: boolean }) => {
       const out = output(o);
+      const { readLock } = await pins();
       const l = readLock(lockPath(g(), o.file));
       for (const [name, pin] of Object.entries(l.pins)) {
         if (out.json) out.record({ name, pin });
@@ -211,6 +210,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'JSON Lines, one result per pin')
     .action(async (names: string[], o: { file?: string; json?: boolean }) => {
       const out = output(o);
+      const { lockVerify } = await pins();
       const res = await lockVerify(lockPath(g(), o.file), names.length ? { names } : {});
       for (const r of res) {
         if (out.json) out.record(r);
@@ -236,6 +236,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'machine-readable output')
     .action(async (o: { file?: string; gitRev?: string; json?: boolean }) => {
       const out = output(o);
+      const { lockAtGitRevision, readLock } = await pins();
       const file = lockPath(g(), o.file);
       if (o.gitRev) {
         const r = await lockAtGitRevision(file, o.gitRev);

@@ -1,20 +1,6 @@
 /** branch, switch, checkout, tag, reset. */
 import type { Command } from 'commander';
-import {
-  checkoutPaths,
-  createBranch,
-  createTag,
-  deleteBranch,
-  deleteTag,
-  listBranches,
-  listTags,
-  readHead,
-  renameBranch,
-  reset,
-  resolveCommit,
-  StrataError,
-  switchTo,
-} from '../../core/index.js';
+import { StrataError } from '../../core/errors.js';
 import { output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
 
 export function registerRefCommands(program: Command, g: () => GlobalOpts): void {
@@ -32,6 +18,9 @@ export function registerRefCommands(program: Command, g: () => GlobalOpts): void
         o: { delete?: boolean; move?: boolean; force?: boolean; json?: boolean },
       ) => {
         const out = output(o);
+        const { createBranch, deleteBranch, listBranches, readHead, renameBranch } =
+          await import('../../core/refs.js');
+        const { resolveCommit } = await import('../../core/rev-parse.js');
         await withRepo(g(), (repo) => {
           if (o.delete) {
             if (!name) throw new StrataError('BAD_INPUT', 'branch -d needs a branch name', {});
@@ -79,6 +68,7 @@ export function registerRefCommands(program: Command, g: () => GlobalOpts): void
         o: { create?: boolean; detach?: boolean; force?: boolean; json?: boolean },
       ) => {
         const out = output(o);
+        const { switchTo } = await import('../../core/checkout.js');
         await withRepo(g(), async (repo) => {
           const r = await switchTo(repo, target, {
             create: o.create,
@@ -104,6 +94,7 @@ export function registerRefCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'machine-readable output')
     .action(async (rev: string, paths: string[], o: { force?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { checkoutPaths, switchTo } = await import('../../core/checkout.js');
       await withRepo(g(), async (repo) => {
         if (paths.length) {
           const done = await checkoutPaths(repo, rev, repoPaths(repo, g(), paths));
@@ -130,6 +121,8 @@ export function registerRefCommands(program: Command, g: () => GlobalOpts): void
         o: { delete?: boolean; force?: boolean; json?: boolean },
       ) => {
         const out = output(o);
+        const { createTag, deleteTag, listTags } = await import('../../core/refs.js');
+        const { resolveCommit } = await import('../../core/rev-parse.js');
         await withRepo(g(), (repo) => {
           if (o.delete) {
             if (!name) throw new StrataError('BAD_INPUT', 'tag -d needs a tag name', {});
@@ -158,6 +151,7 @@ export function registerRefCommands(program: Command, g: () => GlobalOpts): void
     .option('--json', 'machine-readable output')
     .action(async (rev: string | undefined, o: { soft?: boolean; hard?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { reset } = await import('../../core/checkout.js');
       await withRepo(g(), async (repo) => {
         const mode = o.hard ? 'hard' : o.soft ? 'soft' : 'mixed';
         const c = await reset(repo, rev ?? 'HEAD', mode);

@@ -1,19 +1,6 @@
 /** remote add|remove|list, push, fetch, pull, clone, ls-remote. */
 import type { Command } from 'commander';
-import {
-  addRemote,
-  clone,
-  fetch,
-  getRemote,
-  listRemotes,
-  lsRemote,
-  openRemoteStore,
-  pull,
-  push,
-  removeRemote,
-  type RemoteSettings,
-  type TransferProgress,
-} from '../../core/remote/index.js';
+import type { RemoteSettings, TransferProgress } from '../../core/remote/index.js';
 import type { Output } from '../output.js';
 import { cwdOf, output, short, withRepo, type GlobalOpts } from '../context.js';
 
@@ -56,6 +43,9 @@ function transferProgress(out: Output, label: string): TransferProgress & { stop
   };
 }
 
+/** The remote modules (and through them the S3 SDK, lazily), loaded by the commands that use them. */
+const remotes = () => import('../../core/remote/index.js');
+
 const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 
 export function registerRemoteCommands(program: Command, g: () => GlobalOpts): void {
@@ -65,6 +55,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .option('--json', 'machine-readable output')
     .action(async (name: string, url: string, o: S3Flags & { json?: boolean }) => {
       const out = output(o);
+      const { addRemote } = await remotes();
       await withRepo(g(), (repo) => {
         const r = addRemote(repo, name, url, settingsOf(o), cwdOf(g()));
         out.result(r, () => out.line(`Added remote ${r.name} → ${r.url}`));
@@ -77,6 +68,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .option('--json', 'machine-readable output')
     .action(async (name: string, o: { json?: boolean }) => {
       const out = output(o);
+      const { removeRemote } = await remotes();
       await withRepo(g(), (repo) => {
         removeRemote(repo, name);
         out.result({ removed: name }, () => out.line(`Removed remote ${name}`));
@@ -90,6 +82,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean; verbose?: boolean }) => {
       const out = output(o);
+      const { listRemotes } = await remotes();
       await withRepo(g(), (repo) => {
         const list = listRemotes(repo);
         out.result(list, () =>
@@ -115,6 +108,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
         o: { tags?: boolean; force?: boolean; json?: boolean },
       ) => {
         const out = output(o);
+        const { getRemote, push } = await remotes();
         await withRepo(g(), async (repo) => {
           const bar = transferProgress(out, 'push');
           const r = await push(repo, {
@@ -148,6 +142,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .option('--json', 'machine-readable output')
     .action(async (rem: string | undefined, o: { all?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { fetch } = await remotes();
       await withRepo(g(), async (repo) => {
         const bar = transferProgress(out, 'fetch');
         const r = await fetch(repo, { remote: rem, all: o.all, progress: bar }).finally(() => bar.stop());
@@ -168,6 +163,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .action(
       async (rem: string | undefined, branch: string | undefined, o: { all?: boolean; json?: boolean }) => {
         const out = output(o);
+        const { pull } = await remotes();
         await withRepo(g(), async (repo) => {
           const bar = transferProgress(out, 'pull');
           const r = await pull(repo, { remote: rem, branch, all: o.all, progress: bar }).finally(() =>
@@ -200,6 +196,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
         o: S3Flags & { all?: boolean; branch?: string; json?: boolean },
       ) => {
         const out = output(o);
+        const { clone } = await remotes();
         const bar = transferProgress(out, 'clone');
         const r = await clone(url, dir, {
           all: o.all,
@@ -221,6 +218,7 @@ export function registerRemoteCommands(program: Command, g: () => GlobalOpts): v
     .option('--json', 'machine-readable output')
     .action(async (rem: string | undefined, o: S3Flags & { json?: boolean }) => {
       const out = output(o);
+      const { getRemote, lsRemote, openRemoteStore } = await remotes();
       const name = rem ?? 'origin';
       const looksLikeUrl = /^[a-z0-9]+:\/\//i.test(name) || name.includes('/') || name.startsWith('.');
       let store;

@@ -1,6 +1,6 @@
 /** init, add, rm, restore, commit, status. */
 import type { Command } from 'commander';
-import { add, commit, Repository, restore, rm, status, StrataError } from '../../core/index.js';
+import { StrataError } from '../../core/errors.js';
 import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
 
 export function registerWorktreeCommands(program: Command, g: () => GlobalOpts): void {
@@ -9,8 +9,9 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .description('create an empty repository (in DIR or the current directory)')
     .option('-b, --initial-branch <name>', 'name of the first branch', 'main')
     .option('--json', 'machine-readable output')
-    .action((dir: string | undefined, o: { initialBranch: string; json?: boolean }) => {
+    .action(async (dir: string | undefined, o: { initialBranch: string; json?: boolean }) => {
       const out = output(o);
+      const { Repository } = await import('../../core/repository.js');
       const repo = Repository.init(dir ?? cwdOf(g()), { defaultBranch: o.initialBranch });
       try {
         out.result({ root: repo.root, branch: o.initialBranch }, () =>
@@ -28,6 +29,7 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .option('--json', 'machine-readable output')
     .action(async (paths: string[], o: { json?: boolean; like?: string }) => {
       const out = output(o);
+      const { add } = await import('../../core/stage.js');
       await withRepo(g(), async (repo) => {
         const bar = out.progress('add');
         const like = o.like === undefined ? {} : { like: repoPaths(repo, g(), [o.like])[0]! };
@@ -51,6 +53,7 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .action(
       async (paths: string[], o: { cached?: boolean; force?: boolean; r?: boolean; json?: boolean }) => {
         const out = output(o);
+        const { rm } = await import('../../core/stage.js');
         await withRepo(g(), async (repo) => {
           const removed = await rm(repo, repoPaths(repo, g(), paths), {
             cached: o.cached,
@@ -75,6 +78,7 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
         o: { staged?: boolean; worktree?: boolean; source?: string; json?: boolean },
       ) => {
         const out = output(o);
+        const { restore } = await import('../../core/checkout.js');
         await withRepo(g(), async (repo) => {
           const done = await restore(repo, repoPaths(repo, g(), paths), {
             staged: o.staged,
@@ -95,6 +99,7 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .option('--json', 'machine-readable output')
     .action(async (o: { message: string; all?: boolean; allowEmpty?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { commit } = await import('../../core/commit.js');
       await withRepo(g(), async (repo) => {
         const bar = out.progress('commit');
         const r = await commit(repo, {
@@ -117,6 +122,7 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .option('--json', 'machine-readable output')
     .action(async (o: { short?: boolean; json?: boolean }) => {
       const out = output(o);
+      const { status } = await import('../../core/status.js');
       await withRepo(g(), async (repo) => {
         const s = await status(repo);
         for (const p of s.skipped) out.warn(`ignoring ${p} (not a regular file)`);

@@ -6,17 +6,11 @@
  */
 import { StrataError } from '../../storage/errors.js';
 import { GEAR } from './gear.js';
+import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './params.js';
+
+export { DEFAULT_CHUNK_PARAMS, type ChunkParams };
 
 export type ChunkFormat = 'jsonl' | 'text' | 'csv' | 'tsv' | 'binary';
-
-export interface ChunkParams {
-  min: number;
-  avg: number;
-  max: number;
-}
-
-/** The starting parameters (4 KiB / 16 KiB / 64 KiB); bench/micro/chunker.ts measures the alternatives. */
-export const DEFAULT_CHUNK_PARAMS: ChunkParams = Object.freeze({ min: 4096, avg: 16384, max: 65536 });
 
 const NL = 0x0a;
 const QUOTE = 0x22;

@@ -14,7 +14,7 @@ import { verifyPinnedData, type DataCheck } from './export.js';
 import { parsePin } from './pin.js';
 import { PinnedRevision } from './revision.js';
 
-export const LOCK_FILE = 'strata.lock';
+export { LOCK_FILE } from './lock-file.js';
 export const LOCK_VERSION = 1;
 
 export interface LockFile {

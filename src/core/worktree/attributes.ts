@@ -4,8 +4,16 @@
  * without '/' matches the file name at any depth; with '/', the path from the root.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import picomatch from 'picomatch';
+
+/** picomatch is loaded only when there are patterns to compile (most repositories have no attributes file). */
+let picomatchFn: typeof import('picomatch') | undefined;
+const picomatch: typeof import('picomatch') = ((glob: string, options: object) =>
+  (picomatchFn ??= createRequire(import.meta.url)('picomatch') as typeof import('picomatch'))(
+    glob,
+    options,
+  )) as typeof import('picomatch');
 
 export const ATTRIBUTES_FILE = '.strataattributes';
 

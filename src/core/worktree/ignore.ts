@@ -3,8 +3,12 @@
  * `.strata/` and `.git/` are always ignored.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import ignore, { type Ignore } from 'ignore';
+import type { Ignore } from 'ignore';
+
+// require(), not import: an ES import of this CommonJS package costs a parse of its source on every run.
+const ignore = createRequire(import.meta.url)('ignore') as typeof import('ignore');
 
 export const IGNORE_FILE = '.strataignore';
 const ALWAYS = ['.strata/', '.git/'];

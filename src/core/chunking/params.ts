@@ -1,0 +1,9 @@
+/** Chunk size parameters, apart from the chunker so opening a repository does not load the chunker. */
+export interface ChunkParams {
+  min: number;
+  avg: number;
+  max: number;
+}
+
+/** The starting parameters (4 KiB / 16 KiB / 64 KiB); bench/micro/chunker.ts measures the alternatives. */
+export const DEFAULT_CHUNK_PARAMS: ChunkParams = Object.freeze({ min: 4096, avg: 16384, max: 65536 });
