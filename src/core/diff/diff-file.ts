@@ -497,7 +497,7 @@ export async function* diffFile(
         if (matched[s]?.[r]) continue;
         const rec: Rec = { side: s, unit: c.unit[r]!, ord: c.ord[r]!, tok: c.tok[r]!, l1: c.id(r) };
         if (c.line[r]! >= 0) rec.line = c.line[r]!;
-        if (c.index[r]! >= 0) rec.index = c.index[r]!;
+        if (c.index && c.index[r]! >= 0) rec.index = c.index[r]!;
         const src = c.src.get(r);
         if (src) rec.src = src;
         const cid = c.cid(r);
@@ -669,70 +669,89 @@ export async function* diffFile(
     return g === 0 ? -0.5 : anchorA[g - 1]! + 0.5;
   };
 
-  if (!keyPaths) {
-    const gaps = new Map<number, [Rec[], Rec[]]>();
-    for (const s of [0, 1] as const) {
-      for (const r of recs[s]) {
-        if (r.partner) continue;
-        const g = gapOf(r);
-        (gaps.get(g) ?? gaps.set(g, [[], []]).get(g)!)[s].push(r);
+  /** Orders a list of planned changes (file order; removed before added within a gap) and counts them. */
+  const order = (list: Planned[]): void => {
+    for (const p of list) {
+      if (p.a) {
+        p.pos = p.a.tok;
+        p.tie = 1;
+      } else {
+        p.pos = removedPos(p.b!);
+        p.tie = p.b!.tok;
+      }
+      counts[p.kind]++;
+      // Malformed examples that take part in a change are warned about, all of them counted.
+      if (p.b?.error !== undefined || p.a?.error !== undefined)
+        warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
+    }
+    list.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
+  };
+  let emitted = 0;
+  /** Change events (and their warnings) for planned changes in file order, up to the limit, in batches. */
+  async function* emit(list: Planned[]): AsyncGenerator<DiffEvent> {
+    const n = Math.min(list.length, Math.max(0, limit - emitted));
+    emitted += n;
+    for (let start = 0; start < n; start += FETCH_BATCH) {
+      const batch = list.slice(start, Math.min(n, start + FETCH_BATCH));
+      await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
+      for (const p of batch) {
+        for (const r of [p.b, p.a]) {
+          if (r?.error !== undefined) {
+            const w: DiffEvent = {
+              type: 'warning',
+              path,
+              message: `${SIDE_NAME[r.side]}: ${r.error}`,
+              side: SIDE_NAME[r.side],
+            };
+            if (r.line !== undefined) w.line = r.line;
+            yield w;
+          }
+        }
+        yield changeEvent(path, p);
+      }
+      // The events hold what they show; the Recs need not.
+      for (const p of batch) {
+        release(p.b, true);
+        release(p.a, true);
       }
     }
-    for (const [rs, as] of gaps.values()) {
-      // Similarity needs the values, one gap at a time (pairGap compares only when both sides have examples
-      // and it is not one against one).
+  }
+
+  if (!keyPaths) {
+    // Every change lies in a gap between in-order anchors, and gaps come in file order: they are paired,
+    // ordered and emitted one at a time, so no list of all changes is ever held.
+    const un: [Rec[], Rec[]] = [recs[0].filter((r) => !r.partner), recs[1].filter((r) => !r.partner)];
+    recs[0] = [];
+    recs[1] = [];
+    const at = [0, 0];
+    while (at[0]! < un[0].length || at[1]! < un[1].length) {
+      throwIfAborted(signal);
+      const g = Math.min(
+        at[0]! < un[0].length ? gapOf(un[0][at[0]!]!) : Infinity,
+        at[1]! < un[1].length ? gapOf(un[1][at[1]!]!) : Infinity,
+      );
+      const gap: [Rec[], Rec[]] = [[], []];
+      for (const s of [0, 1] as const)
+        while (at[s]! < un[s].length && gapOf(un[s][at[s]!]!) === g) gap[s].push(un[s][at[s]!++]!);
+      const [rs, as] = gap;
+      // Similarity needs the values (pairGap compares only when both sides have examples and it is not one
+      // against one).
       const compare = rs.length > 0 && as.length > 0 && rs.length * as.length > 1;
       if (compare) await fetch([...rs, ...as]);
       const { pairs, removed, added } = pairGap(rs, as, similar);
       if (compare) for (const r of [...rs, ...as]) release(r);
-      for (const [b, a] of pairs) modifiedPairs.push([b, a, false]);
-      for (const r of removed) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
-      for (const r of added) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+      const list: Planned[] = [];
+      for (const [b, a] of pairs) list.push({ kind: 'modified', b, a, pos: 0, tie: 0 });
+      for (const r of removed) list.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+      for (const r of added) list.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+      order(list);
+      yield* emit(list);
     }
-  }
-  for (const [b, a, dup] of modifiedPairs)
-    planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
-  for (const p of planned) {
-    if (p.a) {
-      p.pos = p.a.tok;
-      p.tie = 1;
-    } else {
-      p.pos = removedPos(p.b!);
-      p.tie = p.b!.tok;
-    }
-    counts[p.kind]++;
-  }
-  planned.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
-
-  // Malformed examples that take part in a change are warned about, all of them counted.
-  for (const p of planned)
-    if (p.b?.error !== undefined || p.a?.error !== undefined)
-      warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
-
-  const emit = Math.min(planned.length, limit);
-  for (let start = 0; start < emit; start += FETCH_BATCH) {
-    const batch = planned.slice(start, Math.min(emit, start + FETCH_BATCH));
-    await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
-    for (const p of batch) {
-      for (const r of [p.b, p.a]) {
-        if (r?.error !== undefined) {
-          const w: DiffEvent = {
-            type: 'warning',
-            path,
-            message: `${SIDE_NAME[r.side]}: ${r.error}`,
-            side: SIDE_NAME[r.side],
-          };
-          if (r.line !== undefined) w.line = r.line;
-          yield w;
-        }
-      }
-      yield changeEvent(path, p);
-    }
-    // The events hold what they show; the Recs need not.
-    for (const p of batch) {
-      release(p.b, true);
-      release(p.a, true);
-    }
+  } else {
+    for (const [b, a, dup] of modifiedPairs)
+      planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
+    order(planned);
+    yield* emit(planned);
   }
   yield summary(duplicateKeys ? { duplicateKeys } : {});
 }

@@ -1,6 +1,6 @@
 /**
  * Pass 1 without a key keeps, for every example read, only where it is and the identity of its bytes, in
- * typed columns (about 60 bytes an example, no object per example). Examples are then paired by those identities
+ * typed columns (36 bytes an example, no object per example). Examples are then paired by those identities
  * (a sort of each side, then a merge): an example equal to one on the other side is an anchor and never
  * becomes an object; only the ones left over (the changes, or moved examples whose bytes differ) do.
  */
@@ -13,21 +13,20 @@ export class IdColumns {
   ord = new Int32Array(1024);
   /** -1: unknown. */
   line = new Int32Array(1024);
-  /** -1: none. */
-  index = new Int32Array(1024);
+  /** -1: none; allocated when a row first has one (JSON arrays, Parquet). */
+  index: Int32Array | undefined;
   /** 16-byte identities, 4 words each. */
   ids = new Uint32Array(1024 * 4);
-  /** Content ids computed while reading (lines of changed regions), 4 words each; `hasCid` says which. */
-  cids = new Uint32Array(1024 * 4);
-  hasCid = new Uint8Array(1024);
-  /** Parse errors of rows whose content id was computed (rare). */
+  /** Content ids computed while reading (the few lines left in changed regions), by row. */
+  readonly cids = new Map<number, string>();
+  /** Parse errors of rows whose content id was computed. */
   readonly errors = new Map<number, string>();
   /** Copies of lines kept from pass 1 (within the engine's budget), by row. */
   readonly src = new Map<number, ParsedRecord>();
 
   private grow(): void {
     const cap = this.tok.length * 2;
-    const g = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(a: T, n: number): T => {
+    const g = <T extends Float64Array | Int32Array | Uint32Array>(a: T, n: number): T => {
       const b = new (a.constructor as new (n: number) => T)(n);
       b.set(a);
       return b;
@@ -36,10 +35,8 @@ export class IdColumns {
     this.unit = g(this.unit, cap);
     this.ord = g(this.ord, cap);
     this.line = g(this.line, cap);
-    this.index = g(this.index, cap);
+    if (this.index) this.index = g(this.index, cap);
     this.ids = g(this.ids, cap * 4);
-    this.cids = g(this.cids, cap * 4);
-    this.hasCid = g(this.hasCid, cap);
   }
 
   /** Adds a row; `id` is a 16-character latin1 identity (canonical.ts). Returns the row number. */
@@ -57,15 +54,14 @@ export class IdColumns {
     this.unit[r] = unit;
     this.ord[r] = ord;
     this.line[r] = line ?? -1;
-    this.index[r] = index ?? -1;
-    this.hasCid[r] = 0;
+    if (index !== undefined && !this.index) this.index = new Int32Array(this.tok.length).fill(-1);
+    if (this.index) this.index[r] = index ?? -1;
     put(this.ids, r, id);
     return r;
   }
 
   setCid(r: number, cid: string, error: string | undefined): void {
-    put(this.cids, r, cid);
-    this.hasCid[r] = 1;
+    this.cids.set(r, cid);
     if (error !== undefined) this.errors.set(r, error);
   }
 
@@ -74,7 +70,7 @@ export class IdColumns {
   }
 
   cid(r: number): string | undefined {
-    return this.hasCid[r] ? get(this.cids, r) : undefined;
+    return this.cids.get(r);
   }
 
   /** Rows ordered by identity, then by row number (the order examples were read in). */
