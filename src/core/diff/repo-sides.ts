@@ -132,9 +132,10 @@ export function sidesFromManifests(
     LINE_FORMATS.has(diffFormat(before.format)) &&
     diffFormat(before.format) === diffFormat(after.format);
   const [rb, ra] = refine ? refineSpans(sb, sa) : [sb, sa];
+  const cache = new ChunkCache(repo);
   return [
-    before ? sideFromSpans(repo, path, before, rb) : null,
-    after ? sideFromSpans(repo, path, after, ra) : null,
+    before ? sideFromSpans(repo, path, before, rb, cache) : null,
+    after ? sideFromSpans(repo, path, after, ra, cache) : null,
   ];
 }
 
@@ -154,11 +155,50 @@ const contentOf = (m: FileManifest): string | undefined => {
   return typeof c === 'string' ? c : undefined;
 };
 
-export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
-  return sideFromSpans(repo, path, m, [...repo.objects.spans(m)]);
+/** Decoded chunks recently read, up to a byte budget (LRU), shared by both sides of a diff. */
+const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
+
+class ChunkCache {
+  private readonly map = new Map<string, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly repo: Repository) {}
+  /**
+   * A chunk's bytes. Sub-chunk spans make both sides read pieces of the same chunks in turn (an old chunk's
+   * replaced range, then the new chunk holding several edited records): without this each would be
+   * decompressed and verified once per piece.
+   */
+  get(hash: string): Uint8Array {
+    const hit = this.map.get(hash);
+    if (hit) {
+      this.map.delete(hash);
+      this.map.set(hash, hit);
+      return hit;
+    }
+    const data = this.repo.objects.chunk(hash);
+    if (data.length <= CHUNK_CACHE_BYTES / 4) {
+      this.map.set(hash, data);
+      this.bytes += data.length;
+      for (const [k, v] of this.map) {
+        if (this.bytes <= CHUNK_CACHE_BYTES) break;
+        this.map.delete(k);
+        this.bytes -= v.length;
+      }
+    }
+    return data;
+  }
 }
 
-function sideFromSpans(repo: Repository, path: string, m: FileManifest, spans: Span[]): DiffSide {
+export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
+  return sideFromSpans(repo, path, m, [...repo.objects.spans(m)], new ChunkCache(repo));
+}
+
+function sideFromSpans(
+  repo: Repository,
+  path: string,
+  m: FileManifest,
+  spans: Span[],
+  cache: ChunkCache,
+): DiffSide {
   const starts: number[] = [];
   let at = 0;
   for (const s of spans) {
@@ -171,7 +211,7 @@ function sideFromSpans(repo: Repository, path: string, m: FileManifest, spans: S
   }));
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const [h, off, len] = spans[i]!;
-    const c = repo.objects.chunk(h);
+    const c = cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
     return c.subarray(off, off + len);
