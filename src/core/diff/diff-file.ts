@@ -325,15 +325,23 @@ export async function* diffFile(
         // A huge region: every line becomes a record (identities only), as in the general path.
         for (const s of [0, 1] as const) {
           for (const u of units[s]) {
+            if (!keyPaths) {
+              // Identities straight from the bytes: no record objects, no cached piece.
+              const bytes = await la[s].bytes(u);
+              const sp = splitLines(bytes, la[s].jsonl);
+              const base = la[s].base(u);
+              cost.examplesRead += sp.start.length;
+              for (let ord = 0; ord < sp.start.length; ord++) {
+                const line = base === undefined ? undefined : base + sp.no[ord]!;
+                const id = bytesIdentity(bytes.subarray(sp.start[ord], sp.end[ord]));
+                cols[s].push(u * stride + 1 + ord, u, ord, line, undefined, id);
+              }
+              continue;
+            }
             const records = await readers[s].read(u);
             cost.examplesRead += records.length;
             records.forEach((r, ord) => {
-              const tok = u * stride + 1 + ord;
-              if (!keyPaths) {
-                cols[s].push(tok, u, ord, r.line, undefined, r.l1);
-                return;
-              }
-              const rec: Rec = { side: s, unit: u, ord, tok, line: r.line, l1: '' };
+              const rec: Rec = { side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: '' };
               identify(rec, r);
               recs[s].push(rec);
             });
