@@ -99,4 +99,48 @@ describe('changed regions of line files', () => {
     ]);
     expect(c.fields).toBe(c.fields);
   });
+
+  it('many scattered changes, a moved block, limits: exact counts, file order, the same first events', async () => {
+    const base = rows(3000);
+    const deleted = (i: number) => i % 37 === 5;
+    const edited = (i: number) => i % 101 === 50 && !deleted(i);
+    const after: ReturnType<typeof row>[] = [];
+    let inserted = 0;
+    for (let i = 0; i < 3000; i++) {
+      if (i >= 100 && i < 110) continue; // moved to the end, unchanged
+      if (!deleted(i)) after.push(edited(i) ? row(i, `edited ${i}: other words entirely`) : base[i]!);
+      if (i % 500 === 250) after.push(row(10_000 + inserted++, `inserted ${inserted}`));
+    }
+    after.push(...base.slice(100, 110).filter((r) => !deleted(r.id)));
+    const counts = {
+      added: inserted,
+      removed: base.filter((r) => deleted(r.id)).length,
+      modified: base.filter((r) => edited(r.id) && (r.id < 100 || r.id >= 110)).length,
+    };
+    const b = sideFromBytes('m.jsonl', jsonl(base), { avgSize: 2048 });
+    const a = sideFromBytes('m.jsonl', jsonl(after), { avgSize: 2048 });
+    for (const opts of [{}, { key: ['id'] }]) {
+      const r = await collect(b, a, opts);
+      expect(r.summary.counts).toEqual(counts);
+      expect(r.changes).toHaveLength(counts.added + counts.removed + counts.modified);
+      const ids = (c: (typeof r.changes)[number]) => ((c.after ?? c.before) as { id: number }).id;
+      expect(r.changes.filter((c) => c.kind === 'removed').map(ids)).toEqual(
+        base.filter((r) => deleted(r.id)).map((r) => r.id),
+      );
+      // File order: the after position never goes back.
+      let last = 0;
+      for (const c of r.changes) {
+        const pos = c.line?.after ?? c.line?.before ?? 0;
+        if (c.line?.after !== undefined) {
+          expect(pos).toBeGreaterThan(last);
+          last = pos;
+        }
+      }
+      const firstTen = await collect(b, a, { ...opts, limit: 10 });
+      expect(firstTen.summary.counts).toEqual(counts);
+      expect(firstTen.changes.map((c) => renderJsonLine(c))).toEqual(
+        r.changes.slice(0, 10).map((c) => renderJsonLine(c)),
+      );
+    }
+  });
 });

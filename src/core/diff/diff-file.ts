@@ -21,6 +21,7 @@ import {
   stripFields,
 } from './canonical.js';
 import { diffFields, wordDiff } from './fields.js';
+import { IdColumns, matchIds } from './id-columns.js';
 import {
   MAX_JSON_BYTES,
   lineRecord,
@@ -97,6 +98,37 @@ async function regionLines(access: LineAccess, units: number[]): Promise<RegionL
   return out;
 }
 
+/** Anchor token pairs in growable columns. */
+class PairList {
+  n = 0;
+  b = new Float64Array(1024);
+  a = new Float64Array(1024);
+  push(b: number, a: number): void {
+    if (this.n === this.b.length) {
+      const nb = new Float64Array(this.n * 2);
+      const na = new Float64Array(this.n * 2);
+      nb.set(this.b);
+      na.set(this.a);
+      this.b = nb;
+      this.a = na;
+    }
+    this.b[this.n] = b;
+    this.a[this.n++] = a;
+  }
+  /** Indices ordered by the after token. */
+  orderByAfter(): Uint32Array {
+    const order = new Uint32Array(this.n);
+    for (let i = 0; i < this.n; i++) order[i] = i;
+    const a = this.a;
+    return order.sort((x, y) => a[x]! - a[y]!);
+  }
+  clear(): void {
+    this.n = 0;
+    this.b = new Float64Array(0);
+    this.a = new Float64Array(0);
+  }
+}
+
 interface Planned {
   kind: ChangeKind;
   b?: Rec;
@@ -112,7 +144,7 @@ const REGION_BYTES = 64 * 1024 * 1024;
 /** Edits beyond which the lines of a changed region are all compared by identity instead of a line diff. */
 const MAX_REGION_EDITS = 256;
 /** Bytes of changed lines kept from pass 1 for pass 2, per file. */
-const KEEP_BYTES = 64 * 1024 * 1024;
+const KEEP_BYTES = 32 * 1024 * 1024;
 const MAX_DUP_WARNINGS = 100;
 const MAX_DUP_KEYS_LISTED = 20;
 
@@ -228,6 +260,10 @@ export async function* diffFile(
   // Pass 1: identities (and keys) of every example in the pieces that did not cancel.
   const unitTok: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
   const recs: [Rec[], Rec[]] = [[], []];
+  // Without a key, pass 1 keeps identities in columns; only examples left unmatched become Recs.
+  const cols: [IdColumns, IdColumns] = [new IdColumns(), new IdColumns()];
+  // Anchors as (before token, after token) pairs: shared pieces, runs of equal lines, examples matched.
+  const anchors = new PairList();
   const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
     if (!keyPaths) return undefined;
     const vals = keyPaths.map((p) => getPath(value, p));
@@ -261,8 +297,6 @@ export async function* diffFile(
     rec.fetched = false;
   }
 
-  // Anchors found while reading (runs of equal lines at both ends of a changed region), as token pairs.
-  const runAnchors: Array<[number, number]> = [];
   const lineAccess: [LineAccess | undefined, LineAccess | undefined] = [readers[0].lines, readers[1].lines];
   if (before && after && lineAccess[0] && lineAccess[1]) {
     // Fast path for line files: tokens are unit * stride + 1 + ordinal, so that both sides can
@@ -275,6 +309,8 @@ export async function* diffFile(
     const inOrder = longestIncreasing(sharedPairs.map((p) => p[1])).map((i) => sharedPairs[i]!);
     inOrder.push([readers[0].units.length, readers[1].units.length]);
     let kept = 0;
+    // Copies of changed lines serve only the events: a diff that shows none (--stat) keeps none.
+    const keepSrc = limit > 0;
     let prev: [number, number] = [-1, -1];
     for (const stop of inOrder) {
       throwIfAborted(signal);
@@ -289,12 +325,24 @@ export async function* diffFile(
         // A huge region: every line becomes a record (identities only), as in the general path.
         for (const s of [0, 1] as const) {
           for (const u of units[s]) {
+            if (!keyPaths) {
+              // Identities straight from the bytes: no record objects, no cached piece.
+              const bytes = await la[s].bytes(u);
+              const sp = splitLines(bytes, la[s].jsonl);
+              const base = la[s].base(u);
+              cost.examplesRead += sp.start.length;
+              for (let ord = 0; ord < sp.start.length; ord++) {
+                const line = base === undefined ? undefined : base + sp.no[ord]!;
+                const id = bytesIdentity(bytes.subarray(sp.start[ord], sp.end[ord]));
+                cols[s].push(u * stride + 1 + ord, u, ord, line, undefined, id);
+              }
+              continue;
+            }
             const records = await readers[s].read(u);
             cost.examplesRead += records.length;
             records.forEach((r, ord) => {
               const rec: Rec = { side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: '' };
-              if (keyPaths) identify(rec, r);
-              else rec.l1 = r.l1;
+              identify(rec, r);
               recs[s].push(rec);
             });
           }
@@ -351,7 +399,7 @@ export async function* diffFile(
       };
       if (!keyPaths) {
         // Without a key, a run of equal lines is one anchor and its examples are never looked at.
-        for (const [i, j] of runs) runAnchors.push([tokAt(L0, i), tokAt(L1, j)]);
+        for (const [i, j] of runs) anchors.push(tokAt(L0, i), tokAt(L1, j));
       } else {
         // With a key, equal lines are unchanged examples but still need their keys (duplicate keys are
         // detected among the examples read): each pair is parsed once, for its key only.
@@ -386,18 +434,31 @@ export async function* diffFile(
           const slice = L.buf[i]!.subarray(L.start[i], L.end[i]);
           const base = la[s].base(L.unit[i]!);
           const line = base === undefined ? undefined : base + L.no[i]!;
-          const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
           // Keep a copy of the line (within a budget) so that pass 2 need not read the piece again.
-          const src =
-            kept + slice.length <= KEEP_BYTES
-              ? lineRecord(Buffer.from(slice), line, la[s].jsonl)
-              : lineRecord(slice, line, la[s].jsonl);
-          if (kept + slice.length <= KEEP_BYTES) {
-            kept += slice.length;
-            rec.src = src;
+          const keep = keepSrc && kept + slice.length <= KEEP_BYTES;
+          const src = keep
+            ? lineRecord(Buffer.from(slice), line, la[s].jsonl)
+            : lineRecord(slice, line, la[s].jsonl);
+          if (keep) kept += slice.length;
+          if (!keyPaths) {
+            const row = cols[s].push(
+              tokAt(L, i),
+              L.unit[i]!,
+              L.ord[i]!,
+              line,
+              undefined,
+              bytesIdentity(slice),
+            );
+            if (keep) cols[s].src.set(row, src);
+            // The content id now, while the bytes are at hand: pass 2 need not read the piece for it.
+            const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
+            identify(tmp, src);
+            cols[s].setCid(row, tmp.cid!, tmp.error);
+            continue;
           }
-          if (keyPaths) identify(rec, src);
-          else rec.l1 = bytesIdentity(slice);
+          const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
+          if (keep) rec.src = src;
+          identify(rec, src);
           recs[s].push(rec);
         }
       }
@@ -415,9 +476,12 @@ export async function* diffFile(
         const records = await reader.read(u);
         cost.examplesRead += records.length;
         records.forEach((r, ord) => {
+          if (!keyPaths) {
+            cols[s].push(tok++, u, ord, r.line, r.index, r.l1);
+            return;
+          }
           const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: '' };
-          if (keyPaths) identify(rec, r);
-          else rec.l1 = r.l1;
+          identify(rec, r);
           recs[s].push(rec);
         });
       }
@@ -429,13 +493,44 @@ export async function* diffFile(
     yield { type: 'warning', path, message };
   }
 
-  const fetch = async (list: Rec[]): Promise<void> => {
+  if (!keyPaths) {
+    // Equal bytes are equal examples (anchors, never objects), unless the CSV header that names their fields
+    // changed. The examples left become Recs.
+    const matched: [Uint8Array | undefined, Uint8Array | undefined] = headersDiffer
+      ? [undefined, undefined]
+      : matchIds(cols[0], cols[1], (rb, ra) => anchors.push(cols[0].tok[rb]!, cols[1].tok[ra]!));
+    for (const s of [0, 1] as const) {
+      const c = cols[s];
+      for (let r = 0; r < c.n; r++) {
+        if (matched[s]?.[r]) continue;
+        const rec: Rec = { side: s, unit: c.unit[r]!, ord: c.ord[r]!, tok: c.tok[r]!, l1: c.id(r) };
+        if (c.line[r]! >= 0) rec.line = c.line[r]!;
+        if (c.index && c.index[r]! >= 0) rec.index = c.index[r]!;
+        const src = c.src.get(r);
+        if (src) rec.src = src;
+        const cid = c.cid(r);
+        if (cid !== undefined) {
+          rec.cid = cid;
+          const error = c.errors.get(r);
+          if (error !== undefined) rec.error = error;
+        }
+        recs[s].push(rec);
+      }
+      cols[s] = new IdColumns();
+    }
+  }
+
+  /**
+   * Parses examples again: `value` mode for their values (similarity, events), `id` mode for their content
+   * ids only (the values are dropped again, so that memory holds identities, not examples).
+   */
+  const fetch = async (list: Rec[], mode: 'id' | 'value' = 'value'): Promise<void> => {
+    const apply = mode === 'id' ? identify : assign;
     const groups = new Map<string, Rec[]>();
     for (const r of list) {
-      if (r.fetched) continue;
+      if (mode === 'id' ? r.cid !== undefined : r.fetched) continue;
       if (r.src) {
-        assign(r, r.src);
-        r.src = undefined;
+        apply(r, r.src);
         continue;
       }
       const g = `${r.side}:${r.unit}`;
@@ -445,8 +540,17 @@ export async function* diffFile(
       throwIfAborted(signal);
       const first = group[0]!;
       const records = await readers[first.side].read(first.unit);
-      for (const rec of group) assign(rec, records[rec.ord]!);
+      for (const rec of group) apply(rec, records[rec.ord]!);
     }
+  };
+  /** Drops what `fetch` loaded (kept: identities, errors, positions). */
+  const release = (r: Rec | undefined, final = false): void => {
+    if (!r) return;
+    r.value = undefined;
+    r.text = undefined;
+    r.feats = undefined;
+    r.fetched = false;
+    if (final) r.src = undefined;
   };
 
   const pair = (b: Rec, a: Rec): void => {
@@ -479,11 +583,9 @@ export async function* diffFile(
   const dupWarnings: DiffEvent[] = [];
 
   if (!keyPaths) {
-    // Equal bytes are equal examples, unless the CSV header that names their fields changed.
-    if (!headersDiffer) matchBy(recs[0], recs[1], (r) => r.l1);
-    const rest: [Rec[], Rec[]] = [recs[0].filter((r) => !r.partner), recs[1].filter((r) => !r.partner)];
-    await fetch([...rest[0], ...rest[1]]);
-    matchBy(rest[0], rest[1], (r) => r.cid);
+    // What equal bytes did not match pairs by content (key order, number spelling do not matter).
+    await fetch([...recs[0], ...recs[1]], 'id');
+    matchBy(recs[0], recs[1], (r) => r.cid);
   } else {
     const groups = new Map<string, [Rec[], Rec[]]>();
     const keyless: [Rec[], Rec[]] = [[], []];
@@ -552,21 +654,22 @@ export async function* diffFile(
   for (const w of dupWarnings) yield w;
 
   // Anchors (shared pieces and matched examples) in after-order; the in-order ones split both sides into gaps.
-  const anchorB: number[] = [];
-  const anchorA: number[] = [];
+  let anchorB: Float64Array;
+  let anchorA: Float64Array;
   {
-    const byAfter: Array<[number, number]> = sharedPairs.map(([bu, au]) => [
-      unitTok[0].get(bu)!,
-      unitTok[1].get(au)!,
-    ]);
-    byAfter.push(...runAnchors);
-    for (const a of recs[1]) if (a.partner) byAfter.push([a.partner.tok, a.tok]);
-    byAfter.sort((x, y) => x[1] - y[1]);
-    const lis = longestIncreasing(byAfter.map((p) => p[0]));
-    for (const i of lis) {
-      anchorB.push(byAfter[i]![0]);
-      anchorA.push(byAfter[i]![1]);
-    }
+    for (const [bu, au] of sharedPairs) anchors.push(unitTok[0].get(bu)!, unitTok[1].get(au)!);
+    for (const a of recs[1]) if (a.partner) anchors.push(a.partner.tok, a.tok);
+    const order = anchors.orderByAfter();
+    const seq = new Float64Array(order.length);
+    for (let i = 0; i < order.length; i++) seq[i] = anchors.b[order[i]!]!;
+    const lis = longestIncreasing(seq);
+    anchorB = new Float64Array(lis.length);
+    anchorA = new Float64Array(lis.length);
+    lis.forEach((i, k) => {
+      anchorB[k] = seq[i]!;
+      anchorA[k] = anchors.a[order[i]!]!;
+    });
+    anchors.clear();
   }
   const gapOf = (r: Rec): number => countBelow(r.side === 0 ? anchorB : anchorA, r.tok);
   const removedPos = (r: Rec): number => {
@@ -574,60 +677,89 @@ export async function* diffFile(
     return g === 0 ? -0.5 : anchorA[g - 1]! + 0.5;
   };
 
-  if (!keyPaths) {
-    const gaps = new Map<number, [Rec[], Rec[]]>();
-    for (const s of [0, 1] as const) {
-      for (const r of recs[s]) {
-        if (r.partner) continue;
-        const g = gapOf(r);
-        (gaps.get(g) ?? gaps.set(g, [[], []]).get(g)!)[s].push(r);
+  /** Orders a list of planned changes (file order; removed before added within a gap) and counts them. */
+  const order = (list: Planned[]): void => {
+    for (const p of list) {
+      if (p.a) {
+        p.pos = p.a.tok;
+        p.tie = 1;
+      } else {
+        p.pos = removedPos(p.b!);
+        p.tie = p.b!.tok;
       }
+      counts[p.kind]++;
+      // Malformed examples that take part in a change are warned about, all of them counted.
+      if (p.b?.error !== undefined || p.a?.error !== undefined)
+        warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
     }
-    for (const [rs, as] of gaps.values()) {
-      const { pairs, removed, added } = pairGap(rs, as, similar);
-      for (const [b, a] of pairs) modifiedPairs.push([b, a, false]);
-      for (const r of removed) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
-      for (const r of added) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
-    }
-  }
-  for (const [b, a, dup] of modifiedPairs)
-    planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
-  for (const p of planned) {
-    if (p.a) {
-      p.pos = p.a.tok;
-      p.tie = 1;
-    } else {
-      p.pos = removedPos(p.b!);
-      p.tie = p.b!.tok;
-    }
-    counts[p.kind]++;
-  }
-  planned.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
-
-  // Malformed examples that take part in a change are warned about, all of them counted.
-  for (const p of planned)
-    if (p.b?.error !== undefined || p.a?.error !== undefined)
-      warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
-
-  const emit = Math.min(planned.length, limit);
-  for (let start = 0; start < emit; start += FETCH_BATCH) {
-    const batch = planned.slice(start, Math.min(emit, start + FETCH_BATCH));
-    await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
-    for (const p of batch) {
-      for (const r of [p.b, p.a]) {
-        if (r?.error !== undefined) {
-          const w: DiffEvent = {
-            type: 'warning',
-            path,
-            message: `${SIDE_NAME[r.side]}: ${r.error}`,
-            side: SIDE_NAME[r.side],
-          };
-          if (r.line !== undefined) w.line = r.line;
-          yield w;
+    list.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
+  };
+  let emitted = 0;
+  /** Change events (and their warnings) for planned changes in file order, up to the limit, in batches. */
+  async function* emit(list: Planned[]): AsyncGenerator<DiffEvent> {
+    const n = Math.min(list.length, Math.max(0, limit - emitted));
+    emitted += n;
+    for (let start = 0; start < n; start += FETCH_BATCH) {
+      const batch = list.slice(start, Math.min(n, start + FETCH_BATCH));
+      await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
+      for (const p of batch) {
+        for (const r of [p.b, p.a]) {
+          if (r?.error !== undefined) {
+            const w: DiffEvent = {
+              type: 'warning',
+              path,
+              message: `${SIDE_NAME[r.side]}: ${r.error}`,
+              side: SIDE_NAME[r.side],
+            };
+            if (r.line !== undefined) w.line = r.line;
+            yield w;
+          }
         }
+        yield changeEvent(path, p);
       }
-      yield changeEvent(path, p);
+      // The events hold what they show; the Recs need not.
+      for (const p of batch) {
+        release(p.b, true);
+        release(p.a, true);
+      }
     }
+  }
+
+  if (!keyPaths) {
+    // Every change lies in a gap between in-order anchors, and gaps come in file order: they are paired,
+    // ordered and emitted one at a time, so no list of all changes is ever held.
+    const un: [Rec[], Rec[]] = [recs[0].filter((r) => !r.partner), recs[1].filter((r) => !r.partner)];
+    recs[0] = [];
+    recs[1] = [];
+    const at = [0, 0];
+    while (at[0]! < un[0].length || at[1]! < un[1].length) {
+      throwIfAborted(signal);
+      const g = Math.min(
+        at[0]! < un[0].length ? gapOf(un[0][at[0]!]!) : Infinity,
+        at[1]! < un[1].length ? gapOf(un[1][at[1]!]!) : Infinity,
+      );
+      const gap: [Rec[], Rec[]] = [[], []];
+      for (const s of [0, 1] as const)
+        while (at[s]! < un[s].length && gapOf(un[s][at[s]!]!) === g) gap[s].push(un[s][at[s]!++]!);
+      const [rs, as] = gap;
+      // Similarity needs the values (pairGap compares only when both sides have examples and it is not one
+      // against one).
+      const compare = rs.length > 0 && as.length > 0 && rs.length * as.length > 1;
+      if (compare) await fetch([...rs, ...as]);
+      const { pairs, removed, added } = pairGap(rs, as, similar);
+      if (compare) for (const r of [...rs, ...as]) release(r);
+      const list: Planned[] = [];
+      for (const [b, a] of pairs) list.push({ kind: 'modified', b, a, pos: 0, tie: 0 });
+      for (const r of removed) list.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+      for (const r of added) list.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+      order(list);
+      yield* emit(list);
+    }
+  } else {
+    for (const [b, a, dup] of modifiedPairs)
+      planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
+    order(planned);
+    yield* emit(planned);
   }
   yield summary(duplicateKeys ? { duplicateKeys } : {});
 }
@@ -655,8 +787,8 @@ function changeEvent(path: string, p: Planned): ChangeEvent {
   if (p.kind === 'modified') {
     // Field-level diffs (word diffs above all) cost far more than finding the change: computed when first
     // read, so that a consumer that only counts (`--stat`) never pays for them.
-    const b = p.b!;
-    const a = p.a!;
+    const b = shownSide(p.b!);
+    const a = shownSide(p.a!);
     Object.defineProperty(ev, 'fields', {
       enumerable: true,
       configurable: true,
@@ -683,7 +815,10 @@ function changeEvent(path: string, p: Planned): ChangeEvent {
   return ev;
 }
 
-function fieldsOf(b: Rec, a: Rec): FieldChange[] {
+type Shown = Pick<Rec, 'error' | 'text' | 'value'>;
+const shownSide = (r: Rec): Shown => ({ error: r.error, text: r.text, value: r.value });
+
+function fieldsOf(b: Shown, a: Shown): FieldChange[] {
   if (b.error !== undefined || a.error !== undefined) {
     const before = b.error !== undefined ? b.text! : JSON.stringify(b.value);
     const after = a.error !== undefined ? a.text! : JSON.stringify(a.value);

@@ -13,7 +13,7 @@ import { formatFor } from '../worktree/formats.js';
 import { safeJoin } from '../worktree/paths.js';
 import { scanWorktree } from '../worktree/scan.js';
 import { diffFile } from './diff-file.js';
-import { sideFromManifest, sideFromWorktree } from './repo-sides.js';
+import { sameContent, sideFromManifest, sidesFromManifests, sideFromWorktree } from './repo-sides.js';
 import type { DiffEvent, DiffSide } from './types.js';
 
 export interface DiffRevisionsOptions {
@@ -73,12 +73,17 @@ export async function* diffRevisions(
     if (bh && ah === bh) continue;
     const fileAttrs = attrs.lookup(path);
     const key = opts.key ?? (fileAttrs.key ? fileAttrs.key.split(',') : undefined);
-    const beforeSide: DiffSide | null = bh ? sideFromManifest(repo, path, repo.objects.manifest(bh)) : null;
+    const bm = bh ? repo.objects.manifest(bh) : null;
+    let beforeSide: DiffSide | null;
     let afterSide: DiffSide | null = null;
-    if (ah) {
-      if (after.kind === 'commit')
-        afterSide = sideFromManifest(repo, path, repo.objects.manifest(ah as Hash));
-      else {
+    if (ah && after.kind === 'commit') {
+      const am = repo.objects.manifest(ah as Hash);
+      // Same bytes stored another way (sub-chunk spans of a new version): unchanged, nothing to read.
+      if (bh && bm && sameContent(bh, bm, ah, am)) continue;
+      [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
+    } else {
+      beforeSide = bm ? sideFromManifest(repo, path, bm) : null;
+      if (ah) {
         const fmt = formatFor(path, fileAttrs);
         afterSide = await sideFromWorktree(
           safeJoin(repo.root, path),

@@ -47,7 +47,7 @@ export interface LineAccess {
 /** JSON documents above this size are compared as whole files (they are not record-chunked). */
 export const MAX_JSON_BYTES = 256 * 1024 * 1024;
 /** Raw piece bytes kept between the engine's two passes, per side. */
-const CACHE_BYTES = 64 * 1024 * 1024;
+const CACHE_BYTES = 16 * 1024 * 1024;
 
 const decoder = new TextDecoder('utf-8');
 
@@ -146,8 +146,8 @@ export function splitLines(bytes: Uint8Array, jsonl: boolean): LineSpans {
 
 /** One line as a record: `slice` is its bytes (without the line break), `line` its 1-based number if known. */
 export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: boolean): ParsedRecord {
-  let text: string | undefined;
-  const getText = (): string => (text ??= decoder.decode(slice));
+  // Not memoized: a record kept between the passes must hold its bytes only, not a decoded copy as well.
+  const getText = (): string => decoder.decode(slice);
   let l1: string | undefined;
   return {
     // Lazy: pass 2 re-reads a piece for a few of its lines and should not hash the others again.

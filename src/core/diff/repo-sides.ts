@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
-import type { FileManifest } from '../objects/objects.js';
+import type { FileManifest, Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import type { DiffPiece, DiffSide, FileFormat } from './types.js';
 
@@ -53,8 +53,152 @@ async function readAcross(
   return out;
 }
 
+/**
+ * Splits both span lists so that bytes the two versions share become identical pieces. For every chunk that
+ * both lists reference, each span into it is cut at the union of both lists' span boundaries within that
+ * chunk: a new version stored as sub-ranges of old chunks (plus new chunks for edited records) then has
+ * pieces equal to pieces of the old version, and those cancel unread.
+ *
+ * Line files only (JSONL, text): there a boundary of one side's span is a record boundary of the chunk's
+ * bytes whatever span contains it (it follows a '\n', or is the chunk's start), so refined pieces still hold
+ * whole records. CSV records may contain quoted newlines, so whether an offset is a record boundary depends
+ * on where parsing started: CSV span lists are left as they are (unshared spans are simply read).
+ */
+export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Span[], Span[]] {
+  const inA = new Set<string>();
+  for (const s of a) inA.add(s[0]);
+  const cuts = new Map<string, number[]>();
+  for (const s of b) if (inA.has(s[0]) && !cuts.has(s[0])) cuts.set(s[0], []);
+  if (cuts.size === 0) return [[...a], [...b]];
+  for (const list of [a, b])
+    for (const [h, off, len] of list) {
+      const c = cuts.get(h);
+      if (c) c.push(off, off + len);
+    }
+  const sorted = new Map<string, number[]>();
+  for (const [h, c] of cuts) {
+    c.sort((x, y) => x - y);
+    sorted.set(
+      h,
+      c.filter((v, i) => i === 0 || v !== c[i - 1]),
+    );
+  }
+  const refine = (list: ReadonlyArray<Span>): Span[] => {
+    const out: Span[] = [];
+    for (const s of list) {
+      const c = sorted.get(s[0]);
+      const [h, off, len] = s;
+      if (!c || len === 0) {
+        out.push(s);
+        continue;
+      }
+      // First boundary strictly inside the span, by binary search.
+      let lo = 0;
+      let hi = c.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (c[mid]! <= off) lo = mid + 1;
+        else hi = mid;
+      }
+      let at = off;
+      for (let i = lo; i < c.length && c[i]! < off + len; i++) {
+        out.push([h, at, c[i]! - at]);
+        at = c[i]!;
+      }
+      out.push([h, at, off + len - at]);
+    }
+    return out;
+  };
+  return [refine(a), refine(b)];
+}
+
+const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
+
+/**
+ * The DiffSides of two stored versions of a file (null: absent on that side). For line files, spans into
+ * chunks both versions reference are refined (`refineSpans`) so that shared sub-ranges cancel unread.
+ */
+export function sidesFromManifests(
+  repo: Repository,
+  path: string,
+  before: FileManifest | null,
+  after: FileManifest | null,
+): [DiffSide | null, DiffSide | null] {
+  const sb = before ? [...repo.objects.spans(before)] : [];
+  const sa = after ? [...repo.objects.spans(after)] : [];
+  const refine =
+    before !== null &&
+    after !== null &&
+    LINE_FORMATS.has(diffFormat(before.format)) &&
+    diffFormat(before.format) === diffFormat(after.format);
+  const [rb, ra] = refine ? refineSpans(sb, sa) : [sb, sa];
+  const cache = new ChunkCache(repo);
+  return [
+    before ? sideFromSpans(repo, path, before, rb, cache) : null,
+    after ? sideFromSpans(repo, path, after, ra, cache) : null,
+  ];
+}
+
+/**
+ * True when two manifests certainly describe the same bytes without reading them: equal `content` fields
+ * (the hash of the file's canonical whole-chunk manifest, written with sub-chunk span manifests), or one
+ * manifest's hash being the other's `content`.
+ */
+export function sameContent(bh: string, before: FileManifest, ah: string, after: FileManifest): boolean {
+  const cb = contentOf(before) ?? bh;
+  const ca = contentOf(after) ?? ah;
+  return cb === ca && before.format === after.format;
+}
+
+const contentOf = (m: FileManifest): string | undefined => {
+  const c = (m as FileManifest & { content?: unknown }).content;
+  return typeof c === 'string' ? c : undefined;
+};
+
+/** Decoded chunks recently read, up to a byte budget (LRU), shared by both sides of a diff. */
+const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
+
+class ChunkCache {
+  private readonly map = new Map<string, Uint8Array>();
+  private bytes = 0;
+  constructor(private readonly repo: Repository) {}
+  /**
+   * A chunk's bytes. Sub-chunk spans make both sides read pieces of the same chunks in turn (an old chunk's
+   * replaced range, then the new chunk holding several edited records): without this each would be
+   * decompressed and verified once per piece.
+   */
+  get(hash: string): Uint8Array {
+    const hit = this.map.get(hash);
+    if (hit) {
+      this.map.delete(hash);
+      this.map.set(hash, hit);
+      return hit;
+    }
+    const data = this.repo.objects.chunk(hash);
+    if (data.length <= CHUNK_CACHE_BYTES / 4) {
+      this.map.set(hash, data);
+      this.bytes += data.length;
+      for (const [k, v] of this.map) {
+        if (this.bytes <= CHUNK_CACHE_BYTES) break;
+        this.map.delete(k);
+        this.bytes -= v.length;
+      }
+    }
+    return data;
+  }
+}
+
 export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
-  const spans = [...repo.objects.spans(m)];
+  return sideFromSpans(repo, path, m, [...repo.objects.spans(m)], new ChunkCache(repo));
+}
+
+function sideFromSpans(
+  repo: Repository,
+  path: string,
+  m: FileManifest,
+  spans: Span[],
+  cache: ChunkCache,
+): DiffSide {
   const starts: number[] = [];
   let at = 0;
   for (const s of spans) {
@@ -67,7 +211,10 @@ export function sideFromManifest(repo: Repository, path: string, m: FileManifest
   }));
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const [h, off, len] = spans[i]!;
-    return repo.objects.chunk(h).subarray(off, off + len);
+    const c = cache.get(h);
+    if (off + len > c.length)
+      throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
+    return c.subarray(off, off + len);
   };
   return {
     path,
