@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
 import { registerDiffCommand } from './commands/diff.js';
+import { registerGcCommand } from './commands/gc.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { registerPinCommands } from './commands/pin.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerMergeCommand(program, g);
   registerPinCommands(program, g);
   registerRemoteCommands(program, g);
+  registerGcCommand(program, g);
   return program;
 }
 
