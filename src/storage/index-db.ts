@@ -4,6 +4,9 @@
  * database newer than this code is refused.
  */
 import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StrataError } from './errors.js';
 
 export const SCHEMA_VERSION = 2;
@@ -524,4 +527,41 @@ function guardStatement(stmt: Database.Statement, file: string): Database.Statem
       };
     },
   });
+}
+
+/**
+ * Reads whole tables out of a (possibly damaged) database file, table by table, from a scratch copy in the
+ * temp directory so the file itself (and its WAL) stay untouched. Tables SQLite cannot read are listed in `failed`.
+ */
+export function salvageRows(
+  file: string,
+  tables: readonly string[],
+): { rows: Record<string, Record<string, unknown>[]>; failed: string[] } {
+  const rows: Record<string, Record<string, unknown>[]> = {};
+  const failed: string[] = [];
+  const scratchDir = mkdtempSync(join(tmpdir(), 'strata-salvage-'));
+  const scratch = join(scratchDir, 'index.sqlite');
+  let db: Database.Database | undefined;
+  try {
+    copyFileSync(file, scratch);
+    if (existsSync(file + '-wal')) copyFileSync(file + '-wal', scratch + '-wal');
+    db = new Database(scratch, { fileMustExist: true, timeout: 1000 });
+  } catch {
+    db = undefined;
+  }
+  for (const t of tables) {
+    try {
+      if (!db) throw new Error('unreadable');
+      rows[t] = db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[];
+    } catch {
+      failed.push(t);
+    }
+  }
+  try {
+    db?.close();
+  } catch {
+    /* damaged */
+  }
+  rmSync(scratchDir, { recursive: true, force: true });
+  return { rows, failed };
 }
