@@ -234,7 +234,7 @@ function gcLocked(repo: Repository, opts: GcOptions): GcReport {
 
   const bytesBefore = packs.reduce((n, p) => n + p.size, 0);
   const keptBytes = packs.filter((p) => !rewriteIds.has(p.id)).reduce((n, p) => n + p.size, 0);
-  const leftovers = findLeftovers(repo, new Set(packs.map((p) => p.name)));
+  const leftovers = findLeftovers(repo, new Set(packs.map((p) => p.name)), reachable);
   const report: GcReport = {
     dryRun: !!opts.dryRun,
     objects: {
@@ -387,10 +387,15 @@ function pidAlive(pid: number): boolean {
 
 /**
  * Files in packs/ left by interrupted writes: temp packs of dead processes, and sealed packs the index
- * does not name whose every object the index holds elsewhere (a gc or commit that crashed before or after
- * its transaction). An unnamed pack holding anything the index lacks is kept: `fsck --repair` indexes it.
+ * does not name (a gc or commit that crashed before or after its transaction) holding nothing reachable
+ * that the index lacks. An unnamed pack that holds such an object (or cannot be read) is kept and
+ * reported: `fsck --repair` indexes it.
  */
-function findLeftovers(repo: Repository, known: Set<string>): { removable: string[]; unknownKept: string[] } {
+function findLeftovers(
+  repo: Repository,
+  known: Set<string>,
+  reachable: Set<string>,
+): { removable: string[]; unknownKept: string[] } {
   const dir = join(repo.strataDir, 'packs');
   const removable: string[] = [];
   const unknownKept: string[] = [];
@@ -405,7 +410,7 @@ function findLeftovers(repo: Repository, known: Set<string>): { removable: strin
     try {
       if (statSync(join(dir, f)).size > 0) {
         for (const e of scanPack(readFileSync(join(dir, f)), `pack ${f}`)) {
-          if (!repo.db.hasObject(e.hash)) {
+          if (reachable.has(e.hash) && !repo.db.hasObject(e.hash)) {
             redundant = false;
             break;
           }

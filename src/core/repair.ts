@@ -17,6 +17,7 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
+  mkdirSync,
   openSync,
   readdirSync,
   readFileSync,
@@ -32,7 +33,7 @@ import { CODEC_DELTA, decode, decodeRecipe } from '../storage/codec.js';
 import { isStrataError, StrataError } from '../storage/errors.js';
 import { hashBytes, type Hash } from '../storage/hash.js';
 import { IndexDb, salvageRows, type IndexEntry, type ObjectLocation } from '../storage/index-db.js';
-import { fsyncDir, LocalPacks } from '../storage/local-packs.js';
+import { fsyncDir, LocalPacks, PackWriter } from '../storage/local-packs.js';
 import {
   ENTRY_HEADER_SIZE,
   KIND,
@@ -75,6 +76,8 @@ interface ScannedPack {
 
 interface Scan {
   packs: ScannedPack[];
+  /** Pack files with any damage (bad header, cut entry, an entry that does not verify). */
+  damaged: Set<string>;
   problems: RepairReport['packProblems'];
   commits: { hash: string; tree: string; time: number; parents: string[] }[];
 }
@@ -205,7 +208,64 @@ export function scanPacks(dir: string): Scan {
     seen.set(d.loc.hash, { path: '', offset: 0, length: 0, codec: CODEC_DELTA, raw: d.loc.raw_length });
     d.pack.objects.push(d.loc);
   }
-  return { packs: packs.filter((p) => p.objects.length > 0), problems, commits };
+  return {
+    packs: packs.filter((p) => p.objects.length > 0),
+    damaged: new Set(problems.map((p) => p.pack)),
+    problems,
+    commits,
+  };
+}
+
+/**
+ * Copies the verified objects of damaged pack files into fresh packs (written and fsynced before anything
+ * names them) and returns the scan with those packs replaced, plus the damaged files to move aside once the
+ * index no longer names them.
+ */
+function rewriteDamaged(dir: string, scan: Scan): { packs: ScannedPack[]; moveAside: string[] } {
+  const packs: ScannedPack[] = [];
+  const moveAside = [...scan.damaged].filter((n) => existsSync(join(dir, `${n}.pack`)));
+  const writer = new PackWriter(dir);
+  let wrote = false;
+  for (const p of scan.packs) {
+    if (!scan.damaged.has(p.name)) {
+      packs.push(p);
+      continue;
+    }
+    const buf = readFileSync(join(dir, `${p.name}.pack`));
+    for (const o of p.objects)
+      writer.add(o.hash, o.kind, o.codec, o.raw_length, buf.subarray(o.offset, o.offset + o.length));
+    wrote = true;
+  }
+  if (wrote) {
+    for (const w of writer.seal()) {
+      packs.push({
+        name: w.name,
+        size: w.size,
+        objects: w.entries.map((e) => ({
+          hash: e.hash,
+          offset: e.offset,
+          length: e.length,
+          raw_length: e.rawLength,
+          codec: e.codec,
+          kind: e.kind,
+        })),
+      });
+    }
+  }
+  return { packs, moveAside };
+}
+
+/** Moves damaged pack files to `.strata/damaged-packs/` (kept for a human, never deleted). */
+function moveDamaged(strataDir: string, names: string[], report: RepairReport): void {
+  if (!names.length) return;
+  const to = join(strataDir, 'damaged-packs');
+  mkdirSync(to, { recursive: true });
+  for (const n of names) {
+    renameSync(join(strataDir, 'packs', `${n}.pack`), join(to, `${n}.pack`));
+    report.movedAside.push(join(to, `${n}.pack`));
+  }
+  fsyncDir(join(strataDir, 'packs'));
+  fsyncDir(to);
 }
 
 /** Finds the root of the repository containing `start` without opening its index. */
@@ -295,11 +355,13 @@ function reindex(repo: Repository): RepairReport {
         : 'bytes do not verify';
     report.rowsDropped.push({ hash: o.hash, pack, reason });
   }
+  const fixed = rewriteDamaged(dir, scan);
   repo.db.transaction(() => {
-    repo.db.replaceObjectIndex(scan.packs);
+    repo.db.replaceObjectIndex(fixed.packs);
     for (const c of scan.commits) repo.db.recordCommit(c.hash, c.tree, c.time, c.parents);
   });
   repo.objects.packs.forgetPacks();
+  moveDamaged(repo.strataDir, fixed.moveAside, report);
   report.unrepairable = fsck(repo).problems;
   return report;
 }
@@ -331,6 +393,7 @@ function rebuildIndex(root: string): RepairReport {
     const building = `${dbFile}.rebuild-${process.pid}`;
     for (const suffix of ['', '-wal', '-shm']) rmSync(building + suffix, { force: true });
     const db = IndexDb.open(building, { create: true });
+    let moveAside: string[] = [];
     try {
       const packsDir = join(sd, 'packs');
       const scan = scanPacks(packsDir);
@@ -341,8 +404,10 @@ function rebuildIndex(root: string): RepairReport {
       const present = new Set<string>();
       for (const p of scan.packs) for (const o of p.objects) present.add(o.hash);
       report.objectsIndexed = present.size;
+      const fixed = rewriteDamaged(packsDir, scan);
+      moveAside = fixed.moveAside;
       db.transaction(() => {
-        db.replaceObjectIndex(scan.packs);
+        db.replaceObjectIndex(fixed.packs);
         for (const c of scan.commits) db.recordCommit(c.hash, c.tree, c.time, c.parents);
         restoreRefs(db, salvage, scan.commits, present, report);
         for (const t of ['reflog', 'config', 'remotes', 'remote_refs'] as const) {
@@ -360,6 +425,7 @@ function rebuildIndex(root: string): RepairReport {
     }
     renameSync(building, dbFile);
     fsyncDir(sd);
+    moveDamaged(sd, moveAside, report);
   } finally {
     try {
       unlinkSync(lock);
