@@ -501,10 +501,13 @@ function guardStatement(stmt: Database.Statement, file: string): Database.Statem
         throw damagedDbError(e, file) ?? e;
       }
     };
+  const hot = new Map<PropertyKey, unknown>(); // run/get/all wrappers, built once per statement
   return new Proxy(stmt, {
     get(target, prop) {
       const v = Reflect.get(target, prop, target) as unknown;
       if (typeof v !== 'function') return v;
+      const cached = hot.get(prop);
+      if (cached) return cached;
       if (prop === 'iterate') {
         return (...a: unknown[]) => {
           const it = wrap(() => (target.iterate as (...x: unknown[]) => IterableIterator<unknown>)(...a))();
@@ -518,7 +521,11 @@ function guardStatement(stmt: Database.Statement, file: string): Database.Statem
           };
         };
       }
-      if (prop === 'run' || prop === 'get' || prop === 'all') return wrap((v as AnyFn).bind(target));
+      if (prop === 'run' || prop === 'get' || prop === 'all') {
+        const w = wrap((v as AnyFn).bind(target));
+        hot.set(prop, w);
+        return w;
+      }
       const bound = (v as AnyFn).bind(target) as (...a: unknown[]) => unknown;
       // Chainable setters (raw, pluck, expand, safeIntegers, bind) return the statement: keep the guard.
       return (...a: unknown[]) => {
