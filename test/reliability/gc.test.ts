@@ -61,85 +61,93 @@ function history(): { dir: string; main: string[]; dropped: string; droppedChunk
 }
 
 describe('gc', () => {
-  it('removes unreachable objects, keeps every reachable one byte-identical, consolidates packs', () => {
-    const { dir, main, dropped, droppedChunks } = history();
-    const before = main.map((c) => catAll(dir, c));
-    const packsBefore = packFiles(dir);
-    expect(packsBefore.length).toBeGreaterThanOrEqual(5);
+  it(
+    'removes unreachable objects, keeps every reachable one byte-identical, consolidates packs',
+    { timeout: 300_000 },
+    () => {
+      const { dir, main, dropped, droppedChunks } = history();
+      const before = main.map((c) => catAll(dir, c));
+      const packsBefore = packFiles(dir);
+      expect(packsBefore.length).toBeGreaterThanOrEqual(5);
 
-    // Default expiry (90 days): the abandoned commit is still in the reflog, so nothing is removed.
-    const first = gcJson(dir);
-    expect(first.objects.removed).toBe(0);
-    expect(hasObject(dir, dropped)).toBe(true);
-    expect(first.packs.after).toBe(1);
+      // Default expiry (90 days): the abandoned commit is still in the reflog, so nothing is removed.
+      const first = gcJson(dir);
+      expect(first.objects.removed).toBe(0);
+      expect(hasObject(dir, dropped)).toBe(true);
+      expect(first.packs.after).toBe(1);
 
-    // Dry run with the reflog expired: predicts, changes nothing.
-    const packsNow = packFiles(dir);
-    const dry = gcJson(dir, ['--dry-run', '--expire-reflog', 'now']);
-    expect(dry.dryRun).toBe(true);
-    expect(dry.objects.removed).toBeGreaterThan(droppedChunks.length);
-    expect(packFiles(dir)).toEqual(packsNow);
-    expect(hasObject(dir, dropped)).toBe(true);
+      // Dry run with the reflog expired: predicts, changes nothing.
+      const packsNow = packFiles(dir);
+      const dry = gcJson(dir, ['--dry-run', '--expire-reflog', 'now']);
+      expect(dry.dryRun).toBe(true);
+      expect(dry.objects.removed).toBeGreaterThan(droppedChunks.length);
+      expect(packFiles(dir)).toEqual(packsNow);
+      expect(hasObject(dir, dropped)).toBe(true);
 
-    const r = gcJson(dir, ['--expire-reflog', 'now']);
-    expect(r.objects.removed).toBe(dry.objects.removed);
-    expect(r.bytes.after).toBe(dry.bytes.after);
-    expect(r.packs.after).toBe(dry.packs.after);
-    expect(r.bytes.after).toBeLessThan(r.bytes.before);
-    expect(r.reflog.expired).toBeGreaterThan(0);
-    expect(packFiles(dir)).toHaveLength(1);
-    // The abandoned commit and its only chunks are gone; rev-parse no longer finds it.
-    expect(hasObject(dir, dropped)).toBe(false);
-    for (const c of droppedChunks) expect(hasObject(dir, c)).toBe(false);
-    expect(strata(dir, ['rev-parse', dropped], ENV).code).not.toBe(0);
-    expect(sql(dir, 'SELECT 1 FROM commits WHERE hash = ?', [dropped])).toHaveLength(0);
-    // Everything reachable reads back byte-identical (tag v0 and every commit of main).
-    main.forEach((c, i) => expect(catAll(dir, c)).toEqual(before[i]));
-    expect(rev(dir, 'v0')).toBe(main[0]);
-    expectClean(dir);
-    expect(fsckJson(dir).report.danglingFiles).toEqual([]);
+      const r = gcJson(dir, ['--expire-reflog', 'now']);
+      expect(r.objects.removed).toBe(dry.objects.removed);
+      expect(r.bytes.after).toBe(dry.bytes.after);
+      expect(r.packs.after).toBe(dry.packs.after);
+      expect(r.bytes.after).toBeLessThan(r.bytes.before);
+      expect(r.reflog.expired).toBeGreaterThan(0);
+      expect(packFiles(dir)).toHaveLength(1);
+      // The abandoned commit and its only chunks are gone; rev-parse no longer finds it.
+      expect(hasObject(dir, dropped)).toBe(false);
+      for (const c of droppedChunks) expect(hasObject(dir, c)).toBe(false);
+      expect(strata(dir, ['rev-parse', dropped], ENV).code).not.toBe(0);
+      expect(sql(dir, 'SELECT 1 FROM commits WHERE hash = ?', [dropped])).toHaveLength(0);
+      // Everything reachable reads back byte-identical (tag v0 and every commit of main).
+      main.forEach((c, i) => expect(catAll(dir, c)).toEqual(before[i]));
+      expect(rev(dir, 'v0')).toBe(main[0]);
+      expectClean(dir);
+      expect(fsckJson(dir).report.danglingFiles).toEqual([]);
 
-    // A second gc has nothing to do and writes nothing.
-    const again = gcJson(dir, ['--expire-reflog', 'now']);
-    expect(again.objects.removed).toBe(0);
-    expect(again.packs.written).toBe(0);
-    expect(packFiles(dir)).toHaveLength(1);
-  });
+      // A second gc has nothing to do and writes nothing.
+      const again = gcJson(dir, ['--expire-reflog', 'now']);
+      expect(again.objects.removed).toBe(0);
+      expect(again.packs.written).toBe(0);
+      expect(packFiles(dir)).toHaveLength(1);
+    },
+  );
 
-  it('respects reflog expiry: a commit only the reflog names survives until its entry expires', () => {
-    const dir = tempDir('strata-gc-');
-    ok(dir, ['init'], ENV);
-    write(dir, 'a.bin', bytes(50_000, 1));
-    ok(dir, ['add', '.'], ENV);
-    ok(dir, ['commit', '-m', 'one'], ENV);
-    write(dir, 'b.bin', bytes(50_000, 2));
-    ok(dir, ['add', '.'], ENV);
-    ok(dir, ['commit', '-m', 'two'], ENV);
-    const two = rev(dir, 'HEAD');
-    const twoFiles = catAll(dir, two);
-    ok(dir, ['reset', '--hard', 'HEAD~1'], ENV);
+  it(
+    'respects reflog expiry: a commit only the reflog names survives until its entry expires',
+    { timeout: 300_000 },
+    () => {
+      const dir = tempDir('strata-gc-');
+      ok(dir, ['init'], ENV);
+      write(dir, 'a.bin', bytes(50_000, 1));
+      ok(dir, ['add', '.'], ENV);
+      ok(dir, ['commit', '-m', 'one'], ENV);
+      write(dir, 'b.bin', bytes(50_000, 2));
+      ok(dir, ['add', '.'], ENV);
+      ok(dir, ['commit', '-m', 'two'], ENV);
+      const two = rev(dir, 'HEAD');
+      const twoFiles = catAll(dir, two);
+      ok(dir, ['reset', '--hard', 'HEAD~1'], ENV);
 
-    gcJson(dir); // default 90d
-    expect(catAll(dir, two)).toEqual(twoFiles);
-    gcJson(dir, ['--expire-reflog', '30d']);
-    expect(catAll(dir, two)).toEqual(twoFiles);
-    ok(dir, ['config', 'gc.reflogExpire', 'never'], ENV);
-    gcJson(dir);
-    expect(hasObject(dir, two)).toBe(true);
+      gcJson(dir); // default 90d
+      expect(catAll(dir, two)).toEqual(twoFiles);
+      gcJson(dir, ['--expire-reflog', '30d']);
+      expect(catAll(dir, two)).toEqual(twoFiles);
+      ok(dir, ['config', 'gc.reflogExpire', 'never'], ENV);
+      gcJson(dir);
+      expect(hasObject(dir, two)).toBe(true);
 
-    // Entries dated 100 days ago expire under the default; the commit goes with them.
-    sql(dir, 'UPDATE reflog SET time = time - ?', [100 * 86_400_000], true);
-    ok(dir, ['config', '--unset', 'gc.reflogExpire'], ENV);
-    const r = gcJson(dir);
-    expect(r.reflog.expired).toBeGreaterThan(0);
-    expect(hasObject(dir, two)).toBe(false);
-    expectClean(dir);
+      // Entries dated 100 days ago expire under the default; the commit goes with them.
+      sql(dir, 'UPDATE reflog SET time = time - ?', [100 * 86_400_000], true);
+      ok(dir, ['config', '--unset', 'gc.reflogExpire'], ENV);
+      const r = gcJson(dir);
+      expect(r.reflog.expired).toBeGreaterThan(0);
+      expect(hasObject(dir, two)).toBe(false);
+      expectClean(dir);
 
-    const bad = strata(dir, ['gc', '--expire-reflog', 'soon'], ENV);
-    expect(bad.code).toBe(2);
-  });
+      const bad = strata(dir, ['gc', '--expire-reflog', 'soon'], ENV);
+      expect(bad.code).toBe(2);
+    },
+  );
 
-  it('keeps staged-but-uncommitted files, a detached HEAD and tagged commits', () => {
+  it('keeps staged-but-uncommitted files, a detached HEAD and tagged commits', { timeout: 300_000 }, () => {
     const dir = tempDir('strata-gc-');
     ok(dir, ['init'], ENV);
     write(dir, 'a.bin', bytes(60_000, 1));
@@ -175,23 +183,27 @@ describe('gc', () => {
     expectClean(dir);
   });
 
-  it('keeps the bases of delta-coded chunks whose original file version is gone', () => {
-    const dir = tempDir('strata-gc-');
-    ok(dir, ['init'], ENV);
-    write(dir, 'd.jsonl', jsonl(4000, 1));
-    ok(dir, ['add', 'd.jsonl'], ENV); // v0 only staged, never committed
-    const v1 = jsonl(4000, 1, 5); // ~1% of the records edited
-    write(dir, 'd.jsonl', v1);
-    ok(dir, ['add', 'd.jsonl'], ENV); // stored delta-coded against v0's chunks
-    ok(dir, ['commit', '-m', 'v1'], ENV);
-    const deltas = sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n;
-    expect(deltas).toBeGreaterThan(0);
-    const r = gcJson(dir, ['--expire-reflog', 'now']);
-    expect(r.objects.removed).toBeGreaterThan(0); // v0's manifest and the chunks no delta uses
-    expect(sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n).toBe(deltas);
-    expect(ok(dir, ['cat', 'HEAD:d.jsonl'])).toBe(v1);
-    expectClean(dir);
-  });
+  it(
+    'keeps the bases of delta-coded chunks whose original file version is gone',
+    { timeout: 300_000 },
+    () => {
+      const dir = tempDir('strata-gc-');
+      ok(dir, ['init'], ENV);
+      write(dir, 'd.jsonl', jsonl(4000, 1));
+      ok(dir, ['add', 'd.jsonl'], ENV); // v0 only staged, never committed
+      const v1 = jsonl(4000, 1, 5); // ~1% of the records edited
+      write(dir, 'd.jsonl', v1);
+      ok(dir, ['add', 'd.jsonl'], ENV); // stored delta-coded against v0's chunks
+      ok(dir, ['commit', '-m', 'v1'], ENV);
+      const deltas = sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n;
+      expect(deltas).toBeGreaterThan(0);
+      const r = gcJson(dir, ['--expire-reflog', 'now']);
+      expect(r.objects.removed).toBeGreaterThan(0); // v0's manifest and the chunks no delta uses
+      expect(sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n).toBe(deltas);
+      expect(ok(dir, ['cat', 'HEAD:d.jsonl'])).toBe(v1);
+      expectClean(dir);
+    },
+  );
 
   it(
     'a concurrent commit and gc in two processes: one waits for the lock or fails LOCKED; nothing is lost',
