@@ -206,7 +206,7 @@ describe('gc', () => {
   );
 
   it(
-    'a concurrent commit and gc in two processes: one waits for the lock or fails LOCKED; nothing is lost',
+    'a concurrent commit and gc in two processes: the loser fails CONFLICT (locked) and is retried; nothing is lost',
     { timeout: 300_000 },
     async () => {
       const { dir, main } = history();
