@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { StrataError } from '../core/errors.js';
 import { registerDiffCommand } from './commands/diff.js';
+import { registerGcCommand } from './commands/gc.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerMergeCommand } from './commands/merge.js';
 import { registerPinCommands } from './commands/pin.js';
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerMergeCommand(program, g);
   registerPinCommands(program, g);
   registerRemoteCommands(program, g);
+  registerGcCommand(program, g);
   return program;
 }
 

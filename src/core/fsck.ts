@@ -34,6 +34,13 @@ export interface FsckReport {
 export function fsck(repo: Repository): FsckReport {
   const problems: FsckProblem[] = [];
   const packsDir = join(repo.strataDir, 'packs');
+  // 0. SQLite's own structural check of index.sqlite.
+  for (const m of repo.db.quickCheck()) {
+    problems.push({
+      code: 'INDEX_DAMAGED',
+      message: `index ${repo.db.file}: ${m} (run 'strata fsck --repair')`,
+    });
+  }
   const packs = repo.db.packs();
   // 1. Every pack scans cleanly and agrees with the index.
   for (const p of packs) {

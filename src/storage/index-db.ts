@@ -4,6 +4,9 @@
  * database newer than this code is refused.
  */
 import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { StrataError } from './errors.js';
 
 export const SCHEMA_VERSION = 2;
@@ -122,9 +125,12 @@ export interface IndexEntry {
 
 export class IndexDb {
   readonly db: Database.Database;
+  /** The database file (named in INTEGRITY errors when SQLite finds it damaged). */
+  readonly file: string;
 
-  private constructor(db: Database.Database) {
+  private constructor(db: Database.Database, file = '') {
     this.db = db;
+    this.file = file;
   }
 
   /** Opens (and with `create`, creates) the database, applying pending migrations. */
@@ -139,14 +145,26 @@ export class IndexDb {
     } catch (e) {
       throw new StrataError('NOT_A_REPOSITORY', `cannot open index ${file}`, { file }, { cause: e });
     }
-    if (!opts.readonly) {
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
+    try {
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+      }
+      db.pragma('foreign_keys = ON');
+      const idx = new IndexDb(db, file);
+      idx.migrate(opts.readonly ?? false);
+      // Reading the schema touches page 1 and sqlite_master: a damaged header or schema fails here.
+      db.prepare('SELECT count(*) FROM sqlite_master').get();
+      return idx;
+    } catch (e) {
+      const damaged = damagedDbError(e, file);
+      try {
+        db.close();
+      } catch {
+        /* already unusable */
+      }
+      throw damaged ?? e;
     }
-    db.pragma('foreign_keys = ON');
-    const idx = new IndexDb(db);
-    idx.migrate(opts.readonly ?? false);
-    return idx;
   }
 
   private migrate(readonly: boolean): void {
@@ -171,7 +189,22 @@ export class IndexDb {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (e) {
+      throw damagedDbError(e, this.file) ?? e;
+    }
+  }
+
+  /** SQLite's own structural check of the file (`PRAGMA quick_check`): problems found, none if healthy. */
+  quickCheck(max = 100): string[] {
+    try {
+      const rows = this.db.pragma(`quick_check(${max})`) as { quick_check: string }[];
+      const msgs = rows.map((r) => r.quick_check);
+      return msgs.length === 1 && msgs[0] === 'ok' ? [] : msgs;
+    } catch (e) {
+      return [(e as Error).message];
+    }
   }
 
   // ---- objects and packs
@@ -179,7 +212,14 @@ export class IndexDb {
   private stmts = new Map<string, Database.Statement>();
   prep(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
-    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    if (!s) {
+      try {
+        s = guardStatement(this.db.prepare(sql), this.file);
+      } catch (e) {
+        throw damagedDbError(e, this.file) ?? e;
+      }
+      this.stmts.set(sql, s);
+    }
     return s;
   }
 
@@ -358,4 +398,177 @@ export class IndexDb {
   allConfig(): { key: string; value: string }[] {
     return this.prep('SELECT key, value FROM config ORDER BY key').all() as { key: string; value: string }[];
   }
+
+  // ---- gc and repair (src/core/gc.ts, src/core/repair.ts)
+
+  /**
+   * Switches objects to the packs gc wrote, in one transaction: registers `added` packs (a name already
+   * registered, i.e. a pack rewritten to identical bytes, keeps its row), points every moved object at its
+   * new copy, drops the rows of `remove`d objects and every row left in the `retired` packs, and the retired
+   * packs themselves. Returns the ids of the packs whose rows are gone (their files may now be deleted).
+   */
+  switchPacks(
+    added: { name: string; size: number; objects: Omit<ObjectLocation, 'pack'>[] }[],
+    retired: readonly number[],
+    remove: Iterable<string>,
+  ): number[] {
+    return this.transaction(() => {
+      const byName = new Map(this.packs().map((p) => [p.name, p.id]));
+      const keep = new Set<number>();
+      const move = this.prep('UPDATE objects SET pack = ?, offset = ?, length = ?, codec = ? WHERE hash = ?');
+      for (const p of added) {
+        let id = byName.get(p.name);
+        if (id === undefined) {
+          id = Number(
+            this.prep('INSERT INTO packs (name, size) VALUES (?, ?)').run(p.name, p.size).lastInsertRowid,
+          );
+        } else keep.add(id);
+        for (const o of p.objects) move.run(id, o.offset, o.length, o.codec, o.hash);
+      }
+      const del = this.prep('DELETE FROM objects WHERE hash = ?');
+      const delCommit = this.prep('DELETE FROM commits WHERE hash = ?');
+      const delParents = this.prep('DELETE FROM commit_parents WHERE child = ?');
+      for (const h of remove) {
+        del.run(h);
+        delCommit.run(h);
+        delParents.run(h);
+      }
+      const gone = retired.filter((id) => !keep.has(id));
+      const delPackRows = this.prep('DELETE FROM objects WHERE pack = ?');
+      const delPack = this.prep('DELETE FROM packs WHERE id = ?');
+      for (const id of gone) {
+        delPackRows.run(id);
+        delPack.run(id);
+      }
+      return gone;
+    });
+  }
+
+  /** Deletes reflog entries older than `before` (ms since the epoch); returns how many. */
+  expireReflog(before: number): number {
+    return this.prep('DELETE FROM reflog WHERE time < ?').run(before).changes;
+  }
+
+  /** Every reflog entry at or after `since` (ms): the commits they name stay reachable. */
+  reflogSince(since: number): { ref: string; old: string | null; new: string | null }[] {
+    return this.prep('SELECT ref, old, new FROM reflog WHERE time >= ?').all(since) as {
+      ref: string;
+      old: string | null;
+      new: string | null;
+    }[];
+  }
+
+  /** Replaces the whole object index (fsck --repair): every pack and object row, in one transaction. */
+  replaceObjectIndex(packs: { name: string; size: number; objects: Omit<ObjectLocation, 'pack'>[] }[]): void {
+    this.transaction(() => {
+      this.prep('DELETE FROM objects').run();
+      this.prep('DELETE FROM packs').run();
+      for (const p of packs) this.addPack(p.name, p.size, p.objects);
+    });
+  }
+}
+
+const DAMAGED_CODES = new Set([
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_CORRUPT_INDEX',
+  'SQLITE_CORRUPT_VTAB',
+]);
+
+/** An INTEGRITY error naming the file if `e` is SQLite reporting a damaged database file. */
+export function damagedDbError(e: unknown, file: string): StrataError | undefined {
+  if (e instanceof StrataError) return undefined;
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !DAMAGED_CODES.has(code)) return undefined;
+  return new StrataError(
+    'INTEGRITY',
+    `index database ${file} is damaged (${(e as Error).message}); run 'strata fsck --repair' to rebuild it from the packs`,
+    { file, sqlite: code, damagedIndex: true },
+    { cause: e },
+  );
+}
+
+type AnyFn = (...a: unknown[]) => unknown;
+
+/** Wraps a statement so that SQLite reporting a damaged file becomes an INTEGRITY error naming it. */
+function guardStatement(stmt: Database.Statement, file: string): Database.Statement {
+  const wrap =
+    <A extends unknown[], R>(fn: (...a: A) => R) =>
+    (...a: A): R => {
+      try {
+        return fn(...a);
+      } catch (e) {
+        throw damagedDbError(e, file) ?? e;
+      }
+    };
+  const hot = new Map<PropertyKey, unknown>(); // run/get/all wrappers, built once per statement
+  return new Proxy(stmt, {
+    get(target, prop) {
+      const v = Reflect.get(target, prop, target) as unknown;
+      if (typeof v !== 'function') return v;
+      const cached = hot.get(prop);
+      if (cached) return cached;
+      if (prop === 'iterate') {
+        return (...a: unknown[]) => {
+          const it = wrap(() => (target.iterate as (...x: unknown[]) => IterableIterator<unknown>)(...a))();
+          const next = wrap(() => it.next());
+          return {
+            next,
+            return: (value?: unknown) => it.return?.(value) ?? { done: true, value },
+            [Symbol.iterator]() {
+              return this;
+            },
+          };
+        };
+      }
+      if (prop === 'run' || prop === 'get' || prop === 'all') {
+        const w = wrap((v as AnyFn).bind(target));
+        hot.set(prop, w);
+        return w;
+      }
+      const bound = (v as AnyFn).bind(target) as (...a: unknown[]) => unknown;
+      // Chainable setters (raw, pluck, expand, safeIntegers, bind) return the statement: keep the guard.
+      return (...a: unknown[]) => {
+        const r = bound(...a);
+        return r === target ? guardStatement(target, file) : r;
+      };
+    },
+  });
+}
+
+/**
+ * Reads whole tables out of a (possibly damaged) database file, table by table, from a scratch copy in the
+ * temp directory so the file itself (and its WAL) stay untouched. Tables SQLite cannot read are listed in `failed`.
+ */
+export function salvageRows(
+  file: string,
+  tables: readonly string[],
+): { rows: Record<string, Record<string, unknown>[]>; failed: string[] } {
+  const rows: Record<string, Record<string, unknown>[]> = {};
+  const failed: string[] = [];
+  const scratchDir = mkdtempSync(join(tmpdir(), 'strata-salvage-'));
+  const scratch = join(scratchDir, 'index.sqlite');
+  let db: Database.Database | undefined;
+  try {
+    copyFileSync(file, scratch);
+    if (existsSync(file + '-wal')) copyFileSync(file + '-wal', scratch + '-wal');
+    db = new Database(scratch, { fileMustExist: true, timeout: 1000 });
+  } catch {
+    db = undefined;
+  }
+  for (const t of tables) {
+    try {
+      if (!db) throw new Error('unreadable');
+      rows[t] = db.prepare(`SELECT * FROM ${t}`).all() as Record<string, unknown>[];
+    } catch {
+      failed.push(t);
+    }
+  }
+  try {
+    db?.close();
+  } catch {
+    /* damaged */
+  }
+  rmSync(scratchDir, { recursive: true, force: true });
+  return { rows, failed };
 }

@@ -23,7 +23,7 @@ import { CODEC_DELTA, decode, decodeRecipe, encode, encodeRecipe, type DeltaOp }
 import { StrataError } from './errors.js';
 import { createHasher, hashBytes } from './hash.js';
 import type { IndexDb, ObjectLocation } from './index-db.js';
-import { entryHeader, KIND, packHeader, type PackEntry } from './pack-format.js';
+import { ENTRY_HEADER_SIZE, entryHeader, KIND, packHeader, type PackEntry } from './pack-format.js';
 
 /** node:crypto is loaded when a pack is first written, not by every command that only reads. */
 const randomHex = (n: number): string =>
@@ -388,9 +388,100 @@ export class LocalPacks {
     return buf;
   }
 
-  close(): void {
-    this.abort();
+  /** Closes the descriptors of sealed packs (after gc retired some: the next read reopens by id). */
+  forgetPacks(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+  }
+
+  close(): void {
+    this.abort();
+    this.forgetPacks();
+  }
+}
+
+/** A sealed pack written by a PackWriter: its name (BLAKE3 of its bytes), size and entries. */
+export interface WrittenPack {
+  name: string;
+  size: number;
+  entries: PackEntry[];
+}
+
+/**
+ * Writes already-encoded objects into new packs of at most `maxPackSize` bytes (gc's repack), without
+ * consulting the index: each pack is written to a temp file, fsynced and renamed to `<blake3>.pack`; then
+ * `seal()` fsyncs the directory. Nothing is registered in the index: the caller switches rows afterwards.
+ */
+export class PackWriter {
+  private current: OpenPack | undefined;
+  readonly written: WrittenPack[] = [];
+
+  constructor(
+    readonly dir: string,
+    readonly maxPackSize = DEFAULT_MAX_PACK_SIZE,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  add(hash: string, kind: number, codec: number, rawLength: number, bytes: Uint8Array): void {
+    let p = this.current;
+    if (p && p.size + ENTRY_HEADER_SIZE + bytes.length > this.maxPackSize && p.entries.length > 0) {
+      this.finish();
+      p = undefined;
+    }
+    if (!p) {
+      const tmpPath = join(this.dir, `tmp-${process.pid}-${randomHex(6)}.pack`);
+      const fd = openSync(tmpPath, 'wx');
+      p = { tmpPath, fd, size: 0, hasher: createHasher(), entries: [], byHash: new Map() };
+      this.current = p;
+      this.write(p, packHeader());
+    }
+    this.write(p, entryHeader(hash, kind, codec, rawLength, bytes.length));
+    const entry: PackEntry = { hash, kind, codec, offset: p.size, length: bytes.length, rawLength };
+    this.write(p, bytes);
+    p.entries.push(entry);
+  }
+
+  private write(p: OpenPack, b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) off += writeSync(p.fd, b, off, b.length - off);
+    p.hasher.update(b);
+    p.size += b.length;
+  }
+
+  private finish(): void {
+    const p = this.current;
+    if (!p) return;
+    this.current = undefined;
+    fsyncSync(p.fd);
+    closeSync(p.fd);
+    const name = p.hasher.digestHex();
+    renameSync(p.tmpPath, join(this.dir, `${name}.pack`));
+    this.written.push({ name, size: p.size, entries: p.entries });
+  }
+
+  /** Seals the last pack and fsyncs the directory: every written pack is durable under its name. */
+  seal(): WrittenPack[] {
+    this.finish();
+    fsyncDir(this.dir);
+    return this.written;
+  }
+
+  /** Removes the open temp pack (on error); sealed packs stay (unreferenced, so only garbage). */
+  abort(): void {
+    const p = this.current;
+    this.current = undefined;
+    if (!p) return;
+    closeSync(p.fd);
+    if (existsSync(p.tmpPath)) unlinkSync(p.tmpPath);
+  }
+}
+
+export function fsyncDir(dir: string): void {
+  const dfd = openSync(dir, 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
   }
 }

@@ -1,11 +1,11 @@
-/** log, show, rev-parse, cat, ls-tree, fsck. */
+/** log, show, rev-parse, cat, ls-tree, fsck (and fsck --repair). */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
 import type { Repository } from '../../core/repository.js';
-import { output, short, withRepo, type GlobalOpts } from '../context.js';
+import { cwdOf, output, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -133,10 +133,12 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
 
   program
     .command('fsck')
-    .description('verify every object, pack and reference')
+    .description('verify every object, pack and reference; --repair rebuilds the index from the packs')
+    .option('--repair', 'rebuild the object index (or a damaged index.sqlite) from the pack files')
     .option('--json', 'machine-readable output')
-    .action(async (o: { json?: boolean }) => {
+    .action(async (o: { json?: boolean; repair?: boolean }) => {
       const out = output(o);
+      if (o.repair) return repairCommand(out, g());
       const { fsck } = await import('../../core/fsck.js');
       await withRepo(g(), (repo) => {
         const r = fsck(repo);
@@ -158,4 +160,39 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
         }
       });
     });
+}
+
+async function repairCommand(out: Output, g: GlobalOpts): Promise<void> {
+  const { repair } = await import('../../core/repair.js');
+  const r = await repair(cwdOf(g));
+  out.result(r, () => {
+    if (r.indexRebuilt) {
+      out.line('index.sqlite was damaged: rebuilt from the packs; the damaged files are kept as');
+      for (const f of r.movedAside) out.line(`  ${f}`);
+      for (const [t, n] of Object.entries(r.salvaged)) out.line(`salvaged ${n} row(s) of ${t}`);
+      for (const t of r.unsalvageable) out.line(out.paint('yellow', `could not salvage ${t}`));
+      for (const ref of r.recoveredRefs)
+        out.line(`recovered ${ref.name.replace(/^refs\/heads\//, '')} -> ${ref.commit}`);
+    }
+    for (const p of r.packProblems)
+      out.line(out.paint('yellow', `pack ${p.pack}${p.object ? ` object ${p.object}` : ''}: ${p.problem}`));
+    for (const d of r.rowsDropped) out.line(`dropped index row of ${d.hash} (pack ${d.pack}: ${d.reason})`);
+    out.line(`indexed ${r.objectsIndexed} verified objects from ${r.packsScanned} pack file(s)`);
+    for (const p of r.unrepairable) out.line(out.paint('red', `not repaired: ${p.message}`));
+    out.line(
+      r.unrepairable.length
+        ? `${r.unrepairable.length} problem(s) could not be repaired (fetch the objects from a remote, or restore the packs)`
+        : 'repository is consistent',
+    );
+  });
+  if (r.unrepairable.length) {
+    throw new StrataError(
+      'INTEGRITY',
+      `fsck --repair: ${r.unrepairable.length} problem(s) could not be repaired`,
+      {
+        problems: r.unrepairable.length,
+        reported: true,
+      },
+    );
+  }
 }
