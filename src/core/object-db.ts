@@ -7,6 +7,7 @@ import { hashBytes, type Hash } from '../storage/hash.js';
 import type { LocalPacks } from '../storage/local-packs.js';
 import { KIND } from '../storage/pack-format.js';
 import {
+  checkSegmentRef,
   decodeCommit,
   decodeManifest,
   decodeSegment,
@@ -95,7 +96,11 @@ export class ObjectDb {
       yield* m.spans;
       return;
     }
-    for (const s of m.segments ?? []) yield* decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash).spans;
+    for (const s of m.segments ?? []) {
+      const seg = decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash);
+      checkSegmentRef(seg, s);
+      yield* seg.spans;
+    }
   }
 
   /** Streams a file's bytes span by span, verifying every chunk it reads. */
