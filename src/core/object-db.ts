@@ -57,10 +57,12 @@ export class ObjectDb {
   getRaw(hash: string, kind?: number): Uint8Array {
     const o = this.packs.get(hash);
     if (kind !== undefined && o.kind !== kind) {
-      throw new StrataError('BAD_INPUT', `object ${hash} is a ${kindName(o.kind)}, not a ${kindName(kind)}`, {
-        hash,
-        kind: kindName(o.kind),
-      });
+      // Callers check a user's revision's kind before; a mismatch here is an object naming the wrong kind.
+      throw new StrataError(
+        'INTEGRITY',
+        `object ${hash} is a ${kindName(o.kind)} where a ${kindName(kind)} is expected`,
+        { hash, kind: kindName(o.kind), expected: kindName(kind) },
+      );
     }
     return o.data;
   }

@@ -290,7 +290,10 @@ function replaceAt(v: unknown, path: number[], replacement: unknown): unknown {
   const keys = Array.isArray(v) ? v.map((_, i) => i) : Object.keys(v);
   if (!keys.length) return replacement;
   const k = keys[path[0]! % keys.length]!;
-  const copy: Record<string | number, unknown> = Array.isArray(v) ? [...v] : { ...(v as object) };
+  const copy = (Array.isArray(v) ? [...(v as unknown[])] : { ...(v as object) }) as Record<
+    string | number,
+    unknown
+  >;
   copy[k] = replaceAt((v as Record<string | number, unknown>)[k], path.slice(1), replacement);
   return copy;
 }

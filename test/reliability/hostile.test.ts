@@ -1,0 +1,387 @@
+/**
+ * Hostile remotes and working trees: objects crafted byte for byte into a directory remote
+ * (hostile-helpers.ts) are cloned, fetched, switched to and checked out through the CLI. Every one must be
+ * refused with a stable code and a message naming the object, must write nothing outside the working tree
+ * (a canary directory beside it is fingerprinted before and after), and must leave an existing
+ * repository's refs and files as they were.
+ */
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Repository } from '../../src/core/repository.js';
+import { strata, tempDir, type CliResult } from '../core/helpers.js';
+import { commitFiles } from '../remote/helpers.js';
+import {
+  chunk,
+  commit,
+  fingerprint,
+  manifest,
+  raw,
+  tree,
+  writeRemote,
+  type RawObject,
+} from './hostile-helpers.js';
+
+let base: string;
+let canary: string;
+let canaryBefore: Map<string, string>;
+
+beforeEach(() => {
+  base = tempDir('strata-hostile-');
+  canary = join(base, 'canary');
+  mkdirSync(join(canary, 'sub'), { recursive: true });
+  writeFileSync(join(canary, 'keep.txt'), 'canary\n');
+  writeFileSync(join(canary, 'sub', 'a.txt'), 'canary a\n');
+  canaryBefore = fingerprint(canary);
+});
+
+afterEach(() => {
+  // Nothing strata did may have touched the canary outside the working tree.
+  expect(fingerprint(canary)).toEqual(canaryBefore);
+  rmSync(base, { recursive: true, force: true });
+});
+
+const CODE_EXIT = { INTEGRITY: 7, UNSAFE_PATH: 10, UNSUPPORTED_VERSION: 9 } as const;
+type Code = keyof typeof CODE_EXIT;
+
+function expectRefused(r: CliResult, code: Code, names: string[]): void {
+  expect(r.stderr, r.stdout).toContain(`[${code}]`);
+  expect(r.code).toBe(CODE_EXIT[code]);
+  for (const n of names) expect(r.stderr).toContain(n);
+  expect(r.stderr).not.toContain('internal error');
+}
+
+/** Clones a remote of `objects` with main at `tip`; the clone must fail and leave nothing behind. */
+function cloneRefused(objects: RawObject[], tip: string, code: Code, names: string[]): CliResult {
+  const remote = join(base, 'remote');
+  writeRemote(remote, objects, { 'refs/heads/main': tip });
+  const remoteBefore = fingerprint(remote);
+  const r = strata(base, ['clone', remote, 'dst']);
+  expectRefused(r, code, names);
+  expect(existsSync(join(base, 'dst'))).toBe(false);
+  expect(readdirSync(base).sort()).toEqual(['canary', 'remote']);
+  expect(fingerprint(remote)).toEqual(remoteBefore);
+  return r;
+}
+
+/** A valid file (one chunk) to hang hostile trees on. */
+const DATA = chunk('hello\n');
+const FILE = manifest([DATA]);
+const fileEntry = (name: string) => ({ name, hash: FILE.hash, size: DATA.bytes.length });
+
+describe('hostile remotes: the helper builds remotes strata reads', () => {
+  it('a well-formed crafted remote clones', () => {
+    const sub = tree([fileEntry('b.txt')]);
+    const root = tree([fileEntry('a.txt'), { name: 'sub', kind: 'tree', hash: sub.hash, size: 6 }]);
+    const c = commit(root.hash);
+    writeRemote(join(base, 'remote'), [DATA, FILE, sub, root, c], { 'refs/heads/main': c.hash });
+    const r = strata(base, ['clone', join(base, 'remote'), 'dst']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(base, 'dst', 'a.txt'), 'utf8')).toBe('hello\n');
+    expect(readFileSync(join(base, 'dst', 'sub', 'b.txt'), 'utf8')).toBe('hello\n');
+  });
+});
+
+describe('hostile tree names', () => {
+  const cases: [string, string, Code][] = [
+    ['..', 'dot-dot', 'UNSAFE_PATH'],
+    ['.', 'dot', 'UNSAFE_PATH'],
+    ['/etc/passwd', 'absolute path', 'UNSAFE_PATH'],
+    ['.strata', '.strata', 'UNSAFE_PATH'],
+    ['.STRATA', '.STRATA (case-insensitive file systems)', 'UNSAFE_PATH'],
+    ['a\0b', 'NUL', 'UNSAFE_PATH'],
+    ['a/b', 'slash', 'UNSAFE_PATH'],
+    ['..\\..\\x', 'backslash', 'UNSAFE_PATH'],
+    ['', 'empty', 'UNSAFE_PATH'],
+    ['\ud800', 'lone surrogate (no UTF-8 form)', 'UNSAFE_PATH'],
+  ];
+  for (const [name, label, code] of cases) {
+    it(`refuses an entry named ${label} at the root`, () => {
+      const root = tree([fileEntry(name)]);
+      cloneRefused([DATA, FILE, root, commit(root.hash)], commit(root.hash).hash, code, [root.hash]);
+    });
+  }
+
+  it('refuses .strata at any depth, as a file or as a directory', () => {
+    const evilDir = tree([fileEntry('strata.json')]);
+    const sub = tree([{ name: '.strata', kind: 'tree', hash: evilDir.hash }]);
+    const mid = tree([{ name: 'sub', kind: 'tree', hash: sub.hash }, fileEntry('z.txt')]);
+    const root = tree([{ name: 'a', kind: 'tree', hash: mid.hash }]);
+    const c = commit(root.hash);
+    cloneRefused([DATA, FILE, evilDir, sub, mid, root, c], c.hash, 'UNSAFE_PATH', [sub.hash, '.strata']);
+  });
+
+  it('refuses ".." one level down (after the root tree was accepted)', () => {
+    const sub = tree([fileEntry('..')]);
+    const root = tree([{ name: 'sub', kind: 'tree', hash: sub.hash }]);
+    const c = commit(root.hash);
+    cloneRefused([DATA, FILE, sub, root, c], c.hash, 'UNSAFE_PATH', [sub.hash]);
+  });
+
+  it('refuses duplicate and unsorted entries', () => {
+    const dup = tree([fileEntry('a'), fileEntry('a')]);
+    cloneRefused([DATA, FILE, dup, commit(dup.hash)], commit(dup.hash).hash, 'INTEGRITY', [
+      dup.hash,
+      'duplicate',
+    ]);
+    rmSync(join(base, 'remote'), { recursive: true });
+    const unsorted = tree([fileEntry('b'), fileEntry('a')]);
+    const c = commit(unsorted.hash);
+    cloneRefused([DATA, FILE, unsorted, c], c.hash, 'INTEGRITY', [unsorted.hash, 'not sorted']);
+  });
+
+  it('refuses a name that is not UTF-8', () => {
+    const bytes = Buffer.concat([
+      Buffer.from(`{"entries":[{"hash":"${FILE.hash}","kind":"file","name":"bad`),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from(`","size":6}],"type":"tree/v1"}`),
+    ]);
+    const root = raw('tree', bytes);
+    const c = commit(root.hash);
+    cloneRefused([DATA, FILE, root, c], c.hash, 'INTEGRITY', [root.hash, 'UTF-8']);
+  });
+});
+
+describe('hostile manifests', () => {
+  const withManifest = (m: RawObject, extra: RawObject[] = []): [RawObject[], string] => {
+    const root = tree([{ name: 'f.txt', hash: m.hash, size: 6 }]);
+    const c = commit(root.hash);
+    return [[DATA, ...extra, m, root, c], c.hash];
+  };
+
+  it('a span past its chunk end', () => {
+    const m = raw('file', { format: 'text', size: 100, spans: [[DATA.hash, 0, 100]], type: 'file/v1' });
+    const [objs, tip] = withManifest(m);
+    cloneRefused(objs, tip, 'INTEGRITY', [DATA.hash, 'span exceeds chunk']);
+  });
+
+  it('a span starting past its chunk end', () => {
+    const m = raw('file', { format: 'text', size: 1, spans: [[DATA.hash, 2 ** 40, 1]], type: 'file/v1' });
+    const [objs, tip] = withManifest(m);
+    cloneRefused(objs, tip, 'INTEGRITY', [DATA.hash]);
+  });
+
+  it('sizes that do not add up', () => {
+    const m = manifest([DATA], { size: 7 });
+    const [objs, tip] = withManifest(m);
+    cloneRefused(objs, tip, 'INTEGRITY', [m.hash, 'spans cover 6 bytes, size is 7']);
+  });
+
+  for (const [label, over] of [
+    ['a negative size', { size: -6 }],
+    ['a float size', { size: 6.5 }],
+    ['a huge size', { size: 2 ** 60 }],
+    ['a negative offset', { spans: [['x', -1, 6]] }],
+    ['a float length', { spans: [[DATA.hash, 0, 5.5]] }],
+    ['a span of 2 fields', { spans: [[DATA.hash, 0]] }],
+    ['both spans and segments', { segments: [] }],
+    [
+      'a negative segment span count',
+      { spans: undefined, segments: [{ hash: 'a'.repeat(64), size: 6, spans: -1 }] },
+    ],
+    ['an unknown version', { type: 'file/v9' }],
+  ] as [string, Record<string, unknown>][]) {
+    it(`a manifest with ${label}`, () => {
+      const m = manifest([DATA], over);
+      const [objs, tip] = withManifest(m);
+      cloneRefused(objs, tip, label.includes('version') ? 'UNSUPPORTED_VERSION' : 'INTEGRITY', [m.hash]);
+    });
+  }
+
+  it('segments whose reference lies about the spans they hold', () => {
+    const seg = raw('segment', { spans: [[DATA.hash, 0, 6]], type: 'segment/v1' });
+    const m = raw('file', {
+      format: 'text',
+      segments: [{ hash: seg.hash, size: 6, spans: 1_000_000_000_000 }],
+      size: 6,
+      type: 'file/v1',
+    });
+    const [objs, tip] = withManifest(m, [seg]);
+    cloneRefused(objs, tip, 'INTEGRITY', [seg.hash, 'its manifest says']);
+  });
+
+  it('a segment reference that lies about the bytes it covers', () => {
+    const seg = raw('segment', {
+      spans: [
+        [DATA.hash, 0, 6],
+        [DATA.hash, 0, 6],
+      ],
+      type: 'segment/v1',
+    });
+    const m = raw('file', {
+      format: 'text',
+      segments: [{ hash: seg.hash, size: 6, spans: 2 }],
+      size: 6,
+      type: 'file/v1',
+    });
+    const [objs, tip] = withManifest(m, [seg]);
+    cloneRefused(objs, tip, 'INTEGRITY', [seg.hash]);
+  });
+});
+
+describe('objects of the wrong kind', () => {
+  it('a tree entry naming a chunk', () => {
+    const root = tree([{ name: 'sub', kind: 'tree', hash: DATA.hash }]);
+    const c = commit(root.hash);
+    cloneRefused([DATA, root, c], c.hash, 'INTEGRITY', [DATA.hash, root.hash]);
+  });
+
+  it('a commit whose tree is a commit', () => {
+    const root = tree([fileEntry('a.txt')]);
+    const c1 = commit(root.hash);
+    const c2 = commit(c1.hash, { message: 'tree is a commit' });
+    cloneRefused([DATA, FILE, root, c1, c2], c2.hash, 'INTEGRITY', [c1.hash, 'commit where a tree']);
+  });
+
+  it('a file entry naming a tree', () => {
+    const inner = tree([]);
+    const root = tree([{ name: 'a.txt', hash: inner.hash }]);
+    const c = commit(root.hash);
+    cloneRefused([inner, root, c], c.hash, 'INTEGRITY', [inner.hash, 'tree where a file']);
+  });
+
+  it('a ref naming a tree', () => {
+    const root = tree([fileEntry('a.txt')]);
+    cloneRefused([DATA, FILE, root], root.hash, 'INTEGRITY', [root.hash]);
+  });
+
+  it('a manifest span naming a tree', () => {
+    const inner = tree([]);
+    const m = raw('file', {
+      format: 'text',
+      size: inner.bytes.length,
+      spans: [[inner.hash, 0, inner.bytes.length]],
+      type: 'file/v1',
+    });
+    const root = tree([{ name: 'a.txt', hash: m.hash, size: inner.bytes.length }]);
+    const c = commit(root.hash);
+    cloneRefused([inner, m, root, c], c.hash, 'INTEGRITY', [inner.hash]);
+  });
+
+  it('a "tree" that is not JSON (chunk bytes stored under kind tree)', () => {
+    const fake: RawObject = { ...chunk('\x00\x01 not json'), kind: 'tree' };
+    const c = commit(fake.hash);
+    cloneRefused([fake, c], c.hash, 'INTEGRITY', [fake.hash, 'not JSON']);
+  });
+});
+
+describe('hostile objects fetched into an existing repository', () => {
+  function localRepo(): { dir: string; refs: () => unknown; files: () => Map<string, string> } {
+    const dir = join(base, 'local');
+    mkdirSync(dir);
+    return {
+      dir,
+      refs: () => {
+        const r = Repository.open(dir);
+        try {
+          return r.db.prep('SELECT name, target FROM refs ORDER BY name').all();
+        } finally {
+          r.close();
+        }
+      },
+      files: () => new Map([...fingerprint(dir)].filter(([k]) => !k.startsWith('.strata'))),
+    };
+  }
+
+  it('fetch refuses a bad root tree and moves no ref; switch refuses a bad subtree and changes nothing', async () => {
+    const l = localRepo();
+    await commitFiles(l.dir, { 'mine.txt': 'my data\n', 'sub/a.txt': 'a\n' });
+    const refs0 = l.refs();
+    const files0 = l.files();
+
+    // 1. The tip's root tree holds "..": fetch fails, no ref moves, no file changes.
+    const remote = join(base, 'remote');
+    const badRoot = tree([fileEntry('..')]);
+    const c1 = commit(badRoot.hash);
+    writeRemote(remote, [DATA, FILE, badRoot, c1], { 'refs/heads/main': c1.hash });
+    expect(strata(l.dir, ['remote', 'add', 'origin', remote]).code).toBe(0);
+    const refsWithRemote = l.refs();
+    expectRefused(strata(l.dir, ['fetch']), 'UNSAFE_PATH', [badRoot.hash]);
+    expect(l.refs()).toEqual(refsWithRemote);
+    expect(l.files()).toEqual(files0);
+
+    // 2. A good root with a bad subtree: fetch succeeds (metadata only); switch and checkout refuse
+    // before writing anything.
+    rmSync(remote, { recursive: true });
+    const sub = tree([fileEntry('ok.txt'), fileEntry('.strata')]);
+    const root = tree([fileEntry('new.txt'), { name: 'sub', kind: 'tree', hash: sub.hash }]);
+    const c2 = commit(root.hash);
+    writeRemote(remote, [DATA, FILE, sub, root, c2], { 'refs/heads/main': c2.hash });
+    const f = strata(l.dir, ['fetch', '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    const refs1 = l.refs();
+    for (const args of [
+      ['switch', '--detach', 'origin/main'],
+      ['checkout', 'origin/main', '--', 'sub'],
+      ['checkout', 'origin/main', '--', '.'],
+      ['reset', '--hard', 'origin/main'],
+      ['restore', '--source', 'origin/main', 'sub'],
+    ]) {
+      const r = strata(l.dir, args);
+      expectRefused(r, 'UNSAFE_PATH', [sub.hash]);
+      expect(l.refs(), args.join(' ')).toEqual(refs1);
+      expect(l.files(), args.join(' ')).toEqual(files0);
+    }
+    expect(JSON.stringify(refs0)).not.toContain(c2.hash);
+    // And the repository is still healthy.
+    expect(strata(l.dir, ['status']).code).toBe(0);
+  });
+});
+
+describe('symlink tricks in the working tree', () => {
+  async function twoCommits(): Promise<{ dir: string; a: string; b: string }> {
+    const dir = join(base, 'wt');
+    mkdirSync(dir);
+    const a = await commitFiles(dir, { 'top.txt': 'top\n', 'sub/a.txt': 'a v1\n' }, 'A');
+    const b = await commitFiles(dir, { 'sub/a.txt': 'a v2\n', 'sub/new.txt': 'new\n' }, 'B');
+    return { dir, a, b };
+  }
+
+  /** Replaces the working tree's `sub` directory by a symlink to the canary's `sub`. */
+  function plantSymlink(dir: string): void {
+    renameSync(join(dir, 'sub'), join(base, 'moved-sub'));
+    symlinkSync(join(canary, 'sub'), join(dir, 'sub'));
+  }
+
+  const head = (dir: string): string => strata(dir, ['rev-parse', 'HEAD']).stdout.trim();
+
+  for (const args of [
+    (c: { a: string; b: string }) => ['switch', '--detach', c.a],
+    (c: { a: string; b: string }) => ['switch', '--detach', '--force', c.a],
+    (c: { a: string; b: string }) => ['reset', '--hard', c.a],
+    (c: { a: string; b: string }) => ['checkout', c.a, '--', 'sub'],
+    (c: { a: string; b: string }) => ['checkout', c.a, '--', 'sub/a.txt'],
+    () => ['restore', 'sub/a.txt'],
+    () => ['restore', '--staged', '--worktree', 'sub'],
+  ]) {
+    it(`${args({ a: 'A', b: 'B' }).join(' ')} does not write through a symlinked directory`, async () => {
+      const c = await twoCommits();
+      plantSymlink(c.dir);
+      const before = head(c.dir);
+      const r = strata(c.dir, args(c));
+      expect(r.code, r.stderr).not.toBe(0);
+      expectRefused(r, 'UNSAFE_PATH', ['symlink', 'sub']);
+      // HEAD did not move past a refused write (reset --hard and switch refuse before moving it).
+      expect(head(c.dir)).toBe(before);
+    });
+  }
+
+  it('a file replaced by a symlink to outside is replaced, never written through', async () => {
+    const c = await twoCommits();
+    rmSync(join(c.dir, 'top.txt'));
+    symlinkSync(join(canary, 'keep.txt'), join(c.dir, 'top.txt'));
+    const r = strata(c.dir, ['checkout', c.a, '--', 'top.txt']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fingerprint(c.dir).get('top.txt')).not.toMatch(/^symlink/);
+  });
+});
