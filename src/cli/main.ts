@@ -2,6 +2,7 @@
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
 import { Command, CommanderError } from 'commander';
 import { StrataError } from '../core/index.js';
+import { redact } from '../storage/errors.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerHistoryCommands } from './commands/history.js';
 import { registerMergeCommand } from './commands/merge.js';
@@ -46,7 +47,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CODES[e.code] ?? EXIT_INTERNAL;
     }
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    process.stderr.write(`strata: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    process.stderr.write(`strata: internal error: ${redact((e as Error)?.stack ?? String(e))}\n`);
     return EXIT_INTERNAL;
   }
 }
