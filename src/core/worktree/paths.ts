@@ -18,8 +18,19 @@ export function toRepoPath(root: string, cwd: string, p: string): string {
   return rel.split(sep).join('/');
 }
 
+/** Checks every component of a repository path; UNSAFE_PATH naming the whole path otherwise. */
 export function checkRepoPath(path: string): void {
-  for (const c of path.split('/')) checkName(c);
+  for (const c of path.split('/')) {
+    try {
+      checkName(c);
+    } catch (e) {
+      throw new StrataError(
+        'UNSAFE_PATH',
+        `refusing path ${JSON.stringify(path)}: ${(e as Error).message}${c.toLowerCase() === '.strata' ? ' (the name of the repository directory, reserved at any depth)' : ''}`,
+        { path, name: c },
+      );
+    }
+  }
 }
 
 /** The absolute path for a repository path, refusing to traverse a symlinked directory. */
