@@ -552,3 +552,46 @@ describe('hostile working-tree input', () => {
     }
   }, 300_000);
 });
+
+describe('trees no file system can hold', () => {
+  it('a chain of 3000 nested trees is refused (UNSAFE_PATH), not a stack overflow', () => {
+    let t = tree([fileEntry('f')]);
+    const objs: RawObject[] = [DATA, FILE, t];
+    for (let i = 0; i < 3000; i++) {
+      t = tree([{ name: 'a', kind: 'tree', hash: t.hash }]);
+      objs.push(t);
+    }
+    const c = commit(t.hash);
+    cloneRefused([...objs, c], c.hash, 'UNSAFE_PATH', [t.hash, 'nested']);
+  });
+
+  it('names over 255 bytes and paths over 4095 bytes are refused before anything is written', () => {
+    const long = tree([fileEntry('n'.repeat(256))]);
+    const c = commit(long.hash);
+    cloneRefused([DATA, FILE, long, c], c.hash, 'UNSAFE_PATH', ['too long']);
+    rmSync(join(base, 'remote'), { recursive: true });
+    let t = tree([fileEntry('f')]);
+    const objs: RawObject[] = [DATA, FILE, t];
+    for (let i = 0; i < 20; i++) {
+      t = tree([{ name: `${i}`.padEnd(250, 'd'), kind: 'tree', hash: t.hash }]);
+      objs.push(t);
+    }
+    const c2 = commit(t.hash);
+    cloneRefused([...objs, c2], c2.hash, 'UNSAFE_PATH', ['too long']);
+  });
+
+  it('an untracked file where the target needs a directory: IO naming the path, the file kept', async () => {
+    const dir = join(base, 'wt');
+    mkdirSync(dir);
+    const a = await commitFiles(dir, { 'top.txt': 'top\n' }, 'A');
+    await commitFiles(dir, { 'd/f.txt': 'f\n' }, 'B');
+    expect(strata(dir, ['switch', '--detach', a]).code).toBe(0);
+    writeFileSync(join(dir, 'd'), 'my untracked notes\n');
+    const r = strata(dir, ['switch', 'main']);
+    expect(r.stderr).toContain('[IO]');
+    expect(r.stderr).toContain('d/f.txt');
+    expect(r.code).toBe(8);
+    expect(readFileSync(join(dir, 'd'), 'utf8')).toBe('my untracked notes\n');
+    expect(strata(dir, ['rev-parse', 'HEAD']).stdout.trim()).toBe(a);
+  });
+});

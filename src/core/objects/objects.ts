@@ -243,6 +243,9 @@ export function decodeCommit(bytes: Uint8Array, hash: string): Commit {
   return o as unknown as Commit;
 }
 
+/** Deepest tree nesting read: a path of this many components is over 2 KiB, half of Linux's PATH_MAX. */
+export const MAX_TREE_DEPTH = 1024;
+
 /** The repository's own directory: no tree may hold an entry of this name, at any depth, in any case. */
 const RESERVED_NAME = '.strata';
 
