@@ -29,6 +29,13 @@ import {
 } from '../../src/core/objects/objects.js';
 import { formatLock, parseLock, type LockFile } from '../../src/core/pin/lock.js';
 import { parseRepoConfig } from '../../src/core/repository.js';
+import {
+  REMOTE_CONFIG_KEY,
+  decodeRemoteRef,
+  encodeRemoteRef,
+  readRemoteConfig,
+} from '../../src/core/remote/layout.js';
+import { MemoryStore } from '../../src/storage/memory-store.js';
 import { CODEC_DELTA, decode, decodeRecipe, encodeRecipe, type DeltaOp } from '../../src/storage/codec.js';
 import { StrataError, type ErrorCode } from '../../src/storage/errors.js';
 import { hashBytes, hashBytesRaw, type Hash } from '../../src/storage/hash.js';
@@ -735,6 +742,52 @@ describe('config and lock files', () => {
           () => parseLock(JSON.stringify(replaceAt(JSON.parse(formatLock(l)), path, value)), 'x'),
           codes,
         );
+      },
+    );
+  });
+
+  it('remote strata.json and remote refs: round trip; arbitrary and mutated bytes parse or are refused', async () => {
+    const store = new MemoryStore('props');
+    const cfgs = fc.sample(
+      fc.oneof(
+        cfgArb.map((c) => JSON.stringify(c)),
+        fc.string({ unit: 'binary', maxLength: 60 }),
+        fc.jsonValue().map((j) => JSON.stringify(j)),
+        fc
+          .tuple(cfgArb, fc.array(fc.nat(), { maxLength: 3 }), hostileValue)
+          .map(([c, p, v]) => JSON.stringify(replaceAt(c, p, v))),
+      ),
+      RUNS,
+    );
+    for (const text of cfgs) {
+      tally.set('readRemoteConfig: arbitrary', (tally.get('readRemoteConfig: arbitrary') ?? 0) + 1);
+      await store.put(REMOTE_CONFIG_KEY, Buffer.from(text));
+      let out: unknown;
+      try {
+        out = await readRemoteConfig(store);
+      } catch (e) {
+        if (!(e instanceof StrataError)) throw e;
+        expect(['INTEGRITY', 'UNSUPPORTED_VERSION']).toContain(e.code);
+        continue;
+      }
+      const c = out as { format: number; chunking: Record<string, number> };
+      expect(c.format).toBe(1);
+      expect(Object.values(c.chunking).every(Number.isSafeInteger)).toBe(true);
+    }
+    prop('decodeRemoteRef: round trip', fc.tuple(hashArb, fc.string()), ([h, w]) => {
+      expect(decodeRemoteRef(encodeRemoteRef(h, w), 'r')).toEqual({ commit: h, writer: w });
+    });
+    prop(
+      'decodeRemoteRef: arbitrary + mutated',
+      fc.oneof(
+        fc.uint8Array({ maxLength: 120 }),
+        fc
+          .tuple(hashArb, fc.array(byteMutation, { minLength: 1, maxLength: 3 }))
+          .map(([h, ms]) => mutateBytes(encodeRemoteRef(h, 'w'), ms)),
+      ),
+      (b) => {
+        const r = decodesOrRefuses(() => decodeRemoteRef(b, 'r'), ['INTEGRITY']);
+        if (r) expect(isHex64(r.commit) && typeof r.writer === 'string').toBe(true);
       },
     );
   });
