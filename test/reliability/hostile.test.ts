@@ -21,7 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Repository } from '../../src/core/repository.js';
 import { CLI, strata, tempDir, type CliResult } from '../core/helpers.js';
 import { commitFiles } from '../remote/helpers.js';
@@ -35,6 +35,9 @@ import {
   writeRemote,
   type RawObject,
 } from './hostile-helpers.js';
+
+// Each test spawns the CLI many times: generous on a loaded machine (no timing is asserted).
+vi.setConfig({ testTimeout: 300_000 });
 
 let base: string;
 let canary: string;

@@ -8,11 +8,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../../src/storage/s3-store.js';
 import { StrataError, redact } from '../../src/storage/errors.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { tmp, writeFiles } from '../remote/helpers.js';
+
+// Each test spawns the CLI many times: generous on a loaded machine (no timing is asserted).
+vi.setConfig({ testTimeout: 300_000 });
 
 const CLI = resolve(__dirname, '../../dist/cli/main.js');
 const SECRET = 'leakCanarySecret/Key+0123456789abcdef';
@@ -157,7 +160,7 @@ describe('secrets never appear in output', () => {
     expect((await run(parent, ['cat', `${url}@${head}:data.jsonl`])).stdout).toBe('{"a":1}\n{"a":2}\n');
     // Failing pin reads against moto: a commit the remote does not have.
     await both(parent, ['export', `${url}@${'c'.repeat(64)}`, '--to', 'e3'], 4);
-  });
+  }, 300_000);
 
   it('failing S3 commands: missing bucket, dead endpoint, credentials in the endpoint URL', async () => {
     const a = tmp('sec-fail');
@@ -213,7 +216,7 @@ describe('secrets never appear in output', () => {
       await run(a, ['cat', `${url}@${h}:f`]);
     }
     expect(existsSync(join(a, 'dst'))).toBe(false);
-  });
+  }, 300_000);
 
   it('StrataError redacts its message and data (toJSON), and S3Store errors carry no credential', async () => {
     const saved = { ...process.env };
