@@ -2,7 +2,7 @@
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
-import { StrataError } from '../core/errors.js';
+import { redact, StrataError } from '../core/errors.js';
 import { registerDiffCommand } from './commands/diff.js';
 import { registerGcCommand } from './commands/gc.js';
 import { registerHistoryCommands } from './commands/history.js';
@@ -53,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_CODES[e.code] ?? EXIT_INTERNAL;
     }
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    process.stderr.write(`strata: internal error: ${(e as Error).stack ?? String(e)}\n`);
+    process.stderr.write(`strata: internal error: ${redact((e as Error)?.stack ?? String(e))}\n`);
     return EXIT_INTERNAL;
   }
 }

@@ -22,10 +22,21 @@ import { statFile } from './worktree/scan.js';
 export async function writeWorktreeFile(repo: Repository, path: string, manifest: Hash): Promise<IndexEntry> {
   const m = repo.objects.manifest(manifest);
   const abs = safeJoin(repo.root, path);
-  mkdirSync(dirname(abs), { recursive: true });
   const tmp = join(dirname(abs), `.strata-tmp-${randomBytes(6).toString('hex')}`);
   const recorded = nowNs();
-  const fd = openSync(tmp, 'wx', 0o644);
+  let fd: number;
+  try {
+    mkdirSync(dirname(abs), { recursive: true });
+    fd = openSync(tmp, 'wx', 0o644);
+  } catch (e) {
+    // e.g. a file where the path needs a directory (ENOTDIR, EEXIST)
+    throw new StrataError(
+      'IO',
+      `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { path, errno: (e as NodeJS.ErrnoException).code },
+      { cause: e },
+    );
+  }
   try {
     for await (const b of repo.objects.readFile(m)) {
       let off = 0;

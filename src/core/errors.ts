@@ -1,2 +1,2 @@
 /** The error type of the whole API, for callers that want it without loading the rest of core. */
-export { StrataError, isStrataError, type ErrorCode } from '../storage/errors.js';
+export { StrataError, isStrataError, redact, type ErrorCode } from '../storage/errors.js';

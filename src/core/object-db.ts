@@ -7,6 +7,7 @@ import { hashBytes, type Hash } from '../storage/hash.js';
 import type { LocalPacks } from '../storage/local-packs.js';
 import { KIND } from '../storage/pack-format.js';
 import {
+  checkSegmentRef,
   decodeCommit,
   decodeManifest,
   decodeSegment,
@@ -64,10 +65,12 @@ export class ObjectDb {
   getRaw(hash: string, kind?: number): Uint8Array {
     const o = this.packs.get(hash);
     if (kind !== undefined && o.kind !== kind) {
-      throw new StrataError('BAD_INPUT', `object ${hash} is a ${kindName(o.kind)}, not a ${kindName(kind)}`, {
-        hash,
-        kind: kindName(o.kind),
-      });
+      // Callers check a user's revision's kind before; a mismatch here is an object naming the wrong kind.
+      throw new StrataError(
+        'INTEGRITY',
+        `object ${hash} is a ${kindName(o.kind)} where a ${kindName(kind)} is expected`,
+        { hash, kind: kindName(o.kind), expected: kindName(kind) },
+      );
     }
     return o.data;
   }
@@ -134,7 +137,11 @@ export class ObjectDb {
       yield* m.spans;
       return;
     }
-    for (const s of m.segments ?? []) yield* decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash).spans;
+    for (const s of m.segments ?? []) {
+      const seg = decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash);
+      checkSegmentRef(seg, s);
+      yield* seg.spans;
+    }
   }
 
   /** Streams a file's bytes span by span, verifying every chunk it reads. */

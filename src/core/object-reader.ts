@@ -8,6 +8,7 @@ import { hashBytes } from '../storage/hash.js';
 import {
   decodeCommit,
   decodeManifest,
+  checkSegmentRef,
   decodeSegment,
   decodeTree,
   type Commit,
@@ -67,5 +68,9 @@ export async function* manifestSpans(r: ObjectReader, m: FileManifest): AsyncGen
     yield* m.spans;
     return;
   }
-  for (const s of m.segments ?? []) yield* decodeSegment(await r.get(s.hash), s.hash).spans;
+  for (const s of m.segments ?? []) {
+    const seg = decodeSegment(await r.get(s.hash), s.hash);
+    checkSegmentRef(seg, s);
+    yield* seg.spans;
+  }
 }

@@ -131,22 +131,45 @@ export class Repository {
 }
 
 function readRepoConfig(file: string): RepoConfigFile {
-  let cfg: RepoConfigFile;
+  let text: string;
   try {
-    cfg = JSON.parse(readFileSync(file, 'utf8')) as RepoConfigFile;
+    text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new StrataError('NOT_A_REPOSITORY', `cannot read ${file}`, { file }, { cause: e });
   }
+  return parseRepoConfig(text, file);
+}
+
+/** Parses and checks the text of `.strata/strata.json`; `file` names it in errors. */
+export function parseRepoConfig(text: string, file: string): RepoConfigFile {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new StrataError('NOT_A_REPOSITORY', `cannot read ${file} (not JSON)`, { file }, { cause: e });
+  }
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    throw new StrataError('NOT_A_REPOSITORY', `cannot read ${file} (not a JSON object)`, { file });
+  const cfg = v as Partial<RepoConfigFile>;
   if (cfg.format !== REPO_FORMAT_VERSION) {
     throw new StrataError(
       'UNSUPPORTED_VERSION',
-      `repository format ${cfg.format} is not supported (this strata reads ${REPO_FORMAT_VERSION})`,
+      `repository format ${JSON.stringify(cfg.format) ?? 'missing'} is not supported (this strata reads ${REPO_FORMAT_VERSION})`,
       {
         format: cfg.format,
       },
     );
   }
-  return cfg;
+  const c = cfg.chunking as Partial<ChunkParams> | undefined;
+  if (
+    !c ||
+    typeof c !== 'object' ||
+    !Number.isSafeInteger(c.min) ||
+    !Number.isSafeInteger(c.avg) ||
+    !Number.isSafeInteger(c.max)
+  )
+    throw new StrataError('INTEGRITY', `${file} has no valid chunking parameters`, { file });
+  return { format: cfg.format, chunking: { min: c.min!, avg: c.avg!, max: c.max! } };
 }
 
 function pidAlive(pid: number): boolean {

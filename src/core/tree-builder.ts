@@ -2,7 +2,8 @@
  * Converts between flat path maps (the staging index) and nested tree objects.
  */
 import type { Hash } from '../storage/hash.js';
-import { sortEntries, type TreeEntry } from './objects/objects.js';
+import { StrataError } from '../storage/errors.js';
+import { MAX_TREE_DEPTH, sortEntries, type TreeEntry } from './objects/objects.js';
 import type { ObjectDb } from './object-db.js';
 
 export interface FlatEntry {
@@ -52,13 +53,19 @@ export function buildTree(
 export function flattenTree(objects: ObjectDb, tree: Hash | undefined, prefix = ''): Map<string, FlatEntry> {
   const out = new Map<string, FlatEntry>();
   if (!tree) return out;
-  const walk = (h: Hash, pre: string): void => {
+  const walk = (h: Hash, pre: string, depth: number): void => {
+    if (depth > MAX_TREE_DEPTH)
+      throw new StrataError(
+        'UNSAFE_PATH',
+        `tree ${h} is nested ${depth} levels deep under ${tree}: no file system path can hold that (at most ${MAX_TREE_DEPTH})`,
+        { hash: h, root: tree, depth },
+      );
     for (const e of objects.tree(h).entries) {
       const p = pre ? `${pre}/${e.name}` : e.name;
-      if (e.kind === 'tree') walk(e.hash, p);
+      if (e.kind === 'tree') walk(e.hash, p, depth + 1);
       else out.set(p, { hash: e.hash, size: e.size });
     }
   };
-  walk(tree, prefix);
+  walk(tree, prefix, 0);
   return out;
 }

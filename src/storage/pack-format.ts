@@ -68,11 +68,21 @@ export function entryHeader(
   return b;
 }
 
+const KIND_COUNT = KIND_NAMES.length;
+
+/** Parses the entry header at `at`; INTEGRITY if it is cut short or names an unknown kind. */
 export function parseEntryHeader(
   b: Uint8Array,
   at: number,
 ): Omit<PackEntry, 'offset'> & { storedLength: number } {
   const buf = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  if (!Number.isSafeInteger(at) || at < 0 || at + ENTRY_HEADER_SIZE > buf.length)
+    throw new StrataError('INTEGRITY', `pack entry header at ${at} is cut short`, { at });
+  if (buf[at + 32]! >= KIND_COUNT)
+    throw new StrataError('INTEGRITY', `pack entry at ${at} has unknown kind ${buf[at + 32]}`, {
+      at,
+      kind: buf[at + 32],
+    });
   return {
     hash: buf.toString('hex', at, at + 32),
     kind: buf.readUInt8(at + 32),
@@ -90,7 +100,12 @@ export function* scanPack(pack: Uint8Array, where: string): Generator<PackEntry>
   while (at < pack.length) {
     if (at + ENTRY_HEADER_SIZE > pack.length)
       throw new StrataError('INTEGRITY', `${where}: truncated entry header`, { where, at });
-    const h = parseEntryHeader(pack, at);
+    let h: ReturnType<typeof parseEntryHeader>;
+    try {
+      h = parseEntryHeader(pack, at);
+    } catch (e) {
+      throw new StrataError('INTEGRITY', `${where}: ${(e as Error).message}`, { where, at }, { cause: e });
+    }
     const offset = at + ENTRY_HEADER_SIZE;
     if (offset + h.length > pack.length)
       throw new StrataError('INTEGRITY', `${where}: truncated entry`, { where, at });
@@ -128,19 +143,36 @@ export function decodePackIndex(b: Uint8Array, where: string): PackEntry[] {
     throw new StrataError('UNSUPPORTED_VERSION', `${where}: index version ${version}`, { where, version });
   const count = buf.readUInt32LE(12);
   const bodyLen = 16 + count * IDX_RECORD_SIZE;
-  if (buf.length !== bodyLen + 32 || !hashBytesRaw(buf.subarray(0, bodyLen)).equals(buf.subarray(bodyLen))) {
+  if (buf.length !== bodyLen + 32) {
+    throw new StrataError(
+      'INTEGRITY',
+      `${where}: pack index of ${buf.length} bytes cannot hold the ${count} records it claims`,
+      { where, count },
+    );
+  }
+  if (!hashBytesRaw(buf.subarray(0, bodyLen)).equals(buf.subarray(bodyLen))) {
     throw new StrataError('INTEGRITY', `${where}: pack index checksum mismatch`, { where });
   }
   const out: PackEntry[] = [];
+  let prev = '';
   for (let at = 16; at < bodyLen; at += IDX_RECORD_SIZE) {
-    out.push({
+    const e: PackEntry = {
       hash: buf.toString('hex', at, at + 32),
       offset: Number(buf.readBigUInt64LE(at + 32)),
       length: buf.readUInt32LE(at + 40),
       rawLength: buf.readUInt32LE(at + 44),
       codec: buf.readUInt8(at + 48),
       kind: buf.readUInt8(at + 49),
-    });
+    };
+    const bad = (why: string): never => {
+      throw new StrataError('INTEGRITY', `${where}: record for ${e.hash} ${why}`, { where, hash: e.hash });
+    };
+    if (e.hash < prev) bad('is out of order (records are sorted by hash)');
+    if (e.kind >= KIND_COUNT) bad(`has unknown kind ${e.kind}`);
+    if (!Number.isSafeInteger(e.offset) || e.offset < PACK_HEADER_SIZE + ENTRY_HEADER_SIZE)
+      bad(`has impossible offset ${e.offset}`);
+    prev = e.hash;
+    out.push(e);
   }
   return out;
 }

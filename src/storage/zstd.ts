@@ -26,11 +26,24 @@ export function zstdCompress(data: Uint8Array, level: number): Buffer {
   return Buffer.from(scratch.subarray(0, n));
 }
 
+/**
+ * The most bytes `n` bytes of zstd frames can decode to: every block that yields data takes at least 4
+ * bytes (3-byte header + 1 byte of an RLE block) and yields at most 128 KiB (ZSTD_BLOCKSIZE_MAX). An
+ * output size claimed by a frame header or an index is checked against this before anything is allocated.
+ */
+export const maxZstdOutput = (n: number): number => Math.ceil(n / 4) * 128 * 1024;
+
 /** Decompresses one frame; `size` is the expected output size when the caller knows it. */
 export function zstdDecompress(frame: Uint8Array, size?: number): Buffer {
   const want = size ?? binding.getFrameContentSize(frame);
   if (want === null || want === undefined)
     throw new StrataError('INTEGRITY', 'zstd frame without a content size', {});
+  if (!Number.isSafeInteger(want) || want < 0 || want > maxZstdOutput(frame.length))
+    throw new StrataError(
+      'INTEGRITY',
+      `zstd frame of ${frame.length} bytes cannot decode to the ${want} bytes claimed`,
+      { claimed: want, frameBytes: frame.length },
+    );
   const out = Buffer.allocUnsafe(want);
   const n = dctx.decompress(out, frame);
   if (n !== want)

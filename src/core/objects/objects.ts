@@ -75,24 +75,35 @@ export type MetaObject = FileManifest | Segment | Tree | Commit;
 
 export const encodeObject = (o: MetaObject): Buffer => canonicalBytes(o);
 
-const bad = (what: string, data: Record<string, unknown> = {}): StrataError =>
-  new StrataError('INTEGRITY', `malformed ${what}`, data);
+const bad = (what: string, data: { hash: string } & Record<string, unknown>): StrataError =>
+  new StrataError('INTEGRITY', `object ${data.hash}: malformed ${what}`, data);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  !!v && typeof v === 'object' && !Array.isArray(v);
 
 function parse(bytes: Uint8Array, hash: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw bad('object (not UTF-8)', { hash });
+  }
   let v: unknown;
   try {
-    v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+    v = JSON.parse(text);
   } catch {
     throw bad('object (not JSON)', { hash });
   }
-  if (!v || typeof v !== 'object' || Array.isArray(v)) throw bad('object', { hash });
-  return v as Record<string, unknown>;
+  if (!isRecord(v)) throw bad('object (not a JSON object)', { hash });
+  return v;
 }
 
 function expectType(o: Record<string, unknown>, kind: string, hash: string): void {
   const t = o.type;
   if (typeof t !== 'string' || !t.startsWith(kind + '/'))
-    throw bad(`${kind} (type is ${String(t)})`, { hash });
+    throw bad(`${kind} (type is ${JSON.stringify(t) ?? 'missing'})`, { hash });
   if (t !== `${kind}/v1`) {
     throw new StrataError(
       'UNSUPPORTED_VERSION',
@@ -106,39 +117,51 @@ function expectType(o: Record<string, unknown>, kind: string, hash: string): voi
 }
 
 const isNat = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+const isHashStr = (h: unknown): h is Hash => typeof h === 'string' && isHash(h);
 
-function checkSpans(spans: unknown, hash: string): Span[] {
+/** Checks a span list; returns the bytes it covers. */
+function checkSpans(spans: unknown, hash: string): number {
   if (!Array.isArray(spans)) throw bad('span list', { hash });
-  for (const s of spans) {
-    if (
-      !Array.isArray(s) ||
-      s.length !== 3 ||
-      typeof s[0] !== 'string' ||
-      !isHash(s[0]) ||
-      !isNat(s[1]) ||
-      !isNat(s[2])
-    ) {
-      throw bad('span', { hash });
-    }
+  let total = 0;
+  for (let i = 0; i < spans.length; i++) {
+    const s: unknown = spans[i];
+    if (!Array.isArray(s) || s.length !== 3 || !isHashStr(s[0]) || !isNat(s[1]) || !isNat(s[2]))
+      throw bad(`span ${i}`, { hash, span: i });
+    total += s[2];
   }
-  return spans as Span[];
+  return total;
 }
 
 export function decodeManifest(bytes: Uint8Array, hash: string): FileManifest {
   const o = parse(bytes, hash);
   expectType(o, 'file', hash);
   if (!isNat(o.size) || typeof o.format !== 'string') throw bad('file manifest', { hash });
+  if (o.examples !== undefined && !isNat(o.examples)) throw bad('file manifest (examples)', { hash });
+  if (
+    o.options !== undefined &&
+    (!isRecord(o.options) || !Object.values(o.options).every((v) => typeof v === 'string'))
+  )
+    throw bad('file manifest (options)', { hash });
   if ((o.spans === undefined) === (o.segments === undefined))
     throw bad('file manifest (spans xor segments)', { hash });
-  if (o.spans !== undefined) checkSpans(o.spans, hash);
+  if (o.spans !== undefined) {
+    const covered = checkSpans(o.spans, hash);
+    if (covered !== o.size)
+      throw bad(`file manifest (spans cover ${covered} bytes, size is ${o.size})`, { hash });
+  }
   if (o.content !== undefined && (typeof o.content !== 'string' || !isHash(o.content)))
     throw bad('file manifest content hash', { hash });
   if (o.segments !== undefined) {
     if (!Array.isArray(o.segments)) throw bad('file manifest segments', { hash });
-    for (const s of o.segments as SegmentRef[]) {
-      if (!s || !isHash(s.hash) || !isNat(s.size) || !isNat(s.spans))
-        throw bad('segment reference', { hash });
+    let covered = 0;
+    for (let i = 0; i < o.segments.length; i++) {
+      const s: unknown = o.segments[i];
+      if (!isRecord(s) || !isHashStr(s.hash) || !isNat(s.size) || !isNat(s.spans))
+        throw bad(`segment reference ${i}`, { hash });
+      covered += s.size;
     }
+    if (covered !== o.size)
+      throw bad(`file manifest (segments cover ${covered} bytes, size is ${o.size})`, { hash });
   }
   return o as unknown as FileManifest;
 }
@@ -150,48 +173,103 @@ export function decodeSegment(bytes: Uint8Array, hash: string): Segment {
   return o as unknown as Segment;
 }
 
+/** Checks a decoded segment against the manifest's reference to it (span count and bytes covered). */
+export function checkSegmentRef(seg: Segment, ref: SegmentRef): void {
+  const covered = seg.spans.reduce((a, s) => a + s[2], 0);
+  if (seg.spans.length !== ref.spans || covered !== ref.size)
+    throw bad(
+      `segment (holds ${seg.spans.length} spans covering ${covered} bytes; its manifest says ${ref.spans} spans, ${ref.size} bytes)`,
+      { hash: ref.hash },
+    );
+}
+
 export function decodeTree(bytes: Uint8Array, hash: string): Tree {
   const o = parse(bytes, hash);
   expectType(o, 'tree', hash);
   if (!Array.isArray(o.entries)) throw bad('tree', { hash });
   let prev: Buffer | undefined;
-  for (const e of o.entries as TreeEntry[]) {
-    if (!e || !isHash(e.hash) || !isNat(e.size) || (e.kind !== 'file' && e.kind !== 'tree'))
-      throw bad('tree entry', { hash });
-    checkName(e.name);
+  for (let i = 0; i < o.entries.length; i++) {
+    const e: unknown = o.entries[i];
+    if (!isRecord(e) || !isHashStr(e.hash) || !isNat(e.size) || (e.kind !== 'file' && e.kind !== 'tree'))
+      throw bad(`tree entry ${i}`, { hash });
+    try {
+      checkName(e.name);
+    } catch (err) {
+      throw new StrataError(
+        'UNSAFE_PATH',
+        `tree ${hash}: refusing entry ${JSON.stringify(e.name)} (${(err as Error).message})`,
+        { hash, name: e.name },
+      );
+    }
     const nb = Buffer.from(e.name, 'utf8');
-    if (prev && Buffer.compare(prev, nb) >= 0) throw bad('tree (entries not sorted or duplicated)', { hash });
+    if (prev) {
+      const c = Buffer.compare(prev, nb);
+      if (c === 0) throw bad(`tree (duplicate entry ${JSON.stringify(e.name)})`, { hash });
+      if (c > 0) throw bad(`tree (entries not sorted at ${JSON.stringify(e.name)})`, { hash });
+    }
     prev = nb;
   }
   return o as unknown as Tree;
 }
 
+/** Nesting depth of a JSON value (1 for a scalar), stopping as soon as it passes `limit`. */
+function depthExceeds(v: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (d > limit) return true;
+    if (x && typeof x === 'object')
+      for (const c of Object.values(x as Record<string, unknown>)) stack.push([c, d + 1]);
+  }
+  return false;
+}
+
+/** Deepest `meta` a commit may carry (strata writes 3 levels); bounds recursion in every later encoder. */
+const MAX_META_DEPTH = 64;
+
 export function decodeCommit(bytes: Uint8Array, hash: string): Commit {
   const o = parse(bytes, hash);
   expectType(o, 'commit', hash);
-  const a = o.author as Identity | undefined;
+  const a = o.author;
   if (
-    typeof o.tree !== 'string' ||
-    !isHash(o.tree) ||
+    !isHashStr(o.tree) ||
     !Array.isArray(o.parents) ||
-    !o.parents.every((p) => typeof p === 'string' && isHash(p)) ||
-    !a ||
+    !o.parents.every(isHashStr) ||
+    !isRecord(a) ||
     typeof a.name !== 'string' ||
     typeof a.email !== 'string' ||
-    typeof o.time !== 'number' ||
-    typeof o.tz !== 'number' ||
+    !Number.isSafeInteger(o.time) ||
+    !Number.isSafeInteger(o.tz) ||
     typeof o.message !== 'string' ||
-    !o.meta ||
-    typeof o.meta !== 'object'
+    !isRecord(o.meta)
   ) {
     throw bad('commit', { hash });
   }
+  if (depthExceeds(o.meta, MAX_META_DEPTH))
+    throw bad(`commit (meta nested deeper than ${MAX_META_DEPTH})`, { hash });
   return o as unknown as Commit;
 }
 
-/** A path component as stored in a tree: never empty, '.', '..', or containing '/', '\\' or NUL. */
+/** Deepest tree nesting read: a path of this many components is over 2 KiB, half of Linux's PATH_MAX. */
+export const MAX_TREE_DEPTH = 1024;
+
+/** The repository's own directory: no tree may hold an entry of this name, at any depth, in any case. */
+const RESERVED_NAME = '.strata';
+
+/**
+ * A path component as stored in a tree: a well-formed Unicode string, never empty, '.', '..' or
+ * '.strata' (in any letter case), never containing '/', '\\' or NUL.
+ */
 export function checkName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+  if (
+    typeof name !== 'string' ||
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    /[/\\\0]/.test(name) ||
+    /[\uD800-\uDFFF]/u.test(name) || // a lone surrogate has no UTF-8 form
+    name.toLowerCase() === RESERVED_NAME
+  ) {
     throw new StrataError('UNSAFE_PATH', `invalid path component ${JSON.stringify(name)}`, { name });
   }
 }

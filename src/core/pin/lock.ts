@@ -36,7 +36,7 @@ export function checkPinName(name: string): void {
 
 /** The canonical text of a lock file. */
 export function formatLock(lock: LockFile): string {
-  const pins: Record<string, string> = {};
+  const pins: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const k of Object.keys(lock.pins).sort()) pins[k] = lock.pins[k]!;
   return JSON.stringify({ version: LOCK_VERSION, pins }, null, 2) + '\n';
 }
@@ -59,7 +59,8 @@ export function parseLock(text: string, where: string): LockFile {
     });
   if (!o.pins || typeof o.pins !== 'object' || Array.isArray(o.pins))
     throw new StrataError('BAD_INPUT', `${where}: "pins" must be an object`, { file: where });
-  const pins: Record<string, string> = {};
+  // No prototype: a pin named __proto__ is a pin like any other.
+  const pins: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [k, p] of Object.entries(o.pins as Record<string, unknown>)) {
     checkPinName(k);
     if (typeof p !== 'string')
@@ -77,7 +78,7 @@ export function readLock(file: string, opts: { missingOk?: boolean } = {}): Lock
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
-      if (opts.missingOk) return { version: 1, pins: {} };
+      if (opts.missingOk) return { version: 1, pins: Object.create(null) as Record<string, string> };
       throw new StrataError('NOT_FOUND', `lock file ${file} does not exist`, { file });
     }
     throw new StrataError('IO', `cannot read ${file}`, { file }, { cause: e });

@@ -137,6 +137,25 @@ export async function downloadObjects(
   return { objects, bytes };
 }
 
+/**
+ * Reads a metadata object that fetch must already have brought in. All metadata a remote holds is local
+ * after a fetch, so a missing one was never there as metadata: the remote is incomplete, or its
+ * referrer names an object of another kind (a tree entry naming a chunk).
+ */
+function fetchedMeta<T>(read: () => T, hash: string, what: string, referrer: string): T {
+  try {
+    return read();
+  } catch (e) {
+    if (!isStrataError(e, 'NOT_FOUND')) throw e;
+    throw new StrataError(
+      'INTEGRITY',
+      `${referrer} names ${what} ${hash}, which the remote does not hold as a ${what}`,
+      { hash, referrer },
+      { cause: e },
+    );
+  }
+}
+
 /** Chunks of the files under a commit's tree (or, with `history`, under every commit it reaches). */
 export function chunksOf(repo: Repository, tips: readonly string[], history: boolean): Set<string> {
   const chunks = new Set<string>();
@@ -148,16 +167,16 @@ export function chunksOf(repo: Repository, tips: readonly string[], history: boo
     seen.add(c);
     const cm = repo.objects.commit(c);
     if (history) commits.push(...cm.parents);
-    const trees = [cm.tree as string];
+    const trees: [string, string][] = [[cm.tree, `commit ${c}`]];
     while (trees.length) {
-      const t = trees.pop()!;
+      const [t, referrer] = trees.pop()!;
       if (seen.has(t)) continue;
       seen.add(t);
-      for (const e of repo.objects.tree(t).entries) {
-        if (e.kind === 'tree') trees.push(e.hash);
+      for (const e of fetchedMeta(() => repo.objects.tree(t), t, 'tree', referrer).entries) {
+        if (e.kind === 'tree') trees.push([e.hash, `tree ${t}`]);
         else if (!seen.has(e.hash)) {
           seen.add(e.hash);
-          const m = repo.objects.manifest(e.hash);
+          const m = fetchedMeta(() => repo.objects.manifest(e.hash), e.hash, 'file', `tree ${t}`);
           for (const s of m.spans ?? []) chunks.add(s[0]);
           for (const seg of m.segments ?? [])
             for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)

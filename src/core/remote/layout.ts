@@ -92,7 +92,13 @@ function parseConfig(data: Uint8Array, location: string): RemoteConfigFile {
       { location, format: o.format, supported: REMOTE_FORMAT_VERSION },
     );
   const c = o.chunking;
-  if (!c || typeof c.min !== 'number' || typeof c.avg !== 'number' || typeof c.max !== 'number')
+  if (
+    !c ||
+    typeof c !== 'object' ||
+    !Number.isSafeInteger(c.min) ||
+    !Number.isSafeInteger(c.avg) ||
+    !Number.isSafeInteger(c.max)
+  )
     throw new StrataError('INTEGRITY', `${location}/strata.json has no chunking parameters`, { location });
   return { format: o.format, chunking: { min: c.min, avg: c.avg, max: c.max } };
 }

@@ -67,7 +67,7 @@ export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptio
 export function verifyEncoded(loc: RemoteObjectLocation, bytes: Uint8Array, where: string): Uint8Array {
   let data: Uint8Array;
   try {
-    data = decode(loc.codec, bytes);
+    data = decode(loc.codec, bytes, loc.rawLength);
   } catch (e) {
     throw new StrataError(
       'INTEGRITY',

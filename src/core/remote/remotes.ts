@@ -46,6 +46,24 @@ export function normalizeRemoteUrl(url: string, cwd = process.cwd()): string {
   return url;
 }
 
+/** An S3 endpoint as it may be stored and shown: an http(s) URL without credentials or query. */
+export function checkEndpoint(endpoint: string): void {
+  let u: URL;
+  try {
+    u = new URL(endpoint);
+  } catch {
+    throw new StrataError('BAD_INPUT', 'the endpoint is not a URL (expected http(s)://host[:port])', {});
+  }
+  if (u.username || u.password || u.search)
+    throw new StrataError(
+      'BAD_INPUT',
+      'credentials do not belong in an endpoint URL (no user info, no query); S3 uses the AWS credential chain',
+      {},
+    );
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new StrataError('BAD_INPUT', `the endpoint must be http:// or https://, not ${u.protocol}`, {});
+}
+
 /** Opens the store a URL names (RetryStore(LimitStore(S3Store)) for s3://, LocalStore for paths). */
 export function openRemoteStore(
   url: string,
@@ -107,6 +125,7 @@ export function addRemote(
 ): RemoteInfo {
   checkRemoteName(name);
   const norm = normalizeRemoteUrl(url, cwd);
+  if (settings.endpoint !== undefined) checkEndpoint(settings.endpoint);
   // Opening checks the URL's shape (bucket name, prefix) without any request.
   void openRemoteStore(norm, settings, { cwd });
   repo.db.transaction(() => {
