@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { Repository } from '../../src/core/repository.js';
 import { ok, strata, tempDir } from '../core/helpers.js';
 import {
   bytes,
@@ -184,7 +185,7 @@ describe('gc', () => {
   });
 
   it(
-    'keeps the bases of delta-coded chunks whose original file version is gone',
+    'keeps the old chunks a span-coded version spans into, although the version that stored them is gone',
     { timeout: 300_000 },
     () => {
       const dir = tempDir('strata-gc-');
@@ -193,13 +194,21 @@ describe('gc', () => {
       ok(dir, ['add', 'd.jsonl'], ENV); // v0 only staged, never committed
       const v1 = jsonl(4000, 1, 5); // ~1% of the records edited
       write(dir, 'd.jsonl', v1);
-      ok(dir, ['add', 'd.jsonl'], ENV); // stored delta-coded against v0's chunks
+      ok(dir, ['add', 'd.jsonl'], ENV); // span-coded: spans into v0's chunks (FORMAT.md)
       ok(dir, ['commit', '-m', 'v1'], ENV);
-      const deltas = sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n;
-      expect(deltas).toBeGreaterThan(0);
+      const repo = Repository.open(dir);
+      try {
+        const m = repo.objects.manifest(ok(dir, ['rev-parse', 'HEAD:d.jsonl']).trim());
+        expect(m.content).toMatch(/^[0-9a-f]{64}$/);
+      } finally {
+        repo.close();
+      }
+      const objects = sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects')[0]!.n;
       const r = gcJson(dir, ['--expire-reflog', 'now']);
-      expect(r.objects.removed).toBeGreaterThan(0); // v0's manifest and the chunks no delta uses
-      expect(sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects WHERE codec = 2')[0]!.n).toBe(deltas);
+      expect(r.objects.removed).toBeGreaterThan(0); // v0's manifest and the chunks v1 does not span into
+      expect(sql<{ n: number }>(dir, 'SELECT count(*) AS n FROM objects')[0]!.n).toBe(
+        objects - r.objects.removed,
+      );
       expect(ok(dir, ['cat', 'HEAD:d.jsonl'])).toBe(v1);
       expectClean(dir);
     },
