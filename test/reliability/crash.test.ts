@@ -269,15 +269,17 @@ export const OPS: CrashOp[] = [
       const listed = await moto.client.send(
         new ListObjectsV2Command({ Bucket: moto.bucket, Prefix: 'crash-template/' }),
       );
-      for (const o of listed.Contents ?? []) {
-        await moto.client.send(
-          new CopyObjectCommand({
-            Bucket: moto.bucket,
-            CopySource: `${moto.bucket}/${o.Key!}`,
-            Key: `${prefix}/${o.Key!.slice('crash-template/'.length)}`,
-          }),
-        );
-      }
+      await Promise.all(
+        (listed.Contents ?? []).map((o) =>
+          moto.client.send(
+            new CopyObjectCommand({
+              Bucket: moto.bucket,
+              CopySource: `${moto.bucket}/${o.Key!}`,
+              Key: `${prefix}/${o.Key!.slice('crash-template/'.length)}`,
+            }),
+          ),
+        ),
+      );
       setRemoteUrl(lane.repo, s3Url(lane));
     },
     async rerun(repo) {
@@ -312,11 +314,14 @@ export const OPS: CrashOp[] = [
   {
     name: 'gc',
     args: ['gc'],
-    available: () =>
-      spawnSync(process.execPath, [CLI, 'gc', '--help'], {
+    // Being written on another branch: runs once `strata gc` exists (its own help page, not the main one).
+    available: () => {
+      const r = spawnSync(process.execPath, [CLI, 'gc', '--help'], {
         encoding: 'utf8',
         env: { ...process.env, ...CHILD_ENV },
-      }).status === 0,
+      });
+      return r.status === 0 && /^Usage: strata gc\b/m.test(r.stdout);
+    },
     async build(dir) {
       const repo = join(dir, 'repo');
       mkdirSync(repo, { recursive: true });
