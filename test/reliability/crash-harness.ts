@@ -341,20 +341,23 @@ export async function measureStartup(): Promise<number> {
   return best;
 }
 
+/** A planned kill: `ms` after the spawn, or `frac` × the (current estimate of the) working time after open. */
+export type PlannedKill = { anchor: 'spawn'; ms: number } | { anchor: 'open'; frac: number };
+
 /**
  * `count` kill moments: 10% uniformly over the start-up (from the spawn, up to the measured moment the
- * index is opened), 85% stratified from the opening of the index to 1.2 × the measured working time (a
- * loaded machine stretches it), 5% around and past the end.
+ * index is opened), 85% stratified from the opening of the index to 1.2 × the working time (a loaded
+ * machine stretches it), 5% around and past the end (1.1–1.4 ×).
  */
-export function killPlan(seed: number, count: number, startupMs: number, workMs: number): KillPoint[] {
+export function killPlan(seed: number, count: number, startupMs: number): PlannedKill[] {
   const r = rng(seed);
   const early = Math.max(2, Math.round(count * 0.1));
   const late = Math.max(2, Math.round(count * 0.05));
   const mid = count - early - late;
-  const out: KillPoint[] = [];
+  const out: PlannedKill[] = [];
   for (let i = 0; i < early; i++) out.push({ anchor: 'spawn', ms: r() * startupMs });
-  for (let i = 0; i < mid; i++) out.push({ anchor: 'open', ms: ((i + r()) / mid) * workMs * 1.2 });
-  for (let i = 0; i < late; i++) out.push({ anchor: 'open', ms: workMs * (1.1 + 0.3 * r()) });
+  for (let i = 0; i < mid; i++) out.push({ anchor: 'open', frac: ((i + r()) / mid) * 1.2 });
+  for (let i = 0; i < late; i++) out.push({ anchor: 'open', frac: 1.1 + 0.3 * r() });
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(r() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
@@ -493,7 +496,12 @@ export async function crashCampaign(op: CrashOp, root: string, opts: RunOptions)
   const t0 = performance.now();
   const target = opts.kills ?? 50;
   const tpl = await buildTemplate(op, root);
-  const plan = killPlan(opts.seed, target * 2, tpl.openMs, tpl.durationMs - tpl.openMs);
+  // Twice the kills the plan needs, over and over if runs keep completing before their kill (capped).
+  const plan = killPlan(opts.seed, target * 2, tpl.openMs);
+  const maxAttempts = target * 4;
+  // The working time (after the index is opened), from the baseline; a run that completes before a kill
+  // planned inside that time shows the work is shorter now, and the estimate follows it down.
+  let workMs = Math.max(20, tpl.durationMs - tpl.openMs);
   const report: CrashReport = {
     op: op.name,
     attempts: 0,
@@ -517,12 +525,15 @@ export async function crashCampaign(op: CrashOp, root: string, opts: RunOptions)
   const lane = async (id: number): Promise<void> => {
     const l: Lane = { id, dir: join(root, `lane-${id}`), repo: join(root, `lane-${id}`, 'repo'), run: 0 };
     mkdirSync(l.dir, { recursive: true });
-    while (!failed && report.kills < target && next < plan.length) {
-      const at = plan[next++]!;
+    while (!failed && report.kills < target && next < maxAttempts) {
+      const p = plan[next++ % plan.length]!;
+      const at: KillPoint = p.anchor === 'spawn' ? p : { anchor: 'open', ms: p.frac * workMs };
       l.run++;
       await (op.reset ?? defaultReset)(l, tpl);
       const r = await runKilled(l.repo, op.args, at, op.env?.(l) ?? {});
       report.attempts++;
+      if (r.code === 0 && p.anchor === 'open' && p.frac <= 1 && r.openMs !== null)
+        workMs = Math.max(20, Math.min(workMs, r.ms - r.openMs));
       const what = `${op.name} killed at ${r.killedAtMs === null ? `(none: completed)` : `${r.killedAtMs.toFixed(0)} ms`} (plan ${at.anchor}+${at.ms.toFixed(0)} ms) (lane ${id}, run ${l.run})`;
       if (r.code === 137) {
         report.kills++;
