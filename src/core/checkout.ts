@@ -164,11 +164,23 @@ async function moveWorktree(
     if (fromFiles.get(p)?.hash !== toFiles.get(p)?.hash) touched.push(p);
   }
   if (!force) {
-    const conflicts = touched.filter((p) => changed.has(p));
-    // An untracked file in the way of a file the target brings would be lost too.
+    const attrs = loadAttributes(repo.root);
+    // A path whose file already holds the target version, with the old or the new version staged, loses
+    // nothing when moved: that is what a switch or pull interrupted part-way leaves, and re-running it
+    // must finish the job rather than refuse.
+    const alreadyAtTarget = async (p: string): Promise<boolean> => {
+      const t = toFiles.get(p);
+      const e = index.get(p);
+      if (e && e.manifest !== fromFiles.get(p)?.hash && e.manifest !== t?.hash) return false;
+      if (!t) return !statFile(safeJoin(repo.root, p));
+      const s = await fileState(repo, p, e?.manifest === t.hash ? e : undefined, { store: false, attrs });
+      return s?.manifest === t.hash;
+    };
+    const conflicts: string[] = [];
     for (const p of touched) {
-      if (!fromFiles.has(p) && !index.has(p) && toFiles.has(p) && statFile(join(repo.root, p)))
-        conflicts.push(p);
+      // An untracked file in the way of a file the target brings would be lost too.
+      const inTheWay = !fromFiles.has(p) && !index.has(p) && toFiles.has(p) && !!statFile(join(repo.root, p));
+      if ((changed.has(p) || inTheWay) && !(await alreadyAtTarget(p))) conflicts.push(p);
     }
     if (conflicts.length) {
       throw new StrataError(

@@ -6,15 +6,19 @@
 import {
   closeSync,
   existsSync,
+  fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   readFileSync,
   renameSync,
+  statSync,
   unlinkSync,
   writeFileSync,
   writeSync,
-  fsyncSync,
 } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { StrataError } from '../storage/errors.js';
 import { IndexDb } from '../storage/index-db.js';
@@ -112,7 +116,7 @@ export class Repository {
       }
     }
     const lockPath = join(this.strataDir, 'lock');
-    acquireLock(lockPath);
+    const nonce = acquireLock(lockPath);
     this.lockDepth = 1;
     try {
       return await fn();
@@ -121,11 +125,7 @@ export class Repository {
       throw e;
     } finally {
       this.lockDepth = 0;
-      try {
-        unlinkSync(lockPath);
-      } catch {
-        /* already gone */
-      }
+      releaseLock(lockPath, nonce);
     }
   }
 }
@@ -172,43 +172,156 @@ export function parseRepoConfig(text: string, file: string): RepoConfigFile {
   return { format: cfg.format, chunking: { min: c.min!, avg: c.avg!, max: c.max! } };
 }
 
+/** Whether a process of this host is alive; a zombie (killed, not yet reaped by its parent) is not. */
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+  try {
+    // Linux: "pid (comm) S ..."; a SIGKILLed process whose parent never reaps it (a container whose PID 1
+    // does not reap, a parent that exited) stays Z forever and must not hold the lock forever.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (macOS) or unreadable: trust kill(0)
+  }
 }
 
-function acquireLock(path: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
+interface LockOwner {
+  pid: number;
+  host?: string;
+  nonce?: string;
+  time?: number;
+  /** The file's text, to check that a lock moved aside is the one judged stale. */
+  raw: string;
+}
+
+/** A lock whose content cannot be read (written by an older strata that died mid-write) is stale after this. */
+const UNREADABLE_LOCK_STALE_MS = 10_000;
+
+function readLockOwner(path: string): LockOwner | undefined {
+  let raw: string;
+  try {
+    raw = readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const o = JSON.parse(raw) as Omit<LockOwner, 'raw'>;
+    if (typeof o === 'number') return { pid: o, raw }; // "<pid>\n", as older versions wrote it
+    if (o && typeof o.pid === 'number') return { ...o, raw };
+  } catch {
+    /* below */
+  }
+  return { pid: 0, raw };
+}
+
+function lockIsStale(path: string, owner: LockOwner): boolean {
+  if (!owner.pid) {
     try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      fsyncSync(fd);
-      closeSync(fd);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const pid = Number(readFileSafe(path).trim());
-      if (pid && !pidAlive(pid)) {
-        unlinkSync(path); // stale lock of a process that died (e.g. SIGKILL mid-commit)
-        continue;
-      }
-      throw new StrataError('CONFLICT', `repository is locked by process ${pid || '?'} (${path})`, {
-        lock: path,
-        pid,
-      });
+      return Date.now() - statSync(path).mtimeMs > UNREADABLE_LOCK_STALE_MS;
+    } catch {
+      return false;
     }
   }
-  throw new StrataError('CONFLICT', `cannot take repository lock ${path}`, { lock: path });
+  return (owner.host === undefined || owner.host === hostname()) && !pidAlive(owner.pid);
 }
 
-function readFileSafe(p: string): string {
+/**
+ * Takes `.strata/lock`, returning the nonce that proves ownership. The lock file is written complete
+ * under a temp name and hard-linked into place, so it never exists without its owner (a crash between
+ * creating and writing it used to leave an empty lock that no one could judge). A lock whose owner died
+ * is broken by moving it aside and checking that the moved file is the one judged stale, so two
+ * processes breaking one stale lock cannot both end up holding the lock.
+ */
+function acquireLock(path: string): string {
+  const nonce = randomBytes(8).toString('hex');
+  const body = JSON.stringify({ pid: process.pid, host: hostname(), nonce, time: Date.now() }) + '\n';
+  const tmp = `${path}.${nonce}.tmp`;
+  const fd = openSync(tmp, 'wx');
   try {
-    return readFileSync(p, 'utf8');
+    writeSync(fd, body);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      try {
+        linkSync(tmp, path);
+        return nonce;
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'EEXIST') {
+          // A file system without hard links: fall back to an O_EXCL create.
+          if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS') throw e;
+          try {
+            writeFileSync(path, body, { flag: 'wx' });
+            return nonce;
+          } catch (e2) {
+            if ((e2 as NodeJS.ErrnoException).code !== 'EEXIST') throw e2;
+          }
+        }
+      }
+      const owner = readLockOwner(path);
+      if (!owner) continue; // released meanwhile
+      if (!lockIsStale(path, owner)) {
+        const who = owner.pid
+          ? `process ${owner.pid}${owner.host ? ` on ${owner.host}` : ''}`
+          : 'another process';
+        throw new StrataError(
+          'CONFLICT',
+          `repository is locked by ${who} (${path}): another strata command is writing; try again when it has finished`,
+          { lock: path, pid: owner.pid || null, host: owner.host ?? null, reason: 'locked' },
+        );
+      }
+      breakStaleLock(path, owner); // e.g. SIGKILL mid-commit; then try again
+    }
+    throw new StrataError('CONFLICT', `cannot take repository lock ${path}`, {
+      lock: path,
+      reason: 'locked',
+    });
+  } finally {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+function breakStaleLock(path: string, judged: LockOwner): void {
+  const aside = `${path}.broken.${randomBytes(6).toString('hex')}`;
+  try {
+    renameSync(path, aside);
   } catch {
-    return '';
+    return; // someone else broke or released it
+  }
+  const moved = readLockOwner(aside);
+  if (moved?.raw !== judged.raw) {
+    // We moved a fresh lock taken after our look: put it back (fails harmlessly if a new one exists).
+    try {
+      linkSync(aside, path);
+    } catch {
+      /* a newer lock is in place */
+    }
+  }
+  try {
+    unlinkSync(aside);
+  } catch {
+    /* gone */
+  }
+}
+
+/** Removes the lock only while it is still ours. */
+function releaseLock(path: string, nonce: string): void {
+  if (readLockOwner(path)?.nonce !== nonce) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    /* already gone */
   }
 }

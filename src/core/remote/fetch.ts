@@ -11,9 +11,9 @@ import { StrataError, isStrataError } from '../../storage/errors.js';
 import type { Hash } from '../../storage/hash.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { KIND } from '../../storage/pack-format.js';
-import { switchTo } from '../checkout.js';
+import { updateWorktree } from '../checkout.js';
 import { decodeCommit, decodeSegment } from '../objects/objects.js';
-import { readHead, setHeadToBranch } from '../refs.js';
+import { readHead } from '../refs.js';
 import { Repository } from '../repository.js';
 import { isAncestor } from './graph.js';
 import { REFS_PREFIX, readRemoteConfig, readRemoteRef, type RemoteConfigFile } from './layout.js';
@@ -307,26 +307,17 @@ export async function fetchCheckoutData(
 }
 
 /**
- * Moves the current branch to `target` and the working tree with it (through `switch`, which refuses to
- * overwrite local changes), keeping HEAD on the branch.
+ * Moves the current branch to `target` and the working tree with it. Index and working tree move first
+ * (refusing to overwrite local changes, like `switch`), then the branch, in one ref write, so HEAD never
+ * leaves the branch: a crash in between leaves the branch at its old commit with the new files in place,
+ * and re-running pull finishes (files already at the target are not local changes).
  */
 async function fastForward(repo: Repository, branch: string, target: Hash, message: string): Promise<void> {
-  await repo
-    .withLock(async () => {
-      const head = readHead(repo);
-      await switchTo(repo, target, { detach: true });
-      repo.db.setRef(`refs/heads/${branch}`, target, message, head.commit ?? null);
-      setHeadToBranch(repo, branch, message);
-    })
-    .catch((e: unknown) => {
-      // switchTo leaves HEAD alone when it refuses; if it got further, HEAD is detached at target.
-      const h = readHead(repo);
-      if (h.kind === 'detached' && h.commit === target) {
-        repo.db.setRef(`refs/heads/${branch}`, target, message);
-        setHeadToBranch(repo, branch, message);
-      }
-      throw e;
-    });
+  await repo.withLock(async () => {
+    const head = readHead(repo);
+    await updateWorktree(repo, head.commit, target);
+    repo.db.setRef(`refs/heads/${branch}`, target, message, head.commit ?? null);
+  });
 }
 
 export interface PullOptions extends FetchOptions {

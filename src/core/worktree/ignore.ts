@@ -1,6 +1,7 @@
 /**
  * `.strataignore` (gitignore syntax, via the `ignore` package) at the root of the working tree.
- * `.strata/` and `.git/` are always ignored.
+ * `.strata/` and `.git/` are always ignored, and so are `.strata-tmp-*` files: the temp files a checkout
+ * writes beside their targets before renaming them into place, which a killed checkout leaves behind.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,7 +12,7 @@ import type { Ignore } from 'ignore';
 const ignore = createRequire(import.meta.url)('ignore') as typeof import('ignore');
 
 export const IGNORE_FILE = '.strataignore';
-const ALWAYS = ['.strata/', '.git/'];
+const ALWAYS = ['.strata/', '.git/', '.strata-tmp-*'];
 
 export function loadIgnore(root: string): (path: string, isDir: boolean) => boolean {
   const ig: Ignore = ignore().add(ALWAYS);
