@@ -23,7 +23,7 @@ import { DEFAULT_MAX_PACK_SIZE, fsyncDir, PackWriter } from '../storage/local-pa
 import { ENTRY_HEADER_SIZE, KIND, PACK_HEADER_SIZE, scanPack } from '../storage/pack-format.js';
 import { kindName } from './object-db.js';
 import { decodeCommit, decodeManifest, decodeSegment, decodeTree } from './objects/objects.js';
-import type { Repository } from './repository.js';
+import { pidAlive, type Repository } from './repository.js';
 
 export const DEFAULT_REFLOG_EXPIRE_DAYS = 90;
 const DAY_MS = 86_400_000;
@@ -374,15 +374,6 @@ function simulatePacks(objs: readonly ObjectLocation[], max: number): { packs: n
   }
   if (cur >= 0) bytes += cur;
   return { packs, bytes };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**

@@ -16,7 +16,6 @@
 import {
   closeSync,
   existsSync,
-  fsyncSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -25,8 +24,6 @@ import {
   renameSync,
   rmSync,
   statSync,
-  unlinkSync,
-  writeSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { CODEC_DELTA, decode, decodeRecipe } from '../storage/codec.js';
@@ -44,7 +41,7 @@ import {
 import { fsck, type FsckProblem } from './fsck.js';
 import { ObjectDb } from './object-db.js';
 import { decodeCommit } from './objects/objects.js';
-import { REPO_DIR, Repository } from './repository.js';
+import { acquireLock, releaseLock, REPO_DIR, Repository } from './repository.js';
 import { makeEntry } from './stage.js';
 import { flattenTree } from './tree-builder.js';
 
@@ -375,7 +372,7 @@ function rebuildIndex(root: string): RepairReport {
   const sd = join(root, REPO_DIR);
   const dbFile = join(sd, 'index.sqlite');
   const lock = join(sd, 'lock');
-  takeLock(lock);
+  const nonce = acquireLock(lock);
   try {
     // 1. Move the damaged files aside (a WAL belongs to its database: they move together).
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -427,11 +424,7 @@ function rebuildIndex(root: string): RepairReport {
     fsyncDir(sd);
     moveDamaged(sd, moveAside, report);
   } finally {
-    try {
-      unlinkSync(lock);
-    } catch {
-      /* gone */
-    }
+    releaseLock(lock, nonce);
   }
   return report;
 }
@@ -526,43 +519,4 @@ function restoreIndex(
   } finally {
     objects.packs.close();
   }
-}
-
-/** The repository lock (`.strata/lock`, holding the pid; a dead holder's lock is broken), as Repository takes it. */
-function takeLock(path: string): void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const fd = openSync(path, 'wx');
-      writeSync(fd, `${process.pid}\n`);
-      fsyncSync(fd);
-      closeSync(fd);
-      return;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let pid = 0;
-      try {
-        pid = Number(readFileSync(path, 'utf8').trim());
-      } catch {
-        /* vanished */
-      }
-      let alive = false;
-      try {
-        if (pid) {
-          process.kill(pid, 0);
-          alive = true;
-        }
-      } catch (err) {
-        alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-      }
-      if (pid && !alive) {
-        unlinkSync(path);
-        continue;
-      }
-      throw new StrataError('CONFLICT', `repository is locked by process ${pid || '?'} (${path})`, {
-        lock: path,
-        pid,
-      });
-    }
-  }
-  throw new StrataError('CONFLICT', `cannot take repository lock ${path}`, { lock: path });
 }

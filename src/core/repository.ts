@@ -173,7 +173,7 @@ export function parseRepoConfig(text: string, file: string): RepoConfigFile {
 }
 
 /** Whether a process of this host is alive; a zombie (killed, not yet reaped by its parent) is not. */
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (e) {
@@ -237,7 +237,7 @@ function lockIsStale(path: string, owner: LockOwner): boolean {
  * is broken by moving it aside and checking that the moved file is the one judged stale, so two
  * processes breaking one stale lock cannot both end up holding the lock.
  */
-function acquireLock(path: string): string {
+export function acquireLock(path: string): string {
   const nonce = randomBytes(8).toString('hex');
   const body = JSON.stringify({ pid: process.pid, host: hostname(), nonce, time: Date.now() }) + '\n';
   const tmp = `${path}.${nonce}.tmp`;
@@ -317,7 +317,7 @@ function breakStaleLock(path: string, judged: LockOwner): void {
 }
 
 /** Removes the lock only while it is still ours. */
-function releaseLock(path: string, nonce: string): void {
+export function releaseLock(path: string, nonce: string): void {
   if (readLockOwner(path)?.nonce !== nonce) return;
   try {
     unlinkSync(path);
