@@ -171,10 +171,12 @@ async function moveWorktree(
     const alreadyAtTarget = async (p: string): Promise<boolean> => {
       const t = toFiles.get(p);
       const e = index.get(p);
-      if (e && e.manifest !== fromFiles.get(p)?.hash && e.manifest !== t?.hash) return false;
+      const same = (a: string | undefined, b: string | undefined): boolean => repo.objects.sameContent(a, b);
+      if (e && !same(e.manifest, fromFiles.get(p)?.hash) && !same(e.manifest, t?.hash)) return false;
       if (!t) return !statFile(safeJoin(repo.root, p));
-      const s = await fileState(repo, p, e?.manifest === t.hash ? e : undefined, { store: false, attrs });
-      return s?.manifest === t.hash;
+      // Compared by content: a span-coded target's manifest is not the canonical one fileState computes.
+      const s = await fileState(repo, p, same(e?.manifest, t.hash) ? e : undefined, { store: false, attrs });
+      return !!s && same(s.manifest, t.hash);
     };
     const conflicts: string[] = [];
     for (const p of touched) {

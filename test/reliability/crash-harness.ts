@@ -195,8 +195,12 @@ export interface Lane {
 export interface CrashOp {
   name: string;
   args: string[];
-  /** Whether the operation exists in this build (default: yes). */
-  available?: () => boolean;
+  /**
+   * Time kills from the spawn (at the baseline's open time + a fraction of its working time) instead of from
+   * the moment the child is seen holding the index open: for operations whose open the 2 ms poll misses too
+   * often under load (gc: most runs completed with no kill armed).
+   */
+  killFromSpawn?: boolean;
   /** Builds the pristine state in `dir` (at least `dir/repo`); may stash data for checks. */
   build(dir: string, data: Record<string, unknown>): Promise<void>;
   /** Resets a lane from the template; default: copy `repo/` (and `remote/` when the template has one). */
@@ -527,12 +531,17 @@ export async function crashCampaign(op: CrashOp, root: string, opts: RunOptions)
     mkdirSync(l.dir, { recursive: true });
     while (!failed && report.kills < target && next < maxAttempts) {
       const p = plan[next++ % plan.length]!;
-      const at: KillPoint = p.anchor === 'spawn' ? p : { anchor: 'open', ms: p.frac * workMs };
+      const at: KillPoint =
+        p.anchor === 'spawn'
+          ? p
+          : op.killFromSpawn
+            ? { anchor: 'spawn', ms: tpl.openMs + p.frac * workMs }
+            : { anchor: 'open', ms: p.frac * workMs };
       l.run++;
       await (op.reset ?? defaultReset)(l, tpl);
       const r = await runKilled(l.repo, op.args, at, op.env?.(l) ?? {});
       report.attempts++;
-      if (r.code === 0 && p.anchor === 'open' && p.frac <= 1 && r.openMs !== null)
+      if (r.code === 0 && at.anchor === 'open' && p.anchor === 'open' && p.frac <= 1 && r.openMs !== null)
         workMs = Math.max(20, Math.min(workMs, r.ms - r.openMs));
       const what = `${op.name} killed at ${r.killedAtMs === null ? `(none: completed)` : `${r.killedAtMs.toFixed(0)} ms`} (plan ${at.anchor}+${at.ms.toFixed(0)} ms) (lane ${id}, run ${l.run})`;
       if (r.code === 137) {
