@@ -19,7 +19,7 @@ import { CODEC_DELTA, decode } from '../storage/codec.js';
 import { StrataError } from '../storage/errors.js';
 import { hashBytes, type Hash } from '../storage/hash.js';
 import type { ObjectLocation } from '../storage/index-db.js';
-import { DEFAULT_MAX_PACK_SIZE, fsyncDir, PackWriter } from '../storage/local-packs.js';
+import { DEFAULT_MAX_PACK_SIZE, fsyncDir, locationOf, PackWriter } from '../storage/local-packs.js';
 import { ENTRY_HEADER_SIZE, KIND, PACK_HEADER_SIZE, scanPack } from '../storage/pack-format.js';
 import { kindName } from './object-db.js';
 import { decodeCommit, decodeManifest, decodeSegment, decodeTree } from './objects/objects.js';
@@ -292,14 +292,7 @@ function gcLocked(repo: Repository, opts: GcOptions): GcReport {
       written.map((w) => ({
         name: w.name,
         size: w.size,
-        objects: w.entries.map((e) => ({
-          hash: e.hash,
-          offset: e.offset,
-          length: e.length,
-          raw_length: e.rawLength,
-          codec: e.codec,
-          kind: e.kind,
-        })),
+        objects: w.entries.map(locationOf),
       })),
       [...rewriteIds, ...orphanPackIds],
       unreachable,

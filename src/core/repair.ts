@@ -30,7 +30,7 @@ import { CODEC_DELTA, decode, decodeRecipe } from '../storage/codec.js';
 import { isStrataError, StrataError } from '../storage/errors.js';
 import { hashBytes, type Hash } from '../storage/hash.js';
 import { IndexDb, salvageRows, type IndexEntry, type ObjectLocation } from '../storage/index-db.js';
-import { fsyncDir, LocalPacks, PackWriter } from '../storage/local-packs.js';
+import { fsyncDir, LocalPacks, locationOf, PackWriter } from '../storage/local-packs.js';
 import {
   ENTRY_HEADER_SIZE,
   KIND,
@@ -238,14 +238,7 @@ function rewriteDamaged(dir: string, scan: Scan): { packs: ScannedPack[]; moveAs
       packs.push({
         name: w.name,
         size: w.size,
-        objects: w.entries.map((e) => ({
-          hash: e.hash,
-          offset: e.offset,
-          length: e.length,
-          raw_length: e.rawLength,
-          codec: e.codec,
-          kind: e.kind,
-        })),
+        objects: w.entries.map(locationOf),
       });
     }
   }

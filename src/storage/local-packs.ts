@@ -193,18 +193,7 @@ export class LocalPacks {
     const batch = this.finished;
     this.db.transaction(() => {
       for (const p of batch) {
-        this.db.addPack(
-          p.name,
-          p.size,
-          p.entries.map((e) => ({
-            hash: e.hash,
-            offset: e.offset,
-            length: e.length,
-            raw_length: e.rawLength,
-            codec: e.codec,
-            kind: e.kind,
-          })),
-        );
+        this.db.addPack(p.name, p.size, p.entries.map(locationOf));
       }
     });
     this.finished = [];
@@ -401,6 +390,16 @@ export class LocalPacks {
 }
 
 /** A sealed pack written by a PackWriter: its name (BLAKE3 of its bytes), size and entries. */
+/** A pack entry as an index row (without its pack id). */
+export const locationOf = (e: PackEntry): Omit<ObjectLocation, 'pack'> => ({
+  hash: e.hash,
+  offset: e.offset,
+  length: e.length,
+  raw_length: e.rawLength,
+  codec: e.codec,
+  kind: e.kind,
+});
+
 export interface WrittenPack {
   name: string;
   size: number;
