@@ -23,7 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { StrataError } from '../storage/errors.js';
 import { IndexDb } from '../storage/index-db.js';
 import { LocalPacks } from '../storage/local-packs.js';
-import { DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/params.js';
+import { chunkParamsFrom, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/params.js';
 import { ObjectDb } from './object-db.js';
 
 export const REPO_DIR = '.strata';
@@ -160,16 +160,9 @@ export function parseRepoConfig(text: string, file: string): RepoConfigFile {
       },
     );
   }
-  const c = cfg.chunking as Partial<ChunkParams> | undefined;
-  if (
-    !c ||
-    typeof c !== 'object' ||
-    !Number.isSafeInteger(c.min) ||
-    !Number.isSafeInteger(c.avg) ||
-    !Number.isSafeInteger(c.max)
-  )
-    throw new StrataError('INTEGRITY', `${file} has no valid chunking parameters`, { file });
-  return { format: cfg.format, chunking: { min: c.min!, avg: c.avg!, max: c.max! } };
+  const chunking = chunkParamsFrom(cfg.chunking);
+  if (!chunking) throw new StrataError('INTEGRITY', `${file} has no valid chunking parameters`, { file });
+  return { format: cfg.format, chunking };
 }
 
 /** Whether a process of this host is alive; a zombie (killed, not yet reaped by its parent) is not. */

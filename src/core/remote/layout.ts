@@ -12,6 +12,7 @@ import { StrataError, isStrataError } from '../../storage/errors.js';
 import { isHash, type Hash } from '../../storage/hash.js';
 import type { ETag, ObjectStore } from '../../storage/object-store.js';
 import type { ChunkParams } from '../chunking/index.js';
+import { chunkParamsFrom } from '../chunking/params.js';
 
 export const REMOTE_FORMAT_VERSION = 1;
 export const REMOTE_CONFIG_KEY = 'strata.json';
@@ -91,16 +92,10 @@ function parseConfig(data: Uint8Array, location: string): RemoteConfigFile {
       `remote ${location} has format ${o.format}; this strata understands format ${REMOTE_FORMAT_VERSION} (upgrade strata)`,
       { location, format: o.format, supported: REMOTE_FORMAT_VERSION },
     );
-  const c = o.chunking;
-  if (
-    !c ||
-    typeof c !== 'object' ||
-    !Number.isSafeInteger(c.min) ||
-    !Number.isSafeInteger(c.avg) ||
-    !Number.isSafeInteger(c.max)
-  )
+  const chunking = chunkParamsFrom(o.chunking);
+  if (!chunking)
     throw new StrataError('INTEGRITY', `${location}/strata.json has no chunking parameters`, { location });
-  return { format: o.format, chunking: { min: c.min, avg: c.avg, max: c.max } };
+  return { format: o.format, chunking };
 }
 
 /** Reads and checks the remote's strata.json; undefined when the remote is empty (never pushed to). */
