@@ -212,16 +212,20 @@ export function decodeTree(bytes: Uint8Array, hash: string): Tree {
   return o as unknown as Tree;
 }
 
-/** Nesting depth of a JSON value (1 for a scalar), stopping as soon as it passes `limit`. */
-function depthExceeds(v: unknown, limit: number): boolean {
+/**
+ * What is wrong with a free-form JSON value, if anything: nested deeper than `limit` (1 for a scalar), or
+ * holding a number canonical JSON cannot write (JSON.parse reads 1e999 as Infinity).
+ */
+function metaProblem(v: unknown, limit: number): string | undefined {
   const stack: [unknown, number][] = [[v, 1]];
   while (stack.length) {
     const [x, d] = stack.pop()!;
-    if (d > limit) return true;
+    if (d > limit) return `nested deeper than ${limit}`;
+    if (typeof x === 'number' && !Number.isFinite(x)) return 'holds a non-finite number';
     if (x && typeof x === 'object')
       for (const c of Object.values(x as Record<string, unknown>)) stack.push([c, d + 1]);
   }
-  return false;
+  return undefined;
 }
 
 /** Deepest `meta` a commit may carry (strata writes 3 levels); bounds recursion in every later encoder. */
@@ -245,8 +249,8 @@ export function decodeCommit(bytes: Uint8Array, hash: string): Commit {
   ) {
     throw bad('commit', { hash });
   }
-  if (depthExceeds(o.meta, MAX_META_DEPTH))
-    throw bad(`commit (meta nested deeper than ${MAX_META_DEPTH})`, { hash });
+  const problem = metaProblem(o.meta, MAX_META_DEPTH);
+  if (problem) throw bad(`commit (meta ${problem})`, { hash });
   return o as unknown as Commit;
 }
 

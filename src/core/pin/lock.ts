@@ -53,10 +53,14 @@ export function parseLock(text: string, where: string): LockFile {
   if (!o || typeof o !== 'object' || Array.isArray(o))
     throw new StrataError('BAD_INPUT', `${where} is not a lock file`, { file: where });
   if (o.version !== LOCK_VERSION)
-    throw new StrataError('UNSUPPORTED_VERSION', `${where} has lock version ${String(o.version)}`, {
-      file: where,
-      version: o.version,
-    });
+    throw new StrataError(
+      'UNSUPPORTED_VERSION',
+      `${where} has lock version ${JSON.stringify(o.version) ?? String(o.version)}`,
+      {
+        file: where,
+        version: o.version,
+      },
+    );
   if (!o.pins || typeof o.pins !== 'object' || Array.isArray(o.pins))
     throw new StrataError('BAD_INPUT', `${where}: "pins" must be an object`, { file: where });
   // No prototype: a pin named __proto__ is a pin like any other.
