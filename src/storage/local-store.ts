@@ -7,7 +7,7 @@
  *   list() skips them.
  * - etag = BLAKE3 hex of the content.
  * - putIfMatch is a compare-and-swap that is safe between processes on one machine: it holds an O_EXCL lock
- *   file `<key>.#lock` (created with open(..., 'wx')) while it reads the current etag, compares and renames
+ *   file `<key>.#lock` (written complete, then hard-linked into place) while it reads the current etag, compares and renames
  *   the new value in. A lock whose owner process is gone (same host) or that is older than `lockStaleMs`
  *   is broken; see docs/STORAGE.md.
  */
@@ -21,6 +21,7 @@ import {
   rename,
   stat,
   unlink,
+  writeFile,
   type FileHandle,
 } from 'node:fs/promises';
 import { hostname } from 'node:os';
@@ -380,18 +381,23 @@ export class LocalStore implements ObjectStore {
     } catch (e) {
       throw this.fail(e, key, 'lock');
     }
+    // The lock is written complete under a name of its own, then hard-linked into place: a process killed
+    // while taking it never leaves an empty lock that only its age could tell stale (found by the crash
+    // harness: a killed push's empty lock outlived the next push's wait).
+    const mine = `${lock}.${nonce}`;
     for (;;) {
       throwIfAborted(signal);
       try {
-        const fh = await open(lock, 'wx');
-        try {
-          await fh.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), nonce, time: Date.now() }));
-        } finally {
-          await fh.close();
-        }
+        await writeFile(
+          mine,
+          JSON.stringify({ pid: process.pid, host: hostname(), nonce, time: Date.now() }),
+        );
+        await link(mine, lock);
         break;
       } catch (e) {
         if (errno(e) !== 'EEXIST') throw this.fail(e, key, 'lock');
+      } finally {
+        await unlink(mine).catch(() => {});
       }
       await this.breakStaleLock(lock);
       if (Date.now() > deadline) {
