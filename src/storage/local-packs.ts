@@ -53,6 +53,8 @@ interface OpenPack {
 export class LocalPacks {
   private current: OpenPack | undefined;
   private readonly fds = new Map<number, number>();
+  /** Pack names by id, read once (cleared with the descriptors when gc or repair retires packs). */
+  private readonly names = new Map<number, string>();
   /** Packs finished in this batch but whose rows are not yet committed. */
   private finished: { name: string; size: number; entries: PackEntry[] }[] = [];
   private readonly finishedByHash = new Map<string, { entry: PackEntry; path: string }>();
@@ -239,7 +241,8 @@ export class LocalPacks {
     }
     const loc = this.db.findObject(hash);
     if (!loc) throw new StrataError('NOT_FOUND', `object ${hash} not found`, { hash });
-    const name = this.db.packName(loc.pack);
+    let name = this.names.get(loc.pack);
+    if (name === undefined) this.names.set(loc.pack, (name = this.db.packName(loc.pack)));
     const path = join(this.dir, `${name}.pack`);
     return {
       kind: loc.kind,
@@ -381,6 +384,7 @@ export class LocalPacks {
   forgetPacks(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
+    this.names.clear();
   }
 
   close(): void {

@@ -6,7 +6,6 @@ import { hashBytesRaw } from '../../storage/hash.js';
 
 /** Canonical JSON text of a value; Parquet's bigint, Date and bytes get stable spellings. */
 export function canonicalJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
   switch (typeof value) {
     case 'string':
       return JSON.stringify(value);
@@ -17,15 +16,34 @@ export function canonicalJson(value: unknown): string {
     case 'bigint':
       return value.toString();
     case 'object': {
-      if (Array.isArray(value)) return '[' + value.map((v) => canonicalJson(v)).join(',') + ']';
+      if (value === null) return 'null';
+      // Built by appending (no intermediate arrays): this runs for every example a diff looks at.
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          out += canonicalJson(value[i]);
+        }
+        return out + ']';
+      }
       if (value instanceof Date) return JSON.stringify(value.toISOString());
       if (value instanceof Uint8Array)
         return JSON.stringify({ $bytes: Buffer.from(value).toString('base64') });
       const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj)
-        .filter((k) => obj[k] !== undefined)
-        .sort();
-      return '{' + keys.map((k) => JSON.stringify(k) + ':' + canonicalJson(obj[k])).join(',') + '}';
+      const keys = Object.keys(obj);
+      if (keys.length > 1) keys.sort();
+      let out = '{';
+      let first = true;
+      for (const k of keys) {
+        const v = obj[k];
+        if (v === undefined) continue;
+        if (!first) out += ',';
+        first = false;
+        out += JSON.stringify(k);
+        out += ':';
+        out += canonicalJson(v);
+      }
+      return out + '}';
     }
     default:
       return 'null';
