@@ -137,11 +137,14 @@ export class ObjectDb {
       yield* m.spans;
       return;
     }
-    for (const s of m.segments ?? []) {
-      const seg = decodeSegment(this.getRaw(s.hash, KIND.segment), s.hash);
-      checkSegmentRef(seg, s);
-      yield* seg.spans;
-    }
+    for (const s of m.segments ?? []) yield* this.segmentSpans(s);
+  }
+
+  /** The spans of one manifest segment, checked against the manifest's reference to it. */
+  segmentSpans(ref: SegmentRef): Span[] {
+    const seg = decodeSegment(this.getRaw(ref.hash, KIND.segment), ref.hash);
+    checkSegmentRef(seg, ref);
+    return seg.spans;
   }
 
   /** Streams a file's bytes span by span, verifying every chunk it reads. */

@@ -7,7 +7,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
-import type { FileManifest, Span } from '../objects/objects.js';
+import type { FileManifest, SegmentRef, Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import type { DiffPiece, DiffSide, FileFormat } from './types.js';
 
@@ -114,9 +114,16 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
 
 const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
 
+/** A side's pieces before they become DiffPieces: a span, or a whole manifest segment that both sides share. */
+type Part = Span | { segment: SegmentRef };
+const isSegment = (p: Part): p is { segment: SegmentRef } => !Array.isArray(p);
+
 /**
- * The DiffSides of two stored versions of a file (null: absent on that side). For line files, spans into
- * chunks both versions reference are refined (`refineSpans`) so that shared sub-ranges cancel unread.
+ * The DiffSides of two stored versions of a file (null: absent on that side). For line files, manifest
+ * segments both versions hold become one piece each, which cancels without the segment even being decoded
+ * (an append shares all segments but the last: the diff never expands them); the spans of the other
+ * segments are expanded, and spans into chunks both versions reference are refined (`refineSpans`) so that
+ * shared sub-ranges cancel unread.
  */
 export function sidesFromManifests(
   repo: Repository,
@@ -124,19 +131,73 @@ export function sidesFromManifests(
   before: FileManifest | null,
   after: FileManifest | null,
 ): [DiffSide | null, DiffSide | null] {
-  const sb = before ? [...repo.objects.spans(before)] : [];
-  const sa = after ? [...repo.objects.spans(after)] : [];
-  const refine =
+  const lines =
     before !== null &&
     after !== null &&
     LINE_FORMATS.has(diffFormat(before.format)) &&
     diffFormat(before.format) === diffFormat(after.format);
-  const [rb, ra] = refine ? refineSpans(sb, sa) : [sb, sa];
   const cache = new ChunkCache(repo);
+  if (!lines) {
+    return [
+      before ? sideFromSpans(repo, path, before, [...repo.objects.spans(before)], cache) : null,
+      after ? sideFromSpans(repo, path, after, [...repo.objects.spans(after)], cache) : null,
+    ];
+  }
+  // Segments on both sides (as a multiset) stay whole; the others are expanded into spans.
+  const segCount = new Map<string, number>();
+  for (const r of before.segments ?? []) segCount.set(r.hash, (segCount.get(r.hash) ?? 0) + 1);
+  const sharedSeg = new Map<string, number>();
+  for (const r of after.segments ?? []) {
+    const n = segCount.get(r.hash) ?? 0;
+    if (n > (sharedSeg.get(r.hash) ?? 0)) sharedSeg.set(r.hash, (sharedSeg.get(r.hash) ?? 0) + 1);
+  }
+  const partsOf = (m: FileManifest): { parts: Part[]; spans: Span[] } => {
+    if (!m.segments) return { parts: [], spans: [...repo.objects.spans(m)] };
+    const left = new Map(sharedSeg);
+    const parts: Part[] = [];
+    const spans: Span[] = [];
+    for (const r of m.segments) {
+      const n = left.get(r.hash) ?? 0;
+      if (n > 0) {
+        left.set(r.hash, n - 1);
+        parts.push({ segment: r });
+        continue;
+      }
+      const seg = repo.objects.segmentSpans(r);
+      // A marker that the next `seg.length` refined bytes belong here (filled in below).
+      parts.push([r.hash, -1, r.size] as Span);
+      spans.push(...seg);
+    }
+    return { parts, spans };
+  };
+  const pb = partsOf(before);
+  const pa = partsOf(after);
+  const [rb, ra] = refineSpans(pb.spans, pa.spans);
   return [
-    before ? sideFromSpans(repo, path, before, rb, cache) : null,
-    after ? sideFromSpans(repo, path, after, ra, cache) : null,
+    sideFromSpans(repo, path, before, assemble(before, pb.parts, rb), cache),
+    sideFromSpans(repo, path, after, assemble(after, pa.parts, ra), cache),
   ];
+}
+
+/** Puts the refined spans of the expanded segments back in their places between the shared segments. */
+function assemble(m: FileManifest, parts: Part[], refined: Span[]): Part[] {
+  if (!m.segments) return refined;
+  const out: Part[] = [];
+  let k = 0;
+  for (const p of parts) {
+    if (isSegment(p)) {
+      out.push(p);
+      continue;
+    }
+    let left = p[2];
+    while (left > 0) {
+      const s = refined[k++];
+      if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', { hash: p[0] });
+      out.push(s);
+      left -= s[2];
+    }
+  }
+  return out;
 }
 
 /**
@@ -196,25 +257,38 @@ function sideFromSpans(
   repo: Repository,
   path: string,
   m: FileManifest,
-  spans: Span[],
+  parts: Part[],
   cache: ChunkCache,
 ): DiffSide {
   const starts: number[] = [];
+  const lengths: number[] = [];
   let at = 0;
-  for (const s of spans) {
+  const pieces: DiffPiece[] = parts.map((p) => {
+    const len = isSegment(p) ? p.segment.size : p[2];
     starts.push(at);
-    at += s[2];
-  }
-  const pieces: DiffPiece[] = spans.map(([h, off, len]) => ({
-    id: off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`,
-    length: len,
-  }));
-  const readPiece = async (i: number): Promise<Uint8Array> => {
-    const [h, off, len] = spans[i]!;
+    lengths.push(len);
+    at += len;
+    if (isSegment(p)) return { id: `segment:${p.segment.hash}+${len}`, length: len };
+    const [h, off] = p;
+    return { id: off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`, length: len };
+  });
+  const readSpan = ([h, off, len]: Span): Uint8Array => {
     const c = cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
     return c.subarray(off, off + len);
+  };
+  const readPiece = async (i: number): Promise<Uint8Array> => {
+    const p = parts[i]!;
+    if (!isSegment(p)) return readSpan(p);
+    // A shared segment is read only when it did not cancel (it occurs more often on one side).
+    const out = Buffer.alloc(p.segment.size);
+    let filled = 0;
+    for (const s of repo.objects.segmentSpans(p.segment)) {
+      out.set(readSpan(s), filled);
+      filled += s[2];
+    }
+    return out;
   };
   return {
     path,
@@ -222,14 +296,7 @@ function sideFromSpans(
     size: m.size,
     pieces,
     readPiece,
-    readRange: (offset, length) =>
-      readAcross(
-        starts,
-        spans.map((s) => s[2]),
-        readPiece,
-        offset,
-        length,
-      ),
+    readRange: (offset, length) => readAcross(starts, lengths, readPiece, offset, length),
     ...(dialectOf(m.options) ? { dialect: dialectOf(m.options) } : {}),
   };
 }
