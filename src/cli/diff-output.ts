@@ -46,8 +46,18 @@ export function renderJsonLine(ev: DiffEvent): string {
   return toJson(ev);
 }
 
+/**
+ * Control characters (C0 but tab, DEL, C1) and bidirectional-override characters made visible as \u escapes:
+ * data under review must not move the cursor, recolour or retitle the reviewer's terminal, or reorder
+ * what it shows ("Trojan Source"). Line breaks are left to the callers, which show them as \n.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+export const visible = (s: string): string =>
+  s.replace(UNSAFE, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+
 function shorten(s: string, width: number): string {
-  const flat = s.replace(/\n/g, '\\n');
+  const flat = visible(s.replace(/\n/g, '\\n'));
   return flat.length > width ? flat.slice(0, Math.max(1, width - 1)) + '…' : flat;
 }
 
@@ -66,7 +76,7 @@ function where(ev: ChangeEvent): string {
   pos('row', ev.index);
   if (ev.key !== undefined) parts.push(`key ${toJson(ev.key)}`);
   if (ev.duplicate) parts.push('duplicate key');
-  return parts.join(', ');
+  return visible(parts.join(', '));
 }
 
 /** Word-level rendering of a changed string: unchanged stretches longer than the width are elided. */
@@ -75,7 +85,7 @@ export function renderWords(words: Change[], opts: RenderOptions): string {
   const ctx = Math.max(20, Math.floor((opts.width ?? 200) / 4));
   return words
     .map((w, i) => {
-      const v = w.value.replace(/\n/g, '\\n');
+      const v = visible(w.value.replace(/\n/g, '\\n'));
       if (w.added) return opts.color ? paint('greenHi', v) : `{+${v}+}`;
       if (w.removed) return opts.color ? paint('redHi', v) : `[-${v}-]`;
       if (v.length <= 2 * ctx) return v;
@@ -89,14 +99,14 @@ export function renderWords(words: Change[], opts: RenderOptions): string {
 function renderField(f: FieldChange, opts: RenderOptions): string {
   const paint = painter(opts.color);
   const width = opts.width ?? 200;
-  const name = f.path === '' ? '(value)' : f.path;
+  const name = f.path === '' ? '(value)' : visible(f.path);
   switch (f.kind) {
     case 'added':
       return paint('green', `    + ${name}: ${show(f.after, width)}`);
     case 'removed':
       return paint('red', `    - ${name}: ${show(f.before, width)}`);
     case 'swapped':
-      return paint('yellow', `    ⇄ ${name} and ${f.with ?? '?'} swapped`);
+      return paint('yellow', `    ⇄ ${name} and ${visible(f.with ?? '?')} swapped`);
     case 'changed':
       if (f.words) return `    ~ ${name}: ${renderWords(f.words, opts)}`;
       return `    ~ ${name}: ${paint('red', show(f.before, width))} → ${paint('green', show(f.after, width))}`;
@@ -109,7 +119,8 @@ export function renderChange(ev: ChangeEvent, opts: RenderOptions): string {
   const width = opts.width ?? 200;
   if (ev.binary) {
     const size = (v: unknown): string => String((v as { size?: number } | undefined)?.size ?? 0);
-    return `Binary file ${ev.kind}: a/${ev.path} (${size(ev.before)} bytes) → b/${ev.path} (${size(ev.after)} bytes)`;
+    const p = visible(ev.path);
+    return `Binary file ${ev.kind}: a/${p} (${size(ev.before)} bytes) → b/${p} (${size(ev.after)} bytes)`;
   }
   const at = where(ev);
   const suffix = at ? paint('cyan', ` (${at})`) : '';
@@ -127,14 +138,18 @@ export function renderChange(ev: ChangeEvent, opts: RenderOptions): string {
 }
 
 export function renderWarning(ev: WarningEvent, opts: RenderOptions): string {
-  const loc = ev.line !== undefined ? `${ev.path}:${ev.line}` : ev.path;
-  return painter(opts.color)('yellow', `warning: ${loc}: ${ev.side ? `(${ev.side}) ` : ''}${ev.message}`);
+  const loc = ev.line !== undefined ? `${visible(ev.path)}:${ev.line}` : visible(ev.path);
+  return painter(opts.color)(
+    'yellow',
+    `warning: ${loc}: ${ev.side ? `(${ev.side}) ` : ''}${visible(ev.message.replace(/\n/g, '\\n'))}`,
+  );
 }
 
 /** The git-style header that opens a file's section in the human form. */
 export function renderFileHeader(path: string, opts: RenderOptions, status?: SummaryEvent['status']): string {
   const paint = painter(opts.color);
-  const lines = [paint('bold', `diff --strata a/${path} b/${path}`)];
+  const shown = visible(path);
+  const lines = [paint('bold', `diff --strata a/${shown} b/${shown}`)];
   if (status === 'added') lines.push(paint('bold', 'new file'));
   if (status === 'removed') lines.push(paint('bold', 'deleted file'));
   return lines.join('\n');
@@ -200,7 +215,7 @@ export function formatBytes(n: number): string {
 export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderOptions): string {
   const paint = painter(opts.color);
   const changed = summaries.filter((s) => s.status !== 'unchanged');
-  const width = Math.max(0, ...changed.map((s) => s.path.length));
+  const width = Math.max(0, ...changed.map((s) => visible(s.path).length));
   const total = { added: 0, removed: 0, modified: 0 };
   const lines = changed.map((s) => {
     total.added += s.counts.added;
@@ -211,7 +226,7 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
         ? 'Bin'
         : `${paint('green', `+${s.counts.added}`)} ${paint('red', `-${s.counts.removed}`)} ${paint('yellow', `~${s.counts.modified}`)}`;
     const note = s.status === 'added' ? ' (new)' : s.status === 'removed' ? ' (deleted)' : '';
-    return ` ${s.path.padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
+    return ` ${visible(s.path).padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
   });
   const n = changed.length;
   lines.push(
@@ -222,5 +237,5 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
 
 /** `--name-only`: the path of a file that changed, or '' for an unchanged one. */
 export function renderNameOnly(summary: SummaryEvent): string {
-  return summary.status === 'unchanged' ? '' : summary.path + '\n';
+  return summary.status === 'unchanged' ? '' : visible(summary.path) + '\n';
 }

@@ -362,4 +362,43 @@ describe('output', () => {
     );
     expect(renderNameOnly(r.summary)).toBe('d/x.jsonl\n');
   });
+
+  it('terminal escapes and bidi overrides in data, keys, paths and parse errors are shown, not obeyed', async () => {
+    const evil = '\x1b]0;pwned\x07\x1b[2J\u202ehidden\x9b31m';
+    const path = 'd/\x1b[31mx.jsonl';
+    const r = await collect(
+      sideFromBytes(
+        path,
+        Buffer.from(
+          jsonl([
+            { id: 1, q: 'plain' },
+            { id: 2, q: 'gone' },
+          ]),
+        ),
+      ),
+      sideFromBytes(
+        path,
+        Buffer.from(
+          jsonl([
+            { id: 1, q: `plain ${evil}` },
+            { id: 3, [`k${evil}`]: evil },
+          ]) + `{"bad": "${evil}\n`,
+        ),
+      ),
+      { key: ['id'] },
+    );
+    const text = r.events.map(createHumanRenderer({ color: false })).join('');
+    const stat = renderStat([r.summary], { color: false }) + renderNameOnly(r.summary);
+    for (const out of [text, stat]) {
+      // eslint-disable-next-line no-control-regex
+      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    }
+    expect(text).toContain('\\u001b]0;pwned\\u0007');
+    expect(text).toContain('\\u202ehidden\\u009b31m');
+    expect(text).toContain('diff --strata a/d/\\u001b[31mx.jsonl');
+    // The coloured form has only its own escapes: every ESC starts one of the renderer's SGR codes.
+    const coloured = r.events.map(createHumanRenderer({ color: true })).join('');
+    // eslint-disable-next-line no-control-regex
+    expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+  });
 });
