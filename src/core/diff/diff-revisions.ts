@@ -81,7 +81,15 @@ export async function* diffRevisions(
       // Same bytes stored another way (sub-chunk spans of a new version): unchanged, nothing to read.
       if (bh && bm && sameContent(bh, bm, ah, am)) continue;
       [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
+    } else if (ah && bh && bm && repo.objects.has(ah)) {
+      // The working-tree file has a stored manifest (the stat cache says it is the index's): both sides stored.
+      const am = repo.objects.manifest(ah as Hash);
+      if (sameContent(bh, bm, ah, am)) continue;
+      [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
     } else {
+      // The working tree's manifest hash is that of its canonical layout: equal to the stored version's
+      // `content` means the same bytes.
+      if (ah && bh && repo.objects.contentOf(bh) === ah) continue;
       beforeSide = bm ? sideFromManifest(repo, path, bm) : null;
       if (ah) {
         const fmt = formatFor(path, fileAttrs);
