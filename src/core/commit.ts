@@ -51,7 +51,18 @@ export async function commit(repo: Repository, opts: CommitOptions): Promise<Com
       repo.db.indexEntries().map((e) => [e.path, { hash: e.manifest as Hash, size: e.size }]),
     ).hash;
     if (!opts.allowEmpty && head.commit && repo.objects.commit(head.commit).tree === tree) {
-      throw new StrataError('NOTHING_TO_COMMIT', 'nothing to commit, working tree matches HEAD', {});
+      throw new StrataError(
+        'NOTHING_TO_COMMIT',
+        'nothing to commit: the index matches HEAD (stage changes with "strata add", or commit -a for tracked files)',
+        {},
+      );
+    }
+    if (!opts.allowEmpty && !head.commit && repo.db.indexEntries().length === 0) {
+      throw new StrataError(
+        'NOTHING_TO_COMMIT',
+        'nothing to commit: no file is tracked yet (create or copy files and use "strata add" to track them)',
+        {},
+      );
     }
     const { identity } = await import('./identity.js'); // child_process, os: not for a no-op commit
     const now = new Date();

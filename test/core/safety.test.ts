@@ -185,6 +185,17 @@ describe('revisions, refs and errors', () => {
     expect(JSON.parse(r.stdout).error.code).toBe('NOT_A_REPOSITORY');
     ok(dir, ['init']);
     expect(strata(dir, ['init']).code).toBe(5);
+    // Nothing tracked yet: no empty root commit (unless asked for), and the message says what to do.
+    for (const args of [
+      ['commit', '-m', 'empty'],
+      ['commit', '-a', '-m', 'empty'],
+    ]) {
+      const empty = strata(dir, [...args, '--json']);
+      expect(empty.code).toBe(1);
+      expect(JSON.parse(empty.stdout).error.code).toBe('NOTHING_TO_COMMIT');
+      expect(JSON.parse(empty.stdout).error.message).toContain('strata add');
+    }
+    expect(strata(dir, ['log']).code).not.toBe(0);
     writeFileSync(join(dir, 'a.txt'), 'x');
     ok(dir, ['add', 'a.txt']);
     ok(dir, ['commit', '-m', 'one']);
