@@ -10,7 +10,7 @@ import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import { KIND, scanPack } from '../storage/pack-format.js';
 import type { FileManifest } from './objects/objects.js';
-import { decodeSegment } from './objects/objects.js';
+import { decodeSegment, MAX_TREE_DEPTH } from './objects/objects.js';
 import type { Repository } from './repository.js';
 
 export interface FsckProblem {
@@ -141,11 +141,15 @@ export function fsck(repo: Repository): FsckReport {
       }
     }
   };
-  const walkTree = (t: Hash): void => {
+  const walkTree = (t: Hash, depth = 0): void => {
     safe(`tree ${t}`, () => {
+      if (depth > MAX_TREE_DEPTH)
+        throw new StrataError('INTEGRITY', `tree ${t} is nested deeper than ${MAX_TREE_DEPTH} levels`, {
+          hash: t,
+        });
       for (const e of repo.objects.tree(t).entries) {
         if (!need(e.hash, `tree ${t}`)) continue;
-        if (e.kind === 'tree') walkTree(e.hash);
+        if (e.kind === 'tree') walkTree(e.hash, depth + 1);
         else safe(`file ${e.hash}`, () => walkManifest(repo.objects.manifest(e.hash), `file ${e.name}`));
       }
     });

@@ -568,6 +568,34 @@ describe('trees no file system can hold', () => {
     cloneRefused([...objs, c], c.hash, 'UNSAFE_PATH', [t.hash, 'nested']);
   });
 
+  it('fetched into a repository, 3000 nested trees make fsck and pins report, never overflow', () => {
+    let t = tree([fileEntry('f')]);
+    const objs: RawObject[] = [DATA, FILE, t];
+    for (let i = 0; i < 3000; i++) {
+      t = tree([{ name: 'a', kind: 'tree', hash: t.hash }]);
+      objs.push(t);
+    }
+    const c = commit(t.hash);
+    writeRemote(join(base, 'remote'), [...objs, c], { 'refs/heads/main': c.hash });
+    const dir = join(base, 'local');
+    mkdirSync(dir);
+    expect(strata(dir, ['init']).code).toBe(0);
+    expect(strata(dir, ['remote', 'add', 'origin', join(base, 'remote')]).code).toBe(0);
+    const fetched = strata(dir, ['fetch', 'origin']);
+    if (fetched.code !== 0) {
+      // Refusing the fetch is as good: nothing deep reaches the repository.
+      expect(fetched.stderr).toMatch(/UNSAFE_PATH|INTEGRITY/);
+      return;
+    }
+    const f = strata(dir, ['fsck']);
+    expect(f.code).not.toBe(0);
+    expect(f.stdout + f.stderr).toContain('nested deeper');
+    expect(f.stdout + f.stderr).not.toMatch(/stack|internal error/i);
+    const ls = strata(dir, ['ls-tree', '-r', 'origin/main']);
+    expect(ls.code).not.toBe(0);
+    expect(ls.stdout + ls.stderr).not.toMatch(/stack|internal error/i);
+  });
+
   it('names over 255 bytes and paths over 4095 bytes are refused before anything is written', () => {
     const long = tree([fileEntry('n'.repeat(256))]);
     const c = commit(long.hash);

@@ -7,6 +7,7 @@ import { StrataError } from '../../storage/errors.js';
 import type { Hash } from '../../storage/hash.js';
 import {
   decodeManifest,
+  MAX_TREE_DEPTH,
   type Commit,
   type FileManifest,
   type Tree,
@@ -183,15 +184,19 @@ export class PinnedRevision {
     const e = await this.entry(root);
     if (!e) throw new StrataError('NOT_FOUND', `'${root}' does not exist in ${this.pin}`, { path: root });
     const found: { path: string; hash: Hash }[] = [];
-    const walk = async (hash: Hash, prefix: string): Promise<void> => {
+    const walk = async (hash: Hash, prefix: string, depth: number): Promise<void> => {
+      if (depth > MAX_TREE_DEPTH)
+        throw new StrataError('UNSAFE_PATH', `tree ${hash} is nested deeper than ${MAX_TREE_DEPTH} levels`, {
+          hash,
+        });
       for (const x of (await this.tree(hash)).entries) {
         const p = prefix ? `${prefix}/${x.name}` : x.name;
-        if (x.kind === 'tree') await walk(x.hash, p);
+        if (x.kind === 'tree') await walk(x.hash, p, depth + 1);
         else found.push({ path: p, hash: x.hash });
       }
     };
     if (e.kind === 'file') found.push({ path: root, hash: e.hash });
-    else await walk(e.hash, root);
+    else await walk(e.hash, root, root ? root.split('/').length : 0);
     // Fetch the manifests we do not have in one batch (a remote reader coalesces them).
     const missing = [...new Set(found.map((f) => f.hash).filter((h) => !this.manifests.has(h)))];
     for await (const { hash, data } of this.reader.getMany(missing))
