@@ -556,26 +556,25 @@ describe('hostile working-tree input', () => {
   }, 300_000);
 });
 
+/** A chain of `n` trees, each holding the next, down to one file; and a commit of the outermost. */
+function nestedTrees(n: number): { objs: RawObject[]; t: RawObject; c: RawObject } {
+  let t = tree([fileEntry('f')]);
+  const objs: RawObject[] = [DATA, FILE, t];
+  for (let i = 0; i < n; i++) {
+    t = tree([{ name: 'a', kind: 'tree', hash: t.hash }]);
+    objs.push(t);
+  }
+  return { objs, t, c: commit(t.hash) };
+}
+
 describe('trees no file system can hold', () => {
   it('a chain of 3000 nested trees is refused (UNSAFE_PATH), not a stack overflow', () => {
-    let t = tree([fileEntry('f')]);
-    const objs: RawObject[] = [DATA, FILE, t];
-    for (let i = 0; i < 3000; i++) {
-      t = tree([{ name: 'a', kind: 'tree', hash: t.hash }]);
-      objs.push(t);
-    }
-    const c = commit(t.hash);
+    const { objs, t, c } = nestedTrees(3000);
     cloneRefused([...objs, c], c.hash, 'UNSAFE_PATH', [t.hash, 'nested']);
   });
 
   it('fetched into a repository, 3000 nested trees make fsck and pins report, never overflow', () => {
-    let t = tree([fileEntry('f')]);
-    const objs: RawObject[] = [DATA, FILE, t];
-    for (let i = 0; i < 3000; i++) {
-      t = tree([{ name: 'a', kind: 'tree', hash: t.hash }]);
-      objs.push(t);
-    }
-    const c = commit(t.hash);
+    const { objs, c } = nestedTrees(3000);
     writeRemote(join(base, 'remote'), [...objs, c], { 'refs/heads/main': c.hash });
     const dir = join(base, 'local');
     mkdirSync(dir);
