@@ -64,4 +64,35 @@ describe('working-tree diffs against a span-coded version', () => {
     const changes = ev.filter((e) => e.type === 'change');
     expect(changes.map((c) => (c as { before: { id: number } }).before.id)).toEqual([7000, 12000]);
   });
+
+  it('an example longer than the largest chunk is compared whole, not as fragments', async () => {
+    const dir = tempDir();
+    const repo = Repository.init(dir);
+    const file = join(dir, 'long.jsonl');
+    const doc = (tail: string): string =>
+      [
+        JSON.stringify({ id: 1, text: 'short' }),
+        JSON.stringify({ id: 2, text: 'word '.repeat(60_000) + tail }),
+        JSON.stringify({ id: 3, text: 'short too' }),
+      ].join('\n') + '\n';
+    writeFileSync(file, doc('end'));
+    await add(repo, ['long.jsonl']);
+    await commit(repo, { message: 'v0' });
+    // The edit is in the record's last chunk (it spans five of them).
+    writeFileSync(file, doc('END'));
+    for (const rev of [undefined, 'committed'] as const) {
+      if (rev) await commit(repo, { message: 'v1', all: true });
+      const ev = rev ? await events(repo, 'HEAD~1', 'HEAD') : await events(repo);
+      expect(ev.filter((e) => e.type === 'warning')).toEqual([]);
+      const changes = ev.filter((e) => e.type === 'change') as Array<{
+        kind: string;
+        before: { id: number };
+        fields: Array<{ path: string }>;
+      }>;
+      expect(changes).toHaveLength(1);
+      expect(changes[0]!.kind).toBe('modified');
+      expect(changes[0]!.before.id).toBe(2);
+      expect(changes[0]!.fields.map((f) => f.path)).toEqual(['text']);
+    }
+  });
 });

@@ -221,6 +221,8 @@ const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
 
 class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
+  /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
+  readonly openSegments = new Map<string, boolean>();
   private bytes = 0;
   constructor(private readonly repo: Repository) {}
   /**
@@ -290,7 +292,7 @@ function sideFromSpans(
     }
     return out;
   };
-  return {
+  const side: DiffSide = {
     path,
     format: diffFormat(m.format),
     size: m.size,
@@ -298,6 +300,72 @@ function sideFromSpans(
     readPiece,
     readRange: (offset, length) => readAcross(starts, lengths, readPiece, offset, length),
     ...(dialectOf(m.options) ? { dialect: dialectOf(m.options) } : {}),
+  };
+  if (!LINE_FORMATS.has(side.format)) return side;
+  const max = repo.chunking.max;
+  const openEnded = cache.openSegments;
+  return glueRecords(
+    side,
+    parts.map((p) => {
+      if (!isSegment(p)) return p[1] + p[2] >= max;
+      // A segment ends inside a record if its last span does (decoded once per segment).
+      let open = openEnded.get(p.segment.hash);
+      if (open === undefined) {
+        const last = repo.objects.segmentSpans(p.segment).at(-1);
+        open = last !== undefined && last[1] + last[2] >= max;
+        openEnded.set(p.segment.hash, open);
+      }
+      return open;
+    }),
+  );
+}
+
+/**
+ * The chunker cuts a record longer than the maximum chunk size (a long-context example) at that size, so a
+ * piece that ends where such a cut may be (`open[i]`: it reaches the end of a chunk of the maximum size)
+ * may end inside a record. Such a piece is glued to the pieces after it, up to one that ends at a record
+ * boundary: every unit the engine cancels or reads then holds whole records (a long example is compared
+ * whole, not as fragments that are "not JSON").
+ */
+export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffSide {
+  if (!open.some(Boolean)) return side;
+  const groups: number[][] = [];
+  let cur: number[] = [];
+  for (let i = 0; i < side.pieces.length; i++) {
+    cur.push(i);
+    if (!open[i]) {
+      groups.push(cur);
+      cur = [];
+    }
+  }
+  if (cur.length) groups.push(cur);
+  const pieces: DiffPiece[] = groups.map((g) => {
+    if (g.length === 1) return side.pieces[g[0]!]!;
+    const parts = g.map((i) => side.pieces[i]!);
+    const lines = parts.every((p) => p.lines !== undefined)
+      ? parts.reduce((n, p) => n + p.lines!, 0)
+      : undefined;
+    return {
+      id: `glued:${parts.map((p) => p.id).join('|')}`,
+      length: parts.reduce((n, p) => n + p.length, 0),
+      ...(lines !== undefined ? { lines } : {}),
+    };
+  });
+  return {
+    ...side,
+    pieces,
+    readPiece: async (k) => {
+      const g = groups[k]!;
+      if (g.length === 1) return side.readPiece(g[0]!);
+      const out = Buffer.alloc(pieces[k]!.length);
+      let filled = 0;
+      for (const i of g) {
+        const b = await side.readPiece(i);
+        out.set(b, filled);
+        filled += b.length;
+      }
+      return out;
+    },
   };
 }
 
@@ -337,7 +405,7 @@ export async function sideFromWorktree(
       closeSync(fd);
     }
   };
-  return {
+  const side: DiffSide = {
     path,
     format: diffFormat(format),
     size: at,
@@ -353,4 +421,10 @@ export async function sideFromWorktree(
       ),
     ...(dialectOf(options) ? { dialect: dialectOf(options) } : {}),
   };
+  return LINE_FORMATS.has(side.format)
+    ? glueRecords(
+        side,
+        pieces.map((p) => p.length >= repo.chunking.max),
+      )
+    : side;
 }
