@@ -320,6 +320,9 @@ function sideFromSpans(
   );
 }
 
+/** The longest run of pieces glued into one unit (a record longer than this is compared in fragments). */
+export const MAX_GLUED_BYTES = 8 * 1024 * 1024;
+
 /**
  * The chunker cuts a record longer than the maximum chunk size (a long-context example) at that size, so a
  * piece that ends where such a cut may be (`open[i]`: it reaches the end of a chunk of the maximum size)
@@ -331,11 +334,15 @@ export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffS
   if (!open.some(Boolean)) return side;
   const groups: number[][] = [];
   let cur: number[] = [];
+  let size = 0;
   for (let i = 0; i < side.pieces.length; i++) {
     cur.push(i);
-    if (!open[i]) {
+    size += side.pieces[i]!.length;
+    // A record beyond the cap is compared as fragments (raw lines, with a warning): memory stays bounded.
+    if (!open[i] || size >= MAX_GLUED_BYTES) {
       groups.push(cur);
       cur = [];
+      size = 0;
     }
   }
   if (cur.length) groups.push(cur);
