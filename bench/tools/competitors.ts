@@ -76,12 +76,15 @@ class GitBased implements Contender {
 
   async noop(): Promise<Step[]> {
     const status = await this.run('git', ['status', '--porcelain']);
-    // `git commit` with nothing to commit exits 1; that is the expected answer here.
+    // `git commit` with nothing to commit exits 1; that is the expected answer here. The single command a
+    // user types (`commit -a`), then the two-process form (`add .` + `commit`), as for strata.
+    const commitAll = await this.run('git', ['commit', '-a', '-q', '-m', 'noop'], [0, 1]);
     const add = await this.run('git', ['add', '.']);
     const commit = await this.run('git', ['commit', '-q', '-m', 'noop'], [0, 1]);
     return [
       stepOf(this.name, 'status-noop', 'status', [status]),
-      stepOf(this.name, 'commit-noop', 'add+commit', [add, commit]),
+      stepOf(this.name, 'commit-noop', 'commit -a (one process)', [commitAll]),
+      stepOf(this.name, 'commit-noop-add', 'add . + commit (two processes)', [add, commit]),
     ];
   }
 

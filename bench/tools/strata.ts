@@ -117,6 +117,20 @@ export function isClean(stdout: string): boolean | null {
   }
 }
 
+/**
+ * Why a no-op commit was not one: exit 0 means a commit was made (the tree was not clean); exit 1 must be
+ * NOTHING_TO_COMMIT (another code-1 error, VERIFY_FAILED, would be a different answer). Undefined: a no-op.
+ */
+export function noopCommitWarning(
+  r: Pick<CommandResult, 'ok' | 'exitCode' | 'stdout' | 'stderr'>,
+): string | undefined {
+  if (!r.ok) return undefined;
+  if (r.exitCode === 0) return 'commit exited 0: a new commit was made, so this was not a no-op';
+  if (!/NOTHING_TO_COMMIT/.test(r.stdout + r.stderr))
+    return `commit exited ${r.exitCode} without NOTHING_TO_COMMIT`;
+  return undefined;
+}
+
 export class Strata implements Contender {
   readonly name = 'strata' as const;
   readonly wd: string;
@@ -254,24 +268,31 @@ export class Strata implements Contender {
     return { steps, checks };
   }
 
+  /**
+   * No-op status, then the no-op commit a user types: `commit -a -m msg` on an unchanged tree, one process,
+   * which exits 1 with NOTHING_TO_COMMIT (src/cli/exit-codes.ts). The two-process form the version commits
+   * use (`add .` then `commit`) is kept as a second row.
+   */
   async noop(): Promise<Step[]> {
     const first = await this.run(['status', '--json']);
     const warm = await this.run(['status', '--json']);
+    const commitAll = await this.run(['commit', '-a', '-m', 'noop', '--json'], [0, 1]);
     const add = await this.run(['add', '.']);
-    // Nothing to commit: git exits 1 there; accept 0 or 1 (an unknown command is caught by its message).
     const commit = await this.run(['commit', '-m', 'noop', '--json'], [0, 1]);
     const steps = [
       stepOf('strata', 'status-noop', 'status (first after commit)', [first]),
       stepOf('strata', 'status-noop', 'status', [warm]),
-      stepOf('strata', 'commit-noop', 'add+commit', [add, commit]),
+      stepOf('strata', 'commit-noop', 'commit -a (one process)', [commitAll]),
+      stepOf('strata', 'commit-noop-add', 'add . + commit (two processes)', [add, commit]),
     ];
     if (warm.ok)
       (steps[1] as Step).extra = { clean: isClean(warm.stdout), output: warm.stdout.slice(0, 300) };
-    // Exit 0 means a commit was made: then the working tree was not clean and this was no no-op.
-    if (commit.ok && commit.exitCode === 0) {
-      (steps[2] as Step).extra = {
-        warning: 'commit exited 0: a new commit was made, so this was not a no-op',
-      };
+    for (const [i, r] of [
+      [2, commitAll],
+      [3, commit],
+    ] as const) {
+      const warning = noopCommitWarning(r);
+      if (warning) (steps[i] as Step).extra = { warning };
     }
     return steps;
   }
