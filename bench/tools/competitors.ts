@@ -83,8 +83,8 @@ class GitBased implements Contender {
     const commit = await this.run('git', ['commit', '-q', '-m', 'noop'], [0, 1]);
     return [
       stepOf(this.name, 'status-noop', 'status', [status]),
-      stepOf(this.name, 'commit-noop', 'commit -a (one process)', [commitAll]),
-      stepOf(this.name, 'commit-noop-add', 'add . + commit (two processes)', [add, commit]),
+      stepOf(this.name, 'commit-noop', 'commit -a', [commitAll]),
+      stepOf(this.name, 'commit-noop-add', 'add . + commit', [add, commit]),
     ];
   }
 

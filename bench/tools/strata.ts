@@ -282,8 +282,8 @@ export class Strata implements Contender {
     const steps = [
       stepOf('strata', 'status-noop', 'status (first after commit)', [first]),
       stepOf('strata', 'status-noop', 'status', [warm]),
-      stepOf('strata', 'commit-noop', 'commit -a (one process)', [commitAll]),
-      stepOf('strata', 'commit-noop-add', 'add . + commit (two processes)', [add, commit]),
+      stepOf('strata', 'commit-noop', 'commit -a', [commitAll]),
+      stepOf('strata', 'commit-noop-add', 'add . + commit', [add, commit]),
     ];
     if (warm.ok)
       (steps[1] as Step).extra = { clean: isClean(warm.stdout), output: warm.stdout.slice(0, 300) };
