@@ -27,6 +27,7 @@ const NEVER_FOR_NO_OP: [RegExp, string][] = [
   [/\/node_modules\/cli-progress\//, 'progress bars (no TTY here)'],
   [/\/node_modules\/picomatch\//, 'attribute globs (only a file to hash needs its format)'],
   [/\/node_modules\/bindings\//, "better-sqlite3's addon search (index-db.ts names the addon)"],
+  [/\/node_modules\/ignore\//, 'the ignore package (no .strataignore here: the built-in rules need none)'],
   [/\/dist\/cli\/commands\/(?!worktree\.js$)/, 'the command files of other commands'],
 ];
 
