@@ -244,7 +244,8 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   const b1 = find(r, 'borg', 'commit', 'v1');
   const rs = r.steps.filter((s) => s.tool === 'restic' && s.step === 'commit').at(-1);
   const ss = r.steps.filter((s) => s.tool === 'strata' && s.step === 'commit').at(-1);
-  const status = r.steps.find((s) => s.tool === 'strata' && s.step === 'status-noop' && s.label === 'status');
+  // The last status-noop is the warm one (the first runs right after a commit).
+  const status = r.steps.filter((s) => s.tool === 'strata' && s.step === 'status-noop').at(-1);
   const noop = find(r, 'strata', 'commit-noop');
   const diff01 = r.diffs.find((x) => x.scenario === 'jsonl' && x.from === 'v0' && x.to === 'v1');
   const gnu01 = diff01?.lineDiffs?.find((l) => l.tool === 'diff');
@@ -277,7 +278,7 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
         ],
         [
           'no-op status / commit < 0.15 s',
-          `${timeCell(status)} / ${timeCell(noop)}${noop ? ` (${esc(noop.label)})` : ''}`,
+          `${esc(status?.label ?? 'status')} ${timeCell(status)}, ${esc(noop?.label ?? 'commit')} ${timeCell(noop)}`,
           verdict(g3),
         ],
         [

@@ -23,6 +23,8 @@ import {
 import { dirBytes } from '../lib/util.js';
 import {
   DATA_PATH,
+  medianRun,
+  NOOP_RUNS,
   runner,
   sequence,
   stage,
@@ -275,24 +277,39 @@ export class Strata implements Contender {
    */
   async noop(): Promise<Step[]> {
     const first = await this.run(['status', '--json']);
-    const warm = await this.run(['status', '--json']);
-    const commitAll = await this.run(['commit', '-a', '-m', 'noop', '--json'], [0, 1]);
-    const add = await this.run(['add', '.']);
-    const commit = await this.run(['commit', '-m', 'noop', '--json'], [0, 1]);
+    const warm = await medianRun(NOOP_RUNS, async () => [await this.run(['status', '--json'])]);
+    const commitAll = await medianRun(NOOP_RUNS, async () => [
+      await this.run(['commit', '-a', '-m', 'noop', '--json'], [0, 1]),
+    ]);
+    const addCommit = await medianRun(NOOP_RUNS, () =>
+      sequence([() => this.run(['add', '.']), () => this.run(['commit', '-m', 'noop', '--json'], [0, 1])]),
+    );
+    const median = `median of ${NOOP_RUNS}`;
     const steps = [
       stepOf('strata', 'status-noop', 'status (first after commit)', [first]),
-      stepOf('strata', 'status-noop', 'status', [warm]),
-      stepOf('strata', 'commit-noop', 'commit -a', [commitAll]),
-      stepOf('strata', 'commit-noop-add', 'add . + commit', [add, commit]),
+      stepOf('strata', 'status-noop', `status (${median})`, warm.cmds, { extra: { runs: warm.seconds } }),
+      stepOf('strata', 'commit-noop', `commit -a (${median})`, commitAll.cmds, {
+        extra: { runs: commitAll.seconds },
+      }),
+      stepOf('strata', 'commit-noop-add', `add . + commit (${median})`, addCommit.cmds, {
+        extra: { runs: addCommit.seconds },
+      }),
     ];
-    if (warm.ok)
-      (steps[1] as Step).extra = { clean: isClean(warm.stdout), output: warm.stdout.slice(0, 300) };
+    const status = warm.cmds[0];
+    if (status?.ok) {
+      const extra = (steps[1] as Step).extra ?? {};
+      (steps[1] as Step).extra = {
+        ...extra,
+        clean: isClean(status.stdout),
+        output: status.stdout.slice(0, 300),
+      };
+    }
     for (const [i, r] of [
-      [2, commitAll],
-      [3, commit],
+      [2, commitAll.cmds.at(-1)],
+      [3, addCommit.cmds.at(-1)],
     ] as const) {
-      const warning = noopCommitWarning(r);
-      if (warning) (steps[i] as Step).extra = { warning };
+      const warning = r && noopCommitWarning(r);
+      if (warning) (steps[i] as Step).extra = { ...(steps[i] as Step).extra, warning };
     }
     return steps;
   }

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DiffCheck, Results, Step } from '../../bench/lib/results.js';
 import { lineDiffCell, renderMarkdown } from '../../bench/report.js';
-import type { BenchContext } from '../../bench/tools/common.js';
+import type { CommandResult } from '../../bench/lib/exec.js';
+import { medianRun, type BenchContext } from '../../bench/tools/common.js';
 import { countLineMarks, lineDiffs, parseNumstat } from '../../bench/tools/linediff.js';
 import { noopCommitWarning } from '../../bench/tools/strata.js';
 
@@ -106,6 +107,7 @@ describe('report', () => {
       },
       tools: { strata: { available: true, version: '0.1.0' }, git: { available: true, version: 'git 2' } },
       steps: [
+        step('strata', 'status-noop', 'status (first after commit)', 0.5),
         step('strata', 'status-noop', 'status', 0.12),
         step('strata', 'commit-noop', 'commit -a', 0.13),
         step('strata', 'commit-noop-add', 'add . + commit', 0.3),
@@ -120,7 +122,7 @@ describe('report', () => {
     const md = renderMarkdown(r, join(dir, 'no-notes.md'));
     expect(md).toContain('GNU diff: time, peak RSS, lines + / −');
     expect(md).toContain('| 4.00 s (×2.00), 2.00 MiB, +5 / −5 |');
-    expect(md).toMatch(/no-op status \/ commit < 0\.15 s \| 120 ms \/ 130 ms \(commit -a\) \| met/);
+    expect(md).toMatch(/no-op status \/ commit < 0\.15 s \| status 120 ms, commit -a 130 ms \| met/);
     expect(md).toMatch(/\| strata \| - \| - \| 130 ms \| 300 ms \| 120 ms \|/);
     expect(md).toMatch(/\| git \(compression=1, note\) \| - \| - \| 10 ms \| 20 ms \| - \|/);
   });
@@ -139,5 +141,30 @@ describe('no-op commit check', () => {
     expect(noopCommitWarning({ ...r, stderr: 'strata: verify failed [VERIFY_FAILED]' })).toMatch(
       /without NOTHING_TO_COMMIT/,
     );
+  });
+});
+
+describe('no-op repetitions', () => {
+  const result = (seconds: number, ok = true): CommandResult => ({
+    command: 'x',
+    cwd: '/',
+    ok,
+    exitCode: ok ? 0 : 2,
+    seconds,
+    maxRssKiB: null,
+    stdout: String(seconds),
+    stderr: '',
+  });
+
+  it('keeps the run of median total time, and stops at a failure', async () => {
+    const times = [[0.3], [0.1, 0.05], [0.2], [0.9], [0.12]];
+    let i = 0;
+    const m = await medianRun(5, async () => (times[i++] as number[]).map((t) => result(t)));
+    expect(m.seconds.map((x) => x.toFixed(2))).toEqual(['0.30', '0.15', '0.20', '0.90', '0.12']);
+    expect(m.cmds.map((c) => c.seconds)).toEqual([0.2]);
+    let j = 0;
+    const failed = await medianRun(5, async () => [result(0.1, j++ < 1)]);
+    expect(failed.cmds[0]?.ok).toBe(false);
+    expect(failed.seconds).toEqual([0.1]);
   });
 });
