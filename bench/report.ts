@@ -72,7 +72,8 @@ export const LINE_DIFF_NOTE =
   'Baselines, measured right after each strata diff on the same two version files: GNU `diff` (its ' +
   'changed lines counted, `diff A B | grep -c "^[<>]"`) and `git diff --no-index --numstat`. A line diff ' +
   'reports lines, not examples: an edited example is one line removed and one added, a moved one is ' +
-  'removed and added again (the shuffle), and it knows no keys, no key order and no fields. Their ratio ' +
+  'removed and added again (the shuffle), and it knows no keys, no key order and no fields. git refuses ' +
+  'files of 1 GiB or more (the limit of its xdiff). Their ratio ' +
   'is baseline time ÷ strata time: above 1 means strata is faster.';
 
 /** One baseline's cell in the diffs table: time (× strata's), peak RSS and, for GNU diff, the line counts. */

@@ -8,7 +8,8 @@
  *              inflate its time. Counts: lines removed (<) and added (>).
  *   git        `git diff --no-index --numstat A B` (the counting behind `--stat`; numstat is parseable).
  *              core.bigFileThreshold is raised above the file sizes: at its default (512 MiB) git calls a
- *              1 GiB file binary and diffs nothing.
+ *              1 GiB file binary and diffs nothing. xdiff still refuses a file of 1 GiB or more ("unable to
+ *              generate diffstat", after ~30 s here): recorded as that pair's error.
  *
  * A line diff reports lines, not examples: an edited example is one line removed and one added, a shuffle
  * is every line moved; it knows no keys, no key order within an object and no fields.
