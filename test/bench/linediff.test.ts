@@ -121,6 +121,7 @@ describe('report', () => {
     } as unknown as Results;
     const md = renderMarkdown(r, join(dir, 'no-notes.md'));
     expect(md).toContain('GNU diff: time, peak RSS, lines + / −');
+    expect(md).toContain('No-op record: the one command a user types');
     expect(md).toContain('| 4.00 s (×2.00), 2.00 MiB, +5 / −5 |');
     expect(md).toMatch(/no-op status \/ commit < 0\.15 s \| status 120 ms, commit -a 130 ms \| met/);
     expect(md).toMatch(/\| strata \| - \| - \| 130 ms \| 300 ms \| 120 ms \|/);
