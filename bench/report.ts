@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { VERSION_DESCRIPTIONS, VERSION_NAMES, type VersionName } from './generate.js';
-import type { Results, Step, ToolName } from './lib/results.js';
+import type { DiffCheck, LineDiff, Results, Step, ToolName } from './lib/results.js';
 import { formatBytes, formatSeconds } from './lib/util.js';
 
 const COMPETITORS: ToolName[] = ['git-lfs', 'restic', 'borg', 'git'];
@@ -66,6 +66,24 @@ function table(head: string[], rows: string[][]): string {
     `| ${head.map(() => '---').join(' | ')} |`,
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
+}
+
+export const LINE_DIFF_NOTE =
+  'Baselines, measured right after each strata diff on the same two version files: GNU `diff` (its ' +
+  'changed lines counted, `diff A B | grep -c "^[<>]"`) and `git diff --no-index --numstat`. A line diff ' +
+  'reports lines, not examples: an edited example is one line removed and one added, a moved one is ' +
+  'removed and added again (the shuffle), and it knows no keys, no key order and no fields. git refuses ' +
+  'files of 1 GiB or more (the limit of its xdiff). Their ratio ' +
+  'is baseline time ÷ strata time: above 1 means strata is faster.';
+
+/** One baseline's cell in the diffs table: time (× strata's), peak RSS and, for GNU diff, the line counts. */
+export function lineDiffCell(x: DiffCheck, tool: LineDiff['tool'], counts: boolean): string {
+  const l = x.lineDiffs?.find((d) => d.tool === tool);
+  if (!l) return '-';
+  if (!l.lines) return esc(`error: ${(l.error ?? '').slice(0, 80)}`);
+  const parts = [`${formatSeconds(l.seconds)}${ratio(l.seconds, x.seconds)}`, rss(l.maxRssKiB)];
+  if (counts) parts.push(`+${l.lines.added} / −${l.lines.removed}`);
+  return parts.join(', ');
 }
 
 /**
@@ -227,9 +245,11 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   const b1 = find(r, 'borg', 'commit', 'v1');
   const rs = r.steps.filter((s) => s.tool === 'restic' && s.step === 'commit').at(-1);
   const ss = r.steps.filter((s) => s.tool === 'strata' && s.step === 'commit').at(-1);
-  const status = r.steps.find((s) => s.tool === 'strata' && s.step === 'status-noop' && s.label === 'status');
+  // The last status-noop is the warm one (the first runs right after a commit).
+  const status = r.steps.filter((s) => s.tool === 'strata' && s.step === 'status-noop').at(-1);
   const noop = find(r, 'strata', 'commit-noop');
   const diff01 = r.diffs.find((x) => x.scenario === 'jsonl' && x.from === 'v0' && x.to === 'v1');
+  const gnu01 = diff01?.lineDiffs?.find((l) => l.tool === 'diff');
   const strataSteps = r.steps.filter((s) => s.tool === 'strata' && s.maxRssKiB !== null);
   const peak = strataSteps.reduce<Step | undefined>(
     (a, s) => (!a || (s.maxRssKiB ?? 0) > (a.maxRssKiB ?? 0) ? s : a),
@@ -257,11 +277,16 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
           `${ss?.ok ? formatBytes(ss.storedBytes) : '-'} vs restic ${rs?.ok ? formatBytes(rs.storedBytes) : '-'}`,
           verdict(g2),
         ],
-        ['no-op status / commit < 0.15 s', `${timeCell(status)} / ${timeCell(noop)}`, verdict(g3)],
+        [
+          'no-op status / commit < 0.15 s',
+          `${esc(status?.label ?? 'status')} ${timeCell(status)}, ${esc(noop?.label ?? 'commit')} ${timeCell(noop)}`,
+          verdict(g3),
+        ],
         [
           'diff of the 1% edit (v0..v1; "v1 → v2" in the issue) < 1 s, exact',
           diff01
-            ? `${formatSeconds(diff01.seconds)}, ${diff01.match === null ? 'no counts' : diff01.match ? 'exact' : 'MISMATCH'}`
+            ? `${formatSeconds(diff01.seconds)}, ${diff01.match === null ? 'no counts' : diff01.match ? 'exact' : 'MISMATCH'}` +
+              (gnu01?.lines ? ` (GNU diff of the same files: ${formatSeconds(gnu01.seconds)}, lines)` : '')
             : '-',
           verdict(g4),
         ],
@@ -297,9 +322,22 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   out.push('');
   const cnt = (c: { added: number; removed: number; modified: number } | null): string =>
     c ? `${c.added} / ${c.removed} / ${c.modified}` : '-';
+  const withLines = r.diffs.some((x) => x.lineDiffs?.length);
+  if (withLines) out.push(LINE_DIFF_NOTE + '\n');
   out.push(
     table(
-      ['pair', 'file', 'time', 'peak RSS', 'expected', 'found', 'check'],
+      [
+        'pair',
+        'file',
+        'time',
+        'peak RSS',
+        'expected',
+        'found',
+        'check',
+        ...(withLines
+          ? ['GNU diff: time, peak RSS, lines + / −', 'git diff --no-index: time, peak RSS']
+          : []),
+      ],
       r.diffs.map((x) => [
         `${x.from}..${x.to}`,
         x.path,
@@ -312,6 +350,7 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
           : x.match === false
             ? '**MISMATCH**'
             : esc(`error: ${(x.error ?? '').slice(0, 120)}`),
+        ...(withLines ? [lineDiffCell(x, 'diff', true), lineDiffCell(x, 'git', false)] : []),
       ]),
     ),
   );
@@ -386,14 +425,26 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
 
   out.push('## Restoring v0 and no-op records, every tool');
   out.push('');
+  // Runs before the no-op commit became `commit -a` recorded `add .` + `commit` as the no-op record.
+  const oneCommand = find(r, 'strata', 'commit-noop')?.label.startsWith('commit -a') ?? true;
+  out.push(
+    oneCommand
+      ? 'No-op record: the one command a user types with nothing changed - strata `commit -a -m msg`, git and ' +
+          'git-lfs `git commit -a` (both exit 1, nothing to commit), restic `backup`, borg `create`. ' +
+          '"add + commit" is the two-process form the version commits use (`add .`, then `commit`).'
+      : 'No-op record: in this run, `add .` then `commit` (two processes) for strata and git; restic `backup`, ' +
+          'borg `create`. (Later runs measure the one command a user types, `commit -a`.)',
+  );
+  out.push('');
   out.push(
     table(
-      ['tool', 'restore v0', 'verified', 'no-op record', 'no-op status'],
+      ['tool', 'restore v0', 'verified', 'no-op record', 'no-op add + commit', 'no-op status'],
       (['strata', ...tools] as ToolName[]).map((t) => {
         const res = r.steps.find(
           (s) => s.tool === t && (s.step === 'restore' || s.step === 'checkout') && s.version === 'v0',
         );
         const no = find(r, t, 'commit-noop');
+        const no2 = find(r, t, 'commit-noop-add');
         const st = r.steps.filter((s) => s.tool === t && s.step === 'status-noop').at(-1);
         const v = res?.extra?.verified;
         return [
@@ -401,6 +452,7 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
           timeCell(res),
           v === true ? 'yes' : v === false ? 'NO' : '-',
           timeCell(no),
+          t === 'strata' || t === 'git-lfs' || t === 'git' ? timeCell(no2) : 'n/a',
           timeCell(st),
         ];
       }),

@@ -28,6 +28,8 @@
  *   --strict            exit non-zero on any failed strata step too
  *   --pairs all|adjacent  JSONL diff pairs: all 10 (default) or the 4 adjacent ones (default with --quick);
  *                       the CSV/Parquet repository is always diffed on adjacent pairs
+ *   --line-diff LIST    baselines run on the same two files after each strata JSONL diff: diff,git (default),
+ *                       diff, git or none (GNU diff and git diff --no-index; bench/tools/linediff.ts)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -37,11 +39,12 @@ import { FORMATS, VERSION_NAMES, generate, type Format, type VersionName } from 
 import { HAVE_GNU_TIME, capture } from './lib/exec.js';
 import { describeMachine, toolVersion } from './lib/machine.js';
 import { Moto } from './lib/moto.js';
-import { failedStep, type Results, type Step, type ToolName } from './lib/results.js';
+import { failedStep, type LineDiff, type Results, type Step, type ToolName } from './lib/results.js';
 import { formatBytes, formatSeconds, parseSize } from './lib/util.js';
 import { failureGroups, renderMarkdown, writeMarkdown } from './report.js';
 import { COMPETITORS, competitor } from './tools/competitors.js';
-import type { BenchContext, Contender } from './tools/common.js';
+import { versionFile, type BenchContext, type Contender } from './tools/common.js';
+import { lineDiffs } from './tools/linediff.js';
 import { Strata } from './tools/strata.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -67,6 +70,8 @@ interface Options {
   strict: boolean;
   /** Which version pairs strata diffs on the JSONL: all 10, or the 4 adjacent ones (each kind of change). */
   pairs: 'all' | 'adjacent';
+  /** The line-diff baselines run after each strata diff of a JSONL pair (issue 3). */
+  lineDiff: LineDiff['tool'][];
   cli?: string;
 }
 
@@ -139,6 +144,13 @@ function parseArgs(argv: string[]): Options {
         o.pairs = v;
         break;
       }
+      case '--line-diff': {
+        const v = next();
+        o.lineDiff = v === 'none' ? [] : (v.split(',') as LineDiff['tool'][]);
+        for (const t of o.lineDiff)
+          if (t !== 'diff' && t !== 'git') throw new Error('--line-diff diff,git|none');
+        break;
+      }
       case '--cli':
         o.cli = resolve(next());
         break;
@@ -169,6 +181,7 @@ function parseArgs(argv: string[]): Options {
     timeoutMs: o.timeoutSet ?? (quick ? 300_000 : 3_600_000),
     strict: o.strict ?? false,
     pairs: o.pairs ?? (quick ? 'adjacent' : 'all'),
+    lineDiff: o.lineDiff ?? ['diff', 'git'],
     ...(o.cli ? { cli: o.cli } : {}),
   };
 }
@@ -195,6 +208,13 @@ function describeStep(s: Step): string {
     if (s.extra?.verified === true) parts.push('verified');
   }
   return parts.join(' ');
+}
+
+function describeLineDiff(pair: string, l: LineDiff): string {
+  const what = l.tool === 'diff' ? 'GNU diff' : 'git diff --no-index';
+  if (!l.lines) return `baseline ${what} ${pair}: ERROR ${(l.error ?? '').slice(0, 200)}`;
+  const rss = l.maxRssKiB !== null ? `, peak RSS ${formatBytes(l.maxRssKiB * 1024)}` : '';
+  return `baseline ${what} ${pair}: ${formatSeconds(l.seconds)}${rss}, lines +${l.lines.added} -${l.lines.removed}`;
 }
 
 /** Finds or installs the competitors (apt-get, only when missing); never throws. */
@@ -398,8 +418,16 @@ async function main(): Promise<number> {
         for (let j = i + 1; j < done.length; j++)
           if (opts.pairs === 'all' || j === i + 1)
             pairs.push([done[i] as VersionName, done[j] as VersionName]);
-      const d = await strata.diffs(pairs, { onStep: (x) => add(x) });
-      results.diffs.push(...d.checks);
+      // Each pair: strata's diff, then the line-diff baseline on the same two files (same page-cache state).
+      for (const [a, b] of pairs) {
+        const d = await strata.diffs([[a, b]], { onStep: (x) => add(x) });
+        results.diffs.push(...d.checks);
+        const check = d.checks[0];
+        if (!check || !opts.lineDiff.length) continue;
+        check.lineDiffs = await lineDiffs(ctx, versionFile(ctx, a), versionFile(ctx, b), opts.lineDiff);
+        for (const l of check.lineDiffs) log(describeLineDiff(`${a}..${b}`, l));
+        save();
+      }
     });
     if (done.includes('v4')) {
       // No-op first, while the working tree still matches HEAD (v4).

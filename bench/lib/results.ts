@@ -47,6 +47,20 @@ export interface DiffCheck {
   seconds: number | null;
   maxRssKiB: number | null;
   error?: string;
+  /** The naive baseline on the same two version files (JSONL pairs; bench/tools/linediff.ts). */
+  lineDiffs?: LineDiff[];
+}
+
+/** A line-by-line diff of two version files: lines, not examples (no keys, no fields). */
+export interface LineDiff {
+  /** GNU `diff` or `git diff --no-index --numstat`. */
+  tool: 'diff' | 'git';
+  seconds: number | null;
+  maxRssKiB: number | null;
+  userSeconds: number | null;
+  /** Lines added (only in the second file) and removed (only in the first); null when it failed. */
+  lines: { added: number; removed: number } | null;
+  error?: string;
 }
 
 export interface ToolInfo {

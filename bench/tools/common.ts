@@ -86,3 +86,27 @@ export async function sequence(steps: (() => Promise<CommandResult>)[]): Promise
   }
   return out;
 }
+
+/** How often a no-op (status, nothing to commit) is run: one start-up is too noisy on a shared machine. */
+export const NOOP_RUNS = 5;
+
+/**
+ * Runs a command sequence `n` times and returns the run with the median total wall time (all runs'
+ * seconds in `seconds`); a failed run is returned at once, so that the step reports the failure.
+ */
+export async function medianRun(
+  n: number,
+  run: () => Promise<CommandResult[]>,
+): Promise<{ cmds: CommandResult[]; seconds: number[] }> {
+  const runs: { cmds: CommandResult[]; total: number }[] = [];
+  for (let i = 0; i < n; i++) {
+    const cmds = await run();
+    if (!cmds.every((c) => c.ok)) return { cmds, seconds: runs.map((r) => r.total) };
+    runs.push({ cmds, total: cmds.reduce((a, c) => a + c.seconds, 0) });
+  }
+  const sorted = [...runs].sort((a, b) => a.total - b.total);
+  return {
+    cmds: (sorted[(sorted.length - 1) >> 1] as (typeof runs)[number]).cmds,
+    seconds: runs.map((r) => r.total),
+  };
+}

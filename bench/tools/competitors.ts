@@ -16,6 +16,8 @@ import { failedStep, stepOf, type Step, type ToolName } from '../lib/results.js'
 import { dirBytes } from '../lib/util.js';
 import {
   DATA_PATH,
+  medianRun,
+  NOOP_RUNS,
   runner,
   sequence,
   stage,
@@ -75,13 +77,30 @@ class GitBased implements Contender {
   }
 
   async noop(): Promise<Step[]> {
-    const status = await this.run('git', ['status', '--porcelain']);
-    // `git commit` with nothing to commit exits 1; that is the expected answer here.
-    const add = await this.run('git', ['add', '.']);
-    const commit = await this.run('git', ['commit', '-q', '-m', 'noop'], [0, 1]);
+    // `git commit` with nothing to commit exits 1; that is the expected answer here. The single command a
+    // user types (`commit -a`), then the two-process form (`add .` + `commit`), as for strata; each the
+    // median of NOOP_RUNS runs.
+    const status = await medianRun(NOOP_RUNS, async () => [await this.run('git', ['status', '--porcelain'])]);
+    const commitAll = await medianRun(NOOP_RUNS, async () => [
+      await this.run('git', ['commit', '-a', '-q', '-m', 'noop'], [0, 1]),
+    ]);
+    const addCommit = await medianRun(NOOP_RUNS, () =>
+      sequence([
+        () => this.run('git', ['add', '.']),
+        () => this.run('git', ['commit', '-q', '-m', 'noop'], [0, 1]),
+      ]),
+    );
+    const median = `median of ${NOOP_RUNS}`;
     return [
-      stepOf(this.name, 'status-noop', 'status', [status]),
-      stepOf(this.name, 'commit-noop', 'add+commit', [add, commit]),
+      stepOf(this.name, 'status-noop', `status (${median})`, status.cmds, {
+        extra: { runs: status.seconds },
+      }),
+      stepOf(this.name, 'commit-noop', `commit -a (${median})`, commitAll.cmds, {
+        extra: { runs: commitAll.seconds },
+      }),
+      stepOf(this.name, 'commit-noop-add', `add . + commit (${median})`, addCommit.cmds, {
+        extra: { runs: addCommit.seconds },
+      }),
     ];
   }
 

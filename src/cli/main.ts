@@ -3,48 +3,43 @@
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
 import { redact, StrataError } from '../core/errors.js';
-import { registerDiffCommand } from './commands/diff.js';
-import { registerGcCommand } from './commands/gc.js';
-import { registerHistoryCommands } from './commands/history.js';
-import { registerMergeCommand } from './commands/merge.js';
-import { registerPinCommands } from './commands/pin.js';
-import { registerRefCommands } from './commands/refs.js';
-import { registerRemoteCommands } from './commands/remote.js';
-import { registerWorktreeCommands } from './commands/worktree.js';
 import { EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
+import { parseFastPath, runFastPath } from './fast-path.js';
 
 // CommonJS packages are loaded with require(): importing them as ES modules costs a parse of their source
-// for named exports (cjs-module-lexer) on every run.
-const commander = createRequire(import.meta.url)('commander') as typeof import('commander');
+// for named exports (cjs-module-lexer) on every run. commander is loaded only when the fast path
+// (fast-path.ts: plain `status` and `commit`) does not take the command.
+let commanderModule: typeof import('commander') | undefined;
+const loadCommander = (): typeof import('commander') =>
+  (commanderModule ??= createRequire(import.meta.url)('commander') as typeof import('commander'));
 
-export function buildProgram(): Command {
-  const program = new commander.Command('strata')
+/**
+ * The program with the commands of `args` (the arguments after `node main.js`) registered: only the file
+ * that holds their command, or every command when there is no known command word (registry.ts).
+ */
+export async function buildProgram(args: readonly string[] = []): Promise<Command> {
+  const program = new (loadCommander().Command)('strata')
     .description('git-like version control for ML training datasets')
     .version('0.1.0')
     .option('-C <dir>', 'run as if started in DIR')
     .showHelpAfterError()
     .exitOverride();
   const g = (): GlobalOpts => program.opts<GlobalOpts>();
-  registerWorktreeCommands(program, g);
-  registerHistoryCommands(program, g);
-  registerRefCommands(program, g);
-  registerDiffCommand(program, g);
-  registerMergeCommand(program, g);
-  registerPinCommands(program, g);
-  registerRemoteCommands(program, g);
-  registerGcCommand(program, g);
+  const { commandFiles, registerCommands } = await import('./registry.js');
+  await registerCommands(program, g, commandFiles(args));
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = argv.includes('--json');
   try {
-    await program.parseAsync(argv);
+    const fast = parseFastPath(argv.slice(2));
+    if (fast) await runFastPath(fast);
+    else await (await buildProgram(argv.slice(2))).parseAsync(argv);
     return 0;
   } catch (e) {
-    if (e instanceof commander.CommanderError) {
+    if (commanderModule && e instanceof commanderModule.CommanderError) {
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (e instanceof StrataError) {

@@ -54,6 +54,15 @@ export function makeEntry(
   };
 }
 
+/**
+ * `.strataattributes`, read and compiled on the first lookup: only a file that must be hashed needs its
+ * format, so a no-op status or add (every stat cache entry trusted) never loads picomatch nor compiles a glob.
+ */
+export function lazyAttributes(root: string): AttributeRules {
+  let rules: AttributeRules | undefined;
+  return { lookup: (path) => (rules ??= loadAttributes(root)).lookup(path) };
+}
+
 export interface FileState {
   manifest: Hash;
   size: number;
@@ -125,7 +134,7 @@ export async function add(
   opts: { like?: string } = {},
 ): Promise<AddResult> {
   return repo.withLock(async () => {
-    const attrs = loadAttributes(repo.root);
+    const attrs = lazyAttributes(repo.root);
     const result: AddResult = { added: [], updated: [], removed: [], skipped: [] };
     const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
     // `--like OLDPATH`: the version to span-code against, for files whose own previous version is unknown

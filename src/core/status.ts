@@ -7,9 +7,8 @@ import type { Hash } from '../storage/hash.js';
 import type { IndexEntry } from '../storage/index-db.js';
 import { readHead } from './refs.js';
 import type { Repository } from './repository.js';
-import { fileState, type Progress } from './stage.js';
+import { fileState, lazyAttributes, type Progress } from './stage.js';
 import { flattenTree } from './tree-builder.js';
-import { loadAttributes } from './worktree/attributes.js';
 import { scanWorktree } from './worktree/scan.js';
 
 export type ChangeKind = 'added' | 'modified' | 'deleted';
@@ -43,7 +42,7 @@ export async function status(repo: Repository, progress?: Progress): Promise<Sta
   for (const p of headFiles.keys()) if (!indexMap.has(p)) staged.push({ path: p, kind: 'deleted' });
   staged.sort((a, b) => (a.path < b.path ? -1 : 1));
 
-  const attrs = loadAttributes(repo.root);
+  const attrs = lazyAttributes(repo.root);
   const unstaged: StatusReport['unstaged'] = [];
   const refresh: IndexEntry[] = [];
   for (const e of index) {

@@ -3,11 +3,36 @@
  * staging index with its stat cache, config and remotes. Schema changes are numbered migrations; a
  * database newer than this code is refused.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { StrataError } from './errors.js';
+
+const require = createRequire(import.meta.url);
+// require(), not import: an ES import of this CommonJS package runs cjs-module-lexer over it on every start.
+const Sqlite = require('better-sqlite3') as typeof Database;
+
+let addonPath: string | null | undefined;
+/**
+ * The addon where an install builds it, passed as `nativeBinding` so that better-sqlite3 does not load the
+ * `bindings` package to search a dozen candidate paths on every start; undefined (let it search) elsewhere.
+ */
+function sqliteOptions(): { nativeBinding?: string } {
+  if (addonPath === undefined) {
+    try {
+      const p = join(
+        dirname(require.resolve('better-sqlite3/package.json')),
+        'build/Release/better_sqlite3.node',
+      );
+      addonPath = existsSync(p) ? p : null;
+    } catch {
+      addonPath = null;
+    }
+  }
+  return addonPath ? { nativeBinding: addonPath } : {};
+}
 
 export const SCHEMA_VERSION = 2;
 
@@ -137,7 +162,8 @@ export class IndexDb {
   static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): IndexDb {
     let db: Database.Database;
     try {
-      db = new Database(file, {
+      db = new Sqlite(file, {
+        ...sqliteOptions(),
         fileMustExist: !opts.create,
         readonly: opts.readonly ?? false,
         timeout: 10_000,
@@ -552,7 +578,7 @@ export function salvageRows(
   try {
     copyFileSync(file, scratch);
     if (existsSync(file + '-wal')) copyFileSync(file + '-wal', scratch + '-wal');
-    db = new Database(scratch, { fileMustExist: true, timeout: 1000 });
+    db = new Sqlite(scratch, { ...sqliteOptions(), fileMustExist: true, timeout: 1000 });
   } catch {
     db = undefined;
   }

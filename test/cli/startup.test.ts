@@ -25,6 +25,16 @@ const NEVER_FOR_NO_OP: [RegExp, string][] = [
   [/\/node_modules\/csv-parse\//, 'the CSV parser'],
   [/\/node_modules\/diff\//, 'the line-diff library'],
   [/\/node_modules\/cli-progress\//, 'progress bars (no TTY here)'],
+  [/\/node_modules\/picomatch\//, 'attribute globs (only a file to hash needs its format)'],
+  [/\/node_modules\/bindings\//, "better-sqlite3's addon search (index-db.ts names the addon)"],
+  [/\/node_modules\/ignore\//, 'the ignore package (no .strataignore here: the built-in rules need none)'],
+  [/\/dist\/cli\/commands\/(?!worktree\.js$)/, 'the command files of other commands'],
+];
+
+/** Not loaded by the plain forms of status and commit (src/cli/fast-path.ts). */
+const COMMANDER: [RegExp, string][] = [
+  [/\/node_modules\/commander\//, 'commander'],
+  [/\/dist\/cli\/registry\.js$/, 'the command registry'],
 ];
 
 /** Only a cache miss (a file to hash) needs these. */
@@ -86,6 +96,8 @@ if (log) {
   repo = tempDir('strata-startup-');
   writeFileSync(join(repo, 'train.jsonl'), '{"id":1,"text":"a"}\n{"id":2,"text":"b"}\n');
   writeFileSync(join(repo, 'table.csv'), 'id,text\n1,a\n2,b\n');
+  // Attributes as the bench sets them: a no-op must not compile their globs either.
+  writeFileSync(join(repo, '.strataattributes'), '*.jsonl format=jsonl key=id\n*.csv format=csv key=id\n');
   ok(repo, ['init']);
   ok(repo, ['add', '.']);
   ok(repo, ['commit', '-m', 'v0']);
@@ -104,14 +116,16 @@ describe('modules a command loads', () => {
     expect(r.loaded.some((p) => p.endsWith('/dist/cli/main.js'))).toBe(true);
     expect(r.loaded.some((p) => p.endsWith('/dist/core/status.js'))).toBe(true);
     expect(r.loaded.some((p) => /\/node_modules\/better-sqlite3\//.test(p))).toBe(true);
-    expect(r.loaded.some((p) => /\/node_modules\/commander\//.test(p))).toBe(true);
+    const log = traced(repo, ['log']);
+    expect(log.code).toBe(0);
+    expect(log.loaded.some((p) => /\/node_modules\/commander\//.test(p))).toBe(true);
   });
 
   it('a no-op status loads no diff, pin, remote, S3, Parquet/CSV or hashing code', () => {
     const r = traced(repo, ['status']);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('nothing to commit, working tree clean');
-    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING])).toEqual([]);
+    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING, ...COMMANDER])).toEqual([]);
   });
 
   it('a no-op status --json and -C from elsewhere load the same little', () => {
@@ -119,14 +133,42 @@ describe('modules a command loads', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout) as { staged: unknown[]; unstaged: unknown[]; branch: string };
     expect(s).toMatchObject({ branch: 'main', staged: [], unstaged: [] });
-    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING])).toEqual([]);
+    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING, ...COMMANDER])).toEqual([]);
   });
 
   it('a no-op commit -a exits 1 (nothing to commit) without loading them either', () => {
     const r = traced(repo, ['commit', '-a', '-m', 'x']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('[NOTHING_TO_COMMIT]');
-    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING])).toEqual([]);
+    expect(offenders(r.loaded, [...NEVER_FOR_NO_OP, ...HASHING, ...COMMANDER])).toEqual([]);
+  });
+
+  it('other spellings go through commander, with the same answers and errors', () => {
+    // `--` and `-am` are commander's: the fast path leaves them to it.
+    const fast = traced(repo, ['status', '--json']);
+    const slow = traced(repo, ['status', '--json', '--']);
+    expect(slow.code).toBe(0);
+    expect(slow.stdout).toBe(fast.stdout);
+    expect(offenders(slow.loaded, COMMANDER).length).toBeGreaterThan(0);
+    expect(offenders(slow.loaded, [...NEVER_FOR_NO_OP, ...HASHING])).toEqual([]);
+    const am = traced(repo, ['commit', '-am', 'x']);
+    expect(am.code).toBe(1);
+    expect(am.stderr).toContain('[NOTHING_TO_COMMIT]');
+    expect(offenders(am.loaded, COMMANDER).length).toBeGreaterThan(0);
+    const extra = traced(repo, ['status', 'extra']);
+    expect(extra.code).toBe(2);
+    expect(extra.stderr).toContain("too many arguments for 'status'");
+    const noMessage = traced(repo, ['commit', '-a']);
+    expect(noMessage.code).toBe(2);
+    expect(noMessage.stderr).toContain("required option '-m, --message <msg>' not specified");
+  });
+
+  it('a command loads only the command file it is in', () => {
+    const r = traced(repo, ['log']);
+    expect(r.code).toBe(0);
+    expect(
+      r.loaded.filter((p) => /\/dist\/cli\/commands\//.test(p)).map((p) => p.replace(/.*\//, '')),
+    ).toEqual(['history.js']);
   });
 
   it('a modified file is hashed (ingest loads on demand) and reported, still without diff/pin/remote', () => {

@@ -97,64 +97,14 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
     .option('-a, --all', 'stage modified and deleted tracked files first')
     .option('--allow-empty', 'allow a commit whose tree equals its parent')
     .option('--json', 'machine-readable output')
-    .action(async (o: { message: string; all?: boolean; allowEmpty?: boolean; json?: boolean }) => {
-      const out = output(o);
-      const { commit } = await import('../../core/commit.js');
-      await withRepo(g(), async (repo) => {
-        const bar = out.progress('commit');
-        const r = await commit(repo, {
-          message: o.message,
-          all: o.all,
-          allowEmpty: o.allowEmpty,
-          meta: { command: ['strata', ...process.argv.slice(2)].join(' ') },
-          progress: bar,
-        }).finally(() => bar.stop());
-        out.result(r, () =>
-          out.line(`[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message.split('\n')[0]}`),
-        );
-      });
-    });
+    .action((o: CommitOpts) => commitCommand(g(), o));
 
   program
     .command('status')
     .description('show staged, unstaged and untracked changes')
     .option('-s, --short', 'short format')
     .option('--json', 'machine-readable output')
-    .action(async (o: { short?: boolean; json?: boolean }) => {
-      const out = output(o);
-      const { status } = await import('../../core/status.js');
-      await withRepo(g(), async (repo) => {
-        const s = await status(repo);
-        for (const p of s.skipped) out.warn(`ignoring ${p} (not a regular file)`);
-        out.result(s, () => {
-          const letter = { added: 'A', modified: 'M', deleted: 'D' } as const;
-          if (o.short) {
-            const rows = new Map<string, [string, string]>();
-            for (const c of s.staged) rows.set(c.path, [letter[c.kind], ' ']);
-            for (const c of s.unstaged) rows.set(c.path, [rows.get(c.path)?.[0] ?? ' ', letter[c.kind]]);
-            for (const [p, [x, y]] of [...rows].sort()) out.line(`${x}${y} ${p}`);
-            for (const p of s.untracked) out.line(`?? ${p}`);
-            return;
-          }
-          out.line(s.branch ? `On branch ${s.branch}` : `HEAD detached at ${short(s.head)}`);
-          if (!s.head) out.line('\nNo commits yet');
-          if (s.staged.length) {
-            out.line('\nChanges to be committed:');
-            for (const c of s.staged) out.line(out.paint('green', `\t${c.kind}:   ${c.path}`));
-          }
-          if (s.unstaged.length) {
-            out.line('\nChanges not staged for commit:');
-            for (const c of s.unstaged) out.line(out.paint('red', `\t${c.kind}:   ${c.path}`));
-          }
-          if (s.untracked.length) {
-            out.line('\nUntracked files:');
-            for (const p of s.untracked) out.line(out.paint('red', `\t${p}`));
-          }
-          if (!s.staged.length && !s.unstaged.length && !s.untracked.length)
-            out.line('nothing to commit, working tree clean');
-        });
-      });
-    });
+    .action((o: StatusOpts) => statusCommand(g(), o));
 
   program
     .command('config <key> [value]')
@@ -171,4 +121,72 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
         }
       });
     });
+}
+
+export interface CommitOpts {
+  message: string;
+  all?: boolean;
+  allowEmpty?: boolean;
+  json?: boolean;
+}
+
+/** `commit` (also run without commander by main.ts's fast path: fast-path.ts). */
+export async function commitCommand(g: GlobalOpts, o: CommitOpts): Promise<void> {
+  const out = output(o);
+  const { commit } = await import('../../core/commit.js');
+  await withRepo(g, async (repo) => {
+    const bar = out.progress('commit');
+    const r = await commit(repo, {
+      message: o.message,
+      all: o.all,
+      allowEmpty: o.allowEmpty,
+      meta: { command: ['strata', ...process.argv.slice(2)].join(' ') },
+      progress: bar,
+    }).finally(() => bar.stop());
+    out.result(r, () =>
+      out.line(`[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message.split('\n')[0]}`),
+    );
+  });
+}
+
+export interface StatusOpts {
+  short?: boolean;
+  json?: boolean;
+}
+
+/** `status` (also run without commander by main.ts's fast path: fast-path.ts). */
+export async function statusCommand(g: GlobalOpts, o: StatusOpts): Promise<void> {
+  const out = output(o);
+  const { status } = await import('../../core/status.js');
+  await withRepo(g, async (repo) => {
+    const s = await status(repo);
+    for (const p of s.skipped) out.warn(`ignoring ${p} (not a regular file)`);
+    out.result(s, () => {
+      const letter = { added: 'A', modified: 'M', deleted: 'D' } as const;
+      if (o.short) {
+        const rows = new Map<string, [string, string]>();
+        for (const c of s.staged) rows.set(c.path, [letter[c.kind], ' ']);
+        for (const c of s.unstaged) rows.set(c.path, [rows.get(c.path)?.[0] ?? ' ', letter[c.kind]]);
+        for (const [p, [x, y]] of [...rows].sort()) out.line(`${x}${y} ${p}`);
+        for (const p of s.untracked) out.line(`?? ${p}`);
+        return;
+      }
+      out.line(s.branch ? `On branch ${s.branch}` : `HEAD detached at ${short(s.head)}`);
+      if (!s.head) out.line('\nNo commits yet');
+      if (s.staged.length) {
+        out.line('\nChanges to be committed:');
+        for (const c of s.staged) out.line(out.paint('green', `\t${c.kind}:   ${c.path}`));
+      }
+      if (s.unstaged.length) {
+        out.line('\nChanges not staged for commit:');
+        for (const c of s.unstaged) out.line(out.paint('red', `\t${c.kind}:   ${c.path}`));
+      }
+      if (s.untracked.length) {
+        out.line('\nUntracked files:');
+        for (const p of s.untracked) out.line(out.paint('red', `\t${p}`));
+      }
+      if (!s.staged.length && !s.unstaged.length && !s.untracked.length)
+        out.line('nothing to commit, working tree clean');
+    });
+  });
 }

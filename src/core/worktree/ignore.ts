@@ -8,18 +8,33 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { Ignore } from 'ignore';
 
-// require(), not import: an ES import of this CommonJS package costs a parse of its source on every run.
-const ignore = createRequire(import.meta.url)('ignore') as typeof import('ignore');
-
 export const IGNORE_FILE = '.strataignore';
-const ALWAYS = ['.strata/', '.git/', '.strata-tmp-*'];
+export const ALWAYS = ['.strata/', '.git/', '.strata-tmp-*'];
+
+/**
+ * What `ignore` answers for ALWAYS alone, without loading it (most working trees have no .strataignore,
+ * and a no-op status should not pay for the package and its rule compilation): a `.strata` or `.git`
+ * directory at any depth, and any file or directory named `.strata-tmp-*`, with everything under them.
+ */
+export function alwaysIgnored(path: string, isDir: boolean): boolean {
+  const parts = path.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    const name = parts[i] as string;
+    if (name.startsWith('.strata-tmp-')) return true;
+    if ((name === '.strata' || name === '.git') && (isDir || i < parts.length - 1)) return true;
+  }
+  return false;
+}
 
 export function loadIgnore(root: string): (path: string, isDir: boolean) => boolean {
-  const ig: Ignore = ignore().add(ALWAYS);
+  let text: string;
   try {
-    ig.add(readFileSync(join(root, IGNORE_FILE), 'utf8'));
+    text = readFileSync(join(root, IGNORE_FILE), 'utf8');
   } catch {
-    /* no ignore file */
+    return alwaysIgnored; // no ignore file
   }
+  // require(), not import: an ES import of this CommonJS package costs a parse of its source on every run.
+  const ignore = createRequire(import.meta.url)('ignore') as typeof import('ignore');
+  const ig: Ignore = ignore().add(ALWAYS).add(text);
   return (path, isDir) => ig.ignores(isDir ? path + '/' : path);
 }
