@@ -125,18 +125,25 @@ export async function ingestFile(
   // Pass 2: span-code the new chunks (or store them whole).
   const coded: (Piece[] | undefined)[] = [];
   if (fresh.length) {
-    const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout));
     const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
+    /** A fresh chunk's bytes: kept since pass 1, or read again and checked against its hash. */
+    const read = (i: number): Uint8Array => {
+      const c = fresh[i]!;
+      if (c.data) return c.data;
+      const data = readAt(fd!, c.offset, c.length, absPath);
+      if (hashBytes(data) !== c.hash) {
+        throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
+      }
+      return data;
+    };
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
     try {
+      const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout), fresh.length, read);
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-        const data = c.data ?? readAt(fd!, c.offset, c.length, absPath);
-        if (!c.data && hashBytes(data) !== c.hash) {
-          throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
-        }
+        const data = read(i);
         c.data = undefined;
-        const pieces = enc?.encode(data);
+        const pieces = enc?.encode(i, data);
         if (pieces) {
           for (const p of pieces) if (p.kind === 'lit') await literals.add(p, data);
           spanCoded = true;

@@ -88,125 +88,223 @@ function uncovered(
   return out;
 }
 
+/** Reads fresh chunk `i` of the new version (verified against its hash: the file may change meanwhile). */
+export type FreshReader = (i: number) => Uint8Array;
+
+/** What is known of a record of the new version: unmatched, or found at an old entry (verified or not). */
+const NONE = 0;
+const FOUND = 1;
+const VERIFIED = 2;
+const DIFFERENT = 3;
+
+/** Fresh chunks the indexing pass keeps read at once to verify matches (a window over the new file). */
+const WINDOW_CHUNKS = 64;
+
+/** A typed array twice as long holding the same values. */
+function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Span-codes the fresh chunks of a new version. The records of the fresh chunks are keyed first; then one
+ * pass over the old bytes resolves each key to its first old record and verifies that match byte for byte
+ * against the fresh chunk, read through a small window (the old and the new file run in the same order
+ * for edits, appends and deletions). Old chunks are so decoded once; a match the window missed (records
+ * moved far) is verified when its chunk is encoded, reading the old chunk again.
+ */
 export class SpanEncoder {
-  /** Record key -> entry number; entry n is at offset `offsets[n]` of chunk `chunks[chunkOf[n]]`. */
-  private readonly map = new RecordTable();
-  private readonly chunks: string[] = [];
-  private readonly chunkIds = new Map<string, number>();
+  /** Record key -> the first record of the fresh chunks with that key (others chained in `nextSame`). */
+  private readonly wanted = new RecordTable();
+  /** Per record of the fresh chunks, in file order: end in its chunk, chunk, state and match. */
+  private ends = new Uint32Array(1 << 16);
   private chunkOf = new Uint32Array(1 << 16);
-  private offsets = new Uint32Array(1 << 16);
-  /** Scratch space of encode(): record ends and the entries found for them. */
-  private ends = new Uint32Array(1024);
-  private found = new Int32Array(1024);
+  private nextSame = new Int32Array(1 << 16);
+  private state = new Uint8Array(1 << 16);
+  private oldChunk = new Int32Array(1 << 16);
+  private oldOffset = new Uint32Array(1 << 16);
+  private records = 0;
+  /** First record of each fresh chunk; firstRecord[count] = records. */
+  private readonly firstRecord: Uint32Array;
+  private readonly oldChunks: string[] = [];
+  private readonly oldChunkIds = new Map<string, number>();
+  private readonly window = new Map<number, Uint8Array>();
+  private readonly windowed: Uint8Array;
   /** Bytes of old records indexed. */
   indexedBytes = 0;
+  /** Matches verified without reading the old chunk again. */
+  verifiedEarly = 0;
 
-  private constructor(private readonly repo: Repository) {}
+  private constructor(
+    private readonly repo: Repository,
+    private readonly count: number,
+    private readonly read: FreshReader,
+  ) {
+    this.firstRecord = new Uint32Array(count + 1);
+    this.windowed = new Uint8Array(count);
+  }
 
   /**
-   * Indexes the records of `previous` (a file manifest) in the byte ranges the new version does not reuse
-   * (`reused`: ranges of chunks the new version's manifest already holds). Undefined if nothing to match.
+   * Keys the records of the `count` fresh chunks (read through `read`), then resolves them against the
+   * records of `previous` (a file manifest) in the byte ranges the new version does not reuse (`reused`:
+   * ranges of chunks the new version's manifest already holds). Undefined if nothing matched.
    */
-  static async build(repo: Repository, previous: Hash, reused: Coverage): Promise<SpanEncoder | undefined> {
-    const enc = new SpanEncoder(repo);
+  static async build(
+    repo: Repository,
+    previous: Hash,
+    reused: Coverage,
+    count: number,
+    read: FreshReader,
+  ): Promise<SpanEncoder | undefined> {
     let m;
     try {
       m = repo.objects.manifest(previous);
     } catch {
       return undefined;
     }
+    const enc = new SpanEncoder(repo, count, read);
+    for (let i = 0; i < count; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      enc.want(i, read(i));
+    }
+    if (enc.wanted.size === 0) return undefined;
     for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
     let n = 0;
+    let found = 0;
     for (const [h, off, len] of repo.objects.spans(m)) {
-      if (enc.map.size >= MAX_RECORDS) break;
       const todo = uncovered(off, off + len, reused.get(h));
-      if (todo.length === 0 || !repo.objects.packs.has(h)) continue;
+      if (todo.length === 0) continue;
       if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
       let data: Uint8Array;
       try {
         data = repo.objects.chunk(h);
       } catch {
-        continue; // an unreadable old chunk is just not matched against (fsck reports it)
+        continue; // missing or unreadable: just not matched against (fsck reports it)
       }
       if (off + len > data.length) continue;
-      for (const [s, e] of todo) enc.index(h, data, s, e);
+      for (const [s, e] of todo) found += enc.index(h, data, s, e);
     }
-    return enc.map.size > 0 ? enc : undefined;
+    enc.window.clear();
+    return found > 0 ? enc : undefined;
   }
 
-  private index(h: string, data: Uint8Array, from: number, to: number): void {
-    this.indexedBytes += to - from;
-    let c = this.chunkIds.get(h);
-    if (c === undefined) {
-      c = this.chunks.push(h) - 1;
-      this.chunkIds.set(h, c);
+  /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
+  private fresh(i: number): Uint8Array | undefined {
+    let data = this.window.get(i);
+    if (data) return data;
+    if (this.windowed[i]) return undefined;
+    this.windowed[i] = 1;
+    data = this.read(i);
+    if (this.window.size >= WINDOW_CHUNKS) this.window.delete(this.window.keys().next().value!);
+    this.window.set(i, data);
+    return data;
+  }
+
+  /** Splits fresh chunk i into records and keys those long enough to match. */
+  private want(i: number, data: Uint8Array): void {
+    this.firstRecord[i] = this.records;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    for (let s = 0, e = 0; s < data.length; s = e) {
+      const nl = b.indexOf(10, s);
+      e = nl === -1 ? data.length : nl + 1;
+      const r = this.records++;
+      if (r === this.ends.length) {
+        this.ends = grown(this.ends);
+        this.chunkOf = grown(this.chunkOf);
+        this.nextSame = grown(this.nextSame);
+        this.state = grown(this.state);
+        this.oldChunk = grown(this.oldChunk);
+        this.oldOffset = grown(this.oldOffset);
+      }
+      this.ends[r] = e;
+      this.chunkOf[r] = i;
+      this.state[r] = NONE;
+      this.nextSame[r] = -1;
+      if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
+      const head = this.wanted.addOrGet(recordKey(data, s, e), r);
+      if (head !== r) {
+        // Chain after the head: order among equal keys does not matter, all get the same match.
+        this.nextSame[r] = this.nextSame[head]!;
+        this.nextSame[head] = r;
+      }
     }
+    this.firstRecord[i + 1] = this.records;
+  }
+
+  /** Resolves wanted records found in old chunk h's bytes [from, to); returns how many it resolved. */
+  private index(h: string, data: Uint8Array, from: number, to: number): number {
+    this.indexedBytes += to - from;
+    let c = -1;
+    let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let s = from, e = from; s < to; s = e) {
       const nl = b.indexOf(10, s);
       e = nl === -1 || nl >= to ? to : nl + 1;
       if (e - s < MIN_RECORD) continue;
-      const key = recordKey(data, s, e);
-      const n = this.map.size;
-      if (!this.map.add(key, n)) continue;
-      if (n === this.offsets.length) {
-        const grow = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
-          const b = new Uint32Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.offsets = grow(this.offsets);
-        this.chunkOf = grow(this.chunkOf);
+      const head = this.wanted.get(recordKey(data, s, e));
+      if (head < 0 || this.state[head] !== NONE) continue; // not wanted, or found earlier in the old file
+      if (c < 0) {
+        c = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
+        this.oldChunkIds.set(h, c);
       }
-      this.offsets[n] = s;
-      this.chunkOf[n] = c;
+      for (let r = head; r >= 0; r = this.nextSame[r]!) {
+        resolved++;
+        this.oldChunk[r] = c;
+        this.oldOffset[r] = s;
+        this.state[r] = FOUND;
+        const f = this.chunkOf[r]!;
+        const fresh = this.fresh(f);
+        if (!fresh) continue;
+        const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
+        const re = this.ends[r]!;
+        this.verifiedEarly++;
+        this.state[r] =
+          re - rs === e - s &&
+          Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
+            Buffer.from(data.buffer, data.byteOffset + s, e - s),
+          )
+            ? VERIFIED
+            : DIFFERENT;
+      }
     }
+    return resolved;
   }
 
   /**
-   * `data` (a new chunk) as pieces, if at least half of its bytes are records found in at most MAX_SOURCES
-   * old chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged.
+   * Fresh chunk i (its bytes `data`) as pieces, if at least half of its bytes are records found in at most
+   * MAX_SOURCES old chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged.
    */
-  encode(data: Uint8Array): Piece[] | undefined {
-    // Candidates first: a chunk drawing on too many old chunks is stored whole without reading any.
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    let n = 0;
+  encode(i: number, data: Uint8Array): Piece[] | undefined {
+    const first = this.firstRecord[i]!;
+    const last = this.firstRecord[i + 1]!;
+    // A chunk drawing on too many old chunks is stored whole without reading any.
     const sources: number[] = [];
-    for (let s = 0, e = 0; s < data.length; s = e, n++) {
-      const nl = b.indexOf(10, s);
-      e = nl === -1 ? data.length : nl + 1;
-      if (n === this.ends.length) {
-        const ends = new Uint32Array(n * 2);
-        const found = new Int32Array(n * 2);
-        ends.set(this.ends);
-        found.set(this.found);
-        this.ends = ends;
-        this.found = found;
-      }
-      this.ends[n] = e;
-      const entry = e - s >= MIN_RECORD ? this.map.get(recordKey(data, s, e)) : -1;
-      this.found[n] = entry;
-      if (entry >= 0 && !sources.includes(this.chunkOf[entry]!)) {
-        sources.push(this.chunkOf[entry]!);
-        if (sources.length > MAX_SOURCES) return undefined;
-      }
+    for (let r = first; r < last; r++) {
+      if (this.state[r] === NONE || sources.includes(this.oldChunk[r]!)) continue;
+      sources.push(this.oldChunk[r]!);
+      if (sources.length > MAX_SOURCES) return undefined;
     }
     const pieces: Piece[] = [];
     let matched = 0;
-    for (let i = 0, s = 0; i < n; s = this.ends[i]!, i++) {
-      const e = this.ends[i]!;
-      const entry = this.found[i]!;
-      const chunk = entry >= 0 ? this.chunks[this.chunkOf[entry]!]! : undefined;
-      const offset = entry >= 0 ? this.offsets[entry]! : 0;
-      const last = pieces[pieces.length - 1];
-      if (chunk === undefined || !this.same(data, s, e, chunk, offset)) {
-        if (last?.kind === 'lit') last.end = e;
+    for (let r = first, s = 0; r < last; s = this.ends[r]!, r++) {
+      const e = this.ends[r]!;
+      const st = this.state[r]!;
+      const chunk = st === NONE ? undefined : this.oldChunks[this.oldChunk[r]!]!;
+      const offset = this.oldOffset[r]!;
+      const prev = pieces[pieces.length - 1];
+      if (
+        chunk === undefined ||
+        st === DIFFERENT ||
+        (st === FOUND && !this.same(data, s, e, chunk, offset))
+      ) {
+        if (prev?.kind === 'lit') prev.end = e;
         else pieces.push({ kind: 'lit', start: s, end: e });
         continue;
       }
       matched += e - s;
-      if (last?.kind === 'ref' && last.chunk === chunk && last.offset + last.length === offset)
-        last.length += e - s;
+      if (prev?.kind === 'ref' && prev.chunk === chunk && prev.offset + prev.length === offset)
+        prev.length += e - s;
       else pieces.push({ kind: 'ref', chunk, offset, length: e - s });
     }
     return matched > 0 && matched * 2 >= data.length ? pieces : undefined;
@@ -255,17 +353,17 @@ class RecordTable {
     return this.val[this.slot(Math.floor(key / 0x200000), key % 0x200000)]!;
   }
 
-  /** Adds key -> value unless the key is present; returns whether it was added. */
-  add(key: number, value: number): boolean {
+  /** Adds key -> value unless the key is present; returns the key's value (`value` if added). */
+  addOrGet(key: number, value: number): number {
     const hi = Math.floor(key / 0x200000);
     const lo = key % 0x200000;
     const i = this.slot(hi, lo);
-    if (this.val[i]! >= 0) return false;
+    if (this.val[i]! >= 0) return this.val[i]!;
     this.hi[i] = hi;
     this.lo[i] = lo;
     this.val[i] = value;
     if (++this.size * 2 > this.val.length) this.grow();
-    return true;
+    return value;
   }
 
   private grow(): void {
