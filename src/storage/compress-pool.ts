@@ -1,29 +1,53 @@
 /**
  * Compression on the other cores: a small pool of worker threads that compress batches of objects while
- * the main thread reads, chunks and hashes. Batches come back in the order they were submitted, so pack
- * layout stays deterministic. Where workers are unavailable (running from TypeScript sources under a test
- * runner), compression runs inline with identical results.
+ * the main thread reads, chunks and hashes, and decode (and verify) batches of stored chunks while it
+ * indexes them. Batches come back in the order they were submitted, so pack layout stays deterministic.
+ * Where workers are unavailable (running from TypeScript sources under a test runner), the work runs
+ * inline with identical results.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { encode, type Codec } from './codec.js';
+import { decode, encode, type Codec } from './codec.js';
+import { hashBytes } from './hash.js';
 
 export interface Compressed {
   codec: Codec;
   bytes: Uint8Array;
 }
 
+/** A stored object to decode: its codec (0 or 1), stored bytes, raw length and hash. */
+export interface Encoded {
+  codec: number;
+  bytes: Uint8Array;
+  rawLength: number;
+  hash: string;
+}
+
+export type Job =
+  | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
+  | { id: number; op: 'decode'; items: Encoded[] };
+
 interface Pending {
-  resolve: (v: Compressed[]) => void;
+  resolve: (v: never) => void;
   reject: (e: unknown) => void;
+}
+
+/** An object's bytes if they decode to its raw length and hash, else undefined (damaged or not a codec). */
+export function decodeVerified(e: Encoded): Uint8Array | undefined {
+  try {
+    const data = decode(e.codec, e.bytes, e.rawLength);
+    return data.length === e.rawLength && hashBytes(data) === e.hash ? data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class CompressPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { id: number; level: number; items: Uint8Array[] }[] = [];
+  private readonly queue: Job[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -32,7 +56,7 @@ export class CompressPool {
     if (size <= 0 || !existsSync(fileURLToPath(url))) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
-      w.on('message', (m: { id: number; out: Compressed[] }) => {
+      w.on('message', (m: { id: number; out: never }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
         this.release(w);
@@ -57,10 +81,23 @@ export class CompressPool {
   /** Compresses a batch; the items' buffers are copied, so callers may reuse theirs. */
   compress(items: Uint8Array[], level: number): Promise<Compressed[]> {
     if (!this.parallel) return Promise.resolve(items.map((d) => encode(d, level)));
-    return new Promise((resolve, reject) => {
+    return this.submit<Compressed[]>((id) => ({ id, op: 'compress', level, items }));
+  }
+
+  /**
+   * Decodes and verifies a batch of stored objects (decodeVerified): each comes back as its bytes, or
+   * undefined if it does not decode to its hash.
+   */
+  decode(items: Encoded[]): Promise<(Uint8Array | undefined)[]> {
+    if (!this.parallel) return Promise.resolve(items.map(decodeVerified));
+    return this.submit<(Uint8Array | undefined)[]>((id) => ({ id, op: 'decode', items }));
+  }
+
+  private submit<T>(job: (id: number) => Job): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.queue.push({ id, level, items });
+      this.pending.set(id, { resolve: resolve as (v: never) => void, reject });
+      this.queue.push(job(id));
       this.pump();
     });
   }

@@ -9,7 +9,10 @@
  * 53-bit hash of their bytes; every match is then verified byte for byte. Splitting at '\n' even inside quoted CSV fields only changes the granularity
  * of matches, never their correctness: a match is a byte-identical range.
  */
+import { sharedCompressPool, type CompressPool, type Encoded } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
+import { KIND } from '../../storage/pack-format.js';
+import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 
@@ -36,7 +39,7 @@ export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmed
 /** A piece of a span-coded chunk: bytes of an old chunk, or bytes [start, end) of the new chunk itself. */
 export type Piece =
   | { kind: 'ref'; chunk: string; offset: number; length: number }
-  | { kind: 'lit'; start: number; end: number };
+  | { kind: 'lit'; start: number; end: number; parts: Uint8Array[] };
 
 /** Byte ranges [start, end) of chunks, by chunk hash. */
 export type Coverage = Map<string, [number, number][]>;
@@ -88,8 +91,11 @@ function uncovered(
   return out;
 }
 
-/** Reads fresh chunk `i` of the new version (verified against its hash: the file may change meanwhile). */
-export type FreshReader = (i: number) => Uint8Array;
+/**
+ * Reads fresh chunk `i` of the new version; `checked`: verified against its hash (the file may change
+ * meanwhile). Unchecked bytes serve only to find candidates.
+ */
+export type FreshReader = (i: number, checked: boolean) => Uint8Array;
 
 /** What is known of a record of the new version: unmatched, or found at an old entry (verified or not). */
 const NONE = 0;
@@ -99,6 +105,11 @@ const DIFFERENT = 3;
 
 /** Fresh chunks the indexing pass keeps read at once to verify matches (a window over the new file). */
 const WINDOW_CHUNKS = 64;
+/**
+ * Bytes of unmatched records kept from the window for the literal pieces, so that a span-coded chunk need
+ * not be read a third time; past this, a chunk is read again when encoded.
+ */
+const KEEP_UNMATCHED = 32 << 20;
 
 /** A typed array twice as long holding the same values. */
 function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
@@ -130,7 +141,11 @@ export class SpanEncoder {
   private readonly oldChunks: string[] = [];
   private readonly oldChunkIds = new Map<string, number>();
   private readonly window = new Map<number, Uint8Array>();
+  /** Per fresh chunk: 1 once read into the window, 2 if its unmatched records' bytes were not all kept. */
   private readonly windowed: Uint8Array;
+  /** Bytes of records (by record number) not matched when their chunk left the window. */
+  private readonly unmatched = new Map<number, Uint8Array>();
+  private unmatchedBytes = 0;
   /** Bytes of old records indexed. */
   indexedBytes = 0;
   /** Matches verified without reading the old chunk again. */
@@ -166,27 +181,31 @@ export class SpanEncoder {
     const enc = new SpanEncoder(repo, count, read);
     for (let i = 0; i < count; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-      enc.want(i, read(i));
+      enc.want(i, read(i, false));
     }
     if (enc.wanted.size === 0) return undefined;
     for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
-    let n = 0;
-    let found = 0;
+    const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
     for (const [h, off, len] of repo.objects.spans(m)) {
       const todo = uncovered(off, off + len, reused.get(h));
-      if (todo.length === 0) continue;
-      if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
-      let data: Uint8Array;
-      try {
-        data = repo.objects.chunk(h);
-      } catch {
-        continue; // missing or unreadable: just not matched against (fsck reports it)
-      }
-      if (off + len > data.length) continue;
+      if (todo.length) plan.push({ h, off, len, todo });
+    }
+    const chunks = new OldChunks(
+      repo,
+      plan.map((p) => p.h),
+    );
+    let found = 0;
+    for (const [n, { h, off, len, todo }] of plan.entries()) {
+      if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      // Missing or unreadable: just not matched against (fsck reports it).
+      const data = await chunks.get(n);
+      if (!data || off + len > data.length) continue;
       for (const [s, e] of todo) found += enc.index(h, data, s, e);
     }
+    if (found === 0) return undefined;
+    for (const [i, data] of enc.window) enc.leave(i, data);
     enc.window.clear();
-    return found > 0 ? enc : undefined;
+    return enc;
   }
 
   /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
@@ -195,10 +214,27 @@ export class SpanEncoder {
     if (data) return data;
     if (this.windowed[i]) return undefined;
     this.windowed[i] = 1;
-    data = this.read(i);
-    if (this.window.size >= WINDOW_CHUNKS) this.window.delete(this.window.keys().next().value!);
+    data = this.read(i, true);
+    if (this.window.size >= WINDOW_CHUNKS) {
+      const [j, old] = this.window.entries().next().value!;
+      this.window.delete(j);
+      this.leave(j, old);
+    }
     this.window.set(i, data);
     return data;
+  }
+
+  /** Fresh chunk i leaves the window: keep the bytes of its records not matched (so far). */
+  private leave(i: number, data: Uint8Array): void {
+    for (let r = this.firstRecord[i]!, s = 0; r < this.firstRecord[i + 1]!; s = this.ends[r]!, r++) {
+      if (this.state[r] === VERIFIED) continue;
+      if (this.unmatchedBytes >= KEEP_UNMATCHED) {
+        this.windowed[i] = 2;
+        return;
+      }
+      this.unmatched.set(r, Uint8Array.prototype.slice.call(data, s, this.ends[r]!));
+      this.unmatchedBytes += this.ends[r]! - s;
+    }
   }
 
   /** Splits fresh chunk i into records and keys those long enough to match. */
@@ -272,10 +308,11 @@ export class SpanEncoder {
   }
 
   /**
-   * Fresh chunk i (its bytes `data`) as pieces, if at least half of its bytes are records found in at most
-   * MAX_SOURCES old chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged.
+   * Fresh chunk i as pieces, if at least half of its bytes are records found in at most MAX_SOURCES old
+   * chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged. Its bytes are
+   * read (`read(i, true)`) only if the window kept too few of them.
    */
-  encode(i: number, data: Uint8Array): Piece[] | undefined {
+  encode(i: number): Piece[] | undefined {
     const first = this.firstRecord[i]!;
     const last = this.firstRecord[i + 1]!;
     // A chunk drawing on too many old chunks is stored whole without reading any.
@@ -285,6 +322,10 @@ export class SpanEncoder {
       sources.push(this.oldChunk[r]!);
       if (sources.length > MAX_SOURCES) return undefined;
     }
+    if (sources.length === 0) return undefined;
+    const data = this.windowed[i] === 1 ? undefined : this.read(i, true);
+    const bytes = (r: number, s: number, e: number): Uint8Array =>
+      data?.subarray(s, e) ?? this.unmatched.get(r)!;
     const pieces: Piece[] = [];
     let matched = 0;
     for (let r = first, s = 0; r < last; s = this.ends[r]!, r++) {
@@ -296,10 +337,12 @@ export class SpanEncoder {
       if (
         chunk === undefined ||
         st === DIFFERENT ||
-        (st === FOUND && !this.same(data, s, e, chunk, offset))
+        (st === FOUND && !this.same(bytes(r, s, e), chunk, offset))
       ) {
-        if (prev?.kind === 'lit') prev.end = e;
-        else pieces.push({ kind: 'lit', start: s, end: e });
+        if (prev?.kind === 'lit') {
+          prev.end = e;
+          prev.parts.push(bytes(r, s, e));
+        } else pieces.push({ kind: 'lit', start: s, end: e, parts: [bytes(r, s, e)] });
         continue;
       }
       matched += e - s;
@@ -307,21 +350,118 @@ export class SpanEncoder {
         prev.length += e - s;
       else pieces.push({ kind: 'ref', chunk, offset, length: e - s });
     }
-    return matched > 0 && matched * 2 >= data.length ? pieces : undefined;
+    const size = this.ends[last - 1]!;
+    return matched > 0 && matched * 2 >= size ? pieces : undefined;
   }
 
-  /** Whether data[s, e) equals the bytes at `offset` of old chunk `chunk` (read through a small cache). */
-  private same(data: Uint8Array, s: number, e: number, chunk: string, offset: number): boolean {
+  /** Whether `rec` equals the bytes at `offset` of old chunk `chunk` (read through a small cache). */
+  private same(rec: Uint8Array, chunk: string, offset: number): boolean {
     let old: Uint8Array;
     try {
       old = this.repo.objects.chunk(chunk);
     } catch {
       return false;
     }
-    if (offset + (e - s) > old.length) return false;
-    return Buffer.from(data.buffer, data.byteOffset + s, e - s).equals(
-      Buffer.from(old.buffer, old.byteOffset + offset, e - s),
+    if (offset + rec.length > old.length) return false;
+    return Buffer.from(rec.buffer, rec.byteOffset, rec.length).equals(
+      Buffer.from(old.buffer, old.byteOffset + offset, rec.length),
     );
+  }
+}
+
+/** Old chunks the pipeline reads ahead: decoded in batches of this many bytes (about), at most AHEAD batches. */
+const BATCH_BYTES = 1 << 20;
+const AHEAD = 4;
+/** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
+const RECENT = 64;
+
+/**
+ * The old chunks named by a list of spans, in order, each decoded and verified once while it is recent:
+ * reading (index lookup, pread) happens here, decoding and hashing on a worker thread of the compression
+ * pool while the caller indexes the chunks before. Chunks that cannot be read come back undefined.
+ */
+class OldChunks {
+  /** Per list position: its load (a distinct read). */
+  private readonly loadOf: Int32Array;
+  private readonly loads: string[] = [];
+  private readonly batches: { first: number; result: Promise<(Uint8Array | undefined)[]> }[] = [];
+  private readonly done = new Map<number, Uint8Array | undefined>();
+  private submitted = 0;
+  private pool: CompressPool | undefined;
+
+  constructor(
+    private readonly repo: Repository,
+    hashes: readonly string[],
+  ) {
+    this.loadOf = new Int32Array(hashes.length);
+    const last = new Map<string, number>();
+    for (const [i, h] of hashes.entries()) {
+      const l = last.get(h);
+      if (l !== undefined && l >= this.loads.length - RECENT) {
+        this.loadOf[i] = l;
+        continue;
+      }
+      last.set(h, this.loads.length);
+      this.loadOf[i] = this.loads.push(h) - 1;
+    }
+  }
+
+  /** The chunk at list position i (positions are asked in order). */
+  async get(i: number): Promise<Uint8Array | undefined> {
+    const l = this.loadOf[i]!;
+    while (!this.done.has(l)) {
+      while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
+      const b = this.batches.shift()!;
+      const out = await b.result;
+      out.forEach((d, k) => this.done.set(b.first + k, d));
+    }
+    for (const k of this.done.keys()) {
+      if (k >= l - RECENT) break;
+      this.done.delete(k);
+    }
+    return this.done.get(l);
+  }
+
+  /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
+  private submit(): void {
+    const first = this.submitted;
+    const items: Encoded[] = [];
+    const inline = new Map<number, Uint8Array | undefined>();
+    let bytes = 0;
+    while (this.submitted < this.loads.length && bytes < BATCH_BYTES) {
+      const k = this.submitted++;
+      const h = this.loads[k]!;
+      let r;
+      try {
+        r = this.repo.objects.packs.readEncoded(h);
+      } catch {
+        inline.set(k, undefined);
+        continue;
+      }
+      bytes += r.rawLength;
+      if (r.kind !== KIND.chunk) inline.set(k, undefined);
+      else if (r.codec !== CODEC_NONE && r.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
+      else items.push({ codec: r.codec, bytes: r.bytes, rawLength: r.rawLength, hash: h });
+    }
+    const end = this.submitted;
+    const decoded = items.length ? (this.pool ??= sharedCompressPool()).decode(items) : Promise.resolve([]);
+    decoded.catch(() => undefined); // observed in get()
+    const result = decoded.then((out) => {
+      const all: (Uint8Array | undefined)[] = [];
+      let j = 0;
+      for (let k = first; k < end; k++) all.push(inline.has(k) ? inline.get(k) : out[j++]);
+      return all;
+    });
+    this.batches.push({ first, result });
+  }
+
+  /** A chunk stored otherwise (delta-coded) is read in this thread, through its pack store. */
+  private readInline(h: string): Uint8Array | undefined {
+    try {
+      return this.repo.objects.chunk(h);
+    } catch {
+      return undefined;
+    }
   }
 }
 
