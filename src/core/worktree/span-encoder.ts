@@ -155,6 +155,8 @@ export class SpanEncoder {
     private readonly repo: Repository,
     private readonly count: number,
     private readonly read: FreshReader,
+    private readonly windowChunks: number,
+    private readonly keepUnmatched: number,
   ) {
     this.firstRecord = new Uint32Array(count + 1);
     this.windowed = new Uint8Array(count);
@@ -171,6 +173,7 @@ export class SpanEncoder {
     reused: Coverage,
     count: number,
     read: FreshReader,
+    limits: { window?: number; keepUnmatched?: number } = {},
   ): Promise<SpanEncoder | undefined> {
     let m;
     try {
@@ -178,7 +181,13 @@ export class SpanEncoder {
     } catch {
       return undefined;
     }
-    const enc = new SpanEncoder(repo, count, read);
+    const enc = new SpanEncoder(
+      repo,
+      count,
+      read,
+      limits.window ?? WINDOW_CHUNKS,
+      limits.keepUnmatched ?? KEEP_UNMATCHED,
+    );
     for (let i = 0; i < count; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       enc.want(i, read(i, false));
@@ -215,7 +224,7 @@ export class SpanEncoder {
     if (this.windowed[i]) return undefined;
     this.windowed[i] = 1;
     data = this.read(i, true);
-    if (this.window.size >= WINDOW_CHUNKS) {
+    if (this.window.size >= this.windowChunks) {
       const [j, old] = this.window.entries().next().value!;
       this.window.delete(j);
       this.leave(j, old);
@@ -228,7 +237,7 @@ export class SpanEncoder {
   private leave(i: number, data: Uint8Array): void {
     for (let r = this.firstRecord[i]!, s = 0; r < this.firstRecord[i + 1]!; s = this.ends[r]!, r++) {
       if (this.state[r] === VERIFIED) continue;
-      if (this.unmatchedBytes >= KEEP_UNMATCHED) {
+      if (this.unmatchedBytes + this.ends[r]! - s > this.keepUnmatched) {
         this.windowed[i] = 2;
         return;
       }
