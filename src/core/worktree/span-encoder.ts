@@ -4,10 +4,11 @@
  * that held the same records in the previous version; only records found nowhere are stored, gathered into
  * new "literal" chunks.
  *
- * The encoder indexes the records (lines, '\n'-terminated) of the previous version's bytes that the new
- * version does not already reuse as whole chunks — the part of the old file that changed — by a fast
- * 53-bit hash of their bytes; every match is then verified byte for byte. Splitting at '\n' even inside quoted CSV fields only changes the granularity
- * of matches, never their correctness: a match is a byte-identical range.
+ * The encoder keys the records (lines, '\n'-terminated) of the new chunks by a fast 53-bit hash of their
+ * bytes, then looks up the records of the previous version's bytes that the new version does not already
+ * reuse as whole chunks — the part of the old file that changed; every match is verified byte for byte.
+ * Splitting at '\n' even inside quoted CSV fields only changes the granularity of matches, never their
+ * correctness: a match is a byte-identical range.
  */
 import { sharedCompressPool, type CompressPool, type Encoded } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
@@ -18,7 +19,7 @@ import type { Repository } from '../repository.js';
 
 /** Records shorter than this are left literal: a span costs ~80 bytes of manifest. */
 const MIN_RECORD = 16;
-/** Bounds the record map (~100 bytes an entry) when a huge part of a file changed. */
+/** Bounds the keyed records of the new chunks (~40 bytes each) when a huge part of a file changed. */
 const MAX_RECORDS = 4_000_000;
 /**
  * A new chunk is span-coded only if its found records come from at most this many old chunks: reading it
