@@ -110,7 +110,7 @@ const WINDOW_CHUNKS = 64;
  * Bytes of unmatched records kept from the window for the literal pieces, so that a span-coded chunk need
  * not be read a third time; past this, a chunk is read again when encoded.
  */
-const KEEP_UNMATCHED = 32 << 20;
+const KEEP_UNMATCHED = 16 << 20;
 
 /** A typed array twice as long holding the same values. */
 function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
@@ -147,6 +147,8 @@ export class SpanEncoder {
   /** Bytes of records (by record number) not matched when their chunk left the window. */
   private readonly unmatched = new Map<number, Uint8Array>();
   private unmatchedBytes = 0;
+  /** The furthest fresh chunk read into the window (-1: none yet). */
+  private cursor = -1;
   /** Bytes of old records indexed. */
   indexedBytes = 0;
   /** Matches verified without reading the old chunk again. */
@@ -223,6 +225,12 @@ export class SpanEncoder {
     let data = this.window.get(i);
     if (data) return data;
     if (this.windowed[i]) return undefined;
+    // The window moves forward: a chunk far behind or ahead of it (records moved, a shuffle) is not read
+    // now; its matches are verified when it is encoded, if it is span-coded at all.
+    if (this.cursor >= 0 && (i < this.cursor - this.windowChunks || i > this.cursor + this.windowChunks)) {
+      return undefined;
+    }
+    this.cursor = Math.max(this.cursor, i);
     this.windowed[i] = 1;
     data = this.read(i, true);
     if (this.window.size >= this.windowChunks) {
