@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
-import { decodeVerified, type Job } from './compress-pool.js';
+import { decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
 
 /** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
 function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -17,13 +17,17 @@ function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
 
 parentPort!.on('message', (job: Job) => {
   if (job.op === 'decode') {
-    const out = job.items.map((e) => {
-      const d = decodeVerified(e);
-      return d && own(d);
+    // Decoded straight into one buffer, moved to the caller (unpack() in compress-pool.ts): a decoded copy
+    // per chunk would pile up here as garbage (external memory) between this thread's rare collections.
+    const sizes = job.items.map(decodedSize);
+    const packed = new Uint8Array(sizes.reduce((n, k) => n + k, 0));
+    let at = 0;
+    job.items.forEach((e, i) => {
+      const dst = packed.subarray(at, at + sizes[i]!);
+      at += sizes[i]!;
+      if (!decodeVerifiedInto(e, dst)) sizes[i] = -sizes[i]! - 1;
     });
-    const transfer: ArrayBuffer[] = [];
-    for (const d of out) if (d && !transfer.includes(d.buffer)) transfer.push(d.buffer);
-    parentPort!.postMessage({ id: job.id, out }, transfer);
+    parentPort!.postMessage({ id: job.id, packed, sizes }, [packed.buffer]);
     return;
   }
   const out = job.items.map((d) => {

@@ -149,4 +149,36 @@ describe('CompressPool decode jobs', () => {
       line(3).repeat(90),
     ]);
   });
+
+  it('a worker thread (built pool, dist/) decodes shared and unshared batches alike, in order', async () => {
+    const url = new URL('../../dist/storage/compress-pool.js', import.meta.url).href;
+    const built = (await import(url)) as typeof import('../../src/storage/compress-pool.js');
+    const pool = new built.CompressPool(1);
+    expect(pool.parallel).toBe(true);
+    try {
+      const texts = [line(4), line(5).repeat(40), 'x'.repeat(10), line(6).repeat(200)];
+      const make = () =>
+        texts.map((t) => {
+          const data = bytes(t);
+          return { ...encode(data), rawLength: data.length, hash: hashBytes(data) };
+        });
+      const plain = make();
+      plain[2]!.rawLength += 1; // a raw length the stored bytes cannot have
+      const shared = make();
+      const region = new Uint8Array(new SharedArrayBuffer(1 << 16));
+      let at = 0;
+      for (const e of shared) {
+        region.set(e.bytes, at);
+        e.bytes = region.subarray(at, at + e.bytes.length);
+        at += e.bytes.length;
+      }
+      shared[0]!.hash = hashBytes(bytes('another'));
+      const [a, b] = await Promise.all([pool.decode(plain), pool.decode(shared)]);
+      const text = (d: Uint8Array | undefined) => (d ? Buffer.from(d).toString() : undefined);
+      expect(a.map(text)).toEqual([texts[0], texts[1], undefined, texts[3]]);
+      expect(b.map(text)).toEqual([undefined, texts[1], texts[2], texts[3]]);
+    } finally {
+      await pool.close();
+    }
+  });
 });

@@ -406,6 +406,8 @@ class OldChunks {
   private readonly done = new Map<number, Uint8Array | undefined>();
   private submitted = 0;
   private pool: CompressPool | undefined;
+  private readonly regions: SharedArrayBuffer[] = [];
+  private batchNo = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -462,7 +464,9 @@ class OldChunks {
       else items.push({ codec: r.codec, bytes: r.bytes, rawLength: r.rawLength, hash: h });
     }
     const end = this.submitted;
-    const decoded = items.length ? (this.pool ??= sharedCompressPool()).decode(items) : Promise.resolve([]);
+    const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
+    if (pool?.parallel) this.share(items);
+    const decoded = pool ? pool.decode(items) : Promise.resolve([]);
     decoded.catch(() => undefined); // observed in get()
     const result = decoded.then((out) => {
       const all: (Uint8Array | undefined)[] = [];
@@ -470,7 +474,29 @@ class OldChunks {
       for (let k = first; k < end; k++) all.push(inline.has(k) ? inline.get(k) : out[j++]);
       return all;
     });
+    result.catch(() => undefined); // observed in get(), unless the caller stopped before
     this.batches.push({ first, result });
+  }
+
+  /**
+   * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
+   * region is free once its result came back), so that handing them to the worker allocates nothing there.
+   */
+  private share(items: Encoded[]): void {
+    const slot = this.batchNo++ % (AHEAD + 1);
+    const total = items.reduce((n, e) => n + e.bytes.length, 0);
+    let region = this.regions[slot];
+    if (!region || region.byteLength < total) {
+      region = new SharedArrayBuffer(Math.max(total, 2 * BATCH_BYTES));
+      this.regions[slot] = region;
+    }
+    const view = new Uint8Array(region);
+    let at = 0;
+    for (const e of items) {
+      view.set(e.bytes, at);
+      e.bytes = view.subarray(at, at + e.bytes.length);
+      at += e.bytes.length;
+    }
   }
 
   /** A chunk stored otherwise (delta-coded) is read in this thread, through its pack store. */
