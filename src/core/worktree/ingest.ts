@@ -213,6 +213,7 @@ class LiteralChunks {
     if (this.size > 0 && this.size + len > this.max) await this.seal();
     this.waiting.push({ piece, offset: this.size });
     this.parts.push(...piece.parts);
+    piece.parts = []; // the piece is kept until the manifest is built: its bytes are not
     this.size += len;
     if (this.size >= this.target) await this.seal();
   }

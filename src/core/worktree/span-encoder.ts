@@ -331,6 +331,12 @@ export class SpanEncoder {
    * read (`read(i, true)`) only if the window kept too few of them.
    */
   encode(i: number): Piece[] | undefined {
+    const pieces = this.pieces(i);
+    for (let r = this.firstRecord[i]!; r < this.firstRecord[i + 1]!; r++) this.unmatched.delete(r);
+    return pieces;
+  }
+
+  private pieces(i: number): Piece[] | undefined {
     const first = this.firstRecord[i]!;
     const last = this.firstRecord[i + 1]!;
     // A chunk drawing on too many old chunks is stored whole without reading any.
