@@ -1,29 +1,74 @@
 /**
  * Compression on the other cores: a small pool of worker threads that compress batches of objects while
- * the main thread reads, chunks and hashes. Batches come back in the order they were submitted, so pack
- * layout stays deterministic. Where workers are unavailable (running from TypeScript sources under a test
- * runner), compression runs inline with identical results.
+ * the main thread reads, chunks and hashes, and decode (and verify) batches of stored chunks while it
+ * indexes them. Batches come back in the order they were submitted, so pack layout stays deterministic.
+ * Where workers are unavailable (running from TypeScript sources under a test runner), the work runs
+ * inline with identical results.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { encode, type Codec } from './codec.js';
+import { CODEC_NONE, CODEC_ZSTD, decode, encode, type Codec } from './codec.js';
+import { maxZstdOutput, zstdDecompress } from './zstd.js';
+import { hashBytes } from './hash.js';
 
 export interface Compressed {
   codec: Codec;
   bytes: Uint8Array;
 }
 
+/** A stored object to decode: its codec (0 or 1), stored bytes, raw length and hash. */
+export interface Encoded {
+  codec: number;
+  bytes: Uint8Array;
+  rawLength: number;
+  hash: string;
+}
+
+export type Job =
+  | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
+  | { id: number; op: 'decode'; items: Encoded[] };
+
 interface Pending {
-  resolve: (v: Compressed[]) => void;
+  resolve: (v: never) => void;
   reject: (e: unknown) => void;
+}
+
+/** The raw length to set aside for decoding `e`: its raw length if plausible for its stored bytes, else 0. */
+export function decodedSize(e: Encoded): number {
+  if (e.codec === CODEC_NONE) return e.rawLength === e.bytes.length ? e.rawLength : 0;
+  if (e.codec === CODEC_ZSTD && Number.isSafeInteger(e.rawLength) && e.rawLength >= 0)
+    return e.rawLength <= maxZstdOutput(e.bytes.length) ? e.rawLength : 0;
+  return 0;
+}
+
+/** Decodes `e` into `dst` (decodedSize(e) bytes); whether it decoded to its raw length and hash. */
+export function decodeVerifiedInto(e: Encoded, dst: Uint8Array): boolean {
+  if (decodedSize(e) !== dst.length || dst.length !== e.rawLength) return false;
+  try {
+    if (e.codec === CODEC_NONE) dst.set(e.bytes);
+    else zstdDecompress(e.bytes, e.rawLength, dst);
+  } catch {
+    return false;
+  }
+  return hashBytes(dst) === e.hash;
+}
+
+/** An object's bytes if they decode to its raw length and hash, else undefined (damaged or not a codec). */
+export function decodeVerified(e: Encoded): Uint8Array | undefined {
+  try {
+    const data = decode(e.codec, e.bytes, e.rawLength);
+    return data.length === e.rawLength && hashBytes(data) === e.hash ? data : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export class CompressPool {
   private readonly workers: Worker[] = [];
   private readonly idle: Worker[] = [];
-  private readonly queue: { id: number; level: number; items: Uint8Array[] }[] = [];
+  private readonly queue: { job: Job; transfer: ArrayBuffer[] }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
 
@@ -32,12 +77,15 @@ export class CompressPool {
     if (size <= 0 || !existsSync(fileURLToPath(url))) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(url);
-      w.on('message', (m: { id: number; out: Compressed[] }) => {
-        const p = this.pending.get(m.id);
-        this.pending.delete(m.id);
-        this.release(w);
-        p?.resolve(m.out);
-      });
+      w.on(
+        'message',
+        (m: { id: number; out: never } | { id: number; packed: Uint8Array; sizes: number[] }) => {
+          const p = this.pending.get(m.id);
+          this.pending.delete(m.id);
+          this.release(w);
+          p?.resolve(('packed' in m ? unpack(m.packed, m.sizes) : m.out) as never);
+        },
+      );
       w.on('error', (e) => {
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
@@ -57,10 +105,38 @@ export class CompressPool {
   /** Compresses a batch; the items' buffers are copied, so callers may reuse theirs. */
   compress(items: Uint8Array[], level: number): Promise<Compressed[]> {
     if (!this.parallel) return Promise.resolve(items.map((d) => encode(d, level)));
-    return new Promise((resolve, reject) => {
+    return this.submit<Compressed[]>((id) => ({ id, op: 'compress', level, items }));
+  }
+
+  /**
+   * Decodes and verifies a batch of stored objects (decodeVerified): each comes back as its bytes, or
+   * undefined if it does not decode to its hash.
+   */
+  decode(items: Encoded[]): Promise<(Uint8Array | undefined)[]> {
+    if (!this.parallel) return Promise.resolve(items.map(decodeVerified));
+    if (items.every((e) => e.bytes.buffer instanceof SharedArrayBuffer)) {
+      return this.submit<(Uint8Array | undefined)[]>((id) => ({ id, op: 'decode', items }));
+    }
+    // One buffer each way, moved rather than copied: a batch of small chunks otherwise costs an object and a
+    // copy per chunk on both threads.
+    const packed = new Uint8Array(items.reduce((n, e) => n + e.bytes.length, 0));
+    let at = 0;
+    const moved = items.map((e) => {
+      packed.set(e.bytes, at);
+      at += e.bytes.length;
+      return { ...e, bytes: packed.subarray(at - e.bytes.length, at) };
+    });
+    return this.submit<(Uint8Array | undefined)[]>(
+      (id) => ({ id, op: 'decode', items: moved }),
+      [packed.buffer],
+    );
+  }
+
+  private submit<T>(job: (id: number) => Job, transfer: ArrayBuffer[] = []): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve, reject });
-      this.queue.push({ id, level, items });
+      this.pending.set(id, { resolve: resolve as (v: never) => void, reject });
+      this.queue.push({ job: job(id), transfer });
       this.pump();
     });
   }
@@ -68,9 +144,9 @@ export class CompressPool {
   private pump(): void {
     while (this.idle.length && this.queue.length) {
       const w = this.idle.pop()!;
-      const job = this.queue.shift()!;
+      const { job, transfer } = this.queue.shift()!;
       w.ref();
-      w.postMessage(job);
+      w.postMessage(job, transfer);
     }
   }
 
@@ -83,6 +159,19 @@ export class CompressPool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
+}
+
+/**
+ * Decoded objects packed back to back, as views into the one buffer: `sizes[i]` bytes each, or -k-1 for one
+ * that did not decode (k bytes set aside for it).
+ */
+export function unpack(packed: Uint8Array, sizes: readonly number[]): (Uint8Array | undefined)[] {
+  let at = 0;
+  return sizes.map((n) => {
+    const k = n < 0 ? -n - 1 : n;
+    at += k;
+    return n < 0 ? undefined : packed.subarray(at - k, at);
+  });
 }
 
 let shared: CompressPool | undefined;

@@ -1,20 +1,38 @@
-/** Worker thread body for CompressPool: compresses batches of objects with the codec rules of codec.ts. */
+/**
+ * Worker thread body for CompressPool: compresses batches of objects with the codec rules of codec.ts, or
+ * decodes and verifies batches of stored objects.
+ */
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
+import { decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
 
-interface Job {
-  id: number;
-  level: number;
-  items: Uint8Array[];
+/** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
+function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (b.byteOffset === 0 && b.buffer instanceof ArrayBuffer && b.buffer.byteLength === b.length)
+    return b as Uint8Array<ArrayBuffer>;
+  const copy = new Uint8Array(b.length);
+  copy.set(b);
+  return copy;
 }
 
 parentPort!.on('message', (job: Job) => {
+  if (job.op === 'decode') {
+    // Decoded straight into one buffer, moved to the caller (unpack() in compress-pool.ts): a decoded copy
+    // per chunk would pile up here as garbage (external memory) between this thread's rare collections.
+    const sizes = job.items.map(decodedSize);
+    const packed = new Uint8Array(sizes.reduce((n, k) => n + k, 0));
+    let at = 0;
+    job.items.forEach((e, i) => {
+      const dst = packed.subarray(at, at + sizes[i]!);
+      at += sizes[i]!;
+      if (!decodeVerifiedInto(e, dst)) sizes[i] = -sizes[i]! - 1;
+    });
+    parentPort!.postMessage({ id: job.id, packed, sizes }, [packed.buffer]);
+    return;
+  }
   const out = job.items.map((d) => {
     const r = encode(d, job.level);
-    // Copy into an ArrayBuffer of its own so it can be transferred without cloning.
-    const bytes = new Uint8Array(r.bytes.length);
-    bytes.set(r.bytes);
-    return { codec: r.codec, bytes };
+    return { codec: r.codec, bytes: own(r.bytes) };
   });
   parentPort!.postMessage(
     { id: job.id, out },

@@ -33,8 +33,11 @@ export function zstdCompress(data: Uint8Array, level: number): Buffer {
  */
 export const maxZstdOutput = (n: number): number => Math.ceil(n / 4) * 128 * 1024;
 
-/** Decompresses one frame; `size` is the expected output size when the caller knows it. */
-export function zstdDecompress(frame: Uint8Array, size?: number): Buffer {
+/**
+ * Decompresses one frame; `size` is the expected output size when the caller knows it. `into`, if given,
+ * receives the bytes instead of a new buffer (its length must be the output size).
+ */
+export function zstdDecompress(frame: Uint8Array, size?: number, into?: Uint8Array): Uint8Array {
   const want = size ?? binding.getFrameContentSize(frame);
   if (want === null || want === undefined)
     throw new StrataError('INTEGRITY', 'zstd frame without a content size', {});
@@ -44,7 +47,9 @@ export function zstdDecompress(frame: Uint8Array, size?: number): Buffer {
       `zstd frame of ${frame.length} bytes cannot decode to the ${want} bytes claimed`,
       { claimed: want, frameBytes: frame.length },
     );
-  const out = Buffer.allocUnsafe(want);
+  if (into && into.length !== want)
+    throw new StrataError('INTEGRITY', `zstd frame decodes to ${want} bytes, not ${into.length}`, {});
+  const out = into ?? Buffer.allocUnsafe(want);
   const n = dctx.decompress(out, frame);
   if (n !== want)
     throw new StrataError('INTEGRITY', `zstd frame decoded to ${n} bytes, expected ${want}`, {});

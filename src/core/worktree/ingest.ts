@@ -125,22 +125,28 @@ export async function ingestFile(
   // Pass 2: span-code the new chunks (or store them whole).
   const coded: (Piece[] | undefined)[] = [];
   if (fresh.length) {
-    const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout));
     const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
+    /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
+    const read = (i: number, checked: boolean): Uint8Array => {
+      const c = fresh[i]!;
+      if (c.data) return c.data;
+      const data = readAt(fd!, c.offset, c.length, absPath);
+      if (checked && hashBytes(data) !== c.hash) {
+        throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
+      }
+      return data;
+    };
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
     try {
+      const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout), fresh.length, read);
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
-        const data = c.data ?? readAt(fd!, c.offset, c.length, absPath);
-        if (!c.data && hashBytes(data) !== c.hash) {
-          throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
-        }
-        c.data = undefined;
-        const pieces = enc?.encode(data);
+        const pieces = enc?.encode(i);
         if (pieces) {
-          for (const p of pieces) if (p.kind === 'lit') await literals.add(p, data);
+          for (const p of pieces) if (p.kind === 'lit') await literals.add(p);
           spanCoded = true;
-        } else await sink!.add(c.hash, data);
+        } else await sink!.add(c.hash, read(i, true));
+        c.data = undefined;
         coded.push(pieces);
       }
       await literals.seal();
@@ -202,11 +208,12 @@ class LiteralChunks {
     private readonly max: number,
   ) {}
 
-  async add(piece: Extract<Piece, { kind: 'lit' }>, data: Uint8Array): Promise<void> {
+  async add(piece: Extract<Piece, { kind: 'lit' }>): Promise<void> {
     const len = piece.end - piece.start;
     if (this.size > 0 && this.size + len > this.max) await this.seal();
     this.waiting.push({ piece, offset: this.size });
-    this.parts.push(Uint8Array.prototype.slice.call(data, piece.start, piece.end));
+    this.parts.push(...piece.parts);
+    piece.parts = []; // the piece is kept until the manifest is built: its bytes are not
     this.size += len;
     if (this.size >= this.target) await this.seal();
   }

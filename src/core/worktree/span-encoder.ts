@@ -4,18 +4,22 @@
  * that held the same records in the previous version; only records found nowhere are stored, gathered into
  * new "literal" chunks.
  *
- * The encoder indexes the records (lines, '\n'-terminated) of the previous version's bytes that the new
- * version does not already reuse as whole chunks — the part of the old file that changed — by a fast
- * 53-bit hash of their bytes; every match is then verified byte for byte. Splitting at '\n' even inside quoted CSV fields only changes the granularity
- * of matches, never their correctness: a match is a byte-identical range.
+ * The encoder keys the records (lines, '\n'-terminated) of the new chunks by a fast 53-bit hash of their
+ * bytes, then looks up the records of the previous version's bytes that the new version does not already
+ * reuse as whole chunks — the part of the old file that changed; every match is verified byte for byte.
+ * Splitting at '\n' even inside quoted CSV fields only changes the granularity of matches, never their
+ * correctness: a match is a byte-identical range.
  */
+import { sharedCompressPool, type CompressPool, type Encoded } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
+import { KIND } from '../../storage/pack-format.js';
+import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 
 /** Records shorter than this are left literal: a span costs ~80 bytes of manifest. */
 const MIN_RECORD = 16;
-/** Bounds the record map (~100 bytes an entry) when a huge part of a file changed. */
+/** Bounds the keyed records of the new chunks (~40 bytes each) when a huge part of a file changed. */
 const MAX_RECORDS = 4_000_000;
 /**
  * A new chunk is span-coded only if its found records come from at most this many old chunks: reading it
@@ -36,7 +40,7 @@ export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmed
 /** A piece of a span-coded chunk: bytes of an old chunk, or bytes [start, end) of the new chunk itself. */
 export type Piece =
   | { kind: 'ref'; chunk: string; offset: number; length: number }
-  | { kind: 'lit'; start: number; end: number };
+  | { kind: 'lit'; start: number; end: number; parts: Uint8Array[] };
 
 /** Byte ranges [start, end) of chunks, by chunk hash. */
 export type Coverage = Map<string, [number, number][]>;
@@ -88,142 +92,426 @@ function uncovered(
   return out;
 }
 
+/**
+ * Reads fresh chunk `i` of the new version; `checked`: verified against its hash (the file may change
+ * meanwhile). Unchecked bytes serve only to find candidates.
+ */
+export type FreshReader = (i: number, checked: boolean) => Uint8Array;
+
+/** What is known of a record of the new version: unmatched, or found at an old entry (verified or not). */
+const NONE = 0;
+const FOUND = 1;
+const VERIFIED = 2;
+const DIFFERENT = 3;
+
+/** Fresh chunks the indexing pass keeps read at once to verify matches (a window over the new file). */
+const WINDOW_CHUNKS = 64;
+/**
+ * Bytes of unmatched records kept from the window for the literal pieces, so that a span-coded chunk need
+ * not be read a third time; past this, a chunk is read again when encoded.
+ */
+const KEEP_UNMATCHED = 16 << 20;
+
+/** A typed array twice as long holding the same values. */
+function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Span-codes the fresh chunks of a new version. The records of the fresh chunks are keyed first; then one
+ * pass over the old bytes resolves each key to its first old record and verifies that match byte for byte
+ * against the fresh chunk, read through a small window (the old and the new file run in the same order
+ * for edits, appends and deletions). Old chunks are so decoded once; a match the window missed (records
+ * moved far) is verified when its chunk is encoded, reading the old chunk again.
+ */
 export class SpanEncoder {
-  /** Record key -> entry number; entry n is at offset `offsets[n]` of chunk `chunks[chunkOf[n]]`. */
-  private readonly map = new RecordTable();
-  private readonly chunks: string[] = [];
-  private readonly chunkIds = new Map<string, number>();
+  /** Record key -> the first record of the fresh chunks with that key (others chained in `nextSame`). */
+  private readonly wanted = new RecordTable();
+  /** Per record of the fresh chunks, in file order: end in its chunk, chunk, state and match. */
+  private ends = new Uint32Array(1 << 16);
   private chunkOf = new Uint32Array(1 << 16);
-  private offsets = new Uint32Array(1 << 16);
-  /** Scratch space of encode(): record ends and the entries found for them. */
-  private ends = new Uint32Array(1024);
-  private found = new Int32Array(1024);
+  private nextSame = new Int32Array(1 << 16);
+  private state = new Uint8Array(1 << 16);
+  private oldChunk = new Int32Array(1 << 16);
+  private oldOffset = new Uint32Array(1 << 16);
+  private records = 0;
+  /** First record of each fresh chunk; firstRecord[count] = records. */
+  private readonly firstRecord: Uint32Array;
+  private readonly oldChunks: string[] = [];
+  private readonly oldChunkIds = new Map<string, number>();
+  private readonly window = new Map<number, Uint8Array>();
+  /** Per fresh chunk: 1 once read into the window, 2 if its unmatched records' bytes were not all kept. */
+  private readonly windowed: Uint8Array;
+  /** Bytes of records (by record number) not matched when their chunk left the window. */
+  private readonly unmatched = new Map<number, Uint8Array>();
+  private unmatchedBytes = 0;
+  /** The furthest fresh chunk read into the window (-1: none yet). */
+  private cursor = -1;
   /** Bytes of old records indexed. */
   indexedBytes = 0;
+  /** Matches verified without reading the old chunk again. */
+  verifiedEarly = 0;
 
-  private constructor(private readonly repo: Repository) {}
+  private constructor(
+    private readonly repo: Repository,
+    private readonly count: number,
+    private readonly read: FreshReader,
+    private readonly windowChunks: number,
+    private readonly keepUnmatched: number,
+  ) {
+    this.firstRecord = new Uint32Array(count + 1);
+    this.windowed = new Uint8Array(count);
+  }
 
   /**
-   * Indexes the records of `previous` (a file manifest) in the byte ranges the new version does not reuse
-   * (`reused`: ranges of chunks the new version's manifest already holds). Undefined if nothing to match.
+   * Keys the records of the `count` fresh chunks (read through `read`), then resolves them against the
+   * records of `previous` (a file manifest) in the byte ranges the new version does not reuse (`reused`:
+   * ranges of chunks the new version's manifest already holds). Undefined if nothing matched.
    */
-  static async build(repo: Repository, previous: Hash, reused: Coverage): Promise<SpanEncoder | undefined> {
-    const enc = new SpanEncoder(repo);
+  static async build(
+    repo: Repository,
+    previous: Hash,
+    reused: Coverage,
+    count: number,
+    read: FreshReader,
+    limits: { window?: number; keepUnmatched?: number } = {},
+  ): Promise<SpanEncoder | undefined> {
     let m;
     try {
       m = repo.objects.manifest(previous);
     } catch {
       return undefined;
     }
-    for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
-    let n = 0;
-    for (const [h, off, len] of repo.objects.spans(m)) {
-      if (enc.map.size >= MAX_RECORDS) break;
-      const todo = uncovered(off, off + len, reused.get(h));
-      if (todo.length === 0 || !repo.objects.packs.has(h)) continue;
-      if (++n % YIELD_EVERY === 0) await yieldToEventLoop();
-      let data: Uint8Array;
-      try {
-        data = repo.objects.chunk(h);
-      } catch {
-        continue; // an unreadable old chunk is just not matched against (fsck reports it)
-      }
-      if (off + len > data.length) continue;
-      for (const [s, e] of todo) enc.index(h, data, s, e);
+    const enc = new SpanEncoder(
+      repo,
+      count,
+      read,
+      limits.window ?? WINDOW_CHUNKS,
+      limits.keepUnmatched ?? KEEP_UNMATCHED,
+    );
+    for (let i = 0; i < count; i++) {
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      enc.want(i, read(i, false));
     }
-    return enc.map.size > 0 ? enc : undefined;
+    if (enc.wanted.size === 0) return undefined;
+    for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
+    const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
+    for (const [h, off, len] of repo.objects.spans(m)) {
+      const todo = uncovered(off, off + len, reused.get(h));
+      if (todo.length) plan.push({ h, off, len, todo });
+    }
+    const chunks = new OldChunks(
+      repo,
+      plan.map((p) => p.h),
+    );
+    let found = 0;
+    for (const [n, { h, off, len, todo }] of plan.entries()) {
+      if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      // Missing or unreadable: just not matched against (fsck reports it).
+      const data = await chunks.get(n);
+      if (!data || off + len > data.length) continue;
+      for (const [s, e] of todo) found += enc.index(h, data, s, e);
+    }
+    if (found === 0) return undefined;
+    for (const [i, data] of enc.window) enc.leave(i, data);
+    enc.window.clear();
+    return enc;
   }
 
-  private index(h: string, data: Uint8Array, from: number, to: number): void {
-    this.indexedBytes += to - from;
-    let c = this.chunkIds.get(h);
-    if (c === undefined) {
-      c = this.chunks.push(h) - 1;
-      this.chunkIds.set(h, c);
+  /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
+  private fresh(i: number): Uint8Array | undefined {
+    let data = this.window.get(i);
+    if (data) return data;
+    if (this.windowed[i]) return undefined;
+    // The window moves forward: a chunk far behind or ahead of it (records moved, a shuffle) is not read
+    // now; its matches are verified when it is encoded, if it is span-coded at all.
+    if (this.cursor >= 0 && (i < this.cursor - this.windowChunks || i > this.cursor + this.windowChunks)) {
+      return undefined;
     }
+    this.cursor = Math.max(this.cursor, i);
+    this.windowed[i] = 1;
+    data = this.read(i, true);
+    if (this.window.size >= this.windowChunks) {
+      const [j, old] = this.window.entries().next().value!;
+      this.window.delete(j);
+      this.leave(j, old);
+    }
+    this.window.set(i, data);
+    return data;
+  }
+
+  /** Fresh chunk i leaves the window: keep the bytes of its records not matched (so far). */
+  private leave(i: number, data: Uint8Array): void {
+    for (let r = this.firstRecord[i]!, s = 0; r < this.firstRecord[i + 1]!; s = this.ends[r]!, r++) {
+      if (this.state[r] === VERIFIED) continue;
+      if (this.unmatchedBytes + this.ends[r]! - s > this.keepUnmatched) {
+        this.windowed[i] = 2;
+        return;
+      }
+      this.unmatched.set(r, Uint8Array.prototype.slice.call(data, s, this.ends[r]!));
+      this.unmatchedBytes += this.ends[r]! - s;
+    }
+  }
+
+  /** Splits fresh chunk i into records and keys those long enough to match. */
+  private want(i: number, data: Uint8Array): void {
+    this.firstRecord[i] = this.records;
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    for (let s = 0, e = 0; s < data.length; s = e) {
+      const nl = b.indexOf(10, s);
+      e = nl === -1 ? data.length : nl + 1;
+      const r = this.records++;
+      if (r === this.ends.length) {
+        this.ends = grown(this.ends);
+        this.chunkOf = grown(this.chunkOf);
+        this.nextSame = grown(this.nextSame);
+        this.state = grown(this.state);
+        this.oldChunk = grown(this.oldChunk);
+        this.oldOffset = grown(this.oldOffset);
+      }
+      this.ends[r] = e;
+      this.chunkOf[r] = i;
+      this.state[r] = NONE;
+      this.nextSame[r] = -1;
+      if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
+      const head = this.wanted.addOrGet(recordKey(data, s, e), r);
+      if (head !== r) {
+        // Chain after the head: order among equal keys does not matter, all get the same match.
+        this.nextSame[r] = this.nextSame[head]!;
+        this.nextSame[head] = r;
+      }
+    }
+    this.firstRecord[i + 1] = this.records;
+  }
+
+  /** Resolves wanted records found in old chunk h's bytes [from, to); returns how many it resolved. */
+  private index(h: string, data: Uint8Array, from: number, to: number): number {
+    this.indexedBytes += to - from;
+    let c = -1;
+    let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let s = from, e = from; s < to; s = e) {
       const nl = b.indexOf(10, s);
       e = nl === -1 || nl >= to ? to : nl + 1;
       if (e - s < MIN_RECORD) continue;
-      const key = recordKey(data, s, e);
-      const n = this.map.size;
-      if (!this.map.add(key, n)) continue;
-      if (n === this.offsets.length) {
-        const grow = (a: Uint32Array): Uint32Array<ArrayBuffer> => {
-          const b = new Uint32Array(a.length * 2);
-          b.set(a);
-          return b;
-        };
-        this.offsets = grow(this.offsets);
-        this.chunkOf = grow(this.chunkOf);
+      const head = this.wanted.get(recordKey(data, s, e));
+      if (head < 0 || this.state[head] !== NONE) continue; // not wanted, or found earlier in the old file
+      if (c < 0) {
+        c = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
+        this.oldChunkIds.set(h, c);
       }
-      this.offsets[n] = s;
-      this.chunkOf[n] = c;
+      for (let r = head; r >= 0; r = this.nextSame[r]!) {
+        resolved++;
+        this.oldChunk[r] = c;
+        this.oldOffset[r] = s;
+        this.state[r] = FOUND;
+        const f = this.chunkOf[r]!;
+        const fresh = this.fresh(f);
+        if (!fresh) continue;
+        const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
+        const re = this.ends[r]!;
+        this.verifiedEarly++;
+        this.state[r] =
+          re - rs === e - s &&
+          Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
+            Buffer.from(data.buffer, data.byteOffset + s, e - s),
+          )
+            ? VERIFIED
+            : DIFFERENT;
+      }
     }
+    return resolved;
   }
 
   /**
-   * `data` (a new chunk) as pieces, if at least half of its bytes are records found in at most MAX_SOURCES
-   * old chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged.
+   * Fresh chunk i as pieces, if at least half of its bytes are records found in at most MAX_SOURCES old
+   * chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged. Its bytes are
+   * read (`read(i, true)`) only if the window kept too few of them.
    */
-  encode(data: Uint8Array): Piece[] | undefined {
-    // Candidates first: a chunk drawing on too many old chunks is stored whole without reading any.
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    let n = 0;
+  encode(i: number): Piece[] | undefined {
+    const pieces = this.pieces(i);
+    for (let r = this.firstRecord[i]!; r < this.firstRecord[i + 1]!; r++) this.unmatched.delete(r);
+    return pieces;
+  }
+
+  private pieces(i: number): Piece[] | undefined {
+    const first = this.firstRecord[i]!;
+    const last = this.firstRecord[i + 1]!;
+    // A chunk drawing on too many old chunks is stored whole without reading any.
     const sources: number[] = [];
-    for (let s = 0, e = 0; s < data.length; s = e, n++) {
-      const nl = b.indexOf(10, s);
-      e = nl === -1 ? data.length : nl + 1;
-      if (n === this.ends.length) {
-        const ends = new Uint32Array(n * 2);
-        const found = new Int32Array(n * 2);
-        ends.set(this.ends);
-        found.set(this.found);
-        this.ends = ends;
-        this.found = found;
-      }
-      this.ends[n] = e;
-      const entry = e - s >= MIN_RECORD ? this.map.get(recordKey(data, s, e)) : -1;
-      this.found[n] = entry;
-      if (entry >= 0 && !sources.includes(this.chunkOf[entry]!)) {
-        sources.push(this.chunkOf[entry]!);
-        if (sources.length > MAX_SOURCES) return undefined;
-      }
+    for (let r = first; r < last; r++) {
+      if (this.state[r] === NONE || sources.includes(this.oldChunk[r]!)) continue;
+      sources.push(this.oldChunk[r]!);
+      if (sources.length > MAX_SOURCES) return undefined;
     }
+    if (sources.length === 0) return undefined;
+    const data = this.windowed[i] === 1 ? undefined : this.read(i, true);
+    const bytes = (r: number, s: number, e: number): Uint8Array =>
+      data?.subarray(s, e) ?? this.unmatched.get(r)!;
     const pieces: Piece[] = [];
     let matched = 0;
-    for (let i = 0, s = 0; i < n; s = this.ends[i]!, i++) {
-      const e = this.ends[i]!;
-      const entry = this.found[i]!;
-      const chunk = entry >= 0 ? this.chunks[this.chunkOf[entry]!]! : undefined;
-      const offset = entry >= 0 ? this.offsets[entry]! : 0;
-      const last = pieces[pieces.length - 1];
-      if (chunk === undefined || !this.same(data, s, e, chunk, offset)) {
-        if (last?.kind === 'lit') last.end = e;
-        else pieces.push({ kind: 'lit', start: s, end: e });
+    for (let r = first, s = 0; r < last; s = this.ends[r]!, r++) {
+      const e = this.ends[r]!;
+      const st = this.state[r]!;
+      const chunk = st === NONE ? undefined : this.oldChunks[this.oldChunk[r]!]!;
+      const offset = this.oldOffset[r]!;
+      const prev = pieces[pieces.length - 1];
+      if (
+        chunk === undefined ||
+        st === DIFFERENT ||
+        (st === FOUND && !this.same(bytes(r, s, e), chunk, offset))
+      ) {
+        if (prev?.kind === 'lit') {
+          prev.end = e;
+          prev.parts.push(bytes(r, s, e));
+        } else pieces.push({ kind: 'lit', start: s, end: e, parts: [bytes(r, s, e)] });
         continue;
       }
       matched += e - s;
-      if (last?.kind === 'ref' && last.chunk === chunk && last.offset + last.length === offset)
-        last.length += e - s;
+      if (prev?.kind === 'ref' && prev.chunk === chunk && prev.offset + prev.length === offset)
+        prev.length += e - s;
       else pieces.push({ kind: 'ref', chunk, offset, length: e - s });
     }
-    return matched > 0 && matched * 2 >= data.length ? pieces : undefined;
+    const size = this.ends[last - 1]!;
+    return matched > 0 && matched * 2 >= size ? pieces : undefined;
   }
 
-  /** Whether data[s, e) equals the bytes at `offset` of old chunk `chunk` (read through a small cache). */
-  private same(data: Uint8Array, s: number, e: number, chunk: string, offset: number): boolean {
+  /** Whether `rec` equals the bytes at `offset` of old chunk `chunk` (read through a small cache). */
+  private same(rec: Uint8Array, chunk: string, offset: number): boolean {
     let old: Uint8Array;
     try {
       old = this.repo.objects.chunk(chunk);
     } catch {
       return false;
     }
-    if (offset + (e - s) > old.length) return false;
-    return Buffer.from(data.buffer, data.byteOffset + s, e - s).equals(
-      Buffer.from(old.buffer, old.byteOffset + offset, e - s),
+    if (offset + rec.length > old.length) return false;
+    return Buffer.from(rec.buffer, rec.byteOffset, rec.length).equals(
+      Buffer.from(old.buffer, old.byteOffset + offset, rec.length),
     );
+  }
+}
+
+/** Old chunks the pipeline reads ahead: decoded in batches of this many bytes (about), at most AHEAD batches. */
+const BATCH_BYTES = 1 << 20;
+const AHEAD = 4;
+/** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
+const RECENT = 64;
+
+/**
+ * The old chunks named by a list of spans, in order, each decoded and verified once while it is recent:
+ * reading (index lookup, pread) happens here, decoding and hashing on a worker thread of the compression
+ * pool while the caller indexes the chunks before. Chunks that cannot be read come back undefined.
+ */
+class OldChunks {
+  /** Per list position: its load (a distinct read). */
+  private readonly loadOf: Int32Array;
+  private readonly loads: string[] = [];
+  private readonly batches: { first: number; result: Promise<(Uint8Array | undefined)[]> }[] = [];
+  private readonly done = new Map<number, Uint8Array | undefined>();
+  private submitted = 0;
+  private pool: CompressPool | undefined;
+  private readonly regions: SharedArrayBuffer[] = [];
+  private batchNo = 0;
+
+  constructor(
+    private readonly repo: Repository,
+    hashes: readonly string[],
+  ) {
+    this.loadOf = new Int32Array(hashes.length);
+    const last = new Map<string, number>();
+    for (const [i, h] of hashes.entries()) {
+      const l = last.get(h);
+      if (l !== undefined && l >= this.loads.length - RECENT) {
+        this.loadOf[i] = l;
+        continue;
+      }
+      last.set(h, this.loads.length);
+      this.loadOf[i] = this.loads.push(h) - 1;
+    }
+  }
+
+  /** The chunk at list position i (positions are asked in order). */
+  async get(i: number): Promise<Uint8Array | undefined> {
+    const l = this.loadOf[i]!;
+    while (!this.done.has(l)) {
+      while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
+      const b = this.batches.shift()!;
+      const out = await b.result;
+      out.forEach((d, k) => this.done.set(b.first + k, d));
+    }
+    for (const k of this.done.keys()) {
+      if (k >= l - RECENT) break;
+      this.done.delete(k);
+    }
+    return this.done.get(l);
+  }
+
+  /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
+  private submit(): void {
+    const first = this.submitted;
+    const items: Encoded[] = [];
+    const inline = new Map<number, Uint8Array | undefined>();
+    let bytes = 0;
+    while (this.submitted < this.loads.length && bytes < BATCH_BYTES) {
+      const k = this.submitted++;
+      const h = this.loads[k]!;
+      let r;
+      try {
+        r = this.repo.objects.packs.readEncoded(h);
+      } catch {
+        inline.set(k, undefined);
+        continue;
+      }
+      bytes += r.rawLength;
+      if (r.kind !== KIND.chunk) inline.set(k, undefined);
+      else if (r.codec !== CODEC_NONE && r.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
+      else items.push({ codec: r.codec, bytes: r.bytes, rawLength: r.rawLength, hash: h });
+    }
+    const end = this.submitted;
+    const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
+    if (pool?.parallel) this.share(items);
+    const decoded = pool ? pool.decode(items) : Promise.resolve([]);
+    decoded.catch(() => undefined); // observed in get()
+    const result = decoded.then((out) => {
+      const all: (Uint8Array | undefined)[] = [];
+      let j = 0;
+      for (let k = first; k < end; k++) all.push(inline.has(k) ? inline.get(k) : out[j++]);
+      return all;
+    });
+    result.catch(() => undefined); // observed in get(), unless the caller stopped before
+    this.batches.push({ first, result });
+  }
+
+  /**
+   * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
+   * region is free once its result came back), so that handing them to the worker allocates nothing there.
+   */
+  private share(items: Encoded[]): void {
+    const slot = this.batchNo++ % (AHEAD + 1);
+    const total = items.reduce((n, e) => n + e.bytes.length, 0);
+    let region = this.regions[slot];
+    if (!region || region.byteLength < total) {
+      region = new SharedArrayBuffer(Math.max(total, 2 * BATCH_BYTES));
+      this.regions[slot] = region;
+    }
+    const view = new Uint8Array(region);
+    let at = 0;
+    for (const e of items) {
+      view.set(e.bytes, at);
+      e.bytes = view.subarray(at, at + e.bytes.length);
+      at += e.bytes.length;
+    }
+  }
+
+  /** A chunk stored otherwise (delta-coded) is read in this thread, through its pack store. */
+  private readInline(h: string): Uint8Array | undefined {
+    try {
+      return this.repo.objects.chunk(h);
+    } catch {
+      return undefined;
+    }
   }
 }
 
@@ -255,17 +543,17 @@ class RecordTable {
     return this.val[this.slot(Math.floor(key / 0x200000), key % 0x200000)]!;
   }
 
-  /** Adds key -> value unless the key is present; returns whether it was added. */
-  add(key: number, value: number): boolean {
+  /** Adds key -> value unless the key is present; returns the key's value (`value` if added). */
+  addOrGet(key: number, value: number): number {
     const hi = Math.floor(key / 0x200000);
     const lo = key % 0x200000;
     const i = this.slot(hi, lo);
-    if (this.val[i]! >= 0) return false;
+    if (this.val[i]! >= 0) return this.val[i]!;
     this.hi[i] = hi;
     this.lo[i] = lo;
     this.val[i] = value;
     if (++this.size * 2 > this.val.length) this.grow();
-    return true;
+    return value;
   }
 
   private grow(): void {
