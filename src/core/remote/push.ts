@@ -6,6 +6,7 @@
  * streams them to the store in 1 MiB blocks as it reads them (replayable, so a retry reads them again).
  */
 import { CODEC_DELTA } from '../../storage/codec.js';
+import type { ObjectLocation } from '../../storage/index-db.js';
 import { StrataError, isStrataError } from '../../storage/errors.js';
 import { createHasher, type Hash } from '../../storage/hash.js';
 import { replayable, type ObjectStore, type ReplayableBody } from '../../storage/object-store.js';
@@ -115,13 +116,16 @@ function targets(repo: Repository, opts: PushOptions): Target[] {
   return out;
 }
 
-/** Objects reachable from `tips` that the remote lacks: metadata first, then chunks in file order. */
+/**
+ * Objects reachable from `tips` that the remote lacks: metadata first, then chunks in file order, and about
+ * how many bytes they take in packs (`bytes`, from the index rows the walk reads anyway).
+ */
 export function objectsToSend(
   repo: Repository,
   tips: readonly Hash[],
   boundary: readonly Hash[],
   remoteHas: (h: string) => boolean,
-): { meta: string[]; chunks: string[] } {
+): { meta: string[]; chunks: string[]; bytes: number } {
   const stop = new Set(boundary.filter((b) => repo.objects.has(b)));
   const complete = new Set<string>();
   for (const b of stop) treeClosure(repo, b, complete);
@@ -142,12 +146,15 @@ export function objectsToSend(
         { hash: h },
       );
   };
-  // A chunk to send must be here: asks the remote once per chunk.
+  let bytes = 0;
+  // A chunk to send must be here: one query to the remote cache, one to the local index, per chunk.
   const wantChunk = (h: string): void => {
     if (seen.has(h)) return;
     seen.add(h);
     if (remoteHas(h)) return;
-    needLocal(h);
+    const loc = repo.db.findObject(h);
+    if (loc) bytes += pushedBytes(loc);
+    else needLocal(h); // maybe in a pack not indexed yet: counted when it is packed
     chunks.push(h);
   };
   const walkManifest = (m: FileManifest): void => {
@@ -184,14 +191,16 @@ export function objectsToSend(
     walkTree(cm.tree);
     for (const p of cm.parents) commits.push(p);
   }
-  return { meta, chunks };
+  for (const h of meta) {
+    const loc = repo.db.findObject(h);
+    if (loc) bytes += pushedBytes(loc);
+  }
+  return { meta, chunks, bytes };
 }
 
-/** Bytes an object takes in a pushed pack: at most its raw length for a delta chunk sent in full. */
-function pushedLength(repo: Repository, h: string): number {
-  const loc = repo.db.findObject(h);
-  if (!loc) return 0;
-  return loc.codec === CODEC_DELTA ? loc.raw_length : loc.length;
+/** Bytes an object takes in a pushed pack, with its entry header: a delta chunk is sent in full (at most its raw length). */
+function pushedBytes(loc: ObjectLocation): number {
+  return (loc.codec === CODEC_DELTA ? loc.raw_length : loc.length) + ENTRY_HEADER_SIZE;
 }
 
 /** Bytes a pack body is produced in: what a pack upload holds in memory besides the store's own buffers. */
@@ -342,13 +351,12 @@ async function uploadPacks(
   cache: CachedRemoteIndex,
   listing: PackListing,
   hashes: readonly string[],
+  estimate: number,
   opts: PushOptions,
 ): Promise<{ packs: number; skipped: number; bytes: number }> {
   const conc = Math.max(1, opts.packConcurrency ?? 4);
   const max = Math.min(opts.maxPackBytes ?? MAX_PACK_BYTES, MAX_PACK_BYTES);
-  // Estimate the total, then size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
-  let estimate = 0;
-  for (const h of hashes) estimate += pushedLength(repo, h) + ENTRY_HEADER_SIZE;
+  // Size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
   const target = Math.max(Math.min(8 * 1024 * 1024, max), Math.min(max, Math.ceil(estimate / (conc * 2))));
   opts.progress?.onPhase?.('writing packs', { objects: hashes.length, bytes: estimate });
   let packs = 0;
@@ -457,7 +465,11 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
         }[]
       ).map((r) => r.target as Hash),
     ];
-    const { meta, chunks } = objectsToSend(
+    const {
+      meta,
+      chunks,
+      bytes: estimate,
+    } = objectsToSend(
       repo,
       updates.map((u) => u.t.commit),
       boundary,
@@ -465,7 +477,7 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
     );
     const send = [...meta, ...chunks];
     if (send.length) {
-      const up = await uploadPacks(repo, store, cache, listing, send, opts);
+      const up = await uploadPacks(repo, store, cache, listing, send, estimate, opts);
       Object.assign(result, {
         objects: send.length,
         bytes: up.bytes,
