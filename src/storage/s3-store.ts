@@ -350,7 +350,13 @@ export class S3Store implements ObjectStore {
       // together, so puts waiting for their second never hold every buffer between them.
       await parts.reserve(2);
       const first = await parts.next();
-      const second = first ? await parts.next() : undefined;
+      let second: Part | undefined;
+      try {
+        second = first ? await parts.next() : undefined;
+      } catch (e) {
+        if (first) parts.release(first);
+        throw e;
+      }
       if (!second) {
         const Body = first?.body ?? new Uint8Array(0);
         try {

@@ -253,6 +253,26 @@ describe('S3Store part buffers', () => {
     await store.close();
   });
 
+  it('a stream that fails in its first, second or a later part gives every buffer back', async () => {
+    const { store, objects } = stubbedS3({ partSize, maxBufferedParts: 3 });
+    for (const failAt of [MiB, 6 * MiB, 17 * MiB]) {
+      async function* failing(): AsyncGenerator<Uint8Array> {
+        for (let n = 0; n < failAt; n += MiB) yield bytesOf(MiB, n);
+        throw new StrataError('IO', 'source failed', {});
+      }
+      const err = await store.put(`f${failAt}`, failing()).catch((e: unknown) => e);
+      expect(isStrataError(err, 'IO')).toBe(true);
+      expect(store.partBuffers.inUse).toBe(0);
+      expect(objects.has(`f${failAt}`)).toBe(false);
+    }
+    // All three buffers can still be had at once.
+    const inputs = [0, 1, 2].map((i) => bytesOf(11 * MiB, i + 20));
+    await Promise.all(inputs.map((b, i) => store.put(`ok${i}`, streamOf(b, MiB))));
+    for (const [i, b] of inputs.entries()) expect(objects.get(`ok${i}`)?.equals(b)).toBe(true);
+    expect(store.partBuffers.peak).toBe(3);
+    await store.close();
+  });
+
   it('a put waiting for a buffer ends ABORTED when its signal fires, and gives back what it took', async () => {
     const { store, objects } = stubbedS3({ partSize, maxBufferedParts: 2 });
     let release!: () => void;
