@@ -5,6 +5,8 @@
  * A pack is never held in memory: one pass over its objects names it (the BLAKE3 of its bytes), a second
  * streams them to the store in 1 MiB blocks as it reads them (replayable, so a retry reads them again).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { CODEC_DELTA } from '../../storage/codec.js';
 import type { ObjectLocation } from '../../storage/index-db.js';
 import { StrataError, isStrataError } from '../../storage/errors.js';
@@ -206,135 +208,229 @@ function pushedBytes(loc: ObjectLocation): number {
 /** Bytes a pack body is produced in: what a pack upload holds in memory besides the store's own buffers. */
 export const PACK_BLOCK_BYTES = 1024 * 1024;
 
+/** An entry of a planned pack, with where its stored bytes are in a local pack file (pack id -1: elsewhere). */
+interface PlannedEntry extends PackEntry {
+  srcPack: number;
+  srcOffset: number;
+}
+
 /**
- * A pack's bytes (header, then each object's entry header and stored bytes) in fresh blocks of `blockBytes`
- * (the last may be shorter), reading each object from the local packs as it goes: never the whole pack.
+ * The local pack files a push reads, by pack id: the stored bytes of an indexed, fully stored object are read
+ * from where the walk found them (one index query per object for a whole push); anything else (a delta chunk
+ * sent in full, an object not indexed yet) goes through readEncodedFull.
  */
-function* packBlocks(repo: Repository, hashes: Iterable<string>, blockBytes: number): Generator<Buffer> {
-  let block = Buffer.allocUnsafe(blockBytes);
-  let fill = 0;
-  function* write(b: Uint8Array): Generator<Buffer> {
+class PackSource {
+  private readonly fds = new Map<number, number>();
+  constructor(private readonly repo: Repository) {}
+
+  /** The object's entry fields and, if it can be read straight from a pack file, its bytes' location. */
+  locate(h: string): {
+    kind: number;
+    codec: number;
+    rawLength: number;
+    length: number;
+    srcPack: number;
+    srcOffset: number;
+    bytes?: Uint8Array;
+  } {
+    const loc = this.repo.db.findObject(h);
+    if (loc && loc.codec !== CODEC_DELTA)
+      return {
+        kind: loc.kind,
+        codec: loc.codec,
+        rawLength: loc.raw_length,
+        length: loc.length,
+        srcPack: loc.pack,
+        srcOffset: loc.offset,
+      };
+    // Remotes never hold delta-coded chunks (codec 2): a local delta chunk is sent as a full copy.
+    const o = this.repo.objects.packs.readEncodedFull(h);
+    return {
+      kind: o.kind,
+      codec: o.codec,
+      rawLength: o.rawLength,
+      length: o.bytes.length,
+      srcPack: -1,
+      srcOffset: 0,
+      bytes: o.bytes,
+    };
+  }
+
+  /** Reads `length` stored bytes of pack `pack` at `offset` into `into` at `at`. */
+  read(pack: number, offset: number, length: number, into: Buffer, at: number): void {
+    let fd = this.fds.get(pack);
+    if (fd === undefined) {
+      const path = join(this.repo.objects.packs.dir, `${this.repo.db.packName(pack)}.pack`);
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        throw new StrataError('INTEGRITY', `pack file ${path} is missing`, { path }, { cause: e });
+      }
+      this.fds.set(pack, fd);
+    }
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, into, at + got, length - got, offset + got);
+      if (n === 0)
+        throw new StrataError('INTEGRITY', `local pack ${pack} is cut short at ${offset + got}`, {
+          pack,
+          offset,
+        });
+      got += n;
+    }
+  }
+
+  /** The stored bytes of a planned entry. */
+  bytes(e: PlannedEntry): Uint8Array {
+    if (e.srcPack < 0) return this.repo.objects.packs.readEncodedFull(e.hash).bytes;
+    const b = Buffer.allocUnsafe(e.length);
+    this.read(e.srcPack, e.srcOffset, e.length, b, 0);
+    return b;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/**
+ * Writes pieces into blocks of `size` bytes, handing each full block to `out`; stored bytes of entries that
+ * live in a local pack file are read straight into the block (no copy in between).
+ */
+class BlockWriter {
+  block: Buffer;
+  fill = 0;
+  constructor(
+    private readonly size: number,
+    private readonly out: (block: Buffer) => void,
+    private readonly fresh: boolean,
+  ) {
+    this.block = Buffer.allocUnsafe(size);
+  }
+
+  private room(): number {
+    if (this.fill === this.block.length) {
+      this.out(this.block);
+      if (this.fresh) this.block = Buffer.allocUnsafe(this.size);
+      this.fill = 0;
+    }
+    return this.block.length - this.fill;
+  }
+
+  write(b: Uint8Array): void {
     let off = 0;
     while (off < b.length) {
-      if (fill === block.length) {
-        yield block;
-        block = Buffer.allocUnsafe(blockBytes);
-        fill = 0;
-      }
-      const n = Math.min(block.length - fill, b.length - off);
-      block.set(n === b.length ? b : b.subarray(off, off + n), fill);
-      fill += n;
+      const n = Math.min(this.room(), b.length - off);
+      this.block.set(n === b.length ? b : b.subarray(off, off + n), this.fill);
+      this.fill += n;
       off += n;
     }
   }
-  yield* write(packHeader());
-  for (const h of hashes) {
-    const o = repo.objects.packs.readEncodedFull(h);
-    yield* write(entryHeader(h, o.kind, o.codec, o.rawLength, o.bytes.length));
-    yield* write(o.bytes);
+
+  writeEntry(src: PackSource, e: PlannedEntry, bytes?: Uint8Array): void {
+    this.write(entryHeader(e.hash, e.kind, e.codec, e.rawLength, e.length));
+    if (e.srcPack < 0) return this.write(bytes ?? src.bytes(e));
+    let off = 0;
+    while (off < e.length) {
+      const n = Math.min(this.room(), e.length - off);
+      src.read(e.srcPack, e.srcOffset + off, n, this.block, this.fill);
+      this.fill += n;
+      off += n;
+    }
   }
-  if (fill > 0) yield block.subarray(0, fill);
+
+  /** The last, partial block (a view), or undefined when empty; starts over. */
+  rest(): Buffer | undefined {
+    const r = this.fill > 0 ? this.block.subarray(0, this.fill) : undefined;
+    this.fill = 0;
+    if (r && this.fresh) this.block = Buffer.allocUnsafe(this.size);
+    return r;
+  }
 }
 
 interface PackPlan {
   name: string;
   size: number;
-  entries: PackEntry[];
+  entries: PlannedEntry[];
 }
 
 /**
  * Cuts objects into packs of about `target` bytes (never above it unless one object is), keeping their order,
- * and names each (the BLAKE3 of its bytes) from one streamed pass over its objects' stored bytes; a plan holds
- * no bytes, and plans are made one at a time as the uploads ask for them.
+ * and names each (the BLAKE3 of its bytes, hashed in blocks) from one pass over its objects' stored bytes;
+ * a plan holds no bytes, and plans are made one at a time as the uploads ask for them.
  */
-function* planPacks(repo: Repository, hashes: readonly string[], target: number): Generator<PackPlan> {
-  const hasher = new BlockHasher();
-  let entries: PackEntry[] = [];
+function* planPacks(src: PackSource, hashes: readonly string[], target: number): Generator<PackPlan> {
+  let hasher = createHasher();
+  const w = new BlockWriter(PACK_BLOCK_BYTES, (b) => hasher.update(b), false);
+  let entries: PlannedEntry[] = [];
   let size = 0;
   const start = (): void => {
+    hasher = createHasher();
     entries = [];
     const header = packHeader();
-    hasher.update(header);
+    w.write(header);
     size = header.length;
+  };
+  const finish = (): PackPlan => {
+    const rest = w.rest();
+    if (rest) hasher.update(rest);
+    return { name: hasher.digestHex(), size, entries };
   };
   start();
   for (const h of hashes) {
-    // Remotes never hold delta-coded chunks (codec 2): a local delta chunk is sent as a full copy.
-    const o = repo.objects.packs.readEncodedFull(h);
-    if (entries.length && size + ENTRY_HEADER_SIZE + o.bytes.length > target) {
-      yield { name: hasher.digestHex(), size, entries };
+    const o = src.locate(h);
+    if (entries.length && size + ENTRY_HEADER_SIZE + o.length > target) {
+      yield finish();
       start();
     }
-    hasher.update(entryHeader(h, o.kind, o.codec, o.rawLength, o.bytes.length));
-    hasher.update(o.bytes);
-    entries.push({
+    const e: PlannedEntry = {
       hash: h,
       kind: o.kind,
       codec: o.codec,
       offset: size + ENTRY_HEADER_SIZE,
-      length: o.bytes.length,
+      length: o.length,
       rawLength: o.rawLength,
-    });
-    size += ENTRY_HEADER_SIZE + o.bytes.length;
+      srcPack: o.srcPack,
+      srcOffset: o.srcOffset,
+    };
+    w.writeEntry(src, e, o.bytes);
+    entries.push(e);
+    size += ENTRY_HEADER_SIZE + o.length;
   }
-  if (entries.length) yield { name: hasher.digestHex(), size, entries };
+  if (entries.length) yield finish();
 }
 
 /**
- * BLAKE3 of many small pieces (44-byte entry headers, objects of a few KiB), fed to the hasher in blocks of
- * PACK_BLOCK_BYTES: a native call per piece costs more than the copy, and small inputs miss BLAKE3's wide
- * SIMD path.
- * digestHex returns the hash of everything since the last digest and starts over.
+ * The body of a pack upload: its bytes produced again from the local packs in fresh 1 MiB blocks as the store
+ * reads them, checked against the planned name and size before the last block goes out (so a pack that came
+ * out different ends its put with INTEGRITY instead of landing under a wrong name). Replayable: a retried put
+ * reads it anew.
  */
-class BlockHasher {
-  private hasher = createHasher();
-  private readonly block = Buffer.allocUnsafe(PACK_BLOCK_BYTES);
-  private fill = 0;
-
-  update(b: Uint8Array): void {
-    if (b.length >= this.block.length) {
-      this.flush();
-      this.hasher.update(b);
-      return;
-    }
-    if (this.fill + b.length > this.block.length) this.flush();
-    this.block.set(b, this.fill);
-    this.fill += b.length;
-  }
-
-  digestHex(): Hash {
-    this.flush();
-    const h = this.hasher.digestHex();
-    this.hasher = createHasher();
-    return h;
-  }
-
-  private flush(): void {
-    if (this.fill > 0) this.hasher.update(this.block.subarray(0, this.fill));
-    this.fill = 0;
-  }
-}
-
-/**
- * The body of a pack upload: its bytes produced again from the local packs as the store reads them, checked
- * against the planned name and size before the last block goes out (so a pack that came out different ends
- * its put with INTEGRITY instead of landing under a wrong name). Replayable: a retried put reads it anew.
- */
-function packBody(repo: Repository, plan: PackPlan): ReplayableBody {
+function packBody(src: PackSource, plan: PackPlan): ReplayableBody {
   return replayable(async function* () {
     const hasher = createHasher();
     let size = 0;
     let held: Buffer | undefined;
-    for (const b of packBlocks(
-      repo,
-      plan.entries.map((e) => e.hash),
-      PACK_BLOCK_BYTES,
-    )) {
-      hasher.update(b);
-      size += b.length;
-      if (held) yield held;
-      held = b;
+    const ready: Buffer[] = [];
+    const w = new BlockWriter(PACK_BLOCK_BYTES, (b) => ready.push(b), true);
+    const take = function* (): Generator<Buffer> {
+      for (const b of ready) {
+        hasher.update(b);
+        size += b.length;
+        if (held) yield held;
+        held = b;
+      }
+      ready.length = 0;
+    };
+    w.write(packHeader());
+    for (const e of plan.entries) {
+      w.writeEntry(src, e);
+      if (ready.length) yield* take();
     }
+    const rest = w.rest();
+    if (rest) ready.push(rest);
+    yield* take();
     const name = hasher.digestHex();
     if (name !== plan.name || size !== plan.size)
       throw new StrataError(
@@ -365,29 +461,35 @@ async function uploadPacks(
   let skipped = 0;
   const inFlight = new Set<Promise<void>>();
   let failed: unknown;
-  for (const p of planPacks(repo, hashes, target)) {
-    packs++;
-    bytes += p.size - PACK_HEADER_SIZE;
-    const task = (async () => {
-      if (listing.packs.has(p.name)) skipped++;
-      else await store.put(packKey(p.name), packBody(repo, p), { signal: opts.signal });
-      // The index only after its pack: a reader never sees an index naming a missing pack.
-      await store.put(idxKey(p.name), encodePackIndex(p.entries), { signal: opts.signal });
-      cache.addPack(p.name, p.entries);
-      opts.progress?.onBytes?.(p.size);
-      opts.progress?.onObjects?.(p.entries.length);
-    })().then(
-      () => void inFlight.delete(task),
-      (e: unknown) => {
-        inFlight.delete(task);
-        failed ??= e;
-      },
-    );
-    inFlight.add(task);
-    while (inFlight.size >= conc) await Promise.race(inFlight);
-    if (failed) break;
+  const src = new PackSource(repo);
+  try {
+    for (const p of planPacks(src, hashes, target)) {
+      packs++;
+      bytes += p.size - PACK_HEADER_SIZE;
+      const task = (async () => {
+        if (listing.packs.has(p.name)) skipped++;
+        else await store.put(packKey(p.name), packBody(src, p), { signal: opts.signal });
+        // The index only after its pack: a reader never sees an index naming a missing pack.
+        await store.put(idxKey(p.name), encodePackIndex(p.entries), { signal: opts.signal });
+        cache.addPack(p.name, p.entries);
+        opts.progress?.onBytes?.(p.size);
+        opts.progress?.onObjects?.(p.entries.length);
+      })().then(
+        () => void inFlight.delete(task),
+        (e: unknown) => {
+          inFlight.delete(task);
+          failed ??= e;
+        },
+      );
+      inFlight.add(task);
+      while (inFlight.size >= conc) await Promise.race(inFlight);
+      if (failed) break;
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await Promise.allSettled(inFlight);
+    src.close();
   }
-  await Promise.all(inFlight);
   if (failed) throw failed;
   return { packs, skipped, bytes };
 }
