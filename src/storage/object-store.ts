@@ -52,6 +52,26 @@ export interface ObjectStore {
   close?(): Promise<void>;
 }
 
+/**
+ * A put body that can be read again from its start: every iteration yields the same bytes afresh (built with
+ * `replayable`). RetryStore retries a put of one by iterating it again, with no buffered copy, so a body may be
+ * far larger than what a process can hold; every other store simply iterates it once.
+ */
+export interface ReplayableBody extends AsyncIterable<Uint8Array> {
+  readonly replayable: true;
+}
+
+/** A ReplayableBody whose every iteration calls `open` for a fresh stream of the same bytes. */
+export function replayable(open: () => AsyncIterable<Uint8Array>): ReplayableBody {
+  return { replayable: true, [Symbol.asyncIterator]: () => open()[Symbol.asyncIterator]() };
+}
+
+export const isReplayable = (data: unknown): data is ReplayableBody =>
+  typeof data === 'object' &&
+  data !== null &&
+  (data as { replayable?: unknown }).replayable === true &&
+  Symbol.asyncIterator in data;
+
 const KEY_COMPONENT = /^[A-Za-z0-9._-]+$/;
 
 /** Validates an object-store key; throws BAD_INPUT for anything that could escape the store's root. */

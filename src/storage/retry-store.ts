@@ -3,8 +3,9 @@
  * SlowDown) of any ObjectStore with exponential backoff and jitter (p-retry). CONFLICT, NOT_FOUND, INTEGRITY,
  * BAD_INPUT, ABORTED and the rest are never retried.
  *
- * - A put of a stream can only be retried from a copy: streams up to `maxBufferBytes` (default 64 MiB, the
- *   pack size limit) are buffered and retried; a larger stream gets one attempt.
+ * - A put of a ReplayableBody (object-store.ts) is retried by iterating it again, without a copy. Any other
+ *   stream can only be retried from a copy: streams up to `maxBufferBytes` (default 64 MiB) are buffered and
+ *   retried; a larger stream gets one attempt.
  * - getStream resumes a broken transfer with a ranged read from where it stopped.
  * - list restarts a broken listing and skips the keys it already yielded, so each key still comes once.
  * - A retried putIfMatch whose first attempt landed but lost its response comes back CONFLICT; the error then
@@ -13,7 +14,14 @@
 import pRetry from 'p-retry';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StrataError, isStrataError, throwIfAborted } from './errors.js';
-import type { ETag, GetOptions, ObjectStore, PutOptions, StatResult } from './object-store.js';
+import {
+  isReplayable,
+  type ETag,
+  type GetOptions,
+  type ObjectStore,
+  type PutOptions,
+  type StatResult,
+} from './object-store.js';
 
 export interface RetryOptions {
   /** Retries after the first attempt (default 5). */
@@ -132,7 +140,7 @@ export class RetryStore implements ObjectStore {
   }
 
   async put(key: string, data: Uint8Array | AsyncIterable<Uint8Array>, opts?: PutOptions): Promise<void> {
-    if (data instanceof Uint8Array)
+    if (data instanceof Uint8Array || isReplayable(data))
       return this.run('put', key, opts?.signal, () => this.inner.put(key, data, opts));
     const it = data[Symbol.asyncIterator]();
     const head: Uint8Array[] = [];

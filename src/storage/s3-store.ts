@@ -50,8 +50,14 @@ export interface S3StoreOptions {
   requestChecksumCalculation?: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
   /** Multipart part size and the size above which a put goes multipart (default 8 MiB; at least 5 MiB). */
   partSize?: number;
-  /** Parts of one upload in flight at once (default 4); memory is bounded by (partConcurrency + 1) parts. */
+  /** Parts of one upload in flight at once (default 4). */
   partConcurrency?: number;
+  /**
+   * Part buffers a store holds at once across all its streamed puts (default 8, at least 2): the memory of
+   * streamed uploads is bounded by maxBufferedParts x partSize however many run at once and however large
+   * they are. A put of a Uint8Array sends views of it and takes no buffer.
+   */
+  maxBufferedParts?: number;
   /** SDK-level attempts (default 1: RetryStore does the retrying). */
   maxAttempts?: number;
   /** HTTP connections kept per store (default 64). */
@@ -120,6 +126,8 @@ export class S3Store implements ObjectStore {
   readonly client: S3Client;
   private readonly partSize: number;
   private readonly partConcurrency: number;
+  /** The part buffers of streamed puts (see maxBufferedParts). */
+  readonly partBuffers: PartBuffers;
   private readonly secrets: string[] = [];
 
   constructor(opts: S3StoreOptions) {
@@ -140,6 +148,7 @@ export class S3Store implements ObjectStore {
       (endpoint ? 'us-east-1' : undefined);
     this.partSize = Math.max(5 * MiB, opts.partSize ?? 8 * MiB);
     this.partConcurrency = Math.max(1, opts.partConcurrency ?? 4);
+    this.partBuffers = new PartBuffers(Math.max(2, opts.maxBufferedParts ?? 8), this.partSize);
     const creds = opts.credentials;
     if (creds && typeof creds === 'object' && 'secretAccessKey' in creds) {
       this.secrets.push(creds.secretAccessKey, creds.accessKeyId, creds.sessionToken ?? '');
@@ -332,39 +341,65 @@ export class S3Store implements ObjectStore {
     const signal = opts?.signal;
     throwIfAborted(signal);
     const Key = this.full(key);
-    const parts = partsOf(data, this.partSize, signal)[Symbol.asyncIterator]();
-    // Look ahead one part: a put that fits in one part is a single PutObject.
-    const first = await parts.next();
-    const second = first.done ? first : await parts.next();
-    if (second.done) {
-      const Body = first.done ? new Uint8Array(0) : first.value;
-      await this.call('put', key, signal, (o) =>
-        this.client.send(
-          new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentLength: Body.length }),
-          o,
-        ),
-      );
-      return;
+    const parts =
+      data instanceof Uint8Array
+        ? new SliceParts(data, this.partSize)
+        : new StreamParts(data, this.partBuffers, signal);
+    try {
+      // Look ahead one part: a put that fits in one part is a single PutObject. The two buffers are taken
+      // together, so puts waiting for their second never hold every buffer between them.
+      await parts.reserve(2);
+      const first = await parts.next();
+      let second: Part | undefined;
+      try {
+        second = first ? await parts.next() : undefined;
+      } catch (e) {
+        if (first) parts.release(first);
+        throw e;
+      }
+      if (!second) {
+        const Body = first?.body ?? new Uint8Array(0);
+        try {
+          await this.call('put', key, signal, (o) =>
+            this.client.send(
+              new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentLength: Body.length }),
+              o,
+            ),
+          );
+        } finally {
+          if (first) parts.release(first);
+        }
+        return;
+      }
+      await this.multipart(key, Key, [first!, second], parts, signal);
+    } finally {
+      await parts.close();
     }
-    await this.multipart(key, Key, [first.value, second.value], parts, signal);
   }
 
   private async multipart(
     key: string,
     Key: string,
-    head: Uint8Array[],
-    rest: AsyncIterator<Uint8Array>,
+    head: Part[],
+    rest: Parts,
     signal?: AbortSignal,
   ): Promise<void> {
-    const { UploadId } = await this.call('put', key, signal, (o) =>
-      this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }), o),
-    );
+    let UploadId: string | undefined;
+    try {
+      ({ UploadId } = await this.call('put', key, signal, (o) =>
+        this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key }), o),
+      ));
+    } catch (e) {
+      for (const p of head) rest.release(p);
+      throw e;
+    }
     const done: { PartNumber: number; ETag: string }[] = [];
     const inflight = new Set<Promise<void>>();
     let failure: unknown;
     let partNumber = 0;
-    const upload = (Body: Uint8Array): void => {
+    const upload = (part: Part): void => {
       const PartNumber = ++partNumber;
+      const Body = part.body;
       const p = this.call('put', key, signal, (o) =>
         this.client.send(
           new UploadPartCommand({
@@ -380,7 +415,10 @@ export class S3Store implements ObjectStore {
       )
         .then((r) => void done.push({ PartNumber, ETag: r.ETag ?? '' }))
         .catch((e: unknown) => void (failure ??= e))
-        .finally(() => inflight.delete(p));
+        .finally(() => {
+          inflight.delete(p);
+          rest.release(part);
+        });
       inflight.add(p);
     };
     try {
@@ -389,8 +427,8 @@ export class S3Store implements ObjectStore {
         while (inflight.size >= this.partConcurrency && failure === undefined) await Promise.race(inflight);
         if (failure !== undefined) break;
         const next = await rest.next();
-        if (next.done) break;
-        upload(next.value);
+        if (!next) break;
+        upload(next);
       }
       await Promise.all(inflight);
       if (failure !== undefined) throw failure;
@@ -409,7 +447,6 @@ export class S3Store implements ObjectStore {
       );
     } catch (e) {
       await Promise.allSettled(inflight);
-      await rest.return?.().catch(() => {});
       // Without a signal: the abort must go out even when the caller's signal fired.
       await this.client
         .send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key, UploadId }))
@@ -531,36 +568,194 @@ export class S3Store implements ObjectStore {
 
   async close(): Promise<void> {
     this.client.destroy();
+    this.partBuffers.drop();
   }
 }
 
-/** Cuts bytes or a stream into parts of exactly `size` bytes (the last may be shorter), checking the signal. */
-async function* partsOf(
-  data: Uint8Array | AsyncIterable<Uint8Array>,
-  size: number,
-  signal?: AbortSignal,
-): AsyncGenerator<Uint8Array> {
-  if (data instanceof Uint8Array) {
-    for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-    return;
+/** One part of an upload: `body` is what is sent; `buffer`, when set, goes back to PartBuffers after it. */
+interface Part {
+  body: Uint8Array;
+  buffer?: Buffer;
+}
+
+/** The parts of one put, in order. */
+interface Parts {
+  /** Takes `n` part buffers at once for the next parts (a no-op where parts need no buffer). */
+  reserve(n: number): Promise<void>;
+  /** The next part, or undefined at the end. */
+  next(): Promise<Part | undefined>;
+  /** Gives a part's buffer back once the part is sent (or will never be). */
+  release(part: Part): void;
+  /** Ends the put: unused reserved buffers go back, the source stream is closed. */
+  close(): Promise<void>;
+}
+
+/** The parts of bytes already in memory: views, no buffers. */
+class SliceParts implements Parts {
+  private at = 0;
+  constructor(
+    private readonly data: Uint8Array,
+    private readonly size: number,
+  ) {}
+  async reserve(): Promise<void> {}
+  async next(): Promise<Part | undefined> {
+    if (this.at >= this.data.length) return undefined;
+    const body = this.data.subarray(this.at, this.at + this.size);
+    this.at += this.size;
+    return { body };
   }
-  let buf = Buffer.allocUnsafe(size);
-  let fill = 0;
-  for await (const chunk of data) {
-    throwIfAborted(signal);
-    let off = 0;
-    while (off < chunk.length) {
-      const n = Math.min(size - fill, chunk.length - off);
-      buf.set(chunk.subarray(off, off + n), fill);
-      fill += n;
-      off += n;
-      if (fill === size) {
-        yield buf;
-        buf = Buffer.allocUnsafe(size);
-        fill = 0;
+  release(): void {}
+  async close(): Promise<void> {}
+}
+
+/**
+ * A stream cut into parts of exactly the part size (the last may be shorter), each filled into a buffer
+ * taken from the store's PartBuffers before the stream is read for it, so a slow upload holds back the
+ * reading and no more than maxBufferedParts parts are ever held.
+ */
+class StreamParts implements Parts {
+  private readonly it: AsyncIterator<Uint8Array>;
+  private carry: Uint8Array | undefined;
+  private ended = false;
+  private reserved = 0;
+
+  constructor(
+    data: AsyncIterable<Uint8Array>,
+    private readonly buffers: PartBuffers,
+    private readonly signal?: AbortSignal,
+  ) {
+    this.it = data[Symbol.asyncIterator]();
+  }
+
+  async reserve(n: number): Promise<void> {
+    await this.buffers.take(n, this.signal);
+    this.reserved += n;
+  }
+
+  async next(): Promise<Part | undefined> {
+    throwIfAborted(this.signal);
+    if (this.ended && !this.carry) return undefined;
+    if (this.reserved > 0) this.reserved--;
+    else await this.buffers.take(1, this.signal);
+    const buffer = this.buffers.buffer();
+    let fill = 0;
+    try {
+      while (fill < buffer.length) {
+        let chunk = this.carry;
+        this.carry = undefined;
+        if (!chunk) {
+          if (this.ended) break;
+          const r = await this.it.next();
+          throwIfAborted(this.signal);
+          if (r.done) {
+            this.ended = true;
+            break;
+          }
+          chunk = r.value;
+        }
+        const n = Math.min(buffer.length - fill, chunk.length);
+        buffer.set(n === chunk.length ? chunk : chunk.subarray(0, n), fill);
+        fill += n;
+        if (n < chunk.length) this.carry = chunk.subarray(n);
       }
+    } catch (e) {
+      this.buffers.give(buffer);
+      throw e;
+    }
+    if (fill === 0) {
+      this.buffers.give(buffer);
+      return undefined;
+    }
+    return { body: buffer.subarray(0, fill), buffer };
+  }
+
+  release(part: Part): void {
+    if (part.buffer) this.buffers.give(part.buffer);
+  }
+
+  async close(): Promise<void> {
+    if (this.reserved > 0) this.buffers.untake(this.reserved);
+    this.reserved = 0;
+    if (!this.ended) await this.it.return?.().catch(() => {});
+  }
+}
+
+/**
+ * The part buffers of one store: `limit` slots, each entitling its holder to one buffer of `size` bytes
+ * (reused after its part is sent, so no more than `limit` are ever allocated). Slots are granted first come,
+ * first served, several at once when asked (take(2) never waits behind a later take(1)).
+ */
+export class PartBuffers {
+  private free: number;
+  private readonly spare: Buffer[] = [];
+  private readonly waiting: { n: number; grant: () => void }[] = [];
+  /** Buffers handed out now, and the most ever at once (for tests). */
+  inUse = 0;
+  peak = 0;
+
+  constructor(
+    readonly limit: number,
+    readonly size: number,
+  ) {
+    this.free = limit;
+  }
+
+  /** Takes `n` slots, waiting for them. */
+  take(n: number, signal?: AbortSignal): Promise<void> {
+    throwIfAborted(signal);
+    if (this.waiting.length === 0 && this.free >= n) {
+      this.free -= n;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const w = {
+        n,
+        grant: () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        },
+      };
+      const onAbort = (): void => {
+        const i = this.waiting.indexOf(w);
+        if (i >= 0) this.waiting.splice(i, 1);
+        this.wake();
+        reject(new StrataError('ABORTED', 'operation aborted', {}));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(w);
+    });
+  }
+
+  /** Returns slots taken but not used for a buffer. */
+  untake(n: number): void {
+    this.free += n;
+    this.wake();
+  }
+
+  /** A buffer for a slot already taken. */
+  buffer(): Buffer {
+    this.inUse++;
+    this.peak = Math.max(this.peak, this.inUse);
+    return this.spare.pop() ?? Buffer.allocUnsafe(this.size);
+  }
+
+  /** Returns a buffer and its slot. */
+  give(buffer: Buffer): void {
+    this.inUse--;
+    this.spare.push(buffer);
+    this.untake(1);
+  }
+
+  /** Lets go of the spare buffers (the store is closing). */
+  drop(): void {
+    this.spare.length = 0;
+  }
+
+  private wake(): void {
+    while (this.waiting.length && this.waiting[0]!.n <= this.free) {
+      const w = this.waiting.shift()!;
+      this.free -= w.n;
+      w.grant();
     }
   }
-  throwIfAborted(signal);
-  if (fill > 0) yield buf.subarray(0, fill);
 }

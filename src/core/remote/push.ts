@@ -1,11 +1,17 @@
 /**
  * push: send what the remote lacks as packs (at most 64 MiB each, several in flight, each pack's .idx
  * written after its .pack), then move each ref with a compare-and-swap. See docs/REMOTES.md.
+ *
+ * A pack is never held in memory: one pass over its objects names it (the BLAKE3 of its bytes), a second
+ * streams them to the store in 1 MiB blocks as it reads them (replayable, so a retry reads them again).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
 import { CODEC_DELTA } from '../../storage/codec.js';
+import type { ObjectLocation } from '../../storage/index-db.js';
 import { StrataError, isStrataError } from '../../storage/errors.js';
-import { hashBytes, type Hash } from '../../storage/hash.js';
-import type { ObjectStore } from '../../storage/object-store.js';
+import { createHasher, type Hash } from '../../storage/hash.js';
+import { replayable, type ObjectStore, type ReplayableBody } from '../../storage/object-store.js';
 import {
   KIND,
   encodePackIndex,
@@ -112,13 +118,16 @@ function targets(repo: Repository, opts: PushOptions): Target[] {
   return out;
 }
 
-/** Objects reachable from `tips` that the remote lacks: metadata first, then chunks in file order. */
+/**
+ * Objects reachable from `tips` that the remote lacks: metadata first, then chunks in file order, and about
+ * how many bytes they take in packs (`bytes`, from the index rows the walk reads anyway).
+ */
 export function objectsToSend(
   repo: Repository,
   tips: readonly Hash[],
   boundary: readonly Hash[],
   remoteHas: (h: string) => boolean,
-): { meta: string[]; chunks: string[] } {
+): { meta: string[]; chunks: string[]; bytes: number } {
   const stop = new Set(boundary.filter((b) => repo.objects.has(b)));
   const complete = new Set<string>();
   for (const b of stop) treeClosure(repo, b, complete);
@@ -139,14 +148,25 @@ export function objectsToSend(
         { hash: h },
       );
   };
+  let bytes = 0;
+  // A chunk to send must be here: one query to the remote cache, one to the local index, per chunk.
+  const wantChunk = (h: string): void => {
+    if (seen.has(h)) return;
+    seen.add(h);
+    if (remoteHas(h)) return;
+    const loc = repo.db.findObject(h);
+    if (loc) bytes += pushedBytes(loc);
+    else needLocal(h); // maybe in a pack not indexed yet: counted when it is packed
+    chunks.push(h);
+  };
   const walkManifest = (m: FileManifest): void => {
-    for (const s of m.spans ?? []) if (want(s[0], chunks) && !remoteHas(s[0])) needLocal(s[0]);
+    for (const s of m.spans ?? []) wantChunk(s[0]);
     for (const seg of m.segments ?? []) {
       if (!want(seg.hash, meta)) continue;
       if (!repo.objects.has(seg.hash) && remoteHas(seg.hash)) continue;
       needLocal(seg.hash);
       for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
-        if (want(s[0], chunks) && !remoteHas(s[0])) needLocal(s[0]);
+        wantChunk(s[0]);
     }
   };
   const walkTree = (t: string): void => {
@@ -173,68 +193,253 @@ export function objectsToSend(
     walkTree(cm.tree);
     for (const p of cm.parents) commits.push(p);
   }
-  return { meta, chunks };
+  for (const h of meta) {
+    const loc = repo.db.findObject(h);
+    if (loc) bytes += pushedBytes(loc);
+  }
+  return { meta, chunks, bytes };
 }
 
-/** Bytes an object takes in a pushed pack: at most its raw length for a delta chunk sent in full. */
-function pushedLength(repo: Repository, h: string): number {
-  const loc = repo.db.findObject(h);
-  if (!loc) return 0;
-  return loc.codec === CODEC_DELTA ? loc.raw_length : loc.length;
+/** Bytes an object takes in a pushed pack, with its entry header: a delta chunk is sent in full (at most its raw length). */
+function pushedBytes(loc: ObjectLocation): number {
+  return (loc.codec === CODEC_DELTA ? loc.raw_length : loc.length) + ENTRY_HEADER_SIZE;
 }
 
-interface BuiltPack {
-  name: string;
-  bytes: Buffer;
-  idx: Buffer;
-  entries: PackEntry[];
+/** Bytes a pack body is produced in: what a pack upload holds in memory besides the store's own buffers. */
+export const PACK_BLOCK_BYTES = 1024 * 1024;
+
+/** An entry of a planned pack, with where its stored bytes are in a local pack file (pack id -1: elsewhere). */
+interface PlannedEntry extends PackEntry {
+  srcPack: number;
+  srcOffset: number;
 }
 
-function buildPack(repo: Repository, hashes: readonly string[]): BuiltPack {
-  const parts: Uint8Array[] = [packHeader()];
-  const entries: PackEntry[] = [];
-  let size = PACK_HEADER_SIZE;
-  for (const h of hashes) {
+/**
+ * The local pack files a push reads, by pack id: the stored bytes of an indexed, fully stored object are read
+ * from where the walk found them (one index query per object for a whole push); anything else (a delta chunk
+ * sent in full, an object not indexed yet) goes through readEncodedFull.
+ */
+class PackSource {
+  private readonly fds = new Map<number, number>();
+  constructor(private readonly repo: Repository) {}
+
+  /** The object's entry fields and, if it can be read straight from a pack file, its bytes' location. */
+  locate(h: string): {
+    kind: number;
+    codec: number;
+    rawLength: number;
+    length: number;
+    srcPack: number;
+    srcOffset: number;
+    bytes?: Uint8Array;
+  } {
+    const loc = this.repo.db.findObject(h);
+    if (loc && loc.codec !== CODEC_DELTA)
+      return {
+        kind: loc.kind,
+        codec: loc.codec,
+        rawLength: loc.raw_length,
+        length: loc.length,
+        srcPack: loc.pack,
+        srcOffset: loc.offset,
+      };
     // Remotes never hold delta-coded chunks (codec 2): a local delta chunk is sent as a full copy.
-    const o = repo.objects.packs.readEncodedFull(h);
-    parts.push(entryHeader(h, o.kind, o.codec, o.rawLength, o.bytes.length), o.bytes);
-    entries.push({
+    const o = this.repo.objects.packs.readEncodedFull(h);
+    return {
+      kind: o.kind,
+      codec: o.codec,
+      rawLength: o.rawLength,
+      length: o.bytes.length,
+      srcPack: -1,
+      srcOffset: 0,
+      bytes: o.bytes,
+    };
+  }
+
+  /** Reads `length` stored bytes of pack `pack` at `offset` into `into` at `at`. */
+  read(pack: number, offset: number, length: number, into: Buffer, at: number): void {
+    let fd = this.fds.get(pack);
+    if (fd === undefined) {
+      const path = join(this.repo.objects.packs.dir, `${this.repo.db.packName(pack)}.pack`);
+      try {
+        fd = openSync(path, 'r');
+      } catch (e) {
+        throw new StrataError('INTEGRITY', `pack file ${path} is missing`, { path }, { cause: e });
+      }
+      this.fds.set(pack, fd);
+    }
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, into, at + got, length - got, offset + got);
+      if (n === 0)
+        throw new StrataError('INTEGRITY', `local pack ${pack} is cut short at ${offset + got}`, {
+          pack,
+          offset,
+        });
+      got += n;
+    }
+  }
+
+  /** The stored bytes of a planned entry. */
+  bytes(e: PlannedEntry): Uint8Array {
+    if (e.srcPack < 0) return this.repo.objects.packs.readEncodedFull(e.hash).bytes;
+    const b = Buffer.allocUnsafe(e.length);
+    this.read(e.srcPack, e.srcOffset, e.length, b, 0);
+    return b;
+  }
+
+  close(): void {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+  }
+}
+
+/**
+ * Writes pieces into blocks of `size` bytes, handing each full block to `out`; stored bytes of entries that
+ * live in a local pack file are read straight into the block (no copy in between).
+ */
+class BlockWriter {
+  block: Buffer;
+  fill = 0;
+  constructor(
+    private readonly size: number,
+    private readonly out: (block: Buffer) => void,
+    private readonly fresh: boolean,
+  ) {
+    this.block = Buffer.allocUnsafe(size);
+  }
+
+  private room(): number {
+    if (this.fill === this.block.length) {
+      this.out(this.block);
+      if (this.fresh) this.block = Buffer.allocUnsafe(this.size);
+      this.fill = 0;
+    }
+    return this.block.length - this.fill;
+  }
+
+  write(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) {
+      const n = Math.min(this.room(), b.length - off);
+      this.block.set(n === b.length ? b : b.subarray(off, off + n), this.fill);
+      this.fill += n;
+      off += n;
+    }
+  }
+
+  writeEntry(src: PackSource, e: PlannedEntry, bytes?: Uint8Array): void {
+    this.write(entryHeader(e.hash, e.kind, e.codec, e.rawLength, e.length));
+    if (e.srcPack < 0) return this.write(bytes ?? src.bytes(e));
+    let off = 0;
+    while (off < e.length) {
+      const n = Math.min(this.room(), e.length - off);
+      src.read(e.srcPack, e.srcOffset + off, n, this.block, this.fill);
+      this.fill += n;
+      off += n;
+    }
+  }
+
+  /** The last, partial block (a view), or undefined when empty; starts over. */
+  rest(): Buffer | undefined {
+    const r = this.fill > 0 ? this.block.subarray(0, this.fill) : undefined;
+    this.fill = 0;
+    if (r && this.fresh) this.block = Buffer.allocUnsafe(this.size);
+    return r;
+  }
+}
+
+interface PackPlan {
+  name: string;
+  size: number;
+  entries: PlannedEntry[];
+}
+
+/**
+ * Cuts objects into packs of about `target` bytes (never above it unless one object is), keeping their order,
+ * and names each (the BLAKE3 of its bytes, hashed in blocks) from one pass over its objects' stored bytes;
+ * a plan holds no bytes, and plans are made one at a time as the uploads ask for them.
+ */
+function* planPacks(src: PackSource, hashes: readonly string[], target: number): Generator<PackPlan> {
+  let hasher = createHasher();
+  const w = new BlockWriter(PACK_BLOCK_BYTES, (b) => hasher.update(b), false);
+  let entries: PlannedEntry[] = [];
+  let size = 0;
+  const start = (): void => {
+    hasher = createHasher();
+    entries = [];
+    const header = packHeader();
+    w.write(header);
+    size = header.length;
+  };
+  const finish = (): PackPlan => {
+    const rest = w.rest();
+    if (rest) hasher.update(rest);
+    return { name: hasher.digestHex(), size, entries };
+  };
+  start();
+  for (const h of hashes) {
+    const o = src.locate(h);
+    if (entries.length && size + ENTRY_HEADER_SIZE + o.length > target) {
+      yield finish();
+      start();
+    }
+    const e: PlannedEntry = {
       hash: h,
       kind: o.kind,
       codec: o.codec,
       offset: size + ENTRY_HEADER_SIZE,
-      length: o.bytes.length,
+      length: o.length,
       rawLength: o.rawLength,
-    });
-    size += ENTRY_HEADER_SIZE + o.bytes.length;
+      srcPack: o.srcPack,
+      srcOffset: o.srcOffset,
+    };
+    w.writeEntry(src, e, o.bytes);
+    entries.push(e);
+    size += ENTRY_HEADER_SIZE + o.length;
   }
-  const bytes = Buffer.concat(parts, size);
-  return { name: hashBytes(bytes), bytes, idx: encodePackIndex(entries), entries };
+  if (entries.length) yield finish();
 }
 
-/** Groups objects into packs of about `target` bytes (never above max), keeping their order. */
-function groupPacks(
-  repo: Repository,
-  hashes: readonly string[],
-  target: number,
-): { groups: string[][]; bytes: number } {
-  const groups: string[][] = [];
-  let cur: string[] = [];
-  let size = PACK_HEADER_SIZE;
-  let total = 0;
-  for (const h of hashes) {
-    const len = pushedLength(repo, h) + ENTRY_HEADER_SIZE;
-    if (cur.length && size + len > target) {
-      groups.push(cur);
-      cur = [];
-      size = PACK_HEADER_SIZE;
+/**
+ * The body of a pack upload: its bytes produced again from the local packs in fresh 1 MiB blocks as the store
+ * reads them, checked against the planned name and size before the last block goes out (so a pack that came
+ * out different ends its put with INTEGRITY instead of landing under a wrong name). Replayable: a retried put
+ * reads it anew.
+ */
+function packBody(src: PackSource, plan: PackPlan): ReplayableBody {
+  return replayable(async function* () {
+    const hasher = createHasher();
+    let size = 0;
+    let held: Buffer | undefined;
+    const ready: Buffer[] = [];
+    const w = new BlockWriter(PACK_BLOCK_BYTES, (b) => ready.push(b), true);
+    const take = function* (): Generator<Buffer> {
+      for (const b of ready) {
+        hasher.update(b);
+        size += b.length;
+        if (held) yield held;
+        held = b;
+      }
+      ready.length = 0;
+    };
+    w.write(packHeader());
+    for (const e of plan.entries) {
+      w.writeEntry(src, e);
+      if (ready.length) yield* take();
     }
-    cur.push(h);
-    size += len;
-    total += len;
-  }
-  if (cur.length) groups.push(cur);
-  return { groups, bytes: total };
+    const rest = w.rest();
+    if (rest) ready.push(rest);
+    yield* take();
+    const name = hasher.digestHex();
+    if (name !== plan.name || size !== plan.size)
+      throw new StrataError(
+        'INTEGRITY',
+        `pack ${plan.name} came out different when read again for upload (local objects changed during push?)`,
+        { pack: plan.name, got: name, size, expectedSize: plan.size },
+      );
+    if (held) yield held;
+  });
 }
 
 async function uploadPacks(
@@ -243,43 +448,50 @@ async function uploadPacks(
   cache: CachedRemoteIndex,
   listing: PackListing,
   hashes: readonly string[],
+  estimate: number,
   opts: PushOptions,
 ): Promise<{ packs: number; skipped: number; bytes: number }> {
   const conc = Math.max(1, opts.packConcurrency ?? 4);
   const max = Math.min(opts.maxPackBytes ?? MAX_PACK_BYTES, MAX_PACK_BYTES);
-  // Estimate the total, then size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
-  let estimate = 0;
-  for (const h of hashes) estimate += pushedLength(repo, h) + ENTRY_HEADER_SIZE;
+  // Size packs so that a push keeps `conc` uploads busy (8 MiB .. max).
   const target = Math.max(Math.min(8 * 1024 * 1024, max), Math.min(max, Math.ceil(estimate / (conc * 2))));
-  const { groups, bytes } = groupPacks(repo, hashes, target);
-  opts.progress?.onPhase?.('writing packs', { objects: hashes.length, bytes });
+  opts.progress?.onPhase?.('writing packs', { objects: hashes.length, bytes: estimate });
+  let packs = 0;
+  let bytes = 0;
   let skipped = 0;
   const inFlight = new Set<Promise<void>>();
   let failed: unknown;
-  for (const g of groups) {
-    while (inFlight.size >= conc) await Promise.race(inFlight);
-    if (failed) break;
-    const p = buildPack(repo, g);
-    const task = (async () => {
-      if (listing.packs.has(p.name)) skipped++;
-      else await store.put(packKey(p.name), p.bytes, { signal: opts.signal });
-      // The index only after its pack: a reader never sees an index naming a missing pack.
-      await store.put(idxKey(p.name), p.idx, { signal: opts.signal });
-      cache.addPack(p.name, p.entries);
-      opts.progress?.onBytes?.(p.bytes.length);
-      opts.progress?.onObjects?.(p.entries.length);
-    })().then(
-      () => void inFlight.delete(task),
-      (e: unknown) => {
-        inFlight.delete(task);
-        failed ??= e;
-      },
-    );
-    inFlight.add(task);
+  const src = new PackSource(repo);
+  try {
+    for (const p of planPacks(src, hashes, target)) {
+      packs++;
+      bytes += p.size - PACK_HEADER_SIZE;
+      const task = (async () => {
+        if (listing.packs.has(p.name)) skipped++;
+        else await store.put(packKey(p.name), packBody(src, p), { signal: opts.signal });
+        // The index only after its pack: a reader never sees an index naming a missing pack.
+        await store.put(idxKey(p.name), encodePackIndex(p.entries), { signal: opts.signal });
+        cache.addPack(p.name, p.entries);
+        opts.progress?.onBytes?.(p.size);
+        opts.progress?.onObjects?.(p.entries.length);
+      })().then(
+        () => void inFlight.delete(task),
+        (e: unknown) => {
+          inFlight.delete(task);
+          failed ??= e;
+        },
+      );
+      inFlight.add(task);
+      while (inFlight.size >= conc) await Promise.race(inFlight);
+      if (failed) break;
+    }
+    await Promise.all(inFlight);
+  } finally {
+    await Promise.allSettled(inFlight);
+    src.close();
   }
-  await Promise.all(inFlight);
   if (failed) throw failed;
-  return { packs: groups.length, skipped, bytes };
+  return { packs, skipped, bytes };
 }
 
 /** Pushes branches and tags to a remote. */
@@ -356,7 +568,11 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
         }[]
       ).map((r) => r.target as Hash),
     ];
-    const { meta, chunks } = objectsToSend(
+    const {
+      meta,
+      chunks,
+      bytes: estimate,
+    } = objectsToSend(
       repo,
       updates.map((u) => u.t.commit),
       boundary,
@@ -364,7 +580,7 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
     );
     const send = [...meta, ...chunks];
     if (send.length) {
-      const up = await uploadPacks(repo, store, cache, listing, send, opts);
+      const up = await uploadPacks(repo, store, cache, listing, send, estimate, opts);
       Object.assign(result, {
         objects: send.length,
         bytes: up.bytes,
