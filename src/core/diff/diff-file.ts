@@ -8,7 +8,7 @@
  */
 import { diffArrays } from 'diff';
 import { StrataError, throwIfAborted } from '../../storage/errors.js';
-import { countBelow, longestIncreasing, pairGap } from './align.js';
+import { StreamingLis, countBelow, longestIncreasing, pairGap } from './align.js';
 import {
   bytesIdentity,
   canonicalJson,
@@ -22,6 +22,7 @@ import {
 } from './canonical.js';
 import { diffFields, wordDiff } from './fields.js';
 import { IdColumns, matchIds } from './id-columns.js';
+import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
   MAX_JSON_BYTES,
   lineRecord,
@@ -98,34 +99,37 @@ async function regionLines(access: LineAccess, units: number[]): Promise<RegionL
   return out;
 }
 
-/** Anchor token pairs in growable columns. */
-class PairList {
-  n = 0;
-  b = new Float64Array(1024);
-  a = new Float64Array(1024);
-  push(b: number, a: number): void {
-    if (this.n === this.b.length) {
-      const nb = new Float64Array(this.n * 2);
-      const na = new Float64Array(this.n * 2);
-      nb.set(this.b);
-      na.set(this.a);
-      this.b = nb;
-      this.a = na;
-    }
-    this.b[this.n] = b;
-    this.a[this.n++] = a;
+const TWO32 = 2 ** 32;
+
+/**
+ * Anchor token pairs (before, after), in memory up to a budget and spilled beyond it; read back in after
+ * order. Tokens are below 2^53: each is stored as two words.
+ */
+class AnchorList {
+  private readonly recs: SortedRecords;
+  private readonly w = new Uint32Array(4);
+  constructor(budgetBytes: number, dir: SpillDir) {
+    this.recs = new SortedRecords(4, 4, budgetBytes, dir);
   }
-  /** Indices ordered by the after token. */
-  orderByAfter(): Uint32Array {
-    const order = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) order[i] = i;
-    const a = this.a;
-    return order.sort((x, y) => a[x]! - a[y]!);
+  get n(): number {
+    return this.recs.n;
+  }
+  push(b: number, a: number): void {
+    const w = this.w;
+    w[0] = Math.floor(a / TWO32);
+    w[1] = a >>> 0;
+    w[2] = Math.floor(b / TWO32);
+    w[3] = b >>> 0;
+    this.recs.push(w);
+  }
+  /** Calls `f(before, after, i)` for every pair, by after token. */
+  forEach(f: (b: number, a: number, i: number) => void): void {
+    const r = this.recs.reader();
+    const w = r.rec;
+    for (let i = 0; r.next(); i++) f(w[2]! * TWO32 + w[3]!, w[0]! * TWO32 + w[1]!, i);
   }
   clear(): void {
-    this.n = 0;
-    this.b = new Float64Array(0);
-    this.a = new Float64Array(0);
+    this.recs.clear();
   }
 }
 
@@ -163,6 +167,20 @@ export async function* diffFile(
   before: DiffSide | null,
   after: DiffSide | null,
   opts: DiffOptions = {},
+): AsyncGenerator<DiffEvent> {
+  const dir = new SpillDir(opts.tmpDir);
+  try {
+    yield* diffFileIn(before, after, opts, dir);
+  } finally {
+    dir.close();
+  }
+}
+
+async function* diffFileIn(
+  before: DiffSide | null,
+  after: DiffSide | null,
+  opts: DiffOptions,
+  spillDir: SpillDir,
 ): AsyncGenerator<DiffEvent> {
   const any = after ?? before;
   if (!any) throw new StrataError('BAD_INPUT', 'diffFile needs at least one side');
@@ -261,9 +279,15 @@ export async function* diffFile(
   const unitTok: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
   const recs: [Rec[], Rec[]] = [[], []];
   // Without a key, pass 1 keeps identities in columns; only examples left unmatched become Recs.
-  const cols: [IdColumns, IdColumns] = [new IdColumns(), new IdColumns()];
+  // Identity state is bounded by the budget: 3/8 for each side's identities, 1/4 for the anchors; beyond
+  // that, each spills to sorted runs in a temporary directory.
+  const budget = diffBudget(opts.memoryBudget);
+  const cols: [IdColumns, IdColumns] = [
+    new IdColumns((budget * 3) / 8, spillDir),
+    new IdColumns((budget * 3) / 8, spillDir),
+  ];
   // Anchors as (before token, after token) pairs: shared pieces, runs of equal lines, examples matched.
-  const anchors = new PairList();
+  const anchors = new AnchorList(budget / 4, spillDir);
   const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
     if (!keyPaths) return undefined;
     const vals = keyPaths.map((p) => getPath(value, p));
@@ -450,7 +474,10 @@ export async function* diffFile(
               bytesIdentity(slice),
             );
             if (keep) cols[s].src.set(row, src);
-            // The content id now, while the bytes are at hand: pass 2 need not read the piece for it.
+            // The content id now, while the bytes are at hand: pass 2 need not read the piece for it. Not when
+            // the line diff gave up (a shuffled or rewritten region): most of those lines still match by bytes,
+            // and parsing every one of them cost most of a shuffle's time.
+            if (!parts) continue;
             const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
             identify(tmp, src);
             cols[s].setCid(row, tmp.cid!, tmp.error);
@@ -496,27 +523,31 @@ export async function* diffFile(
   if (!keyPaths) {
     // Equal bytes are equal examples (anchors, never objects), unless the CSV header that names their fields
     // changed. The examples left become Recs.
-    const matched: [Uint8Array | undefined, Uint8Array | undefined] = headersDiffer
-      ? [undefined, undefined]
-      : matchIds(cols[0], cols[1], (rb, ra) => anchors.push(cols[0].tok[rb]!, cols[1].tok[ra]!));
-    for (const s of [0, 1] as const) {
-      const c = cols[s];
-      for (let r = 0; r < c.n; r++) {
-        if (matched[s]?.[r]) continue;
-        const rec: Rec = { side: s, unit: c.unit[r]!, ord: c.ord[r]!, tok: c.tok[r]!, l1: c.id(r) };
-        if (c.line[r]! >= 0) rec.line = c.line[r]!;
-        if (c.index && c.index[r]! >= 0) rec.index = c.index[r]!;
-        const src = c.src.get(r);
+    matchIds(
+      cols[0],
+      cols[1],
+      (tb, ta) => anchors.push(tb, ta),
+      (s, row) => {
+        const c = cols[s];
+        const rec: Rec = { side: s, unit: row.unit, ord: row.ord, tok: row.tok, l1: row.id };
+        if (row.line >= 0) rec.line = row.line;
+        if (row.index >= 0) rec.index = row.index;
+        const src = c.src.get(row.row);
         if (src) rec.src = src;
-        const cid = c.cid(r);
+        const cid = c.cids.get(row.row);
         if (cid !== undefined) {
           rec.cid = cid;
-          const error = c.errors.get(r);
+          const error = c.errors.get(row.row);
           if (error !== undefined) rec.error = error;
         }
         recs[s].push(rec);
-      }
-      cols[s] = new IdColumns();
+      },
+      !headersDiffer,
+    );
+    // The examples left come out in identity order: back to reading order.
+    for (const s of [0, 1] as const) {
+      recs[s].sort((x, y) => x.tok - y.tok);
+      cols[s].clear();
     }
   }
 
@@ -659,15 +690,21 @@ export async function* diffFile(
   {
     for (const [bu, au] of sharedPairs) anchors.push(unitTok[0].get(bu)!, unitTok[1].get(au)!);
     for (const a of recs[1]) if (a.partner) anchors.push(a.partner.tok, a.tok);
-    const order = anchors.orderByAfter();
-    const seq = new Float64Array(order.length);
-    for (let i = 0; i < order.length; i++) seq[i] = anchors.b[order[i]!]!;
-    const lis = longestIncreasing(seq);
-    anchorB = new Float64Array(lis.length);
-    anchorA = new Float64Array(lis.length);
-    lis.forEach((i, k) => {
-      anchorB[k] = seq[i]!;
-      anchorA[k] = anchors.a[order[i]!]!;
+    // The longest run of anchors in order (by after token, increasing before tokens), streamed: the
+    // back-pointers spill with the anchors, and only the run itself is held.
+    const prev = new IntLog(budget / 4, spillDir);
+    const lis = new StreamingLis(prev);
+    anchors.forEach((b) => lis.push(b));
+    const chosen = lis.result();
+    prev.close();
+    anchorB = new Float64Array(chosen.length);
+    anchorA = new Float64Array(chosen.length);
+    let k = 0;
+    anchors.forEach((b, a, i) => {
+      if (k < chosen.length && chosen[k] === i) {
+        anchorB[k] = b;
+        anchorA[k++] = a;
+      }
     });
     anchors.clear();
   }
