@@ -487,6 +487,10 @@ async function* diffFileIn(
         mid0.length > 0 && mid1.length > 0
           ? diffArrays(mid0, mid1, { comparator: eq, maxEditLength: MAX_REGION_EDITS })
           : undefined;
+      // The line diff gave up on a region with many lines on both sides: a shuffle (most lines match by bytes
+      // elsewhere) or a rewrite. Its lines get no content id now (see below). A one-sided region (appended or
+      // deleted lines) keeps them: those lines are changes, and the ids now spare reading the pieces again.
+      const gaveUp = !parts && Math.min(mid0.length, mid1.length) * 4 >= Math.max(mid0.length, mid1.length);
       if (parts) {
         let i = head;
         let j = head;
@@ -562,9 +566,10 @@ async function* diffFileIn(
             );
             if (keep) cols[s].src.set(row, src);
             // The content id now, while the bytes are at hand: pass 2 need not read the piece for it. Not when
-            // the line diff gave up (a shuffled or rewritten region): most of those lines still match by bytes,
-            // and parsing every one of them cost most of a shuffle's time.
-            if (!parts) continue;
+            // the line diff gave up on a two-sided region: in a shuffle most of those lines match by bytes, and
+            // parsing every one of them cost most of the shuffle's time (pass 2 reads the pieces of the few
+            // left over).
+            if (gaveUp) continue;
             const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
             identify(tmp, src);
             cols[s].setCid(row, tmp.cid!, tmp.error);

@@ -250,7 +250,8 @@ function mergeRuns(
  */
 export class IntLog {
   n = 0;
-  private chunk: Int32Array;
+  private chunk = new Int32Array(1024);
+  private readonly max: number;
   private chunkStart = 0;
   private fd = -1;
   private cache: Int32Array | undefined;
@@ -259,19 +260,27 @@ export class IntLog {
     budgetBytes: number,
     private readonly dir: SpillDir,
   ) {
-    this.chunk = new Int32Array(Math.max(1024, Math.floor(budgetBytes / 8)));
+    // The memory chunk grows up to half the budget; reading back from the file takes a block as large.
+    this.max = Math.max(1024, Math.floor(budgetBytes / 8));
   }
   push(v: number): void {
     if (this.n - this.chunkStart === this.chunk.length) {
-      if (this.fd < 0) this.fd = openSync(this.dir.file(), 'w+');
-      writeSync(this.fd, this.chunk, 0, this.chunk.byteLength, this.chunkStart * 4);
-      this.chunkStart = this.n;
+      if (this.chunk.length < this.max) {
+        const c = new Int32Array(Math.min(this.max, this.chunk.length * 2));
+        c.set(this.chunk);
+        this.chunk = c;
+      } else {
+        if (this.fd < 0) this.fd = openSync(this.dir.file(), 'w+');
+        writeSync(this.fd, this.chunk, 0, this.chunk.byteLength, this.chunkStart * 4);
+        this.chunkStart = this.n;
+      }
     }
     this.chunk[this.n++ - this.chunkStart] = v;
   }
   get(i: number): number {
     if (i >= this.chunkStart) return this.chunk[i - this.chunkStart]!;
-    const size = this.chunk.length;
+    // Spilled entries: the chunk is full-size by then, and every chunk written is.
+    const size = this.max;
     const start = Math.floor(i / size) * size;
     if (this.cacheStart !== start) {
       this.cache ??= new Int32Array(size);
