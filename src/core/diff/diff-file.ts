@@ -490,7 +490,7 @@ async function* diffFileIn(
       // The line diff gave up on a region with many lines on both sides: a shuffle (most lines match by bytes
       // elsewhere) or a rewrite. Its lines get no content id now (see below). A one-sided region (appended or
       // deleted lines) keeps them: those lines are changes, and the ids now spare reading the pieces again.
-      const gaveUp = !parts && Math.min(mid0.length, mid1.length) * 4 >= Math.max(mid0.length, mid1.length);
+      const gaveUp = !parts && mid0.length > 0 && mid1.length > 0;
       if (parts) {
         let i = head;
         let j = head;
