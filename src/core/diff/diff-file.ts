@@ -166,7 +166,7 @@ interface Planned {
 
 const FETCH_BATCH = 512;
 /** Changed regions of line files up to this size (both sides) are held whole to strip their equal ends. */
-const REGION_BYTES = 64 * 1024 * 1024;
+const REGION_BYTES = 16 * 1024 * 1024;
 /** Edits beyond which the lines of a changed region are all compared by identity instead of a line diff. */
 const MAX_REGION_EDITS = 256;
 /** Bytes of changed lines kept from pass 1 for pass 2, per file. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 /** Default budget of identity state for one file's diff (both sides, anchors included). */
-export const DEFAULT_DIFF_BUDGET = 128 * 1024 * 1024;
+export const DEFAULT_DIFF_BUDGET = 64 * 1024 * 1024;
 
 /** The budget: the option, else STRATA_DIFF_MEMORY (bytes, for tests and tuning), else the default. */
 export function diffBudget(option: number | undefined): number {
