@@ -125,6 +125,20 @@ describe('diff with a memory budget', () => {
     expect(counts.removed + counts.modified).toBe(1);
     expect(changes.some((c) => c.after?.text === 'changed')).toBe(true);
   });
+  it('a consumer that stops early leaves no spill files', async () => {
+    const b = sideFromBytes('d.jsonl', lines(rows), { avgSize: 2048 });
+    const a = sideFromBytes('d.jsonl', lines(shuffle(edit(rows, r, 0.02), r)), { avgSize: 2048 });
+    let seen = 0;
+    for await (const ev of diffFile(b, a, { memoryBudget: 2048, tmpDir: tmp, key: ['id'] })) {
+      if (ev.type === 'change') {
+        expect(readdirSync(tmp).length).toBe(1);
+        seen++;
+        break;
+      }
+    }
+    expect(seen).toBe(1);
+    expect(readdirSync(tmp)).toEqual([]);
+  });
 });
 
 describe('spill building blocks', () => {

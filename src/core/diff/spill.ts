@@ -22,6 +22,8 @@ export function diffBudget(option: number | undefined): number {
 export class SpillDir {
   private path: string | undefined;
   private seq = 0;
+  /** Open run files: closed by `close` too, should the diff stop in the middle of a merge. */
+  private readonly fds = new Set<number>();
   constructor(private readonly parent: string = tmpdir()) {}
   file(): string {
     this.path ??= mkdtempSync(join(this.parent, 'strata-diff-'));
@@ -30,7 +32,17 @@ export class SpillDir {
   get used(): boolean {
     return this.path !== undefined;
   }
+  open(path: string, flags: string): number {
+    const fd = openSync(path, flags);
+    this.fds.add(fd);
+    return fd;
+  }
+  closeFd(fd: number): void {
+    if (this.fds.delete(fd)) closeSync(fd);
+  }
   close(): void {
+    for (const fd of this.fds) closeSync(fd);
+    this.fds.clear();
     if (this.path) rmSync(this.path, { recursive: true, force: true });
     this.path = undefined;
   }
@@ -133,7 +145,7 @@ export class SortedRecords {
       this.flush();
       // The merge's blocks take the buffer's place.
       this.buf = new Uint32Array(0);
-      return mergeRuns(this.runs, this.width, this.keyWords, this.cap);
+      return mergeRuns(this.runs, this.width, this.keyWords, this.cap, this.dir);
     }
     const order = this.sortBuffer();
     const { buf, width } = this;
@@ -163,10 +175,11 @@ function mergeRuns(
   width: number,
   keyWords: number,
   budgetRecords: number,
+  dir: SpillDir,
 ): RecordReader {
   const blockRecords = Math.max(256, Math.floor(budgetRecords / runs.length));
   const src = runs.map((r) => ({
-    fd: openSync(r.path, 'r'),
+    fd: dir.open(r.path, 'r'),
     left: r.n,
     pos: 0,
     block: new Uint32Array(Math.min(blockRecords, Math.max(1, r.n)) * width),
@@ -176,7 +189,7 @@ function mergeRuns(
   const fill = (s: (typeof src)[number]): boolean => {
     if (s.at < s.have) return true;
     if (s.left === 0) {
-      closeSync(s.fd);
+      dir.closeFd(s.fd);
       s.fd = -1;
       return false;
     }
@@ -270,7 +283,7 @@ export class IntLog {
         c.set(this.chunk);
         this.chunk = c;
       } else {
-        if (this.fd < 0) this.fd = openSync(this.dir.file(), 'w+');
+        if (this.fd < 0) this.fd = this.dir.open(this.dir.file(), 'w+');
         writeSync(this.fd, this.chunk, 0, this.chunk.byteLength, this.chunkStart * 4);
         this.chunkStart = this.n;
       }
@@ -290,7 +303,7 @@ export class IntLog {
     return this.cache![i - start]!;
   }
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    if (this.fd >= 0) this.dir.closeFd(this.fd);
     this.fd = -1;
     this.cache = undefined;
     this.chunk = new Int32Array(0);
