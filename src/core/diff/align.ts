@@ -4,6 +4,7 @@
  * gaps, and the unmatched examples of one gap are the candidates for "modified" pairs.
  */
 import { diffArrays } from 'diff';
+import type { IntLog } from './spill.js';
 
 /** Indices (into `seq`) of one longest strictly increasing subsequence. O(n log n). */
 export function longestIncreasing(seq: ArrayLike<number>): number[] {
@@ -96,4 +97,49 @@ export function pairGap<T>(
   }
   flush();
   return out;
+}
+
+/**
+ * `longestIncreasing` over values given one at a time (same algorithm, so the same subsequence): the
+ * back-pointers go to an IntLog (memory up to its budget, then a file), the rest is O(length of the run).
+ * `result()` gives the indices of the chosen values, ascending.
+ */
+export class StreamingLis {
+  n = 0;
+  private len = 0;
+  private tailV = new Float64Array(1024);
+  private tailI = new Int32Array(1024);
+  constructor(private readonly prev: IntLog) {}
+
+  push(v: number): void {
+    let lo = 0;
+    let hi = this.len;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tailV[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    this.prev.push(lo > 0 ? this.tailI[lo - 1]! : -1);
+    if (lo === this.tailV.length) {
+      const v2 = new Float64Array(lo * 2);
+      const i2 = new Int32Array(lo * 2);
+      v2.set(this.tailV);
+      i2.set(this.tailI);
+      this.tailV = v2;
+      this.tailI = i2;
+    }
+    this.tailV[lo] = v;
+    this.tailI[lo] = this.n++;
+    if (lo === this.len) this.len++;
+  }
+
+  result(): Uint32Array {
+    const out = new Uint32Array(this.len);
+    let k = this.len ? this.tailI[this.len - 1]! : -1;
+    for (let j = this.len - 1; j >= 0; j--) {
+      out[j] = k;
+      k = this.prev.get(k);
+    }
+    return out;
+  }
 }

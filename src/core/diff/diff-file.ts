@@ -8,7 +8,7 @@
  */
 import { diffArrays } from 'diff';
 import { StrataError, throwIfAborted } from '../../storage/errors.js';
-import { countBelow, longestIncreasing, pairGap } from './align.js';
+import { StreamingLis, countBelow, longestIncreasing, pairGap } from './align.js';
 import {
   bytesIdentity,
   canonicalJson,
@@ -22,6 +22,7 @@ import {
 } from './canonical.js';
 import { diffFields, wordDiff } from './fields.js';
 import { IdColumns, matchIds } from './id-columns.js';
+import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
   MAX_JSON_BYTES,
   lineRecord,
@@ -98,34 +99,59 @@ async function regionLines(access: LineAccess, units: number[]): Promise<RegionL
   return out;
 }
 
-/** Anchor token pairs in growable columns. */
-class PairList {
-  n = 0;
-  b = new Float64Array(1024);
-  a = new Float64Array(1024);
-  push(b: number, a: number): void {
-    if (this.n === this.b.length) {
-      const nb = new Float64Array(this.n * 2);
-      const na = new Float64Array(this.n * 2);
-      nb.set(this.b);
-      na.set(this.a);
-      this.b = nb;
-      this.a = na;
-    }
-    this.b[this.n] = b;
-    this.a[this.n++] = a;
+const TWO32 = 2 ** 32;
+
+/** A 16-character latin1 identity as 4 words at `at`. */
+function putWords(w: Uint32Array, at: number, id: string): void {
+  for (let k = 0; k < 4; k++) {
+    const o = k * 4;
+    w[at + k] =
+      ((id.charCodeAt(o) << 24) |
+        (id.charCodeAt(o + 1) << 16) |
+        (id.charCodeAt(o + 2) << 8) |
+        id.charCodeAt(o + 3)) >>>
+      0;
   }
-  /** Indices ordered by the after token. */
-  orderByAfter(): Uint32Array {
-    const order = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) order[i] = i;
-    const a = this.a;
-    return order.sort((x, y) => a[x]! - a[y]!);
+}
+
+function getWords(w: Uint32Array, at: number): string {
+  let s = '';
+  for (let k = 0; k < 4; k++) {
+    const v = w[at + k]!;
+    s += String.fromCharCode(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+  }
+  return s;
+}
+
+/**
+ * Anchor token pairs (before, after), in memory up to a budget and spilled beyond it; read back in after
+ * order. Tokens are below 2^53: each is stored as two words.
+ */
+class AnchorList {
+  private readonly recs: SortedRecords;
+  private readonly w = new Uint32Array(4);
+  constructor(budgetBytes: number, dir: SpillDir) {
+    this.recs = new SortedRecords(4, 4, budgetBytes, dir);
+  }
+  get n(): number {
+    return this.recs.n;
+  }
+  push(b: number, a: number): void {
+    const w = this.w;
+    w[0] = Math.floor(a / TWO32);
+    w[1] = a >>> 0;
+    w[2] = Math.floor(b / TWO32);
+    w[3] = b >>> 0;
+    this.recs.push(w);
+  }
+  /** Calls `f(before, after, i)` for every pair, by after token. */
+  forEach(f: (b: number, a: number, i: number) => void): void {
+    const r = this.recs.reader();
+    const w = r.rec;
+    for (let i = 0; r.next(); i++) f(w[2]! * TWO32 + w[3]!, w[0]! * TWO32 + w[1]!, i);
   }
   clear(): void {
-    this.n = 0;
-    this.b = new Float64Array(0);
-    this.a = new Float64Array(0);
+    this.recs.clear();
   }
 }
 
@@ -140,12 +166,21 @@ interface Planned {
 
 const FETCH_BATCH = 512;
 /** Changed regions of line files up to this size (both sides) are held whole to strip their equal ends. */
-const REGION_BYTES = 64 * 1024 * 1024;
+const REGION_BYTES = 16 * 1024 * 1024;
 /** Edits beyond which the lines of a changed region are all compared by identity instead of a line diff. */
 const MAX_REGION_EDITS = 256;
 /** Bytes of changed lines kept from pass 1 for pass 2, per file. */
 const KEEP_BYTES = 32 * 1024 * 1024;
 const MAX_DUP_WARNINGS = 100;
+/** About what a Rec of pass 1 with a key costs (object, key, content id): the budget's unit before spilling. */
+const KEYED_REC_BYTES = 256;
+/**
+ * A spilled example with a key: kind (0 keyed, 1 no key), hash of the key (or content id), side, sequence,
+ * token (2 words), unit, ordinal, line, index, content id (4 words), flags (1: content id, 2: equal line),
+ * the equal line's token (2 words). Sorted by kind, hash, side, sequence.
+ */
+const KEY_WIDTH = 20;
+const KEY_WORDS = 7;
 const MAX_DUP_KEYS_LISTED = 20;
 
 const samePieces = (a: DiffSide, b: DiffSide): boolean =>
@@ -163,6 +198,20 @@ export async function* diffFile(
   before: DiffSide | null,
   after: DiffSide | null,
   opts: DiffOptions = {},
+): AsyncGenerator<DiffEvent> {
+  const dir = new SpillDir(opts.tmpDir);
+  try {
+    yield* diffFileIn(before, after, opts, dir);
+  } finally {
+    dir.close();
+  }
+}
+
+async function* diffFileIn(
+  before: DiffSide | null,
+  after: DiffSide | null,
+  opts: DiffOptions,
+  spillDir: SpillDir,
 ): AsyncGenerator<DiffEvent> {
   const any = after ?? before;
   if (!any) throw new StrataError('BAD_INPUT', 'diffFile needs at least one side');
@@ -261,9 +310,15 @@ export async function* diffFile(
   const unitTok: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
   const recs: [Rec[], Rec[]] = [[], []];
   // Without a key, pass 1 keeps identities in columns; only examples left unmatched become Recs.
-  const cols: [IdColumns, IdColumns] = [new IdColumns(), new IdColumns()];
+  // Identity state is bounded by the budget: 3/8 for each side's identities, 1/4 for the anchors; beyond
+  // that, each spills to sorted runs in a temporary directory.
+  const budget = diffBudget(opts.memoryBudget);
+  const cols: [IdColumns, IdColumns] = [
+    new IdColumns((budget * 3) / 8, spillDir),
+    new IdColumns((budget * 3) / 8, spillDir),
+  ];
   // Anchors as (before token, after token) pairs: shared pieces, runs of equal lines, examples matched.
-  const anchors = new PairList();
+  const anchors = new AnchorList(budget / 4, spillDir);
   const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
     if (!keyPaths) return undefined;
     const vals = keyPaths.map((p) => getPath(value, p));
@@ -295,6 +350,62 @@ export async function* diffFile(
     rec.value = undefined;
     rec.text = undefined;
     rec.fetched = false;
+  }
+
+  // With a key, pass 1 keeps a Rec per example while they fit in the budget; beyond it, every example becomes
+  // a fixed-width record (hash of its key, position, content id) in sorted runs on disk, read back grouped by
+  // key (keyed.ts-like grouping below, "spilled keys").
+  let keyRecs: SortedRecords | undefined;
+  const keySeq = [0, 0];
+  const keyErrors: [Map<number, string>, Map<number, string>] = [new Map(), new Map()];
+  const keySrc: [Map<number, ParsedRecord>, Map<number, ParsedRecord>] = [new Map(), new Map()];
+  /** Examples without the key that equal a line on the other side: paired at once when spilled. */
+  const keylessSame = { count: 0, missing: 0 };
+  const kw = new Uint32Array(KEY_WIDTH);
+  function spillKeyed(rec: Rec): void {
+    const s = rec.side;
+    const seq = keySeq[s]!++;
+    if (rec.key === undefined && rec.same) {
+      keylessSame.count++;
+      if (!rec.error) keylessSame.missing++;
+      if (s === 0) anchors.push(rec.tok, rec.same.tok);
+      return;
+    }
+    const h = rec.key !== undefined ? identity(rec.key, 'k\0') : rec.cid!;
+    kw[0] = rec.key !== undefined ? 0 : 1;
+    putWords(kw, 1, h);
+    kw[5] = s;
+    kw[6] = seq;
+    kw[7] = Math.floor(rec.tok / TWO32);
+    kw[8] = rec.tok >>> 0;
+    kw[9] = rec.unit;
+    kw[10] = rec.ord;
+    kw[11] = (rec.line ?? -1) >>> 0;
+    kw[12] = (rec.index ?? -1) >>> 0;
+    let flags = 0;
+    if (rec.cid !== undefined) {
+      putWords(kw, 13, rec.cid);
+      flags |= 1;
+    }
+    if (rec.same) {
+      kw[18] = Math.floor(rec.same.tok / TWO32);
+      kw[19] = rec.same.tok >>> 0;
+      flags |= 2;
+    }
+    kw[17] = flags;
+    if (rec.error !== undefined) keyErrors[s].set(seq, rec.error);
+    if (rec.src) keySrc[s].set(seq, rec.src);
+    keyRecs!.push(kw);
+  }
+  function addKeyed(rec: Rec): void {
+    if (keyRecs) return spillKeyed(rec);
+    recs[rec.side].push(rec);
+    if ((recs[0].length + recs[1].length) * KEYED_REC_BYTES <= (budget * 3) / 4) return;
+    keyRecs = new SortedRecords(KEY_WIDTH, KEY_WORDS, (budget * 3) / 4, spillDir);
+    for (const s of [0, 1] as const) {
+      for (const r of recs[s]) spillKeyed(r);
+      recs[s] = [];
+    }
   }
 
   const lineAccess: [LineAccess | undefined, LineAccess | undefined] = [readers[0].lines, readers[1].lines];
@@ -343,7 +454,7 @@ export async function* diffFile(
             records.forEach((r, ord) => {
               const rec: Rec = { side: s, unit: u, ord, tok: u * stride + 1 + ord, line: r.line, l1: '' };
               identify(rec, r);
-              recs[s].push(rec);
+              addKeyed(rec);
             });
           }
         }
@@ -376,6 +487,10 @@ export async function* diffFile(
         mid0.length > 0 && mid1.length > 0
           ? diffArrays(mid0, mid1, { comparator: eq, maxEditLength: MAX_REGION_EDITS })
           : undefined;
+      // The line diff gave up on a region with many lines on both sides: a shuffle (most lines match by bytes
+      // elsewhere) or a rewrite. Its lines get no content id now (see below). A one-sided region (appended or
+      // deleted lines) keeps them: those lines are changes, and the ids now spare reading the pieces again.
+      const gaveUp = !parts && mid0.length > 0 && mid1.length > 0;
       if (parts) {
         let i = head;
         let j = head;
@@ -423,8 +538,8 @@ export async function* diffFile(
             } else b.error = a.error = p.error;
             b.same = a;
             a.same = b;
-            recs[0].push(b);
-            recs[1].push(a);
+            addKeyed(b);
+            addKeyed(a);
           }
         }
       }
@@ -450,7 +565,11 @@ export async function* diffFile(
               bytesIdentity(slice),
             );
             if (keep) cols[s].src.set(row, src);
-            // The content id now, while the bytes are at hand: pass 2 need not read the piece for it.
+            // The content id now, while the bytes are at hand: pass 2 need not read the piece for it. Not when
+            // the line diff gave up on a two-sided region: in a shuffle most of those lines match by bytes, and
+            // parsing every one of them cost most of the shuffle's time (pass 2 reads the pieces of the few
+            // left over).
+            if (gaveUp) continue;
             const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
             identify(tmp, src);
             cols[s].setCid(row, tmp.cid!, tmp.error);
@@ -459,7 +578,7 @@ export async function* diffFile(
           const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
           if (keep) rec.src = src;
           identify(rec, src);
-          recs[s].push(rec);
+          addKeyed(rec);
         }
       }
     }
@@ -482,7 +601,7 @@ export async function* diffFile(
           }
           const rec: Rec = { side: s, unit: u, ord, tok: tok++, line: r.line, index: r.index, l1: '' };
           identify(rec, r);
-          recs[s].push(rec);
+          addKeyed(rec);
         });
       }
     }
@@ -496,27 +615,31 @@ export async function* diffFile(
   if (!keyPaths) {
     // Equal bytes are equal examples (anchors, never objects), unless the CSV header that names their fields
     // changed. The examples left become Recs.
-    const matched: [Uint8Array | undefined, Uint8Array | undefined] = headersDiffer
-      ? [undefined, undefined]
-      : matchIds(cols[0], cols[1], (rb, ra) => anchors.push(cols[0].tok[rb]!, cols[1].tok[ra]!));
-    for (const s of [0, 1] as const) {
-      const c = cols[s];
-      for (let r = 0; r < c.n; r++) {
-        if (matched[s]?.[r]) continue;
-        const rec: Rec = { side: s, unit: c.unit[r]!, ord: c.ord[r]!, tok: c.tok[r]!, l1: c.id(r) };
-        if (c.line[r]! >= 0) rec.line = c.line[r]!;
-        if (c.index && c.index[r]! >= 0) rec.index = c.index[r]!;
-        const src = c.src.get(r);
+    matchIds(
+      cols[0],
+      cols[1],
+      (tb, ta) => anchors.push(tb, ta),
+      (s, row) => {
+        const c = cols[s];
+        const rec: Rec = { side: s, unit: row.unit, ord: row.ord, tok: row.tok, l1: row.id };
+        if (row.line >= 0) rec.line = row.line;
+        if (row.index >= 0) rec.index = row.index;
+        const src = c.src.get(row.row);
         if (src) rec.src = src;
-        const cid = c.cid(r);
+        const cid = c.cids.get(row.row);
         if (cid !== undefined) {
           rec.cid = cid;
-          const error = c.errors.get(r);
+          const error = c.errors.get(row.row);
           if (error !== undefined) rec.error = error;
         }
         recs[s].push(rec);
-      }
-      cols[s] = new IdColumns();
+      },
+      !headersDiffer,
+    );
+    // The examples left come out in identity order: back to reading order.
+    for (const s of [0, 1] as const) {
+      recs[s].sort((x, y) => x.tok - y.tok);
+      cols[s].clear();
     }
   }
 
@@ -556,6 +679,8 @@ export async function* diffFile(
   const pair = (b: Rec, a: Rec): void => {
     b.partner = a;
     a.partner = b;
+    // Spilled keys hold no list of Recs to collect the anchors from at the end.
+    if (keyRecs) anchors.push(b.tok, a.tok);
   };
   /** Multiset matching: the k-th occurrence of an identity before pairs with its k-th occurrence after. */
   const matchBy = (bs: Rec[], as: Rec[], id: (r: Rec) => string | undefined): void => {
@@ -587,27 +712,9 @@ export async function* diffFile(
     await fetch([...recs[0], ...recs[1]], 'id');
     matchBy(recs[0], recs[1], (r) => r.cid);
   } else {
-    const groups = new Map<string, [Rec[], Rec[]]>();
-    const keyless: [Rec[], Rec[]] = [[], []];
-    for (const s of [0, 1] as const) {
-      for (const r of recs[s]) {
-        if (r.key === undefined) {
-          keyless[s].push(r);
-          continue;
-        }
-        (groups.get(r.key) ?? groups.set(r.key, [[], []]).get(r.key)!)[s].push(r);
-      }
-    }
-    // Examples paired with an equal line (line files) carry no content id: those without the key pair with
-    // their equal line, and those in duplicate groups are read again for theirs.
-    for (const r of keyless[0]) if (r.same) pair(r, r.same);
-    const need: Rec[] = [];
-    for (const [bs, as] of groups.values())
-      if (bs.length > 1 || as.length > 1)
-        for (const r of [...bs, ...as]) if (r.cid === undefined) need.push(r);
-    await fetch(need);
     const dups = { before: 0, after: 0, keys: [] as unknown[] };
-    for (const [bs, as] of groups.values()) {
+    /** The examples of one key, each side in reading order (duplicates: content ids and key value known). */
+    const keyGroup = (bs: Rec[], as: Rec[]): void => {
       const dup = bs.length > 1 || as.length > 1;
       if (dup) {
         if (bs.length > 1) dups.before++;
@@ -635,21 +742,116 @@ export async function* diffFile(
       }
       for (const r of rb.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0, duplicate: dup });
       for (const r of ra.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0, duplicate: dup });
+    };
+    const missingWarning = (missing: number): void => {
+      if (missing === 0) return;
+      warnings++;
+      notes.push(`${missing} example(s) without the key field(s) ${opts.key!.join(',')}: matched by content`);
+      dupWarnings.push({ type: 'warning', path, message: notes[notes.length - 1]! });
+    };
+    if (!keyRecs) {
+      const groups = new Map<string, [Rec[], Rec[]]>();
+      const keyless: [Rec[], Rec[]] = [[], []];
+      for (const s of [0, 1] as const) {
+        for (const r of recs[s]) {
+          if (r.key === undefined) {
+            keyless[s].push(r);
+            continue;
+          }
+          (groups.get(r.key) ?? groups.set(r.key, [[], []]).get(r.key)!)[s].push(r);
+        }
+      }
+      // Examples paired with an equal line (line files) carry no content id: those without the key pair
+      // with their equal line, and those in duplicate groups are read again for theirs.
+      for (const r of keyless[0]) if (r.same) pair(r, r.same);
+      const need: Rec[] = [];
+      for (const [bs, as] of groups.values())
+        if (bs.length > 1 || as.length > 1)
+          for (const r of [...bs, ...as]) if (r.cid === undefined) need.push(r);
+      await fetch(need);
+      for (const [bs, as] of groups.values()) keyGroup(bs, as);
+      if (keyless[0].length + keyless[1].length > 0) {
+        missingWarning([...keyless[0], ...keyless[1]].filter((r) => !r.error).length);
+        matchBy(keyless[0], keyless[1], (r) => r.cid);
+        for (const r of keyless[0]) if (!r.partner) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+        for (const r of keyless[1]) if (!r.partner) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+      }
+    } else {
+      // Spilled keys: groups come sorted by (kind, hash of the key or content id), each side in reading
+      // order. A group of one key on each side at most is settled at once (its Recs live on only if they
+      // change); duplicate groups wait for their content ids and key values, in order of first occurrence.
+      const rd = keyRecs.reader();
+      const w = rd.rec;
+      const toRec = (): Rec => {
+        const s = w[5] as SideNo;
+        const seq = w[6]!;
+        const rec: Rec = { side: s, unit: w[9]!, ord: w[10]!, tok: w[7]! * TWO32 + w[8]!, l1: '' };
+        if (w[11] !== 0xffffffff) rec.line = w[11]!;
+        if (w[12] !== 0xffffffff) rec.index = w[12]!;
+        if (w[17]! & 1) rec.cid = getWords(w, 13);
+        const error = keyErrors[s].get(seq);
+        if (error !== undefined) rec.error = error;
+        const src = keySrc[s].get(seq);
+        if (src) rec.src = src;
+        return rec;
+      };
+      const sameTok = (): number => (w[17]! & 2 ? w[18]! * TWO32 + w[19]! : -1);
+      const deferred: Array<[Rec[], Rec[], number]> = [];
+      let keylessCount = keylessSame.count;
+      let missing = keylessSame.missing;
+      let more = rd.next();
+      while (more) {
+        throwIfAborted(signal);
+        const kind = w[0]!;
+        const h = [w[1]!, w[2]!, w[3]!, w[4]!];
+        const first = w[5]! * TWO32 + w[6]!;
+        const group: [Rec[], Rec[]] = [[], []];
+        const same: [number[], number[]] = [[], []];
+        do {
+          const r = toRec();
+          group[r.side].push(r);
+          same[r.side].push(sameTok());
+          more = rd.next();
+        } while (more && w[0] === kind && w[1] === h[0] && w[2] === h[1] && w[3] === h[2] && w[4] === h[3]);
+        const [bs, as] = group;
+        if (kind === 1) {
+          // Without the key: equal content pairs, k-th with k-th.
+          keylessCount += bs.length + as.length;
+          for (const r of [...bs, ...as]) if (!r.error) missing++;
+          const n = Math.min(bs.length, as.length);
+          for (let k = 0; k < n; k++) pair(bs[k]!, as[k]!);
+          for (const r of bs.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
+          for (const r of as.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+          continue;
+        }
+        // Equal lines: the pair is known by tokens.
+        bs.forEach((b, i) => {
+          const t = same[0][i]!;
+          if (t >= 0) {
+            const a = as.find((x) => x.tok === t);
+            if (a) {
+              b.same = a;
+              a.same = b;
+            }
+          }
+        });
+        if (bs.length > 1 || as.length > 1) deferred.push([bs, as, first]);
+        else keyGroup(bs, as);
+      }
+      keyRecs.clear();
+      deferred.sort((x, y) => x[2] - y[2]);
+      const need: Rec[] = [];
+      for (const [bs, as] of deferred) {
+        for (const r of [...bs, ...as]) if (r.cid === undefined) need.push(r);
+        const head = (bs[0] ?? as[0])!;
+        if (head.cid !== undefined) need.push(head);
+      }
+      await fetch(need);
+      for (const r of need) release(r);
+      for (const [bs, as] of deferred) keyGroup(bs, as);
+      if (keylessCount > 0) missingWarning(missing);
     }
     if (dups.before + dups.after > 0) duplicateKeys = dups;
-    if (keyless[0].length + keyless[1].length > 0) {
-      const missing = [...keyless[0], ...keyless[1]].filter((r) => !r.error).length;
-      if (missing > 0) {
-        warnings++;
-        notes.push(
-          `${missing} example(s) without the key field(s) ${opts.key!.join(',')}: matched by content`,
-        );
-        dupWarnings.push({ type: 'warning', path, message: notes[notes.length - 1]! });
-      }
-      matchBy(keyless[0], keyless[1], (r) => r.cid);
-      for (const r of keyless[0]) if (!r.partner) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
-      for (const r of keyless[1]) if (!r.partner) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
-    }
   }
   for (const w of dupWarnings) yield w;
 
@@ -659,15 +861,21 @@ export async function* diffFile(
   {
     for (const [bu, au] of sharedPairs) anchors.push(unitTok[0].get(bu)!, unitTok[1].get(au)!);
     for (const a of recs[1]) if (a.partner) anchors.push(a.partner.tok, a.tok);
-    const order = anchors.orderByAfter();
-    const seq = new Float64Array(order.length);
-    for (let i = 0; i < order.length; i++) seq[i] = anchors.b[order[i]!]!;
-    const lis = longestIncreasing(seq);
-    anchorB = new Float64Array(lis.length);
-    anchorA = new Float64Array(lis.length);
-    lis.forEach((i, k) => {
-      anchorB[k] = seq[i]!;
-      anchorA[k] = anchors.a[order[i]!]!;
+    // The longest run of anchors in order (by after token, increasing before tokens), streamed: the
+    // back-pointers spill with the anchors, and only the run itself is held.
+    const prev = new IntLog(budget / 4, spillDir);
+    const lis = new StreamingLis(prev);
+    anchors.forEach((b) => lis.push(b));
+    const chosen = lis.result();
+    prev.close();
+    anchorB = new Float64Array(chosen.length);
+    anchorA = new Float64Array(chosen.length);
+    let k = 0;
+    anchors.forEach((b, a, i) => {
+      if (k < chosen.length && chosen[k] === i) {
+        anchorB[k] = b;
+        anchorA[k++] = a;
+      }
     });
     anchors.clear();
   }

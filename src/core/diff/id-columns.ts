@@ -1,22 +1,34 @@
 /**
- * Pass 1 without a key keeps, for every example read, only where it is and the identity of its bytes, in
- * typed columns (36 bytes an example, no object per example). Examples are then paired by those identities
- * (a sort of each side, then a merge): an example equal to one on the other side is an anchor and never
- * becomes an object; only the ones left over (the changes, or moved examples whose bytes differ) do.
+ * Pass 1 without a key keeps, for every example read, only where it is and the identity of its bytes: a
+ * fixed-width record of 44 bytes (no object per example), in memory up to a budget and spilled to sorted runs
+ * on disk beyond it (spill.ts). Examples are then paired by those identities (both sides in identity order,
+ * merged): an example equal to one on the other side is an anchor and never becomes an object; only the ones
+ * left over (the changes, or moved examples whose bytes differ) do.
  */
 import type { ParsedRecord } from './records.js';
+import { SortedRecords, type SpillDir } from './spill.js';
+
+/** Record layout: identity (4 words), row, token (high, low), unit, ordinal, line, index. Sorted by identity, row. */
+const WIDTH = 11;
+const KEY_WORDS = 5;
+const TWO32 = 2 ** 32;
+
+/** A row as read back. */
+export interface IdRow {
+  row: number;
+  tok: number;
+  unit: number;
+  ord: number;
+  /** -1: unknown. */
+  line: number;
+  /** -1: none. */
+  index: number;
+  id: string;
+}
 
 export class IdColumns {
-  n = 0;
-  tok = new Float64Array(1024);
-  unit = new Int32Array(1024);
-  ord = new Int32Array(1024);
-  /** -1: unknown. */
-  line = new Int32Array(1024);
-  /** -1: none; allocated when a row first has one (JSON arrays, Parquet). */
-  index: Int32Array | undefined;
-  /** 16-byte identities, 4 words each. */
-  ids = new Uint32Array(1024 * 4);
+  private readonly recs: SortedRecords;
+  private readonly w = new Uint32Array(WIDTH);
   /** Content ids computed while reading (the few lines left in changed regions), by row. */
   readonly cids = new Map<number, string>();
   /** Parse errors of rows whose content id was computed. */
@@ -24,19 +36,16 @@ export class IdColumns {
   /** Copies of lines kept from pass 1 (within the engine's budget), by row. */
   readonly src = new Map<number, ParsedRecord>();
 
-  private grow(): void {
-    const cap = this.tok.length * 2;
-    const g = <T extends Float64Array | Int32Array | Uint32Array>(a: T, n: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
-    this.tok = g(this.tok, cap);
-    this.unit = g(this.unit, cap);
-    this.ord = g(this.ord, cap);
-    this.line = g(this.line, cap);
-    if (this.index) this.index = g(this.index, cap);
-    this.ids = g(this.ids, cap * 4);
+  constructor(budgetBytes: number, dir: SpillDir) {
+    this.recs = new SortedRecords(WIDTH, KEY_WORDS, budgetBytes, dir);
+  }
+
+  get n(): number {
+    return this.recs.n;
+  }
+
+  get spilled(): boolean {
+    return this.recs.spilled;
   }
 
   /** Adds a row; `id` is a 16-character latin1 identity (canonical.ts). Returns the row number. */
@@ -48,15 +57,25 @@ export class IdColumns {
     index: number | undefined,
     id: string,
   ): number {
-    if (this.n === this.tok.length) this.grow();
-    const r = this.n++;
-    this.tok[r] = tok;
-    this.unit[r] = unit;
-    this.ord[r] = ord;
-    this.line[r] = line ?? -1;
-    if (index !== undefined && !this.index) this.index = new Int32Array(this.tok.length).fill(-1);
-    if (this.index) this.index[r] = index ?? -1;
-    put(this.ids, r, id);
+    const w = this.w;
+    for (let k = 0; k < 4; k++) {
+      const o = k * 4;
+      w[k] =
+        ((id.charCodeAt(o) << 24) |
+          (id.charCodeAt(o + 1) << 16) |
+          (id.charCodeAt(o + 2) << 8) |
+          id.charCodeAt(o + 3)) >>>
+        0;
+    }
+    const r = this.recs.n;
+    w[4] = r;
+    w[5] = Math.floor(tok / TWO32);
+    w[6] = tok >>> 0;
+    w[7] = unit;
+    w[8] = ord;
+    w[9] = (line ?? -1) >>> 0;
+    w[10] = (index ?? -1) >>> 0;
+    this.recs.push(w);
     return r;
   }
 
@@ -65,56 +84,43 @@ export class IdColumns {
     if (error !== undefined) this.errors.set(r, error);
   }
 
-  id(r: number): string {
-    return get(this.ids, r);
+  /** Rows in identity order, then row order (the order examples were read in). */
+  reader(): { next(): boolean; readonly rec: Uint32Array } {
+    return this.recs.reader();
   }
 
-  cid(r: number): string | undefined {
-    return this.cids.get(r);
-  }
-
-  /** Rows ordered by identity, then by row number (the order examples were read in). */
-  sorted(): Uint32Array {
-    const order = new Uint32Array(this.n);
-    for (let i = 0; i < this.n; i++) order[i] = i;
-    const ids = this.ids;
-    order.sort((x, y) => {
-      for (let k = 0; k < 4; k++) {
-        const a = ids[x * 4 + k]!;
-        const b = ids[y * 4 + k]!;
-        if (a !== b) return a < b ? -1 : 1;
-      }
-      return x - y;
-    });
-    return order;
+  clear(): void {
+    this.recs.clear();
+    this.cids.clear();
+    this.errors.clear();
+    this.src.clear();
   }
 }
 
-function put(words: Uint32Array, r: number, id: string): void {
+/** The row a record holds. */
+export function rowOf(w: Uint32Array): IdRow {
+  let id = '';
   for (let k = 0; k < 4; k++) {
-    const o = k * 4;
-    words[r * 4 + k] =
-      ((id.charCodeAt(o) << 24) |
-        (id.charCodeAt(o + 1) << 16) |
-        (id.charCodeAt(o + 2) << 8) |
-        id.charCodeAt(o + 3)) >>>
-      0;
+    const v = w[k]!;
+    id += String.fromCharCode(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
   }
+  return {
+    row: w[4]!,
+    tok: w[5]! * TWO32 + w[6]!,
+    unit: w[7]!,
+    ord: w[8]!,
+    line: w[9]! | 0,
+    index: w[10]! | 0,
+    id,
+  };
 }
 
-function get(words: Uint32Array, r: number): string {
-  let s = '';
-  for (let k = 0; k < 4; k++) {
-    const v = words[r * 4 + k]!;
-    s += String.fromCharCode(v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
-  }
-  return s;
-}
+const tokOf = (w: Uint32Array): number => w[5]! * TWO32 + w[6]!;
 
-const cmpId = (a: IdColumns, x: number, b: IdColumns, y: number): number => {
+const cmpId = (x: Uint32Array, y: Uint32Array): number => {
   for (let k = 0; k < 4; k++) {
-    const u = a.ids[x * 4 + k]!;
-    const v = b.ids[y * 4 + k]!;
+    const u = x[k]!;
+    const v = y[k]!;
     if (u !== v) return u < v ? -1 : 1;
   }
   return 0;
@@ -122,38 +128,33 @@ const cmpId = (a: IdColumns, x: number, b: IdColumns, y: number): number => {
 
 /**
  * Multiset matching by identity: the k-th row (in reading order) of an identity before pairs with its k-th
- * row after. Calls `pair(rowBefore, rowAfter)` for each pair; returns which rows of each side were paired.
+ * row after. Calls `pair(tokBefore, tokAfter)` for each pair and `left(side, row)` for each row not paired
+ * (in identity order). With `match: false` nothing pairs: every row is left.
  */
 export function matchIds(
   b: IdColumns,
   a: IdColumns,
-  pair: (rb: number, ra: number) => void,
-): [Uint8Array, Uint8Array] {
-  const mb = new Uint8Array(b.n);
-  const ma = new Uint8Array(a.n);
-  const ob = b.sorted();
-  const oa = a.sorted();
-  let i = 0;
-  let j = 0;
-  while (i < ob.length && j < oa.length) {
-    const c = cmpId(b, ob[i]!, a, oa[j]!);
-    if (c < 0) i++;
-    else if (c > 0) j++;
-    else {
-      // Equal identities: rows of each side are in reading order, pair them one by one.
-      let ie = i;
-      while (ie < ob.length && cmpId(b, ob[ie]!, b, ob[i]!) === 0) ie++;
-      let je = j;
-      while (je < oa.length && cmpId(a, oa[je]!, a, oa[j]!) === 0) je++;
-      const n = Math.min(ie - i, je - j);
-      for (let k = 0; k < n; k++) {
-        pair(ob[i + k]!, oa[j + k]!);
-        mb[ob[i + k]!] = 1;
-        ma[oa[j + k]!] = 1;
-      }
-      i = ie;
-      j = je;
+  pair: (tb: number, ta: number) => void,
+  left: (side: 0 | 1, row: IdRow) => void,
+  match = true,
+): void {
+  const rb = b.reader();
+  const ra = a.reader();
+  let hb = rb.next();
+  let ha = ra.next();
+  while (hb || ha) {
+    const c = !match ? (hb ? -1 : 1) : !ha ? -1 : !hb ? 1 : cmpId(rb.rec, ra.rec);
+    if (c < 0) {
+      left(0, rowOf(rb.rec));
+      hb = rb.next();
+    } else if (c > 0) {
+      left(1, rowOf(ra.rec));
+      ha = ra.next();
+    } else {
+      // Equal identities: rows of each side come in reading order, so they pair one by one.
+      pair(tokOf(rb.rec), tokOf(ra.rec));
+      hb = rb.next();
+      ha = ra.next();
     }
   }
-  return [mb, ma];
 }

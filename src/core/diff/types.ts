@@ -39,6 +39,13 @@ export interface DiffOptions {
   /** At most this many change events are emitted; the summary still counts every change. */
   limit?: number;
   signal?: AbortSignal;
+  /**
+   * Bytes of identity state (identities, keys, anchors) held in memory; beyond it they spill to sorted runs
+   * in a temporary directory. Default: STRATA_DIFF_MEMORY (bytes) or 64 MiB.
+   */
+  memoryBudget?: number;
+  /** Where spilled runs go (a fresh directory inside it, removed at the end). Default: os.tmpdir(). */
+  tmpDir?: string;
 }
 
 export type ChangeKind = 'added' | 'removed' | 'modified';

@@ -1,0 +1,311 @@
+/**
+ * Bounded memory for the diff's per-example state: fixed-width records of 32-bit words, sorted by their
+ * leading words. Below a byte budget they stay in memory (one typed array, sorted by an index); above it,
+ * sorted runs are written to a temporary directory and read back merged (k-way, block by block). Either way
+ * a reader gives the records in order, as often as asked. See docs/DIFF.md, "Memory model".
+ */
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Default budget of identity state for one file's diff (both sides, anchors included). */
+export const DEFAULT_DIFF_BUDGET = 64 * 1024 * 1024;
+
+/** The budget: the option, else STRATA_DIFF_MEMORY (bytes, for tests and tuning), else the default. */
+export function diffBudget(option: number | undefined): number {
+  if (option !== undefined) return option;
+  const env = Number(process.env.STRATA_DIFF_MEMORY);
+  return Number.isFinite(env) && env > 0 ? env : DEFAULT_DIFF_BUDGET;
+}
+
+/** A temporary directory, created on first use and removed (with its files) by `close`. */
+export class SpillDir {
+  private path: string | undefined;
+  private seq = 0;
+  /** Open run files: closed by `close` too, should the diff stop in the middle of a merge. */
+  private readonly fds = new Set<number>();
+  constructor(private readonly parent: string = tmpdir()) {}
+  file(): string {
+    this.path ??= mkdtempSync(join(this.parent, 'strata-diff-'));
+    return join(this.path, `${this.seq++}`);
+  }
+  get used(): boolean {
+    return this.path !== undefined;
+  }
+  open(path: string, flags: string): number {
+    const fd = openSync(path, flags);
+    this.fds.add(fd);
+    return fd;
+  }
+  closeFd(fd: number): void {
+    if (this.fds.delete(fd)) closeSync(fd);
+  }
+  close(): void {
+    for (const fd of this.fds) closeSync(fd);
+    this.fds.clear();
+    if (this.path) rmSync(this.path, { recursive: true, force: true });
+    this.path = undefined;
+  }
+}
+
+/** Reads records in order: `next()` moves to the next one (false at the end), `rec` holds its words. */
+export interface RecordReader {
+  next(): boolean;
+  readonly rec: Uint32Array;
+}
+
+const BLOCK_RECORDS = 8192;
+
+/** Fixed-width records sorted by their first `keyWords` words (unsigned, lexicographic). */
+export class SortedRecords {
+  n = 0;
+  private buf: Uint32Array;
+  private len = 0;
+  private readonly cap: number;
+  private readonly runs: Array<{ path: string; n: number }> = [];
+  private order: Uint32Array | undefined;
+
+  constructor(
+    readonly width: number,
+    readonly keyWords: number,
+    budgetBytes: number,
+    private readonly dir: SpillDir,
+  ) {
+    // Sorting a buffer needs its index (4 bytes a record) on top of the records themselves.
+    this.cap = Math.max(64, Math.floor(budgetBytes / (width * 4 + 4)));
+    this.buf = new Uint32Array(Math.min(this.cap, 1024) * width);
+  }
+
+  get spilled(): boolean {
+    return this.runs.length > 0;
+  }
+
+  /** Appends a record (its first `width` words are taken from `w`). */
+  push(w: ArrayLike<number>): void {
+    if (this.len === this.buf.length / this.width) {
+      if (this.len >= this.cap) this.flush();
+      else {
+        const b = new Uint32Array(Math.min(this.cap, Math.max(1024, this.len * 2)) * this.width);
+        b.set(this.buf);
+        this.buf = b;
+      }
+    }
+    const o = this.len * this.width;
+    for (let k = 0; k < this.width; k++) this.buf[o + k] = w[k]!;
+    this.len++;
+    this.n++;
+    this.order = undefined;
+  }
+
+  private sortBuffer(): Uint32Array {
+    if (this.order) return this.order;
+    const { buf, width, keyWords } = this;
+    const order = new Uint32Array(this.len);
+    for (let i = 0; i < this.len; i++) order[i] = i;
+    order.sort((x, y) => {
+      const ox = x * width;
+      const oy = y * width;
+      for (let k = 0; k < keyWords; k++) {
+        const a = buf[ox + k]!;
+        const b = buf[oy + k]!;
+        if (a !== b) return a < b ? -1 : 1;
+      }
+      return x - y;
+    });
+    return (this.order = order);
+  }
+
+  /** Writes the buffer as a sorted run and empties it. */
+  private flush(): void {
+    if (this.len === 0) return;
+    const order = this.sortBuffer();
+    const path = this.dir.file();
+    const fd = openSync(path, 'w');
+    try {
+      const { width, buf } = this;
+      const block = new Uint32Array(BLOCK_RECORDS * width);
+      for (let start = 0; start < this.len; start += BLOCK_RECORDS) {
+        const end = Math.min(this.len, start + BLOCK_RECORDS);
+        for (let i = start; i < end; i++)
+          block.set(buf.subarray(order[i]! * width, (order[i]! + 1) * width), (i - start) * width);
+        writeSync(fd, block, 0, (end - start) * width * 4);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    this.runs.push({ path, n: this.len });
+    this.len = 0;
+    this.order = undefined;
+    // Keep the full buffer: it fills again at once.
+  }
+
+  /** The records in key order. Spilled records are merged from their runs (the buffer becomes one more). */
+  reader(): RecordReader {
+    if (this.runs.length > 0) {
+      this.flush();
+      // The merge's blocks take the buffer's place.
+      this.buf = new Uint32Array(0);
+      return mergeRuns(this.runs, this.width, this.keyWords, this.cap, this.dir);
+    }
+    const order = this.sortBuffer();
+    const { buf, width } = this;
+    let i = -1;
+    const rec = new Uint32Array(width);
+    return {
+      rec,
+      next(): boolean {
+        if (++i >= order.length) return false;
+        rec.set(buf.subarray(order[i]! * width, (order[i]! + 1) * width));
+        return true;
+      },
+    };
+  }
+
+  /** Frees the memory (the runs stay until the SpillDir is closed). */
+  clear(): void {
+    this.buf = new Uint32Array(0);
+    this.len = 0;
+    this.order = undefined;
+  }
+}
+
+/** A k-way merge of sorted runs, each read in blocks that share `budgetRecords` between them. */
+function mergeRuns(
+  runs: ReadonlyArray<{ path: string; n: number }>,
+  width: number,
+  keyWords: number,
+  budgetRecords: number,
+  dir: SpillDir,
+): RecordReader {
+  const blockRecords = Math.max(256, Math.floor(budgetRecords / runs.length));
+  const src = runs.map((r) => ({
+    fd: dir.open(r.path, 'r'),
+    left: r.n,
+    pos: 0,
+    block: new Uint32Array(Math.min(blockRecords, Math.max(1, r.n)) * width),
+    at: 0,
+    have: 0,
+  }));
+  const fill = (s: (typeof src)[number]): boolean => {
+    if (s.at < s.have) return true;
+    if (s.left === 0) {
+      dir.closeFd(s.fd);
+      s.fd = -1;
+      return false;
+    }
+    const count = Math.min(s.left, s.block.length / width);
+    const bytes = count * width * 4;
+    let got = 0;
+    const view = Buffer.from(s.block.buffer, s.block.byteOffset, bytes);
+    while (got < bytes) {
+      const k = readSync(s.fd, view, got, bytes - got, s.pos + got);
+      if (k === 0) throw new Error('spill run ended early');
+      got += k;
+    }
+    s.pos += bytes;
+    s.left -= count;
+    s.at = 0;
+    s.have = count;
+    return true;
+  };
+  const less = (x: number, y: number): boolean => {
+    const a = src[x]!;
+    const b = src[y]!;
+    const oa = a.at * width;
+    const ob = b.at * width;
+    for (let k = 0; k < keyWords; k++) {
+      const u = a.block[oa + k]!;
+      const v = b.block[ob + k]!;
+      if (u !== v) return u < v;
+    }
+    return x < y;
+  };
+  // A binary min-heap of run numbers.
+  const heap: number[] = [];
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  src.forEach((s, i) => {
+    if (fill(s)) heap.push(i);
+  });
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  const rec = new Uint32Array(width);
+  return {
+    rec,
+    next(): boolean {
+      if (heap.length === 0) return false;
+      const top = heap[0]!;
+      const s = src[top]!;
+      rec.set(s.block.subarray(s.at * width, (s.at + 1) * width));
+      s.at++;
+      if (!fill(s)) {
+        heap[0] = heap[heap.length - 1]!;
+        heap.pop();
+      }
+      if (heap.length > 0) down(0);
+      return true;
+    },
+  };
+}
+
+/**
+ * An append-only list of 32-bit integers read back at any index, e.g. backwards: in memory up to a budget,
+ * then in a file (one block cached for reading).
+ */
+export class IntLog {
+  n = 0;
+  private chunk = new Int32Array(1024);
+  private readonly max: number;
+  private chunkStart = 0;
+  private fd = -1;
+  private cache: Int32Array | undefined;
+  private cacheStart = -1;
+  constructor(
+    budgetBytes: number,
+    private readonly dir: SpillDir,
+  ) {
+    // The memory chunk grows up to half the budget; reading back from the file takes a block as large.
+    this.max = Math.max(1024, Math.floor(budgetBytes / 8));
+  }
+  push(v: number): void {
+    if (this.n - this.chunkStart === this.chunk.length) {
+      if (this.chunk.length < this.max) {
+        const c = new Int32Array(Math.min(this.max, this.chunk.length * 2));
+        c.set(this.chunk);
+        this.chunk = c;
+      } else {
+        if (this.fd < 0) this.fd = this.dir.open(this.dir.file(), 'w+');
+        writeSync(this.fd, this.chunk, 0, this.chunk.byteLength, this.chunkStart * 4);
+        this.chunkStart = this.n;
+      }
+    }
+    this.chunk[this.n++ - this.chunkStart] = v;
+  }
+  get(i: number): number {
+    if (i >= this.chunkStart) return this.chunk[i - this.chunkStart]!;
+    // Spilled entries: the chunk is full-size by then, and every chunk written is.
+    const size = this.max;
+    const start = Math.floor(i / size) * size;
+    if (this.cacheStart !== start) {
+      this.cache ??= new Int32Array(size);
+      readSync(this.fd, this.cache, 0, size * 4, start * 4);
+      this.cacheStart = start;
+    }
+    return this.cache![i - start]!;
+  }
+  close(): void {
+    if (this.fd >= 0) this.dir.closeFd(this.fd);
+    this.fd = -1;
+    this.cache = undefined;
+    this.chunk = new Int32Array(0);
+  }
+}
