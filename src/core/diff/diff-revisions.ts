@@ -3,6 +3,7 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
+import { join } from 'node:path';
 import type { Hash } from '../../storage/hash.js';
 import type { Repository } from '../repository.js';
 import { resolveCommit } from '../rev-parse.js';
@@ -122,6 +123,8 @@ export async function* diffRevisions(
       ...(opts.ignoreFields ? { ignoreFields: opts.ignoreFields } : {}),
       ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      // Spilled identities stay inside the repository (removed when the diff ends).
+      tmpDir: join(repo.strataDir, 'tmp'),
     });
   }
 }

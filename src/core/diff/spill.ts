@@ -4,7 +4,7 @@
  * sorted runs are written to a temporary directory and read back merged (k-way, block by block). Either way
  * a reader gives the records in order, as often as asked. See docs/DIFF.md, "Memory model".
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -26,7 +26,10 @@ export class SpillDir {
   private readonly fds = new Set<number>();
   constructor(private readonly parent: string = tmpdir()) {}
   file(): string {
-    this.path ??= mkdtempSync(join(this.parent, 'strata-diff-'));
+    if (this.path === undefined) {
+      mkdirSync(this.parent, { recursive: true });
+      this.path = mkdtempSync(join(this.parent, 'strata-diff-'));
+    }
     return join(this.path, `${this.seq++}`);
   }
   get used(): boolean {
