@@ -76,7 +76,7 @@ export class CompressPool {
     const url = new URL('./compress-worker.js', import.meta.url);
     if (size <= 0 || !existsSync(fileURLToPath(url))) return;
     for (let i = 0; i < size; i++) {
-      const w = new Worker(url);
+      const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
       w.on(
         'message',
         (m: { id: number; out: never } | { id: number; packed: Uint8Array; sizes: number[] }) => {

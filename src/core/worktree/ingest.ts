@@ -37,7 +37,7 @@ const RECORD_FORMATS = new Set(['jsonl', 'text']);
 /** Formats whose new chunks may be span-coded against the previous version. */
 const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
 /** New chunks kept in memory between the passes; beyond this they are re-read from the file. */
-const KEEP_BYTES = 16 << 20;
+const KEEP_BYTES = 8 << 20;
 
 interface NewChunk {
   hash: string;

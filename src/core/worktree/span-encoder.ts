@@ -110,7 +110,7 @@ const WINDOW_CHUNKS = 64;
  * Bytes of unmatched records kept from the window for the literal pieces, so that a span-coded chunk need
  * not be read a third time; past this, a chunk is read again when encoded.
  */
-const KEEP_UNMATCHED = 16 << 20;
+const KEEP_UNMATCHED = 8 << 20;
 
 /** A typed array twice as long holding the same values. */
 function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
