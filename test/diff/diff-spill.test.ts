@@ -8,21 +8,12 @@ import { diffFile, sideFromBytes, type DiffOptions, type DiffSide } from '../../
 import { renderJsonLine } from '../../src/cli/diff-output.js';
 import { longestIncreasing, StreamingLis } from '../../src/core/diff/align.js';
 import { IntLog, SortedRecords, SpillDir } from '../../src/core/diff/spill.js';
+import { mulberry32 } from '../helpers/prng.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'strata-spill-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const WORDS = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu'.split(' ');
 const text = (r: () => number, n = 12): string =>
   Array.from({ length: n }, () => WORDS[Math.floor(r() * WORDS.length)]).join(' ');

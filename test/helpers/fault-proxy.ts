@@ -21,6 +21,7 @@ import {
   type IncomingMessage,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mulberry32 } from './prng.js';
 
 export type Fault = 'slowdown' | 'reset' | 'truncate' | 'lose-response';
 
@@ -55,17 +56,6 @@ export interface FaultProxy {
 
 const SLOW_DOWN =
   '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>fault-proxy</RequestId></Error>';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const readBody = (m: IncomingMessage): Promise<Buffer> =>
   new Promise((resolve, reject) => {
