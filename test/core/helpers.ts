@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -23,6 +23,19 @@ export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** Runs the built CLI in `cwd` as a child process without blocking (output collected), with `env` over ours. */
+export function runCli(cwd: string, args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((res, rej) => {
+    const p = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    p.on('error', rej);
+    p.on('close', (code) => res({ code: code ?? -1, stdout, stderr }));
+  });
 }
 
 /** Runs the built CLI in `cwd`. */

@@ -4,20 +4,19 @@
  * failing commands against moto and against a dead endpoint (with and without --json) never print them:
  * not in stdout, stderr, error `data`, nor in any file strata writes (reflog, config, index, lock files).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../../src/storage/s3-store.js';
 import { StrataError, redact } from '../../src/storage/errors.js';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { tmp, writeFiles } from '../remote/helpers.js';
+import { CLI, runCli, type CliResult } from '../core/helpers.js';
 
 // Each test spawns the CLI many times: generous on a loaded machine (no timing is asserted).
 vi.setConfig({ testTimeout: 300_000 });
 
-const CLI = resolve(__dirname, '../../dist/cli/main.js');
 const SECRET = 'leakCanarySecret/Key+0123456789abcdef';
 const TOKEN = 'leakCanarySessionToken_QWERTYUIOP_42';
 const KEY_ID = 'AKIALEAKCANARY777777';
@@ -35,35 +34,18 @@ let dead: string;
 const outputs: { args: string[]; text: string }[] = [];
 const dirs: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
-function run(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: {
-        ...process.env,
-        ...ENV,
-        AWS_ENDPOINT_URL: moto.endpoint,
-        STRATA_NO_PROGRESS: '1',
-        STRATA_AUTHOR: 'T <t@example.com>',
-        ...env,
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', rej);
-    p.on('close', (code) => {
-      outputs.push({ args, text: stdout + '\n' + stderr });
-      res({ code: code ?? -1, stdout, stderr });
-    });
+async function run(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const r = await runCli(cwd, args, {
+    ...ENV,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    STRATA_NO_PROGRESS: '1',
+    STRATA_AUTHOR: 'T <t@example.com>',
+    ...env,
   });
+  outputs.push({ args, text: r.stdout + '\n' + r.stderr });
+  return r;
 }
 
 /** Runs a command twice, plain and with --json; both must exit `code`; returns the JSON run. */

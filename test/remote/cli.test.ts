@@ -2,14 +2,13 @@
  * End to end through the real CLI (node dist/cli/main.js; `npm run build` first): push to moto and to a
  * directory, clone, ls-remote, fetch/pull, two processes pushing at once, and no credential in any output.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startMoto, type Moto } from '../helpers/moto.js';
 import { expectSameFiles, jsonl, tmp, writeFiles } from './helpers.js';
+import { CLI, runCli, type CliResult } from '../core/helpers.js';
 
-const CLI = resolve(__dirname, '../../dist/cli/main.js');
 // Fake keys: moto accepts any; none of them may ever show up in output.
 const AWS = {
   AWS_ACCESS_KEY_ID: 'AKIAFAKEFAKEFAKE7777',
@@ -22,28 +21,17 @@ const SECRETS = Object.values(AWS).filter((v) => v.length > 12);
 let moto: Moto;
 const outputs: string[] = [];
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliResult;
 
-function strata(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((res, rej) => {
-    const p = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { ...process.env, ...AWS, AWS_ENDPOINT_URL: moto.endpoint, STRATA_NO_PROGRESS: '1', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    p.on('error', rej);
-    p.on('close', (code) => {
-      outputs.push(stdout, stderr);
-      res({ code: code ?? -1, stdout, stderr });
-    });
+async function strata(cwd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const r = await runCli(cwd, args, {
+    ...AWS,
+    AWS_ENDPOINT_URL: moto.endpoint,
+    STRATA_NO_PROGRESS: '1',
+    ...env,
   });
+  outputs.push(r.stdout, r.stderr);
+  return r;
 }
 
 async function ok(cwd: string, args: string[]): Promise<Run> {
