@@ -77,15 +77,11 @@ export async function* diffRevisions(
     const bm = bh ? repo.objects.manifest(bh) : null;
     let beforeSide: DiffSide | null;
     let afterSide: DiffSide | null = null;
-    if (ah && after.kind === 'commit') {
+    // Both sides stored: a revision, or a working-tree file whose stored manifest the stat cache names.
+    if (ah && (after.kind === 'commit' || (bm && repo.objects.has(ah)))) {
       const am = repo.objects.manifest(ah as Hash);
       // Same bytes stored another way (sub-chunk spans of a new version): unchanged, nothing to read.
       if (bh && bm && sameContent(bh, bm, ah, am)) continue;
-      [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
-    } else if (ah && bh && bm && repo.objects.has(ah)) {
-      // The working-tree file has a stored manifest (the stat cache says it is the index's): both sides stored.
-      const am = repo.objects.manifest(ah as Hash);
-      if (sameContent(bh, bm, ah, am)) continue;
       [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
     } else {
       // The working tree's manifest hash is that of its canonical layout: equal to the stored version's

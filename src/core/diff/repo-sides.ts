@@ -117,6 +117,8 @@ const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
 /** A side's pieces before they become DiffPieces: a span, or a whole manifest segment that both sides share. */
 type Part = Span | { segment: SegmentRef };
 const isSegment = (p: Part): p is { segment: SegmentRef } => !Array.isArray(p);
+/** Before refinement: a shared segment, or the byte count of an expanded one (its spans are refined apart). */
+type Slot = { segment: SegmentRef } | { expanded: number };
 
 /**
  * The DiffSides of two stored versions of a file (null: absent on that side). For line files, manifest
@@ -151,52 +153,51 @@ export function sidesFromManifests(
     const n = segCount.get(r.hash) ?? 0;
     if (n > (sharedSeg.get(r.hash) ?? 0)) sharedSeg.set(r.hash, (sharedSeg.get(r.hash) ?? 0) + 1);
   }
-  const partsOf = (m: FileManifest): { parts: Part[]; spans: Span[] } => {
-    if (!m.segments) return { parts: [], spans: [...repo.objects.spans(m)] };
+  const partsOf = (m: FileManifest): { slots?: Slot[]; spans: Span[] } => {
+    if (!m.segments) return { spans: [...repo.objects.spans(m)] };
     const left = new Map(sharedSeg);
-    const parts: Part[] = [];
+    const slots: Slot[] = [];
     const spans: Span[] = [];
     for (const r of m.segments) {
       const n = left.get(r.hash) ?? 0;
       if (n > 0) {
         left.set(r.hash, n - 1);
-        parts.push({ segment: r });
+        slots.push({ segment: r });
         continue;
       }
-      const seg = repo.objects.segmentSpans(r);
-      // A marker that the next `seg.length` refined bytes belong here (filled in below).
-      parts.push([r.hash, -1, r.size] as Span);
-      spans.push(...seg);
+      slots.push({ expanded: r.size });
+      spans.push(...repo.objects.segmentSpans(r));
     }
-    return { parts, spans };
+    return { slots, spans };
   };
   const pb = partsOf(before);
   const pa = partsOf(after);
   const [rb, ra] = refineSpans(pb.spans, pa.spans);
   return [
-    sideFromSpans(repo, path, before, assemble(before, pb.parts, rb), cache),
-    sideFromSpans(repo, path, after, assemble(after, pa.parts, ra), cache),
+    sideFromSpans(repo, path, before, assemble(pb.slots, rb), cache),
+    sideFromSpans(repo, path, after, assemble(pa.slots, ra), cache),
   ];
 }
 
 /** Puts the refined spans of the expanded segments back in their places between the shared segments. */
-function assemble(m: FileManifest, parts: Part[], refined: Span[]): Part[] {
-  if (!m.segments) return refined;
+function assemble(slots: Slot[] | undefined, refined: Span[]): Part[] {
+  if (!slots) return refined; // an inline span list: nothing was kept whole
   const out: Part[] = [];
   let k = 0;
-  for (const p of parts) {
-    if (isSegment(p)) {
-      out.push(p);
+  for (const slot of slots) {
+    if ('segment' in slot) {
+      out.push(slot);
       continue;
     }
-    let left = p[2];
-    while (left > 0) {
+    for (let left = slot.expanded; left > 0;) {
       const s = refined[k++];
-      if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', { hash: p[0] });
+      if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', {});
       out.push(s);
       left -= s[2];
     }
   }
+  if (k !== refined.length)
+    throw new StrataError('INTEGRITY', 'segment spans cover more than their segments', {});
   return out;
 }
 
@@ -284,13 +285,7 @@ function sideFromSpans(
     const p = parts[i]!;
     if (!isSegment(p)) return readSpan(p);
     // A shared segment is read only when it did not cancel (it occurs more often on one side).
-    const out = Buffer.alloc(p.segment.size);
-    let filled = 0;
-    for (const s of repo.objects.segmentSpans(p.segment)) {
-      out.set(readSpan(s), filled);
-      filled += s[2];
-    }
-    return out;
+    return Buffer.concat(repo.objects.segmentSpans(p.segment).map(readSpan), p.segment.size);
   };
   const side: DiffSide = {
     path,
@@ -364,14 +359,9 @@ export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffS
     readPiece: async (k) => {
       const g = groups[k]!;
       if (g.length === 1) return side.readPiece(g[0]!);
-      const out = Buffer.alloc(pieces[k]!.length);
-      let filled = 0;
-      for (const i of g) {
-        const b = await side.readPiece(i);
-        out.set(b, filled);
-        filled += b.length;
-      }
-      return out;
+      const parts: Uint8Array[] = [];
+      for (const i of g) parts.push(await side.readPiece(i));
+      return Buffer.concat(parts, pieces[k]!.length);
     },
   };
 }
