@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+// The `strata` bin (npm run build, after tsc): src/cli/main.ts bundled by esbuild into one CommonJS file,
+// dist/bin/strata-main.cjs, run by the launcher dist/bin/strata.cjs (src/cli/bin.ts, a V8 code cache).
+// One file instead of ~50 ES modules: no module resolution, no ESM loader, and a lazily imported module
+// stays lazy (esbuild initialises it at its first import()). Usage: node scripts/build-cli.mjs [OUT_DIR]
+//
+// - Packages stay in node_modules (require()d when first used), except ES-module-only ones (p-limit,
+//   hyparquet, ...): a CommonJS file cannot require() them on every Node 20, so they are bundled.
+// - import.meta.url is the bundle's own URL, so `new URL('./x.js', import.meta.url)` (a worker file)
+//   names dist/bin/x.js: each such file of src/ is bundled there too, as an ES module.
+import { build } from 'esbuild';
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const out = resolve(process.argv[2] ?? join(root, 'dist', 'bin'));
+const require = createRequire(join(root, 'package.json'));
+
+/** Whether require() of this package (as a CommonJS file would) gets an ES module. */
+function esmOnly(name) {
+  let file;
+  try {
+    file = require.resolve(name);
+  } catch {
+    return false; // not resolvable as CommonJS (a platform or optional package): left to Node
+  }
+  if (file.endsWith('.mjs')) return true;
+  if (!file.endsWith('.js')) return false;
+  for (let d = dirname(file); d !== dirname(d); d = dirname(d)) {
+    const pj = join(d, 'package.json');
+    if (existsSync(pj)) return JSON.parse(readFileSync(pj, 'utf8')).type === 'module';
+  }
+  return false;
+}
+
+const dependencies = new Set(
+  Object.keys(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).dependencies),
+);
+const packageName = (spec) =>
+  spec
+    .split('/')
+    .slice(0, spec.startsWith('@') ? 2 : 1)
+    .join('/');
+
+/**
+ * Bare imports: Node's modules and our CommonJS dependencies stay external; ES-module-only packages are
+ * bundled, with what they import (not our dependencies: node_modules may not hoist them to where
+ * dist/bin can require() them).
+ */
+const packages = {
+  name: 'strata-packages',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (isBuiltin(args.path)) return { path: args.path, external: true };
+      const external = dependencies.has(packageName(args.path)) && !esmOnly(args.path);
+      return external ? { path: args.path, external: true } : undefined;
+    });
+  },
+};
+
+/** src files that another file starts as `new URL('./NAME.js', import.meta.url)` (worker threads). */
+function urlEntries() {
+  const walk = (d) =>
+    readdirSync(d).flatMap((n) => (statSync(join(d, n)).isDirectory() ? walk(join(d, n)) : [join(d, n)]));
+  const entries = new Map();
+  for (const f of walk(join(root, 'src')).filter((p) => p.endsWith('.ts'))) {
+    for (const m of readFileSync(f, 'utf8').matchAll(
+      /new URL\(\s*'\.\/([\w-]+)\.js',\s*import\.meta\.url\s*\)/g,
+    )) {
+      const src = join(dirname(f), `${m[1]}.ts`);
+      if (!existsSync(src)) throw new Error(`${relative(root, f)}: ${m[1]}.ts does not exist`);
+      const prev = entries.get(m[1]);
+      if (prev && prev !== src) throw new Error(`two files named ${m[1]}.js would share ${out}`);
+      entries.set(m[1], src);
+    }
+  }
+  return entries;
+}
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  plugins: [packages],
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+const cjs = {
+  ...common,
+  format: 'cjs',
+  define: {
+    'import.meta.url': '__strataModuleUrl',
+    'import.meta.dirname': '__dirname',
+    'import.meta.filename': '__filename',
+  },
+  banner: { js: "var __strataModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
+rmSync(out, { recursive: true, force: true });
+await build({ ...cjs, entryPoints: [join(root, 'src/cli/main.ts')], outfile: join(out, 'strata-main.cjs') });
+await build({ ...cjs, entryPoints: [join(root, 'src/cli/bin.ts')], outfile: join(out, 'strata.cjs') });
+for (const [name, src] of urlEntries())
+  await build({ ...common, format: 'esm', entryPoints: [src], outfile: join(out, `${name}.js`) });
+chmodSync(join(out, 'strata.cjs'), 0o755);
+console.log(`bundled the CLI into ${relative(process.cwd(), out) || '.'}`);

@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+/**
+ * The `strata` executable (package.json `bin`): scripts/build-cli.mjs bundles it into dist/bin/strata.cjs,
+ * next to dist/bin/strata-main.cjs, the whole CLI (main.ts) in one CommonJS file. It runs that bundle with a
+ * V8 code cache: compiling the functions a command runs costs more than the command itself on a no-op
+ * `status` (issue 6), and a cache made by an earlier run of the same command skips it. Node 20 has no
+ * compile cache of its own (module.enableCompileCache is Node 22).
+ *
+ * The cache is one file per command word in dist/bin/.cache/, named after the Node version and the
+ * bundle's size and mtime (a rebuild or another Node makes new ones; V8 also refuses a cache of other
+ * flags or source). It is written, atomically, when it was missing or refused; a directory that cannot be
+ * written just means no cache. STRATA_COMPILE_CACHE=0 turns it off.
+ *
+ * Not run from dist/cli/bin.js (tsc's copy): there is no bundle next to it.
+ */
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const BUNDLE = 'strata-main.cjs';
+const CACHE_DIR = '.cache';
+/** Cache files kept at most (one per command word: typos must not fill the directory). */
+const MAX_CACHE_FILES = 64;
+
+/** The command word of `args` (after `-C DIR`), as the cache's name knows it: a plain lowercase word. */
+function cacheWord(args: readonly string[]): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '-C') i++;
+    else if (a.startsWith('-C') && a.length > 2) continue;
+    else return /^[a-z][a-z-]{0,23}$/.test(a) ? a : '-';
+  }
+  return '-';
+}
+
+/** Runs the bundle at `file` (the CommonJS module wrapper, as require() would) with a code cache. */
+function runCached(file: string, args: readonly string[]): void {
+  const require = createRequire(file);
+  // import() inside a vm script needs a loader: the main context's (Node >= 20.12). Without it, plain require.
+  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
+  if (!loader || process.env.STRATA_COMPILE_CACHE === '0') {
+    require(file);
+    return;
+  }
+  let source = readFileSync(file, 'utf8');
+  if (source.startsWith('#!')) source = '//' + source.slice(2);
+  const st = statSync(file);
+  const dir = join(dirname(file), CACHE_DIR);
+  const prefix = `${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}-`;
+  const cacheFile = join(dir, `${prefix}${cacheWord(args)}.v8`);
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    /* no cache yet */
+  }
+  const script = new vm.Script(
+    `(function (exports, require, module, __filename, __dirname) { ${source}\n})`,
+    { filename: file, cachedData, importModuleDynamically: loader },
+  );
+  if (!cachedData || script.cachedDataRejected)
+    process.once('exit', () => saveCache(script, dir, cacheFile, prefix));
+  const module = { exports: {} };
+  (script.runInThisContext() as (...a: unknown[]) => void).call(
+    module.exports,
+    module.exports,
+    require,
+    module,
+    file,
+    dirname(file),
+  );
+}
+
+/** Writes the cache of what this run compiled (tmp + rename: a concurrent run reads all or nothing). */
+function saveCache(script: vm.Script, dir: string, cacheFile: string, prefix: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    const names = readdirSync(dir);
+    // Caches of another build or Node are dead: drop them; and keep the directory bounded.
+    for (const n of names) if (!n.startsWith(prefix)) unlinkSync(join(dir, n));
+    if (names.filter((n) => n.startsWith(prefix)).length >= MAX_CACHE_FILES) return;
+    const tmp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(tmp, script.createCachedData());
+    renameSync(tmp, cacheFile);
+  } catch {
+    /* read-only install, full disk, a concurrent cleanup: run without a cache */
+  }
+}
+
+runCached(join(dirname(fileURLToPath(import.meta.url)), BUNDLE), process.argv.slice(2));
