@@ -11,7 +11,7 @@
 import { build } from 'esbuild';
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const out = resolve(process.argv[2] ?? join(root, 'dist', 'bin'));
@@ -42,20 +42,45 @@ const packageName = (spec) =>
     .split('/')
     .slice(0, spec.startsWith('@') ? 2 : 1)
     .join('/');
+/**
+ * CommonJS dependencies bundled all the same: every command opens the index, and better-sqlite3's dozen
+ * small files cost a no-op status more than its native addon (which stays in node_modules: index-db.ts
+ * names it by path).
+ */
+const INLINE = new Set(['better-sqlite3']);
 
 /**
- * Bare imports: Node's modules and our CommonJS dependencies stay external; ES-module-only packages are
- * bundled, with what they import (not our dependencies: node_modules may not hoist them to where
- * dist/bin can require() them).
+ * Bare imports and require()s: Node's modules, our CommonJS dependencies and packages that are not ours
+ * (the native @napi-rs platform packages) stay external; ES-module-only packages and INLINE are bundled,
+ * with what they import.
  */
 const packages = {
   name: 'strata-packages',
   setup(b) {
     b.onResolve({ filter: /^[^./]/ }, (args) => {
       if (isBuiltin(args.path)) return { path: args.path, external: true };
-      const external = dependencies.has(packageName(args.path)) && !esmOnly(args.path);
-      return external ? { path: args.path, external: true } : undefined;
+      const name = packageName(args.path);
+      const fromPackage = args.importer.includes(`${sep}node_modules${sep}`);
+      const bundled = fromPackage || INLINE.has(name) || (dependencies.has(name) && esmOnly(args.path));
+      return bundled ? undefined : { path: args.path, external: true };
     });
+  },
+};
+
+/**
+ * `createRequire(import.meta.url)` is a CommonJS module's own `require`: spelled so, esbuild sees what
+ * src/ requires (and bundles INLINE). `const require = createRequire(import.meta.url);` goes: the
+ * module's `require` is the same function.
+ */
+const ownRequire = {
+  name: 'strata-own-require',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({
+      loader: 'ts',
+      contents: readFileSync(args.path, 'utf8')
+        .replace(/^const require = createRequire\(import\.meta\.url\);$/m, '')
+        .replaceAll('createRequire(import.meta.url)(', 'require('),
+    }));
   },
 };
 
@@ -88,6 +113,7 @@ const common = {
 };
 const cjs = {
   ...common,
+  plugins: [packages, ownRequire],
   format: 'cjs',
   define: {
     'import.meta.url': '__strataModuleUrl',
