@@ -4,12 +4,26 @@
  * hook (ES modules through module.register, CommonJS through require.cache at exit) that lists every module
  * the process loaded, and the tests assert on that list.
  */
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, strata, tempDir, type CliResult } from '../core/helpers.js';
 
-const SRC_CLI = join(import.meta.dirname, '..', '..', 'src', 'cli');
+const ROOT = join(import.meta.dirname, '..', '..');
+const SRC_CLI = join(ROOT, 'src', 'cli');
+/** The `strata` bin as `npm run build` makes it (scripts/build-cli.mjs). */
+const BIN_DIR = join(ROOT, 'dist', 'bin');
 
 /** Never loaded by a no-op status or commit: the package or dist path, and why it would be there. */
 const NEVER_FOR_NO_OP: [RegExp, string][] = [
@@ -237,5 +251,144 @@ describe('command files', () => {
       /from\s+'[./]+core\/index\.js'|import\(\s*'[./]+core\/index\.js'\s*\)/.test(readFileSync(f, 'utf8')),
     );
     expect(bad).toEqual([]);
+  });
+});
+
+describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', () => {
+  /** A copy of dist/bin inside dist/ (node_modules is found from there), with a code cache of its own. */
+  let bin: string;
+  let binDir: string;
+
+  beforeAll(() => {
+    binDir = mkdtempSync(join(ROOT, 'dist', 'bin-test-'));
+    for (const f of readdirSync(BIN_DIR).filter((n) => n !== '.cache'))
+      copyFileSync(join(BIN_DIR, f), join(binDir, f));
+    bin = join(binDir, 'strata.cjs');
+  });
+
+  afterAll(() => rmSync(binDir, { recursive: true, force: true }));
+
+  const run = (cwd: string, args: string[], env: Record<string, string> = {}, exe = bin): CliResult => {
+    const r = spawnSync(process.execPath, [exe, ...args], {
+      cwd,
+      encoding: 'utf8',
+      maxBuffer: 1 << 30,
+      env: { ...process.env, STRATA_AUTHOR: 'Test <test@example.com>', STRATA_NO_PROVENANCE: '1', ...env },
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  };
+  const cacheFiles = (): string[] =>
+    existsSync(join(binDir, '.cache')) ? readdirSync(join(binDir, '.cache')).sort() : [];
+
+  it('answers as dist/cli/main.js does, from any directory, and run through a symlink as npm links it', () => {
+    for (const args of [
+      ['status', '--json'],
+      ['status', '-s'],
+      ['log', '--oneline'],
+      ['commit', '-a', '-m', 'x'],
+    ]) {
+      const want = strata(repo, args);
+      expect(run(repo, args)).toEqual(want);
+      expect(run(hookDir, ['-C', repo, ...args])).toEqual(want);
+    }
+    expect(run(hookDir, ['status'])).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('[NOT_A_REPOSITORY]'),
+    });
+    expect(run(repo, ['--version']).stdout).toBe(strata(repo, ['--version']).stdout);
+    const link = join(hookDir, 'strata');
+    symlinkSync(bin, link);
+    const r = spawnSync(link, ['status'], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}` },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('nothing to commit, working tree clean');
+  });
+
+  it('a no-op status loads no package it does not need, and of better-sqlite3 only its native addon', () => {
+    const r = traced(repo, ['status']);
+    const viaBin = ((): string[] => {
+      const log = join(hookDir, 'bin-loaded.txt');
+      writeFileSync(log, '');
+      const b = run(repo, ['status'], {
+        NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${join(hookDir, 'preload.mjs')}`.trim(),
+        STRATA_LOAD_LOG: log,
+      });
+      expect(b.stdout).toBe(r.stdout);
+      return readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    })();
+    expect(viaBin).toContain(bin); // (the bundle it runs is compiled by vm, not require()d)
+    expect(offenders(viaBin, [...NEVER_FOR_NO_OP, ...COMMANDER])).toEqual([]);
+    const sqlite = viaBin.filter((p) => p.includes('/node_modules/better-sqlite3/'));
+    expect(sqlite.length).toBeGreaterThan(0);
+    expect(sqlite.every((p) => p.endsWith('.node'))).toBe(true);
+    expect(viaBin.some((p) => /\/dist\/(core|storage|cli)\//.test(p))).toBe(false); // nothing from tsc's dist
+  });
+
+  it('starts compression workers from its own directory (a worker file for every new URL(..., import.meta.url))', () => {
+    const workers = [
+      ...readFileSync(join(ROOT, 'src/storage/compress-pool.ts'), 'utf8').matchAll(
+        /new URL\('\.\/([\w-]+\.js)'/g,
+      ),
+    ];
+    expect(workers.map((m) => m[1])).toEqual(['compress-worker.js']);
+    expect(existsSync(join(binDir, 'compress-worker.js'))).toBe(true);
+    const dir = tempDir('strata-bin-worker-');
+    try {
+      let text = '';
+      for (let i = 0; i < 20000; i++)
+        text += `{"id":${i},"text":"${(i * 2654435761) % 4294967296} ${'x'.repeat(i % 97)}"}\n`;
+      writeFileSync(join(dir, 'a.jsonl'), text);
+      const log = join(dir, 'workers.txt');
+      const preload = join(dir, 'workers.cjs');
+      writeFileSync(
+        preload,
+        `process.on('worker', () => require('node:fs').appendFileSync(${JSON.stringify(log)}, 'worker\\n'));\n`,
+      );
+      expect(run(dir, ['init']).code).toBe(0);
+      const add = run(dir, ['add', 'a.jsonl'], { NODE_OPTIONS: `--require ${preload}` });
+      expect(add).toMatchObject({ code: 0, stdout: 'add a.jsonl\n' });
+      expect(readFileSync(log, 'utf8')).toContain('worker');
+      expect(run(dir, ['commit', '-m', 'v0']).code).toBe(0);
+      expect(run(dir, ['cat', 'HEAD:a.jsonl']).stdout).toBe(text);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('code cache: written by the first run of a command, used as it is by the next, rewritten when refused', () => {
+    rmSync(join(binDir, '.cache'), { recursive: true, force: true });
+    // A cache of another build or Node is dropped when a cache is written.
+    const stale = join(binDir, '.cache', 'v0.0.0-x64-1-1-status.v8');
+    ok(hookDir, ['-C', repo, 'status']); // (dist/cli/main.js: writes nothing in binDir)
+    run(repo, ['status'], { STRATA_COMPILE_CACHE: '0' });
+    expect(cacheFiles()).toEqual([]);
+    run(repo, ['--version']);
+    writeFileSync(stale, 'old');
+    expect(run(repo, ['status']).stdout).toContain('nothing to commit');
+    const files = cacheFiles();
+    expect(files).toHaveLength(2);
+    expect(files.some((f) => f.endsWith('--.v8'))).toBe(true); // --version: no command word
+    const status = join(
+      binDir,
+      '.cache',
+      files.find((f) => f.endsWith('-status.v8'))!,
+    );
+    expect(existsSync(stale)).toBe(false);
+    const first = readFileSync(status);
+    const mtime = statSync(status).mtimeMs;
+    expect(run(repo, ['-C', repo, 'status']).stdout).toContain('nothing to commit');
+    expect(statSync(status).mtimeMs).toBe(mtime); // accepted: not written again
+    expect(readFileSync(status).equals(first)).toBe(true);
+    // Damaged: V8 refuses it, the command runs all the same, and the cache is written anew.
+    writeFileSync(status, Buffer.alloc(first.length, 7));
+    expect(run(repo, ['status', '--json'])).toMatchObject({
+      code: 0,
+      stdout: strata(repo, ['status', '--json']).stdout,
+    });
+    expect(readFileSync(status).equals(Buffer.alloc(first.length, 7))).toBe(false);
+    expect(cacheFiles()).toHaveLength(2);
   });
 });
