@@ -71,6 +71,9 @@ const packages = {
  * `createRequire(import.meta.url)` is a CommonJS module's own `require`: spelled so, esbuild sees what
  * src/ requires (and bundles INLINE). `const require = createRequire(import.meta.url);` goes: the
  * module's `require` is the same function.
+ * `import('pkg')` becomes a require() with the namespace Node gives a CommonJS package (`default` is
+ * module.exports): the launcher compiles the bundle with vm and a code cache, where import() has no loader
+ * (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING). The build fails if an import() is left (noDynamicImport).
  */
 const ownRequire = {
   name: 'strata-own-require',
@@ -79,10 +82,22 @@ const ownRequire = {
       loader: 'ts',
       contents: readFileSync(args.path, 'utf8')
         .replace(/^const require = createRequire\(import\.meta\.url\);$/m, '')
-        .replaceAll('createRequire(import.meta.url)(', 'require('),
+        .replaceAll('createRequire(import.meta.url)(', 'require(')
+        .replace(
+          /(?<!typeof\s*)\bimport\((\s*'[^'.][^']*'\s*)\)/g,
+          'Promise.resolve().then(() => __strataNamespace(require($1)))',
+        ),
     }));
   },
 };
+
+/** Fails on an import() esbuild left in a CommonJS output (see ownRequire). */
+function noDynamicImport(result) {
+  for (const [file, o] of Object.entries(result.metafile.outputs)) {
+    const left = o.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
+    if (left.length) throw new Error(`${file}: import() of ${left.join(', ')} left in the bundle`);
+  }
+}
 
 /** src files that another file starts as `new URL('./NAME.js', import.meta.url)` (worker threads). */
 function urlEntries() {
@@ -120,12 +135,21 @@ const cjs = {
     'import.meta.dirname': '__dirname',
     'import.meta.filename': '__filename',
   },
-  banner: { js: "var __strataModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  metafile: true,
+  banner: {
+    js: [
+      "var __strataModuleUrl = require('node:url').pathToFileURL(__filename).href;",
+      'var __strataNamespace = (m) => ({ ...m, default: m });',
+    ].join('\n'),
+  },
 };
 
 rmSync(out, { recursive: true, force: true });
-await build({ ...cjs, entryPoints: [join(root, 'src/cli/main.ts')], outfile: join(out, 'strata-main.cjs') });
-await build({ ...cjs, entryPoints: [join(root, 'src/cli/bin.ts')], outfile: join(out, 'strata.cjs') });
+for (const [entry, file] of [
+  ['src/cli/main.ts', 'strata-main.cjs'],
+  ['src/cli/bin.ts', 'strata.cjs'],
+])
+  noDynamicImport(await build({ ...cjs, entryPoints: [join(root, entry)], outfile: join(out, file) }));
 for (const [name, src] of urlEntries())
   await build({ ...common, format: 'esm', entryPoints: [src], outfile: join(out, `${name}.js`) });
 chmodSync(join(out, 'strata.cjs'), 0o755);

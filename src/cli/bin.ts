@@ -11,7 +11,8 @@
  * flags or source). It is written, atomically, when it was missing or refused; a directory that cannot be
  * written just means no cache. STRATA_COMPILE_CACHE=0 turns it off.
  *
- * Not run from dist/cli/bin.js (tsc's copy): there is no bundle next to it.
+ * The bundle has no import(): a vm script has no module loader for it (the build turns import('pkg') into a
+ * require and fails on any other). Not run from dist/cli/bin.js (tsc's copy): there is no bundle next to it.
  */
 import {
   mkdirSync,
@@ -46,9 +47,7 @@ function cacheWord(args: readonly string[]): string {
 /** Runs the bundle at `file` (the CommonJS module wrapper, as require() would) with a code cache. */
 function runCached(file: string, args: readonly string[]): void {
   const require = createRequire(file);
-  // import() inside a vm script needs a loader: the main context's (Node >= 20.12). Without it, plain require.
-  const loader = vm.constants?.USE_MAIN_CONTEXT_DEFAULT_LOADER;
-  if (!loader || process.env.STRATA_COMPILE_CACHE === '0') {
+  if (process.env.STRATA_COMPILE_CACHE === '0') {
     require(file);
     return;
   }
@@ -66,7 +65,7 @@ function runCached(file: string, args: readonly string[]): void {
   }
   const script = new vm.Script(
     `(function (exports, require, module, __filename, __dirname) { ${source}\n})`,
-    { filename: file, cachedData, importModuleDynamically: loader },
+    { filename: file, cachedData },
   );
   if (!cachedData || script.cachedDataRejected)
     process.once('exit', () => saveCache(script, dir, cacheFile, prefix));

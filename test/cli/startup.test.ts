@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -355,6 +356,49 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
       expect(run(dir, ['cat', 'HEAD:a.jsonl']).stdout).toBe(text);
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('commits record code provenance (isomorphic-git, loaded by require) with and without a cache', () => {
+    const code = tempDir('strata-bin-git-');
+    try {
+      const git = (args: string[]): string => {
+        const r = spawnSync('git', args, {
+          cwd: code,
+          encoding: 'utf8',
+          env: {
+            ...process.env,
+            GIT_AUTHOR_NAME: 'T',
+            GIT_AUTHOR_EMAIL: 't@example.com',
+            GIT_COMMITTER_NAME: 'T',
+            GIT_COMMITTER_EMAIL: 't@example.com',
+          },
+        });
+        expect(r.status, r.stderr).toBe(0);
+        return r.stdout.trim();
+      };
+      git(['init', '-q', '-b', 'main']);
+      writeFileSync(join(code, '.gitignore'), 'data/\n');
+      git(['add', '.']);
+      git(['commit', '-q', '-m', 'code']);
+      const data = join(code, 'data');
+      mkdirSync(data);
+      const env = { STRATA_NO_PROVENANCE: '' };
+      expect(run(data, ['init'], env).code).toBe(0);
+      rmSync(join(binDir, '.cache'), { recursive: true, force: true });
+      for (const v of ['1', '2']) {
+        // The first commit writes the cache, the second runs from it.
+        writeFileSync(join(data, 'a.jsonl'), `{"id":${v}}\n`);
+        expect(run(data, ['add', 'a.jsonl'], env).code).toBe(0);
+        expect(run(data, ['commit', '-m', v], env)).toMatchObject({ code: 0, stderr: '' });
+        const show = JSON.parse(run(data, ['show', 'HEAD', '--json'], env).stdout) as {
+          meta: { code: unknown };
+        };
+        expect(show.meta.code).toMatchObject({ commit: git(['rev-parse', 'HEAD']), dirty: false });
+      }
+      expect(cacheFiles().some((f) => f.endsWith('-commit.v8'))).toBe(true);
+    } finally {
+      rmSync(code, { recursive: true, force: true });
     }
   });
 
