@@ -16,7 +16,6 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { StrataError } from '../storage/errors.js';
@@ -25,9 +24,19 @@ import { LocalPacks } from '../storage/local-packs.js';
 import { chunkParamsFrom, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/params.js';
 import { ObjectDb } from './object-db.js';
 
-/** node:crypto only for the lock's nonce: a command that takes no lock (status, log, diff) never loads it. */
-const randomBytes = (n: number): Buffer =>
-  (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes(n);
+/**
+ * `n` random bytes in hex, for the lock's nonce and file names: they only need to differ between lock
+ * holders, and Math.random (seeded per process by the OS) does that without loading node:crypto, ~3 ms of
+ * a no-op `commit -a` (issue 6).
+ */
+const randomHex = (n: number): string => {
+  let s = '';
+  for (let i = 0; i < n; i++)
+    s += Math.floor(Math.random() * 256)
+      .toString(16)
+      .padStart(2, '0');
+  return s;
+};
 
 export const REPO_DIR = '.strata';
 export const REPO_FORMAT_VERSION = 1;
@@ -234,7 +243,7 @@ function lockIsStale(path: string, owner: LockOwner): boolean {
  * processes breaking one stale lock cannot both end up holding the lock.
  */
 export function acquireLock(path: string): string {
-  const nonce = randomBytes(8).toString('hex');
+  const nonce = randomHex(8);
   const body = JSON.stringify({ pid: process.pid, host: hostname(), nonce, time: Date.now() }) + '\n';
   const tmp = `${path}.${nonce}.tmp`;
   // Not fsynced: the lock only excludes live processes. After a crash of the machine, the one case where
@@ -293,7 +302,7 @@ export function acquireLock(path: string): string {
 }
 
 function breakStaleLock(path: string, judged: LockOwner): void {
-  const aside = `${path}.broken.${randomBytes(6).toString('hex')}`;
+  const aside = `${path}.broken.${randomHex(6)}`;
   try {
     renameSync(path, aside);
   } catch {

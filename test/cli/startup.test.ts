@@ -44,6 +44,7 @@ const NEVER_FOR_NO_OP: [RegExp, string][] = [
   [/\/node_modules\/bindings\//, "better-sqlite3's addon search (index-db.ts names the addon)"],
   [/\/node_modules\/ignore\//, 'the ignore package (no .strataignore here: the built-in rules need none)'],
   [/\/dist\/cli\/commands\/(?!worktree\.js$)/, 'the command files of other commands'],
+  [/^node:crypto$/, "node:crypto (the lock's nonce needs none, hashing is BLAKE3's)"],
 ];
 
 /** Not loaded by the plain forms of status and commit (src/cli/fast-path.ts). */
@@ -104,7 +105,8 @@ const log = process.env.STRATA_LOAD_LOG;
 if (log) {
   register('./hooks.mjs', import.meta.url, { data: { log } });
   const require = createRequire(import.meta.url);
-  process.on('exit', () => appendFileSync(log, Object.keys(require.cache).join('\\n') + '\\n'));
+  const builtins = () => process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => 'node:' + m.slice(13));
+  process.on('exit', () => appendFileSync(log, [...Object.keys(require.cache), ...builtins()].join('\\n') + '\\n'));
 }
 `,
   );
@@ -131,6 +133,7 @@ describe('modules a command loads', () => {
     expect(r.loaded.some((p) => p.endsWith('/dist/cli/main.js'))).toBe(true);
     expect(r.loaded.some((p) => p.endsWith('/dist/core/status.js'))).toBe(true);
     expect(r.loaded.some((p) => /\/node_modules\/better-sqlite3\//.test(p))).toBe(true);
+    expect(r.loaded).toContain('node:fs'); // and Node's own modules
     const log = traced(repo, ['log']);
     expect(log.code).toBe(0);
     expect(log.loaded.some((p) => /\/node_modules\/commander\//.test(p))).toBe(true);
