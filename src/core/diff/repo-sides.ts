@@ -5,7 +5,10 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
+import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
+import { sharedCompressPool, type Encoded } from '../../storage/compress-pool.js';
 import { hashBytes } from '../../storage/hash.js';
+import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
 import type { FileManifest, SegmentRef, Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
@@ -65,30 +68,54 @@ async function readAcross(
  * on where parsing started: CSV span lists are left as they are (unshared spans are simply read).
  */
 export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Span[], Span[]] {
-  const inA = new Set<string>();
-  for (const s of a) inA.add(s[0]);
-  const cuts = new Map<string, number[]>();
-  for (const s of b) if (inA.has(s[0]) && !cuts.has(s[0])) cuts.set(s[0], []);
-  if (cuts.size === 0) return [[...a], [...b]];
+  // Chunks by number; for each, the sides that reference it, the first (offset, length) seen, and whether a
+  // span into it with another range exists. Only chunks that both sides reference with different ranges
+  // (the chunks an edit touched) need cutting: typically a few percent of them.
+  const no = new Map<string, number>();
+  const sideMask: number[] = [];
+  const firstOff: number[] = [];
+  const firstLen: number[] = [];
+  const mixed: boolean[] = [];
+  const visit = (list: ReadonlyArray<Span>, bit: number): void => {
+    for (const [h, off, len] of list) {
+      let k = no.get(h);
+      if (k === undefined) {
+        no.set(h, (k = sideMask.length));
+        sideMask.push(bit);
+        firstOff.push(off);
+        firstLen.push(len);
+        mixed.push(false);
+        continue;
+      }
+      sideMask[k]! |= bit;
+      if (firstOff[k] !== off || firstLen[k] !== len) mixed[k] = true;
+    }
+  };
+  visit(a, 1);
+  visit(b, 2);
+  const cuts = new Map<number, number[]>();
   for (const list of [a, b])
     for (const [h, off, len] of list) {
-      const c = cuts.get(h);
-      if (c) c.push(off, off + len);
+      const k = no.get(h)!;
+      if (sideMask[k] !== 3 || !mixed[k]) continue;
+      let c = cuts.get(k);
+      if (!c) cuts.set(k, (c = []));
+      c.push(off, off + len);
     }
-  const sorted = new Map<string, number[]>();
-  for (const [h, c] of cuts) {
+  if (cuts.size === 0) return [[...a], [...b]];
+  for (const [k, c] of cuts) {
     c.sort((x, y) => x - y);
-    sorted.set(
-      h,
-      c.filter((v, i) => i === 0 || v !== c[i - 1]),
-    );
+    let n = 0;
+    for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
+    c.length = n;
+    cuts.set(k, c);
   }
   const refine = (list: ReadonlyArray<Span>): Span[] => {
     const out: Span[] = [];
     for (const s of list) {
-      const c = sorted.get(s[0]);
       const [h, off, len] = s;
-      if (!c || len === 0) {
+      const c = len === 0 ? undefined : cuts.get(no.get(h)!);
+      if (!c) {
         out.push(s);
         continue;
       }
@@ -105,7 +132,7 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
         out.push([h, at, c[i]! - at]);
         at = c[i]!;
       }
-      out.push([h, at, off + len - at]);
+      out.push(at === off ? s : [h, at, off + len - at]);
     }
     return out;
   };
@@ -173,9 +200,22 @@ export function sidesFromManifests(
   const pb = partsOf(before);
   const pa = partsOf(after);
   const [rb, ra] = refineSpans(pb.spans, pa.spans);
+  const parts: [Part[], Part[]] = [assemble(pb.slots, rb), assemble(pa.slots, ra)];
+  // Piece ids name chunks by a number given here: both sides are numbered together, so equal ids still mean
+  // equal bytes, and the short ids are cheaper to build and to match than ones holding the chunk's hash.
+  const chunkNo = new Map<string, number>();
+  const shortId = (p: Part): string => {
+    if (isSegment(p)) return partId(p);
+    const [h, off, len] = p;
+    let n = chunkNo.get(h);
+    if (n === undefined) chunkNo.set(h, (n = chunkNo.size));
+    return off === 0 ? `${n}+${len}` : `${n}@${off}+${len}`;
+  };
+  const ids: [string[], string[]] = [parts[0].map(shortId), parts[1].map(shortId)];
+  const plans = readPlans(parts, ids);
   return [
-    sideFromSpans(repo, path, before, assemble(pb.slots, rb), cache),
-    sideFromSpans(repo, path, after, assemble(pa.slots, ra), cache),
+    sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
+    sideFromSpans(repo, path, after, parts[1], cache, ids[1], plans?.[1]),
   ];
 }
 
@@ -219,42 +259,161 @@ const contentOf = (m: FileManifest): string | undefined => {
 
 /** Decoded chunks recently read, up to a byte budget (LRU), shared by both sides of a diff. */
 const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
+/** Chunks decoded ahead of the reader, per side, and per batch sent to the decoding thread. */
+const READ_AHEAD_CHUNKS = 256;
+const READ_AHEAD_BATCH = 32;
+/** Plans shorter than this are read inline: starting the decoding thread would cost more than it saves. */
+const READ_AHEAD_MIN = 64;
+
+/**
+ * The chunks one side will read, in order (the pieces that do not cancel), and how far they have been sent
+ * ahead to the decoding thread.
+ */
+interface ReadPlan {
+  hashes: string[];
+  /** Position in `hashes` of each part index that is in the plan. */
+  at: Map<number, number>;
+  sent: number;
+}
 
 class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
+  /** Chunks sent ahead to the decoding thread: their bytes, or undefined when they must be read inline. */
+  private readonly ahead = new Map<string, Promise<Uint8Array | undefined>>();
   /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
   readonly openSegments = new Map<string, boolean>();
   private bytes = 0;
   constructor(private readonly repo: Repository) {}
+
   /**
    * A chunk's bytes. Sub-chunk spans make both sides read pieces of the same chunks in turn (an old chunk's
    * replaced range, then the new chunk holding several edited records): without this each would be
    * decompressed and verified once per piece.
    */
-  get(hash: string): Uint8Array {
+  async get(hash: string): Promise<Uint8Array> {
     const hit = this.map.get(hash);
     if (hit) {
       this.map.delete(hash);
       this.map.set(hash, hit);
       return hit;
     }
-    const data = this.repo.objects.chunk(hash);
-    if (data.length <= CHUNK_CACHE_BYTES / 4) {
-      this.map.set(hash, data);
-      this.bytes += data.length;
-      for (const [k, v] of this.map) {
-        if (this.bytes <= CHUNK_CACHE_BYTES) break;
-        this.map.delete(k);
-        this.bytes -= v.length;
-      }
+    const pending = this.ahead.get(hash);
+    let data: Uint8Array | undefined;
+    if (pending) {
+      this.ahead.delete(hash);
+      data = await pending;
     }
+    // Read inline when not sent ahead, or when the decoding thread could not decode it (a delta-coded
+    // chunk, or a damaged one: the inline read then reports what is wrong).
+    data ??= this.repo.objects.chunk(hash);
+    this.remember(hash, data);
     return data;
   }
+
+  private remember(hash: string, data: Uint8Array): void {
+    if (data.length > CHUNK_CACHE_BYTES / 4) return;
+    this.map.set(hash, data);
+    this.bytes += data.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= CHUNK_CACHE_BYTES) break;
+      this.map.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  /**
+   * Keeps the decoding thread READ_AHEAD_CHUNKS ahead of position `pos` of a side's plan: the stored bytes
+   * are read here (a pread each), decoded and verified on the other core while this thread parses.
+   */
+  readAhead(plan: ReadPlan, pos: number): void {
+    // Refilled in whole batches once half the window is used: one message per batch, not per chunk.
+    if (plan.sent - pos > READ_AHEAD_CHUNKS / 2) return;
+    const until = Math.min(plan.hashes.length, pos + READ_AHEAD_CHUNKS);
+    while (plan.sent < until) {
+      const end = Math.min(until, plan.sent + READ_AHEAD_BATCH);
+      const batch: Encoded[] = [];
+      const hashes: string[] = [];
+      for (let i = plan.sent; i < end; i++) {
+        const h = plan.hashes[i]!;
+        if (this.map.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
+        let e;
+        try {
+          e = this.repo.objects.packs.readEncoded(h);
+        } catch {
+          continue; // missing or unreadable: the inline read reports it when (if) the piece is read
+        }
+        if (e.kind !== KIND.chunk || (e.codec !== CODEC_NONE && e.codec !== CODEC_ZSTD)) continue;
+        batch.push({ codec: e.codec, bytes: e.bytes, rawLength: e.rawLength, hash: h });
+        hashes.push(h);
+      }
+      plan.sent = end;
+      if (batch.length === 0) continue;
+      // One shared buffer per batch: the decoding thread reads the stored bytes without a copy or a transfer.
+      const shared = new Uint8Array(new SharedArrayBuffer(batch.reduce((n, e) => n + e.bytes.length, 0)));
+      let off = 0;
+      for (const e of batch) {
+        shared.set(e.bytes, off);
+        e.bytes = shared.subarray(off, (off += e.bytes.length));
+      }
+      // Chunks sent ahead but never asked for (the engine cancelled more than the plan foresaw) are dropped
+      // oldest first: what is held ahead stays bounded.
+      for (const k of this.ahead.keys()) {
+        if (this.ahead.size + batch.length <= 4 * READ_AHEAD_CHUNKS) break;
+        this.ahead.delete(k);
+      }
+      const decoded = sharedCompressPool().decode(batch);
+      hashes.forEach((h, k) =>
+        this.ahead.set(
+          h,
+          decoded.then(
+            (out) => out[k],
+            () => undefined,
+          ),
+        ),
+      );
+    }
+  }
+}
+
+/** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
+function readPlans(sides: [Part[], Part[]], ids: [string[], string[]]): [ReadPlan, ReadPlan] | undefined {
+  const count = new Map<string, number>();
+  for (const id of ids[1]) count.set(id, (count.get(id) ?? 0) + 1);
+  const unmatched: [boolean[], boolean[]] = [[], []];
+  for (let i = 0; i < ids[0].length; i++) {
+    const n = count.get(ids[0][i]!) ?? 0;
+    if (n > 0) count.set(ids[0][i]!, n - 1);
+    unmatched[0].push(n === 0);
+  }
+  const left = new Map<string, number>();
+  for (const id of ids[0]) left.set(id, (left.get(id) ?? 0) + 1);
+  for (const id of ids[1]) {
+    const n = left.get(id) ?? 0;
+    if (n > 0) left.set(id, n - 1);
+    unmatched[1].push(n === 0);
+  }
+  const plans = ([0, 1] as const).map((s): ReadPlan => {
+    const plan: ReadPlan = { hashes: [], at: new Map(), sent: 0 };
+    sides[s].forEach((p, i) => {
+      if (!unmatched[s][i] || isSegment(p)) return;
+      plan.at.set(i, plan.hashes.length);
+      plan.hashes.push(p[0]);
+    });
+    return plan;
+  }) as [ReadPlan, ReadPlan];
+  return plans[0].hashes.length + plans[1].hashes.length >= READ_AHEAD_MIN ? plans : undefined;
 }
 
 export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
   return sideFromSpans(repo, path, m, [...repo.objects.spans(m)], new ChunkCache(repo));
 }
+
+/** A part's piece id: equal ids mean equal bytes. */
+const partId = (p: Part): string => {
+  if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
+  const [h, off, len] = p;
+  return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
+};
 
 function sideFromSpans(
   repo: Repository,
@@ -262,30 +421,37 @@ function sideFromSpans(
   m: FileManifest,
   parts: Part[],
   cache: ChunkCache,
+  ids: string[] = parts.map(partId),
+  plan?: ReadPlan,
 ): DiffSide {
   const starts: number[] = [];
   const lengths: number[] = [];
   let at = 0;
-  const pieces: DiffPiece[] = parts.map((p) => {
+  const pieces: DiffPiece[] = parts.map((p, i) => {
     const len = isSegment(p) ? p.segment.size : p[2];
     starts.push(at);
     lengths.push(len);
     at += len;
-    if (isSegment(p)) return { id: `segment:${p.segment.hash}+${len}`, length: len };
-    const [h, off] = p;
-    return { id: off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`, length: len };
+    return { id: ids[i]!, length: len };
   });
-  const readSpan = ([h, off, len]: Span): Uint8Array => {
-    const c = cache.get(h);
+  const readSpan = async ([h, off, len]: Span): Promise<Uint8Array> => {
+    const c = await cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
     return c.subarray(off, off + len);
   };
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const p = parts[i]!;
+    if (plan) {
+      const pos = plan.at.get(i);
+      if (pos !== undefined) cache.readAhead(plan, pos);
+    }
     if (!isSegment(p)) return readSpan(p);
     // A shared segment is read only when it did not cancel (it occurs more often on one side).
-    return Buffer.concat(repo.objects.segmentSpans(p.segment).map(readSpan), p.segment.size);
+    const spans = repo.objects.segmentSpans(p.segment);
+    const out: Uint8Array[] = [];
+    for (const s of spans) out.push(await readSpan(s));
+    return Buffer.concat(out, p.segment.size);
   };
   const side: DiffSide = {
     path,
