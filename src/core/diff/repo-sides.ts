@@ -329,7 +329,8 @@ class ChunkCache {
     // Refilled in whole batches once half the window is used: one message per batch, not per chunk.
     if (plan.sent - pos > READ_AHEAD_CHUNKS / 2) return;
     const until = Math.min(plan.hashes.length, pos + READ_AHEAD_CHUNKS);
-    while (plan.sent < until) {
+    // Whole batches only, but for the plan's last one.
+    while (until - plan.sent >= READ_AHEAD_BATCH || (until === plan.hashes.length && plan.sent < until)) {
       const end = Math.min(until, plan.sent + READ_AHEAD_BATCH);
       const batch: Encoded[] = [];
       const hashes: string[] = [];
