@@ -212,7 +212,7 @@ export function sidesFromManifests(
     return off === 0 ? `${n}+${len}` : `${n}@${off}+${len}`;
   };
   const ids: [string[], string[]] = [parts[0].map(shortId), parts[1].map(shortId)];
-  const plans = readPlans(parts, ids);
+  const plans = readPlans(parts, ids, cache.wanted);
   return [
     sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
     sideFromSpans(repo, path, after, parts[1], cache, ids[1], plans?.[1]),
@@ -280,6 +280,8 @@ class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
   /** Chunks sent ahead to the decoding thread: their bytes, or undefined when they must be read inline. */
   private readonly ahead = new Map<string, Promise<Uint8Array | undefined>>();
+  /** How many planned pieces (both sides) read each chunk. */
+  readonly wanted = new Map<string, number>();
   /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
   readonly openSegments = new Map<string, boolean>();
   private bytes = 0;
@@ -302,6 +304,10 @@ class ChunkCache {
     if (pending) {
       this.ahead.delete(hash);
       data = await pending;
+      // A chunk no other planned piece reads is not kept: an old chunk around one edit is read once.
+      const left = (this.wanted.get(hash) ?? 1) - 1;
+      this.wanted.set(hash, left);
+      if (data && left <= 0) return data;
     }
     // Read inline when not sent ahead, or when the decoding thread could not decode it (a delta-coded
     // chunk, or a damaged one: the inline read then reports what is wrong).
@@ -312,6 +318,8 @@ class ChunkCache {
 
   private remember(hash: string, data: Uint8Array): void {
     if (data.length > CHUNK_CACHE_BYTES / 4) return;
+    // A chunk decoded on the pool is a view into its batch's buffer: kept alone, it would keep the batch.
+    if (data.buffer.byteLength > 2 * data.length) data = Buffer.from(data);
     this.map.set(hash, data);
     this.bytes += data.length;
     for (const [k, v] of this.map) {
@@ -377,7 +385,11 @@ class ChunkCache {
 }
 
 /** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
-function readPlans(sides: [Part[], Part[]], ids: [string[], string[]]): [ReadPlan, ReadPlan] | undefined {
+function readPlans(
+  sides: [Part[], Part[]],
+  ids: [string[], string[]],
+  wanted: Map<string, number>,
+): [ReadPlan, ReadPlan] | undefined {
   const count = new Map<string, number>();
   for (const id of ids[1]) count.set(id, (count.get(id) ?? 0) + 1);
   const unmatched: [boolean[], boolean[]] = [[], []];
@@ -399,6 +411,7 @@ function readPlans(sides: [Part[], Part[]], ids: [string[], string[]]): [ReadPla
       if (!unmatched[s][i] || isSegment(p)) return;
       plan.at.set(i, plan.hashes.length);
       plan.hashes.push(p[0]);
+      wanted.set(p[0], (wanted.get(p[0]) ?? 0) + 1);
     });
     return plan;
   }) as [ReadPlan, ReadPlan];
@@ -439,7 +452,10 @@ function sideFromSpans(
     const c = await cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-    return c.subarray(off, off + len);
+    // A view into a batch decoded on the pool is copied: a piece the engine keeps must not keep the batch.
+    return c.buffer.byteLength > 2 * c.length
+      ? Buffer.from(c.subarray(off, off + len))
+      : c.subarray(off, off + len);
   };
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const p = parts[i]!;
