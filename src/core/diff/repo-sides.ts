@@ -201,18 +201,8 @@ export function sidesFromManifests(
   const pa = partsOf(after);
   const [rb, ra] = refineSpans(pb.spans, pa.spans);
   const parts: [Part[], Part[]] = [assemble(pb.slots, rb), assemble(pa.slots, ra)];
-  // Piece ids name chunks by a number given here: both sides are numbered together, so equal ids still mean
-  // equal bytes, and the short ids are cheaper to build and to match than ones holding the chunk's hash.
-  const chunkNo = new Map<string, number>();
-  const shortId = (p: Part): string => {
-    if (isSegment(p)) return partId(p);
-    const [h, off, len] = p;
-    let n = chunkNo.get(h);
-    if (n === undefined) chunkNo.set(h, (n = chunkNo.size));
-    return off === 0 ? `${n}+${len}` : `${n}@${off}+${len}`;
-  };
-  const ids: [string[], string[]] = [parts[0].map(shortId), parts[1].map(shortId)];
-  const plans = readPlans(parts, ids, cache.wanted);
+  const { ids, unmatched } = pairParts(parts);
+  const plans = readPlans(parts, unmatched, cache.wanted);
   return [
     sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
     sideFromSpans(repo, path, after, parts[1], cache, ids[1], plans?.[1]),
@@ -385,26 +375,74 @@ class ChunkCache {
 }
 
 /** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
+/**
+ * Pairs the parts of two stored versions that hold the same bytes (the same chunk range, or the same
+ * segment), as a multiset in order: the k-th occurrence on one side pairs with the k-th on the other. The
+ * parts of a pair get one id string (the same object on both sides, so the engine's matching compares
+ * pointers); every other part gets an id of its own. Matching here runs on numbers, not on strings.
+ */
+function pairParts(parts: [Part[], Part[]]): {
+  ids: [string[], string[]];
+  unmatched: [boolean[], boolean[]];
+} {
+  const chunkNo = new Map<string, number>();
+  // (chunk number, offset, length) packed in a double while each fits (a chunk range below 128 KiB and
+  // fewer than 2^19 chunks); a string otherwise.
+  const keyOf = (p: Part): number | string => {
+    if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
+    const [h, off, len] = p;
+    let n = chunkNo.get(h);
+    if (n === undefined) chunkNo.set(h, (n = chunkNo.size));
+    return off < 2 ** 17 && len < 2 ** 17 && n < 2 ** 19
+      ? (n * 2 ** 17 + off) * 2 ** 17 + len
+      : `${n}@${off}+${len}`;
+  };
+  const keys: [(number | string)[], (number | string)[]] = [parts[0].map(keyOf), parts[1].map(keyOf)];
+  const count = new Map<number | string, number>();
+  for (const k of keys[1]) count.set(k, (count.get(k) ?? 0) + 1);
+  // The ids of the pairs of each key, in order.
+  const pairIds = new Map<number | string, string | string[]>();
+  let pairs = 0;
+  const ids: [string[], string[]] = [new Array<string>(keys[0].length), new Array<string>(keys[1].length)];
+  const unmatched: [boolean[], boolean[]] = [
+    new Array<boolean>(keys[0].length),
+    new Array<boolean>(keys[1].length),
+  ];
+  keys[0].forEach((k, i) => {
+    const n = count.get(k) ?? 0;
+    unmatched[0][i] = n === 0;
+    // Segment pieces keep a recognisable id (tests check that they cancel unread).
+    const seg = typeof k === 'string' && k.startsWith('segment:') ? 'segment:' : '';
+    if (n === 0) {
+      ids[0][i] = `${seg}b${i}`;
+      return;
+    }
+    count.set(k, n - 1);
+    const id = `${seg}${pairs++}`;
+    const have = pairIds.get(k);
+    if (have === undefined) pairIds.set(k, id);
+    else if (typeof have === 'string') pairIds.set(k, [have, id]);
+    else have.push(id);
+    ids[0][i] = id;
+  });
+  const seen = new Map<number | string, number>();
+  keys[1].forEach((k, i) => {
+    const have = pairIds.get(k);
+    const j = have === undefined ? 0 : (seen.get(k) ?? 0);
+    const id =
+      have === undefined ? undefined : typeof have === 'string' ? (j === 0 ? have : undefined) : have[j];
+    if (have !== undefined) seen.set(k, j + 1);
+    unmatched[1][i] = id === undefined;
+    ids[1][i] = id ?? (typeof k === 'string' && k.startsWith('segment:') ? `segment:a${i}` : `a${i}`);
+  });
+  return { ids, unmatched };
+}
+
 function readPlans(
   sides: [Part[], Part[]],
-  ids: [string[], string[]],
+  unmatched: [boolean[], boolean[]],
   wanted: Map<string, number>,
 ): [ReadPlan, ReadPlan] | undefined {
-  const count = new Map<string, number>();
-  for (const id of ids[1]) count.set(id, (count.get(id) ?? 0) + 1);
-  const unmatched: [boolean[], boolean[]] = [[], []];
-  for (let i = 0; i < ids[0].length; i++) {
-    const n = count.get(ids[0][i]!) ?? 0;
-    if (n > 0) count.set(ids[0][i]!, n - 1);
-    unmatched[0].push(n === 0);
-  }
-  const left = new Map<string, number>();
-  for (const id of ids[0]) left.set(id, (left.get(id) ?? 0) + 1);
-  for (const id of ids[1]) {
-    const n = left.get(id) ?? 0;
-    if (n > 0) left.set(id, n - 1);
-    unmatched[1].push(n === 0);
-  }
   const plans = ([0, 1] as const).map((s): ReadPlan => {
     const plan: ReadPlan = { hashes: [], at: new Map(), sent: 0 };
     sides[s].forEach((p, i) => {
