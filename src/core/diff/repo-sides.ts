@@ -68,6 +68,18 @@ async function readAcross(
  * on where parsing started: CSV span lists are left as they are (unshared spans are simply read).
  */
 export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Span[], Span[]] {
+  const [ra, rb] = refineNumbered(a, b);
+  return [ra.spans, rb.spans];
+}
+
+/** Refined spans and, for each, the number given to its chunk (both sides numbered together). */
+interface Numbered {
+  spans: Span[];
+  nos: number[];
+}
+
+/** refineSpans, numbering chunks on the way: a chunk's hash is looked up once per span, here only. */
+function refineNumbered(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Numbered, Numbered] {
   // Chunks by number; for each, the sides that reference it, the first (offset, length) seen, and whether a
   // span into it with another range exists. Only chunks that both sides reference with different ranges
   // (the chunks an edit touched) need cutting: typically a few percent of them.
@@ -76,8 +88,10 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
   const firstOff: number[] = [];
   const firstLen: number[] = [];
   const mixed: boolean[] = [];
-  const visit = (list: ReadonlyArray<Span>, bit: number): void => {
-    for (const [h, off, len] of list) {
+  const visit = (list: ReadonlyArray<Span>, bit: number): number[] => {
+    const nos = new Array<number>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const [h, off, len] = list[i]!;
       let k = no.get(h);
       if (k === undefined) {
         no.set(h, (k = sideMask.length));
@@ -85,38 +99,50 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
         firstOff.push(off);
         firstLen.push(len);
         mixed.push(false);
-        continue;
+      } else {
+        sideMask[k]! |= bit;
+        if (firstOff[k] !== off || firstLen[k] !== len) mixed[k] = true;
       }
-      sideMask[k]! |= bit;
-      if (firstOff[k] !== off || firstLen[k] !== len) mixed[k] = true;
+      nos[i] = k;
     }
+    return nos;
   };
-  visit(a, 1);
-  visit(b, 2);
+  const na = visit(a, 1);
+  const nb = visit(b, 2);
   const cuts = new Map<number, number[]>();
-  for (const list of [a, b])
-    for (const [h, off, len] of list) {
-      const k = no.get(h)!;
+  for (const [list, nos] of [
+    [a, na],
+    [b, nb],
+  ] as const)
+    for (let i = 0; i < list.length; i++) {
+      const k = nos[i]!;
       if (sideMask[k] !== 3 || !mixed[k]) continue;
+      const [, off, len] = list[i]!;
       let c = cuts.get(k);
       if (!c) cuts.set(k, (c = []));
       c.push(off, off + len);
     }
-  if (cuts.size === 0) return [[...a], [...b]];
-  for (const [k, c] of cuts) {
+  if (cuts.size === 0)
+    return [
+      { spans: [...a], nos: na },
+      { spans: [...b], nos: nb },
+    ];
+  for (const c of cuts.values()) {
     c.sort((x, y) => x - y);
     let n = 0;
     for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
     c.length = n;
-    cuts.set(k, c);
   }
-  const refine = (list: ReadonlyArray<Span>): Span[] => {
-    const out: Span[] = [];
-    for (const s of list) {
+  const refine = (list: ReadonlyArray<Span>, nos: number[]): Numbered => {
+    const out: Numbered = { spans: [], nos: [] };
+    for (let j = 0; j < list.length; j++) {
+      const s = list[j]!;
+      const k = nos[j]!;
       const [h, off, len] = s;
-      const c = len === 0 ? undefined : cuts.get(no.get(h)!);
+      const c = len === 0 || !mixed[k] ? undefined : cuts.get(k);
       if (!c) {
-        out.push(s);
+        out.spans.push(s);
+        out.nos.push(k);
         continue;
       }
       // First boundary strictly inside the span, by binary search.
@@ -129,14 +155,16 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
       }
       let at = off;
       for (let i = lo; i < c.length && c[i]! < off + len; i++) {
-        out.push([h, at, c[i]! - at]);
+        out.spans.push([h, at, c[i]! - at]);
+        out.nos.push(k);
         at = c[i]!;
       }
-      out.push(at === off ? s : [h, at, off + len - at]);
+      out.spans.push(at === off ? s : [h, at, off + len - at]);
+      out.nos.push(k);
     }
     return out;
   };
-  return [refine(a), refine(b)];
+  return [refine(a, na), refine(b, nb)];
 }
 
 const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
@@ -199,9 +227,11 @@ export function sidesFromManifests(
   };
   const pb = partsOf(before);
   const pa = partsOf(after);
-  const [rb, ra] = refineSpans(pb.spans, pa.spans);
-  const parts: [Part[], Part[]] = [assemble(pb.slots, rb), assemble(pa.slots, ra)];
-  const { ids, unmatched } = pairParts(parts);
+  const [rb, ra] = refineNumbered(pb.spans, pa.spans);
+  const ab = assemble(pb.slots, rb);
+  const aa = assemble(pa.slots, ra);
+  const parts: [Part[], Part[]] = [ab.parts, aa.parts];
+  const { ids, unmatched } = pairParts(parts, [ab.nos, aa.nos]);
   const plans = readPlans(parts, unmatched, cache.wanted);
   return [
     sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
@@ -210,25 +240,28 @@ export function sidesFromManifests(
 }
 
 /** Puts the refined spans of the expanded segments back in their places between the shared segments. */
-function assemble(slots: Slot[] | undefined, refined: Span[]): Part[] {
-  if (!slots) return refined; // an inline span list: nothing was kept whole
-  const out: Part[] = [];
+function assemble(slots: Slot[] | undefined, refined: Numbered): { parts: Part[]; nos: number[] } {
+  if (!slots) return { parts: refined.spans, nos: refined.nos }; // an inline span list: nothing was kept whole
+  const parts: Part[] = [];
+  const nos: number[] = [];
   let k = 0;
   for (const slot of slots) {
     if ('segment' in slot) {
-      out.push(slot);
+      parts.push(slot);
+      nos.push(-1);
       continue;
     }
     for (let left = slot.expanded; left > 0;) {
-      const s = refined[k++];
+      const s = refined.spans[k];
       if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', {});
-      out.push(s);
+      parts.push(s);
+      nos.push(refined.nos[k++]!);
       left -= s[2];
     }
   }
-  if (k !== refined.length)
+  if (k !== refined.spans.length)
     throw new StrataError('INTEGRITY', 'segment spans cover more than their segments', {});
-  return out;
+  return { parts, nos };
 }
 
 /**
@@ -381,23 +414,23 @@ class ChunkCache {
  * parts of a pair get one id string (the same object on both sides, so the engine's matching compares
  * pointers); every other part gets an id of its own. Matching here runs on numbers, not on strings.
  */
-function pairParts(parts: [Part[], Part[]]): {
-  ids: [string[], string[]];
-  unmatched: [boolean[], boolean[]];
-} {
-  const chunkNo = new Map<string, number>();
+function pairParts(
+  parts: [Part[], Part[]],
+  nos: [number[], number[]],
+): { ids: [string[], string[]]; unmatched: [boolean[], boolean[]] } {
   // (chunk number, offset, length) packed in a double while each fits (a chunk range below 128 KiB and
-  // fewer than 2^19 chunks); a string otherwise.
-  const keyOf = (p: Part): number | string => {
+  // fewer than 2^19 chunks); a string otherwise, and for segments.
+  const keyOf = (p: Part, n: number): number | string => {
     if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
-    const [h, off, len] = p;
-    let n = chunkNo.get(h);
-    if (n === undefined) chunkNo.set(h, (n = chunkNo.size));
+    const [, off, len] = p;
     return off < 2 ** 17 && len < 2 ** 17 && n < 2 ** 19
       ? (n * 2 ** 17 + off) * 2 ** 17 + len
       : `${n}@${off}+${len}`;
   };
-  const keys: [(number | string)[], (number | string)[]] = [parts[0].map(keyOf), parts[1].map(keyOf)];
+  const keys: [(number | string)[], (number | string)[]] = [
+    parts[0].map((p, i) => keyOf(p, nos[0][i]!)),
+    parts[1].map((p, i) => keyOf(p, nos[1][i]!)),
+  ];
   const count = new Map<number | string, number>();
   for (const k of keys[1]) count.set(k, (count.get(k) ?? 0) + 1);
   // The ids of the pairs of each key, in order.
