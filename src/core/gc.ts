@@ -13,7 +13,7 @@
  * old packs nobody names: garbage either way, and the next gc removes it. The repository lock is held
  * throughout, so no commit, add or fetch runs in between.
  */
-import { readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODEC_DELTA, decode } from '../storage/codec.js';
 import { StrataError } from '../storage/errors.js';
@@ -51,6 +51,8 @@ export interface GcReport {
   leftovers: string[];
   /** Packs in the directory the index does not name that hold objects the index lacks: kept, run `fsck --repair`. */
   unknownPacksKept: string[];
+  /** Scratch directories in .strata/tmp left by processes that died (a killed diff's spill files), removed. */
+  scratchRemoved: string[];
 }
 
 /** Parses `now`, `never` or `<N>d` into a cutoff time (ms); entries at or after it keep their commits. */
@@ -253,6 +255,7 @@ function gcLocked(repo: Repository, opts: GcOptions): GcReport {
     notLocal,
     leftovers: leftovers.removable,
     unknownPacksKept: leftovers.unknownKept,
+    scratchRemoved: deadScratch(repo),
   };
 
   if (opts.dryRun) {
@@ -314,6 +317,8 @@ function gcLocked(repo: Repository, opts: GcOptions): GcReport {
   const fresh = new Set(written.map((w) => `${w.name}.pack`));
   for (const f of leftovers.removable) if (!fresh.has(f)) unlinkQuiet(join(packsDir, f));
   fsyncDir(packsDir);
+  for (const d of report.scratchRemoved)
+    rmSync(join(repo.strataDir, 'tmp', d), { recursive: true, force: true });
 
   const after = db.packs();
   report.packs.after = after.length;
@@ -406,6 +411,23 @@ function findLeftovers(
     (redundant ? removable : unknownKept).push(f);
   }
   return { removable, unknownKept };
+}
+
+/**
+ * Scratch directories in .strata/tmp whose owner is gone: `strata-diff-<pid>-*` (a diff's spill files; the
+ * diff removes its own when it ends, even early, but not when it is killed) of a process no longer alive.
+ */
+function deadScratch(repo: Repository): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(join(repo.strataDir, 'tmp'));
+  } catch {
+    return [];
+  }
+  return names.filter((f) => {
+    const m = /^strata-diff-(\d+)-/.exec(f);
+    return m !== null && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]));
+  });
 }
 
 function unlinkQuiet(path: string): void {

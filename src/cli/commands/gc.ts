@@ -34,6 +34,10 @@ export function registerGcCommand(program: Command, g: () => GlobalOpts): void {
             out.line(`${r.notLocal} reachable chunk(s) are held only by a remote (partial clone)`);
           for (const f of r.leftovers)
             out.line(`${r.dryRun ? 'would remove' : 'removed'} leftover packs/${f} (interrupted write)`);
+          for (const d of r.scratchRemoved)
+            out.line(
+              `${r.dryRun ? 'would remove' : 'removed'} .strata/tmp/${d} (left by a process that died)`,
+            );
           for (const f of r.unknownPacksKept)
             out.warn(
               `packs/${f} is not in the index but holds objects it lacks: kept (run 'strata fsck --repair')`,

@@ -5,7 +5,10 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
+import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
+import { sharedCompressPool, type Encoded } from '../../storage/compress-pool.js';
 import { hashBytes } from '../../storage/hash.js';
+import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
 import type { FileManifest, SegmentRef, Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
@@ -65,31 +68,81 @@ async function readAcross(
  * on where parsing started: CSV span lists are left as they are (unshared spans are simply read).
  */
 export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Span[], Span[]] {
-  const inA = new Set<string>();
-  for (const s of a) inA.add(s[0]);
-  const cuts = new Map<string, number[]>();
-  for (const s of b) if (inA.has(s[0]) && !cuts.has(s[0])) cuts.set(s[0], []);
-  if (cuts.size === 0) return [[...a], [...b]];
-  for (const list of [a, b])
-    for (const [h, off, len] of list) {
-      const c = cuts.get(h);
-      if (c) c.push(off, off + len);
+  const [ra, rb] = refineNumbered(a, b);
+  return [ra.spans, rb.spans];
+}
+
+/** Refined spans and, for each, the number given to its chunk (both sides numbered together). */
+interface Numbered {
+  spans: Span[];
+  nos: number[];
+}
+
+/** refineSpans, numbering chunks on the way: a chunk's hash is looked up once per span, here only. */
+function refineNumbered(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Numbered, Numbered] {
+  // Chunks by number; for each, the sides that reference it, the first (offset, length) seen, and whether a
+  // span into it with another range exists. Only chunks that both sides reference with different ranges
+  // (the chunks an edit touched) need cutting: typically a few percent of them.
+  const no = new Map<string, number>();
+  const sideMask: number[] = [];
+  const firstOff: number[] = [];
+  const firstLen: number[] = [];
+  const mixed: boolean[] = [];
+  const visit = (list: ReadonlyArray<Span>, bit: number): number[] => {
+    const nos = new Array<number>(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const [h, off, len] = list[i]!;
+      let k = no.get(h);
+      if (k === undefined) {
+        no.set(h, (k = sideMask.length));
+        sideMask.push(bit);
+        firstOff.push(off);
+        firstLen.push(len);
+        mixed.push(false);
+      } else {
+        sideMask[k]! |= bit;
+        if (firstOff[k] !== off || firstLen[k] !== len) mixed[k] = true;
+      }
+      nos[i] = k;
     }
-  const sorted = new Map<string, number[]>();
-  for (const [h, c] of cuts) {
+    return nos;
+  };
+  const na = visit(a, 1);
+  const nb = visit(b, 2);
+  const cuts = new Map<number, number[]>();
+  for (const [list, nos] of [
+    [a, na],
+    [b, nb],
+  ] as const)
+    for (let i = 0; i < list.length; i++) {
+      const k = nos[i]!;
+      if (sideMask[k] !== 3 || !mixed[k]) continue;
+      const [, off, len] = list[i]!;
+      let c = cuts.get(k);
+      if (!c) cuts.set(k, (c = []));
+      c.push(off, off + len);
+    }
+  if (cuts.size === 0)
+    return [
+      { spans: [...a], nos: na },
+      { spans: [...b], nos: nb },
+    ];
+  for (const c of cuts.values()) {
     c.sort((x, y) => x - y);
-    sorted.set(
-      h,
-      c.filter((v, i) => i === 0 || v !== c[i - 1]),
-    );
+    let n = 0;
+    for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
+    c.length = n;
   }
-  const refine = (list: ReadonlyArray<Span>): Span[] => {
-    const out: Span[] = [];
-    for (const s of list) {
-      const c = sorted.get(s[0]);
+  const refine = (list: ReadonlyArray<Span>, nos: number[]): Numbered => {
+    const out: Numbered = { spans: [], nos: [] };
+    for (let j = 0; j < list.length; j++) {
+      const s = list[j]!;
+      const k = nos[j]!;
       const [h, off, len] = s;
-      if (!c || len === 0) {
-        out.push(s);
+      const c = len === 0 || !mixed[k] ? undefined : cuts.get(k);
+      if (!c) {
+        out.spans.push(s);
+        out.nos.push(k);
         continue;
       }
       // First boundary strictly inside the span, by binary search.
@@ -102,14 +155,16 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
       }
       let at = off;
       for (let i = lo; i < c.length && c[i]! < off + len; i++) {
-        out.push([h, at, c[i]! - at]);
+        out.spans.push([h, at, c[i]! - at]);
+        out.nos.push(k);
         at = c[i]!;
       }
-      out.push([h, at, off + len - at]);
+      out.spans.push(at === off ? s : [h, at, off + len - at]);
+      out.nos.push(k);
     }
     return out;
   };
-  return [refine(a), refine(b)];
+  return [refine(a, na), refine(b, nb)];
 }
 
 const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
@@ -172,33 +227,41 @@ export function sidesFromManifests(
   };
   const pb = partsOf(before);
   const pa = partsOf(after);
-  const [rb, ra] = refineSpans(pb.spans, pa.spans);
+  const [rb, ra] = refineNumbered(pb.spans, pa.spans);
+  const ab = assemble(pb.slots, rb);
+  const aa = assemble(pa.slots, ra);
+  const parts: [Part[], Part[]] = [ab.parts, aa.parts];
+  const { ids, unmatched } = pairParts(parts, [ab.nos, aa.nos]);
+  const plans = readPlans(parts, unmatched, cache.wanted);
   return [
-    sideFromSpans(repo, path, before, assemble(pb.slots, rb), cache),
-    sideFromSpans(repo, path, after, assemble(pa.slots, ra), cache),
+    sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
+    sideFromSpans(repo, path, after, parts[1], cache, ids[1], plans?.[1]),
   ];
 }
 
 /** Puts the refined spans of the expanded segments back in their places between the shared segments. */
-function assemble(slots: Slot[] | undefined, refined: Span[]): Part[] {
-  if (!slots) return refined; // an inline span list: nothing was kept whole
-  const out: Part[] = [];
+function assemble(slots: Slot[] | undefined, refined: Numbered): { parts: Part[]; nos: number[] } {
+  if (!slots) return { parts: refined.spans, nos: refined.nos }; // an inline span list: nothing was kept whole
+  const parts: Part[] = [];
+  const nos: number[] = [];
   let k = 0;
   for (const slot of slots) {
     if ('segment' in slot) {
-      out.push(slot);
+      parts.push(slot);
+      nos.push(-1);
       continue;
     }
     for (let left = slot.expanded; left > 0;) {
-      const s = refined[k++];
+      const s = refined.spans[k];
       if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', {});
-      out.push(s);
+      parts.push(s);
+      nos.push(refined.nos[k++]!);
       left -= s[2];
     }
   }
-  if (k !== refined.length)
+  if (k !== refined.spans.length)
     throw new StrataError('INTEGRITY', 'segment spans cover more than their segments', {});
-  return out;
+  return { parts, nos };
 }
 
 /**
@@ -219,42 +282,223 @@ const contentOf = (m: FileManifest): string | undefined => {
 
 /** Decoded chunks recently read, up to a byte budget (LRU), shared by both sides of a diff. */
 const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
+/** Chunks decoded ahead of the reader, per side, and per batch sent to the decoding thread. */
+const READ_AHEAD_CHUNKS = 256;
+const READ_AHEAD_BATCH = 32;
+/** Plans shorter than this are read inline: starting the decoding thread would cost more than it saves. */
+const READ_AHEAD_MIN = 64;
+
+/**
+ * The chunks one side will read, in order (the pieces that do not cancel), and how far they have been sent
+ * ahead to the decoding thread.
+ */
+interface ReadPlan {
+  hashes: string[];
+  /** Position in `hashes` of each part index that is in the plan. */
+  at: Map<number, number>;
+  sent: number;
+}
 
 class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
+  /** Chunks sent ahead to the decoding thread: their bytes, or undefined when they must be read inline. */
+  private readonly ahead = new Map<string, Promise<Uint8Array | undefined>>();
+  /** How many planned pieces (both sides) read each chunk. */
+  readonly wanted = new Map<string, number>();
   /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
   readonly openSegments = new Map<string, boolean>();
   private bytes = 0;
   constructor(private readonly repo: Repository) {}
+
   /**
    * A chunk's bytes. Sub-chunk spans make both sides read pieces of the same chunks in turn (an old chunk's
    * replaced range, then the new chunk holding several edited records): without this each would be
    * decompressed and verified once per piece.
    */
-  get(hash: string): Uint8Array {
+  async get(hash: string): Promise<Uint8Array> {
     const hit = this.map.get(hash);
     if (hit) {
       this.map.delete(hash);
       this.map.set(hash, hit);
       return hit;
     }
-    const data = this.repo.objects.chunk(hash);
-    if (data.length <= CHUNK_CACHE_BYTES / 4) {
-      this.map.set(hash, data);
-      this.bytes += data.length;
-      for (const [k, v] of this.map) {
-        if (this.bytes <= CHUNK_CACHE_BYTES) break;
-        this.map.delete(k);
-        this.bytes -= v.length;
-      }
+    const pending = this.ahead.get(hash);
+    let data: Uint8Array | undefined;
+    if (pending) {
+      this.ahead.delete(hash);
+      data = await pending;
+      // A chunk no other planned piece reads is not kept: an old chunk around one edit is read once.
+      const left = (this.wanted.get(hash) ?? 1) - 1;
+      this.wanted.set(hash, left);
+      if (data && left <= 0) return data;
     }
+    // Read inline when not sent ahead, or when the decoding thread could not decode it (a delta-coded
+    // chunk, or a damaged one: the inline read then reports what is wrong).
+    data ??= this.repo.objects.chunk(hash);
+    this.remember(hash, data);
     return data;
   }
+
+  private remember(hash: string, data: Uint8Array): void {
+    if (data.length > CHUNK_CACHE_BYTES / 4) return;
+    // A chunk decoded on the pool is a view into its batch's buffer: kept alone, it would keep the batch.
+    if (data.buffer.byteLength > 2 * data.length) data = Buffer.from(data);
+    this.map.set(hash, data);
+    this.bytes += data.length;
+    for (const [k, v] of this.map) {
+      if (this.bytes <= CHUNK_CACHE_BYTES) break;
+      this.map.delete(k);
+      this.bytes -= v.length;
+    }
+  }
+
+  /**
+   * Keeps the decoding thread READ_AHEAD_CHUNKS ahead of position `pos` of a side's plan: the stored bytes
+   * are read here (a pread each), decoded and verified on the other core while this thread parses.
+   */
+  readAhead(plan: ReadPlan, pos: number): void {
+    // Refilled in whole batches once half the window is used: one message per batch, not per chunk.
+    if (plan.sent - pos > READ_AHEAD_CHUNKS / 2) return;
+    const until = Math.min(plan.hashes.length, pos + READ_AHEAD_CHUNKS);
+    // Whole batches only, but for the plan's last one.
+    while (until - plan.sent >= READ_AHEAD_BATCH || (until === plan.hashes.length && plan.sent < until)) {
+      const end = Math.min(until, plan.sent + READ_AHEAD_BATCH);
+      const batch: Encoded[] = [];
+      const hashes: string[] = [];
+      for (let i = plan.sent; i < end; i++) {
+        const h = plan.hashes[i]!;
+        if (this.map.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
+        let e;
+        try {
+          e = this.repo.objects.packs.readEncoded(h);
+        } catch {
+          continue; // missing or unreadable: the inline read reports it when (if) the piece is read
+        }
+        if (e.kind !== KIND.chunk || (e.codec !== CODEC_NONE && e.codec !== CODEC_ZSTD)) continue;
+        batch.push({ codec: e.codec, bytes: e.bytes, rawLength: e.rawLength, hash: h });
+        hashes.push(h);
+      }
+      plan.sent = end;
+      if (batch.length === 0) continue;
+      // One shared buffer per batch: the decoding thread reads the stored bytes without a copy or a transfer.
+      const shared = new Uint8Array(new SharedArrayBuffer(batch.reduce((n, e) => n + e.bytes.length, 0)));
+      let off = 0;
+      for (const e of batch) {
+        shared.set(e.bytes, off);
+        e.bytes = shared.subarray(off, (off += e.bytes.length));
+      }
+      // Chunks sent ahead but never asked for (the engine cancelled more than the plan foresaw) are dropped
+      // oldest first: what is held ahead stays bounded.
+      for (const k of this.ahead.keys()) {
+        if (this.ahead.size + batch.length <= 4 * READ_AHEAD_CHUNKS) break;
+        this.ahead.delete(k);
+      }
+      const decoded = sharedCompressPool().decode(batch);
+      hashes.forEach((h, k) =>
+        this.ahead.set(
+          h,
+          decoded.then(
+            (out) => out[k],
+            () => undefined,
+          ),
+        ),
+      );
+    }
+  }
+}
+
+/** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
+/**
+ * Pairs the parts of two stored versions that hold the same bytes (the same chunk range, or the same
+ * segment), as a multiset in order: the k-th occurrence on one side pairs with the k-th on the other. The
+ * parts of a pair get one id string (the same object on both sides, so the engine's matching compares
+ * pointers); every other part gets an id of its own. Matching here runs on numbers, not on strings.
+ */
+function pairParts(
+  parts: [Part[], Part[]],
+  nos: [number[], number[]],
+): { ids: [string[], string[]]; unmatched: [boolean[], boolean[]] } {
+  // (chunk number, offset, length) packed in a double while each fits (a chunk range below 128 KiB and
+  // fewer than 2^19 chunks); a string otherwise, and for segments.
+  const keyOf = (p: Part, n: number): number | string => {
+    if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
+    const [, off, len] = p;
+    return off < 2 ** 17 && len < 2 ** 17 && n < 2 ** 19
+      ? (n * 2 ** 17 + off) * 2 ** 17 + len
+      : `${n}@${off}+${len}`;
+  };
+  const keys: [(number | string)[], (number | string)[]] = [
+    parts[0].map((p, i) => keyOf(p, nos[0][i]!)),
+    parts[1].map((p, i) => keyOf(p, nos[1][i]!)),
+  ];
+  const count = new Map<number | string, number>();
+  for (const k of keys[1]) count.set(k, (count.get(k) ?? 0) + 1);
+  // The ids of the pairs of each key, in order.
+  const pairIds = new Map<number | string, string | string[]>();
+  let pairs = 0;
+  const ids: [string[], string[]] = [new Array<string>(keys[0].length), new Array<string>(keys[1].length)];
+  const unmatched: [boolean[], boolean[]] = [
+    new Array<boolean>(keys[0].length),
+    new Array<boolean>(keys[1].length),
+  ];
+  keys[0].forEach((k, i) => {
+    const n = count.get(k) ?? 0;
+    unmatched[0][i] = n === 0;
+    // Segment pieces keep a recognisable id (tests check that they cancel unread).
+    const seg = typeof k === 'string' && k.startsWith('segment:') ? 'segment:' : '';
+    if (n === 0) {
+      ids[0][i] = `${seg}b${i}`;
+      return;
+    }
+    count.set(k, n - 1);
+    const id = `${seg}${pairs++}`;
+    const have = pairIds.get(k);
+    if (have === undefined) pairIds.set(k, id);
+    else if (typeof have === 'string') pairIds.set(k, [have, id]);
+    else have.push(id);
+    ids[0][i] = id;
+  });
+  const seen = new Map<number | string, number>();
+  keys[1].forEach((k, i) => {
+    const have = pairIds.get(k);
+    const j = have === undefined ? 0 : (seen.get(k) ?? 0);
+    const id =
+      have === undefined ? undefined : typeof have === 'string' ? (j === 0 ? have : undefined) : have[j];
+    if (have !== undefined) seen.set(k, j + 1);
+    unmatched[1][i] = id === undefined;
+    ids[1][i] = id ?? (typeof k === 'string' && k.startsWith('segment:') ? `segment:a${i}` : `a${i}`);
+  });
+  return { ids, unmatched };
+}
+
+function readPlans(
+  sides: [Part[], Part[]],
+  unmatched: [boolean[], boolean[]],
+  wanted: Map<string, number>,
+): [ReadPlan, ReadPlan] | undefined {
+  const plans = ([0, 1] as const).map((s): ReadPlan => {
+    const plan: ReadPlan = { hashes: [], at: new Map(), sent: 0 };
+    sides[s].forEach((p, i) => {
+      if (!unmatched[s][i] || isSegment(p)) return;
+      plan.at.set(i, plan.hashes.length);
+      plan.hashes.push(p[0]);
+      wanted.set(p[0], (wanted.get(p[0]) ?? 0) + 1);
+    });
+    return plan;
+  }) as [ReadPlan, ReadPlan];
+  return plans[0].hashes.length + plans[1].hashes.length >= READ_AHEAD_MIN ? plans : undefined;
 }
 
 export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
   return sideFromSpans(repo, path, m, [...repo.objects.spans(m)], new ChunkCache(repo));
 }
+
+/** A part's piece id: equal ids mean equal bytes. */
+const partId = (p: Part): string => {
+  if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
+  const [h, off, len] = p;
+  return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
+};
 
 function sideFromSpans(
   repo: Repository,
@@ -262,30 +506,40 @@ function sideFromSpans(
   m: FileManifest,
   parts: Part[],
   cache: ChunkCache,
+  ids: string[] = parts.map(partId),
+  plan?: ReadPlan,
 ): DiffSide {
   const starts: number[] = [];
   const lengths: number[] = [];
   let at = 0;
-  const pieces: DiffPiece[] = parts.map((p) => {
+  const pieces: DiffPiece[] = parts.map((p, i) => {
     const len = isSegment(p) ? p.segment.size : p[2];
     starts.push(at);
     lengths.push(len);
     at += len;
-    if (isSegment(p)) return { id: `segment:${p.segment.hash}+${len}`, length: len };
-    const [h, off] = p;
-    return { id: off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`, length: len };
+    return { id: ids[i]!, length: len };
   });
-  const readSpan = ([h, off, len]: Span): Uint8Array => {
-    const c = cache.get(h);
+  const readSpan = async ([h, off, len]: Span): Promise<Uint8Array> => {
+    const c = await cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-    return c.subarray(off, off + len);
+    // A view into a batch decoded on the pool is copied: a piece the engine keeps must not keep the batch.
+    return c.buffer.byteLength > 2 * c.length
+      ? Buffer.from(c.subarray(off, off + len))
+      : c.subarray(off, off + len);
   };
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const p = parts[i]!;
+    if (plan) {
+      const pos = plan.at.get(i);
+      if (pos !== undefined) cache.readAhead(plan, pos);
+    }
     if (!isSegment(p)) return readSpan(p);
     // A shared segment is read only when it did not cancel (it occurs more often on one side).
-    return Buffer.concat(repo.objects.segmentSpans(p.segment).map(readSpan), p.segment.size);
+    const spans = repo.objects.segmentSpans(p.segment);
+    const out: Uint8Array[] = [];
+    for (const s of spans) out.push(await readSpan(s));
+    return Buffer.concat(out, p.segment.size);
   };
   const side: DiffSide = {
     path,

@@ -16,7 +16,10 @@ import { planReads, readRanges, verifyEncoded, type RangeOptions } from './range
 import { packKey } from './layout.js';
 
 export interface RemoteReaderOptions extends RangeOptions {
-  /** Bytes of objects fetched ahead of the consumer in getMany (default 64 MiB). */
+  /**
+   * Bytes of objects held ahead of the consumer in getMany, counted decoded (what is kept in memory): two
+   * windows of half this, one being consumed while the next is fetched (default 64 MiB).
+   */
   readAheadBytes?: number;
 }
 
@@ -72,7 +75,8 @@ export class RemoteObjectReader implements ObjectReader {
         if (r.done) break;
         const l = this.locate(r.value);
         w.push(l);
-        bytes += l.length;
+        // Counted decoded: a window of 32 MiB of zstd holds ~100 MB of raw chunks once fetched.
+        bytes += Math.max(l.length, l.rawLength);
       }
       return w;
     };
