@@ -410,9 +410,10 @@ class ChunkCache {
 /** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
 /**
  * Pairs the parts of two stored versions that hold the same bytes (the same chunk range, or the same
- * segment), as a multiset in order: the k-th occurrence on one side pairs with the k-th on the other. The
- * parts of a pair get one id string (the same object on both sides, so the engine's matching compares
- * pointers); every other part gets an id of its own. Matching here runs on numbers, not on strings.
+ * segment): as many pairs as each key allows (the smaller of its counts on the two sides), in order where
+ * the versions keep it. The parts of a pair get one id string (the same object on both sides, so the
+ * engine's matching compares pointers); every other part gets an id of its own. Matching here runs on
+ * numbers, not on strings.
  */
 function pairParts(
   parts: [Part[], Part[]],
@@ -431,43 +432,70 @@ function pairParts(
     parts[0].map((p, i) => keyOf(p, nos[0][i]!)),
     parts[1].map((p, i) => keyOf(p, nos[1][i]!)),
   ];
-  const count = new Map<number | string, number>();
-  for (const k of keys[1]) count.set(k, (count.get(k) ?? 0) + 1);
-  // The ids of the pairs of each key, in order.
-  const pairIds = new Map<number | string, string | string[]>();
-  let pairs = 0;
-  const ids: [string[], string[]] = [new Array<string>(keys[0].length), new Array<string>(keys[1].length)];
-  const unmatched: [boolean[], boolean[]] = [
-    new Array<boolean>(keys[0].length),
-    new Array<boolean>(keys[1].length),
-  ];
-  keys[0].forEach((k, i) => {
-    const n = count.get(k) ?? 0;
-    unmatched[0][i] = n === 0;
-    // Segment pieces keep a recognisable id (tests check that they cancel unread).
-    const seg = typeof k === 'string' && k.startsWith('segment:') ? 'segment:' : '';
-    if (n === 0) {
-      ids[0][i] = `${seg}b${i}`;
-      return;
+  const n0 = keys[0].length;
+  const n1 = keys[1].length;
+  const partner: [Int32Array, Int32Array] = [new Int32Array(n0).fill(-1), new Int32Array(n1).fill(-1)];
+  const pair = (i: number, j: number): void => {
+    partner[0][i] = j;
+    partner[1][j] = i;
+  };
+  // 1. A walk in order: equal keys at the two positions pair at once; at a difference, a substitution,
+  //    insertion or deletion of one part is stepped over (the edits of a span-coded version look so), else
+  //    both sides step on. No map: most parts of an edit, an append or a deletion pair here.
+  let i = 0;
+  let j = 0;
+  while (i < n0 && j < n1) {
+    const a = keys[0][i];
+    const b = keys[1][j];
+    if (a === b) pair(i++, j++);
+    else if (j + 1 < n1 && a === keys[1][j + 1]) j++;
+    else if (i + 1 < n0 && keys[0][i + 1] === b) i++;
+    else {
+      i++;
+      j++;
     }
-    count.set(k, n - 1);
-    const id = `${seg}${pairs++}`;
-    const have = pairIds.get(k);
-    if (have === undefined) pairIds.set(k, id);
-    else if (typeof have === 'string') pairIds.set(k, [have, id]);
-    else have.push(id);
-    ids[0][i] = id;
-  });
-  const seen = new Map<number | string, number>();
-  keys[1].forEach((k, i) => {
-    const have = pairIds.get(k);
-    const j = have === undefined ? 0 : (seen.get(k) ?? 0);
-    const id =
-      have === undefined ? undefined : typeof have === 'string' ? (j === 0 ? have : undefined) : have[j];
-    if (have !== undefined) seen.set(k, j + 1);
-    unmatched[1][i] = id === undefined;
-    ids[1][i] = id ?? (typeof k === 'string' && k.startsWith('segment:') ? `segment:a${i}` : `a${i}`);
-  });
+  }
+  // 2. The parts left pair as a multiset, in order (moved parts: a shuffle pairs here).
+  const left = new Map<number | string, number[]>();
+  for (let q = 0; q < n1; q++) {
+    if (partner[1][q]! >= 0) continue;
+    const list = left.get(keys[1][q]!);
+    if (list) list.push(q);
+    else left.set(keys[1][q]!, [q]);
+  }
+  if (left.size > 0) {
+    const used = new Map<number | string, number>();
+    for (let p = 0; p < n0; p++) {
+      if (partner[0][p]! >= 0) continue;
+      const k = keys[0][p]!;
+      const list = left.get(k);
+      if (!list) continue;
+      const u = used.get(k) ?? 0;
+      if (u >= list.length) continue;
+      used.set(k, u + 1);
+      pair(p, list[u]!);
+    }
+  }
+  // 3. Ids: the two parts of a pair share one string; a segment's keeps a recognisable prefix (tests check
+  //    that segment pieces cancel unread).
+  const segPrefix = (k: number | string): string =>
+    typeof k === 'string' && k.startsWith('segment:') ? 'segment:' : '';
+  const ids: [string[], string[]] = [new Array<string>(n0), new Array<string>(n1)];
+  const unmatched: [boolean[], boolean[]] = [new Array<boolean>(n0), new Array<boolean>(n1)];
+  let pairs = 0;
+  for (let p = 0; p < n0; p++) {
+    const q = partner[0][p]!;
+    unmatched[0][p] = q < 0;
+    if (q < 0) {
+      ids[0][p] = `${segPrefix(keys[0][p]!)}b${p}`;
+      continue;
+    }
+    ids[0][p] = ids[1][q] = `${segPrefix(keys[0][p]!)}${pairs++}`;
+  }
+  for (let q = 0; q < n1; q++) {
+    unmatched[1][q] = partner[1][q]! < 0;
+    if (unmatched[1][q]) ids[1][q] = `${segPrefix(keys[1][q]!)}a${q}`;
+  }
   return { ids, unmatched };
 }
 
