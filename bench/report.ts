@@ -460,6 +460,17 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   );
   out.push('');
 
+  const baseline = r.steps.filter((s) => s.tool === 'strata' && s.step === 'node-baseline');
+  if (baseline.length) {
+    out.push(
+      "Node's own start-up on this machine, next to the no-ops (the environment here sets NODE_EXTRA_CA_CERTS, " +
+        'which Node loads at start-up; the goal rows above use the no-ops as measured): ' +
+        baseline.map((s) => `${esc(s.label)} ${timeCell(s)}`).join('; ') +
+        '.',
+    );
+    out.push('');
+  }
+
   out.push('## Peak RSS per command');
   out.push('');
   out.push('Largest peak RSS over all runs of each kind of step (GNU time %M, see Method).');

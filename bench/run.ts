@@ -307,7 +307,12 @@ async function main(): Promise<number> {
   // strata is built into a private directory (the tsconfig.build.json build with another outDir), so that
   // the run measures one consistent snapshot of src/ even if someone rebuilds dist/ meanwhile.
   const privateDist = join(RUN_DIR, 'strata-dist');
-  let cli = opts.cli ?? join(ROOT, 'dist/cli/main.js');
+  // The bin users run (dist/bin/strata.cjs: the bundled CLI with its code cache) where it was built.
+  let cli =
+    opts.cli ??
+    (existsSync(join(ROOT, 'dist/bin/strata.cjs'))
+      ? join(ROOT, 'dist/bin/strata.cjs')
+      : join(ROOT, 'dist/cli/main.js'));
   if (opts.tools.includes('strata')) {
     if (opts.build && !opts.cli) {
       log(`set-up: building strata into ${privateDist}`);
@@ -316,8 +321,18 @@ async function main(): Promise<number> {
         cwd: ROOT,
         timeoutMs: 600_000,
       });
-      if (existsSync(join(privateDist, 'cli/main.js'))) {
+      // Then the bin, bundled as `npm run build` does (scripts/build-cli.mjs).
+      const bundle = b.ok
+        ? await capture('node', ['scripts/build-cli.mjs', join(privateDist, 'bin')], {
+            cwd: ROOT,
+            timeoutMs: 600_000,
+          })
+        : b;
+      if (existsSync(join(privateDist, 'bin/strata.cjs'))) {
+        cli = join(privateDist, 'bin/strata.cjs');
+      } else if (existsSync(join(privateDist, 'cli/main.js'))) {
         cli = join(privateDist, 'cli/main.js');
+        if (!bundle.ok) results.notes.push(`strata bin not bundled: ${(bundle.error ?? '').slice(0, 500)}`);
         if (!b.ok)
           results.notes.push(`strata build reported errors but emitted: ${(b.error ?? '').slice(0, 500)}`);
       } else {

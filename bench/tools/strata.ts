@@ -311,6 +311,21 @@ export class Strata implements Contender {
       const warning = r && noopCommitWarning(r);
       if (warning) (steps[i] as Step).extra = { ...(steps[i] as Step).extra, warning };
     }
+    // What Node itself costs here, next to the no-ops: `node -e 0`, and (where the environment sets it) the
+    // same and the no-op status with NODE_EXTRA_CA_CERTS unset - Node loads those certificates at start-up.
+    // Reported apart (step 'node-baseline'): the goal rows use the no-op status as measured above.
+    const nodeRun = runner(this.ctx, this.wd);
+    const node0 = await medianRun(NOOP_RUNS, async () => [await nodeRun('node', ['-e', '0'])]);
+    steps.push(stepOf('strata', 'node-baseline', `node -e 0 (${median})`, node0.cmds));
+    if (process.env.NODE_EXTRA_CA_CERTS) {
+      const noCa = runner(this.ctx, this.wd, { NODE_EXTRA_CA_CERTS: '' });
+      const bare = await medianRun(NOOP_RUNS, async () => [await noCa('node', ['-e', '0'])]);
+      const st = await medianRun(NOOP_RUNS, async () => [await noCa('node', [this.cli, 'status', '--json'])]);
+      steps.push(
+        stepOf('strata', 'node-baseline', `node -e 0, NODE_EXTRA_CA_CERTS unset (${median})`, bare.cmds),
+        stepOf('strata', 'node-baseline', `status, NODE_EXTRA_CA_CERTS unset (${median})`, st.cmds),
+      );
+    }
     return steps;
   }
 
