@@ -10,7 +10,8 @@ import { sharedCompressPool, type Encoded } from '../../storage/compress-pool.js
 import { hashBytes } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
-import type { FileManifest, SegmentRef, Span } from '../objects/objects.js';
+import type { FileManifest, Span } from '../objects/objects.js';
+import { ChunkTable, Parts, pairParts, refineParts } from './part-table.js';
 import type { Repository } from '../repository.js';
 import type { DiffPiece, DiffSide, FileFormat } from './types.js';
 
@@ -57,10 +58,9 @@ async function readAcross(
 }
 
 /**
- * Splits both span lists so that bytes the two versions share become identical pieces. For every chunk that
- * both lists reference, each span into it is cut at the union of both lists' span boundaries within that
- * chunk: a new version stored as sub-ranges of old chunks (plus new chunks for edited records) then has
- * pieces equal to pieces of the old version, and those cancel unread.
+ * Splits both span lists so that bytes the two versions share become identical pieces (see refineParts):
+ * for every chunk that both lists reference with different ranges, each span into it is cut at the union of
+ * both lists' span boundaries within that chunk.
  *
  * Line files only (JSONL, text): there a boundary of one side's span is a record boundary of the chunk's
  * bytes whatever span contains it (it follows a '\n', or is the chunk's start), so refined pieces still hold
@@ -68,119 +68,24 @@ async function readAcross(
  * on where parsing started: CSV span lists are left as they are (unshared spans are simply read).
  */
 export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Span[], Span[]] {
-  const [ra, rb] = refineNumbered(a, b);
-  return [ra.spans, rb.spans];
-}
-
-/** Refined spans and, for each, the number given to its chunk (both sides numbered together). */
-interface Numbered {
-  spans: Span[];
-  nos: number[];
-}
-
-/** refineSpans, numbering chunks on the way: a chunk's hash is looked up once per span, here only. */
-function refineNumbered(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Numbered, Numbered] {
-  // Chunks by number; for each, the sides that reference it, the first (offset, length) seen, and whether a
-  // span into it with another range exists. Only chunks that both sides reference with different ranges
-  // (the chunks an edit touched) need cutting: typically a few percent of them.
-  const no = new Map<string, number>();
-  const sideMask: number[] = [];
-  const firstOff: number[] = [];
-  const firstLen: number[] = [];
-  const mixed: boolean[] = [];
-  const visit = (list: ReadonlyArray<Span>, bit: number): number[] => {
-    const nos = new Array<number>(list.length);
-    for (let i = 0; i < list.length; i++) {
-      const [h, off, len] = list[i]!;
-      let k = no.get(h);
-      if (k === undefined) {
-        no.set(h, (k = sideMask.length));
-        sideMask.push(bit);
-        firstOff.push(off);
-        firstLen.push(len);
-        mixed.push(false);
-      } else {
-        sideMask[k]! |= bit;
-        if (firstOff[k] !== off || firstLen[k] !== len) mixed[k] = true;
-      }
-      nos[i] = k;
-    }
-    return nos;
-  };
-  const na = visit(a, 1);
-  const nb = visit(b, 2);
-  const cuts = new Map<number, number[]>();
-  for (const [list, nos] of [
-    [a, na],
-    [b, nb],
-  ] as const)
-    for (let i = 0; i < list.length; i++) {
-      const k = nos[i]!;
-      if (sideMask[k] !== 3 || !mixed[k]) continue;
-      const [, off, len] = list[i]!;
-      let c = cuts.get(k);
-      if (!c) cuts.set(k, (c = []));
-      c.push(off, off + len);
-    }
-  if (cuts.size === 0)
-    return [
-      { spans: [...a], nos: na },
-      { spans: [...b], nos: nb },
-    ];
-  for (const c of cuts.values()) {
-    c.sort((x, y) => x - y);
-    let n = 0;
-    for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
-    c.length = n;
-  }
-  const refine = (list: ReadonlyArray<Span>, nos: number[]): Numbered => {
-    const out: Numbered = { spans: [], nos: [] };
-    for (let j = 0; j < list.length; j++) {
-      const s = list[j]!;
-      const k = nos[j]!;
-      const [h, off, len] = s;
-      const c = len === 0 || !mixed[k] ? undefined : cuts.get(k);
-      if (!c) {
-        out.spans.push(s);
-        out.nos.push(k);
-        continue;
-      }
-      // First boundary strictly inside the span, by binary search.
-      let lo = 0;
-      let hi = c.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (c[mid]! <= off) lo = mid + 1;
-        else hi = mid;
-      }
-      let at = off;
-      for (let i = lo; i < c.length && c[i]! < off + len; i++) {
-        out.spans.push([h, at, c[i]! - at]);
-        out.nos.push(k);
-        at = c[i]!;
-      }
-      out.spans.push(at === off ? s : [h, at, off + len - at]);
-      out.nos.push(k);
-    }
-    return out;
-  };
-  return [refine(a, na), refine(b, nb)];
+  const table = new ChunkTable();
+  const pa = new Parts();
+  const pb = new Parts();
+  pa.pushSpans(a, table);
+  pb.pushSpans(b, table);
+  const [ra, rb] = refineParts(pa, pb, table.hashes.length);
+  return [ra.toSpans(table), rb.toSpans(table)];
 }
 
 const LINE_FORMATS = new Set<FileFormat>(['jsonl', 'text']);
 
-/** A side's pieces before they become DiffPieces: a span, or a whole manifest segment that both sides share. */
-type Part = Span | { segment: SegmentRef };
-const isSegment = (p: Part): p is { segment: SegmentRef } => !Array.isArray(p);
-/** Before refinement: a shared segment, or the byte count of an expanded one (its spans are refined apart). */
-type Slot = { segment: SegmentRef } | { expanded: number };
-
 /**
- * The DiffSides of two stored versions of a file (null: absent on that side). For line files, manifest
- * segments both versions hold become one piece each, which cancels without the segment even being decoded
- * (an append shares all segments but the last: the diff never expands them); the spans of the other
- * segments are expanded, and spans into chunks both versions reference are refined (`refineSpans`) so that
- * shared sub-ranges cancel unread.
+ * The DiffSides of two stored versions of a file (null: absent on that side), as typed parts (part-table.ts).
+ * For line files, manifest segments both versions hold become one part each, which cancels without the
+ * segment even being decoded (an append shares all segments but the last: the diff never expands them); the
+ * spans of the other segments are expanded, and chunks both versions reference with different ranges are
+ * cut (`refineParts`) so that shared sub-ranges cancel unread. Parts are then paired (`pairParts`): the two
+ * parts of a pair share one id.
  */
 export function sidesFromManifests(
   repo: Repository,
@@ -194,74 +99,50 @@ export function sidesFromManifests(
     LINE_FORMATS.has(diffFormat(before.format)) &&
     diffFormat(before.format) === diffFormat(after.format);
   const cache = new ChunkCache(repo);
-  if (!lines) {
-    return [
-      before ? sideFromSpans(repo, path, before, [...repo.objects.spans(before)], cache) : null,
-      after ? sideFromSpans(repo, path, after, [...repo.objects.spans(after)], cache) : null,
-    ];
-  }
-  // Segments on both sides (as a multiset) stay whole; the others are expanded into spans.
-  const segCount = new Map<string, number>();
-  for (const r of before.segments ?? []) segCount.set(r.hash, (segCount.get(r.hash) ?? 0) + 1);
+  const table = new ChunkTable();
+  // For line files, segments on both sides (as a multiset) stay whole; the others are expanded.
   const sharedSeg = new Map<string, number>();
-  for (const r of after.segments ?? []) {
-    const n = segCount.get(r.hash) ?? 0;
-    if (n > (sharedSeg.get(r.hash) ?? 0)) sharedSeg.set(r.hash, (sharedSeg.get(r.hash) ?? 0) + 1);
+  if (lines) {
+    const segCount = new Map<string, number>();
+    for (const r of before.segments ?? []) segCount.set(r.hash, (segCount.get(r.hash) ?? 0) + 1);
+    for (const r of after.segments ?? []) {
+      const n = segCount.get(r.hash) ?? 0;
+      if (n > (sharedSeg.get(r.hash) ?? 0)) sharedSeg.set(r.hash, (sharedSeg.get(r.hash) ?? 0) + 1);
+    }
   }
-  const partsOf = (m: FileManifest): { slots?: Slot[]; spans: Span[] } => {
-    if (!m.segments) return { spans: [...repo.objects.spans(m)] };
+  const partsOf = (m: FileManifest): Parts => {
+    const parts = new Parts();
+    if (!m.segments) {
+      parts.pushSpans(m.spans ?? [], table);
+      return parts;
+    }
     const left = new Map(sharedSeg);
-    const slots: Slot[] = [];
-    const spans: Span[] = [];
     for (const r of m.segments) {
       const n = left.get(r.hash) ?? 0;
       if (n > 0) {
         left.set(r.hash, n - 1);
-        slots.push({ segment: r });
-        continue;
-      }
-      slots.push({ expanded: r.size });
-      spans.push(...repo.objects.segmentSpans(r));
+        parts.pushSegment(r);
+      } else parts.pushSpans(repo.objects.segmentSpans(r), table);
     }
-    return { slots, spans };
+    return parts;
   };
-  const pb = partsOf(before);
-  const pa = partsOf(after);
-  const [rb, ra] = refineNumbered(pb.spans, pa.spans);
-  const ab = assemble(pb.slots, rb);
-  const aa = assemble(pa.slots, ra);
-  const parts: [Part[], Part[]] = [ab.parts, aa.parts];
-  const { ids, unmatched } = pairParts(parts, [ab.nos, aa.nos]);
-  const plans = readPlans(parts, unmatched, cache.wanted);
-  return [
-    sideFromSpans(repo, path, before, parts[0], cache, ids[0], plans?.[0]),
-    sideFromSpans(repo, path, after, parts[1], cache, ids[1], plans?.[1]),
-  ];
-}
-
-/** Puts the refined spans of the expanded segments back in their places between the shared segments. */
-function assemble(slots: Slot[] | undefined, refined: Numbered): { parts: Part[]; nos: number[] } {
-  if (!slots) return { parts: refined.spans, nos: refined.nos }; // an inline span list: nothing was kept whole
-  const parts: Part[] = [];
-  const nos: number[] = [];
-  let k = 0;
-  for (const slot of slots) {
-    if ('segment' in slot) {
-      parts.push(slot);
-      nos.push(-1);
-      continue;
-    }
-    for (let left = slot.expanded; left > 0;) {
-      const s = refined.spans[k];
-      if (!s) throw new StrataError('INTEGRITY', 'segment spans do not cover the segment', {});
-      parts.push(s);
-      nos.push(refined.nos[k++]!);
-      left -= s[2];
-    }
+  let pb = before ? partsOf(before) : null;
+  let pa = after ? partsOf(after) : null;
+  if (!pb || !pa) {
+    // One side only: nothing cancels, every part is read.
+    const solo = (p: Parts, tag: string): string[] => Array.from({ length: p.n }, (_, i) => `${tag}${i}`);
+    return [
+      pb && before ? sideFromParts(repo, path, before, pb, table, cache, solo(pb, 'b')) : null,
+      pa && after ? sideFromParts(repo, path, after, pa, table, cache, solo(pa, 'a')) : null,
+    ];
   }
-  if (k !== refined.spans.length)
-    throw new StrataError('INTEGRITY', 'segment spans cover more than their segments', {});
-  return { parts, nos };
+  if (lines) [pb, pa] = refineParts(pb, pa, table.hashes.length);
+  const { ids, unmatched } = pairParts(pb, pa);
+  const plans = readPlans([pb, pa], unmatched, table, cache.wanted);
+  return [
+    sideFromParts(repo, path, before!, pb, table, cache, ids[0], plans?.[0]),
+    sideFromParts(repo, path, after!, pa, table, cache, ids[1], plans?.[1]),
+  ];
 }
 
 /**
@@ -407,147 +288,68 @@ class ChunkCache {
   }
 }
 
-/** The read plan of each side: the chunks of the parts whose ids the other side does not hold. */
-/**
- * Pairs the parts of two stored versions that hold the same bytes (the same chunk range, or the same
- * segment): as many pairs as each key allows (the smaller of its counts on the two sides), in order where
- * the versions keep it. The parts of a pair get one id string (the same object on both sides, so the
- * engine's matching compares pointers); every other part gets an id of its own. Matching here runs on
- * numbers, not on strings.
- */
-function pairParts(
-  parts: [Part[], Part[]],
-  nos: [number[], number[]],
-): { ids: [string[], string[]]; unmatched: [boolean[], boolean[]] } {
-  // (chunk number, offset, length) packed in a double while each fits (a chunk range below 128 KiB and
-  // fewer than 2^19 chunks); a string otherwise, and for segments.
-  const keyOf = (p: Part, n: number): number | string => {
-    if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
-    const [, off, len] = p;
-    return off < 2 ** 17 && len < 2 ** 17 && n < 2 ** 19
-      ? (n * 2 ** 17 + off) * 2 ** 17 + len
-      : `${n}@${off}+${len}`;
-  };
-  const keys: [(number | string)[], (number | string)[]] = [
-    parts[0].map((p, i) => keyOf(p, nos[0][i]!)),
-    parts[1].map((p, i) => keyOf(p, nos[1][i]!)),
-  ];
-  const n0 = keys[0].length;
-  const n1 = keys[1].length;
-  const partner: [Int32Array, Int32Array] = [new Int32Array(n0).fill(-1), new Int32Array(n1).fill(-1)];
-  const pair = (i: number, j: number): void => {
-    partner[0][i] = j;
-    partner[1][j] = i;
-  };
-  // 1. A walk in order: equal keys at the two positions pair at once; at a difference, a substitution,
-  //    insertion or deletion of one part is stepped over (the edits of a span-coded version look so), else
-  //    both sides step on. No map: most parts of an edit, an append or a deletion pair here.
-  let i = 0;
-  let j = 0;
-  while (i < n0 && j < n1) {
-    const a = keys[0][i];
-    const b = keys[1][j];
-    if (a === b) pair(i++, j++);
-    else if (j + 1 < n1 && a === keys[1][j + 1]) j++;
-    else if (i + 1 < n0 && keys[0][i + 1] === b) i++;
-    else {
-      i++;
-      j++;
-    }
-  }
-  // 2. The parts left pair as a multiset, in order (moved parts: a shuffle pairs here).
-  const left = new Map<number | string, number[]>();
-  for (let q = 0; q < n1; q++) {
-    if (partner[1][q]! >= 0) continue;
-    const list = left.get(keys[1][q]!);
-    if (list) list.push(q);
-    else left.set(keys[1][q]!, [q]);
-  }
-  if (left.size > 0) {
-    const used = new Map<number | string, number>();
-    for (let p = 0; p < n0; p++) {
-      if (partner[0][p]! >= 0) continue;
-      const k = keys[0][p]!;
-      const list = left.get(k);
-      if (!list) continue;
-      const u = used.get(k) ?? 0;
-      if (u >= list.length) continue;
-      used.set(k, u + 1);
-      pair(p, list[u]!);
-    }
-  }
-  // 3. Ids: the two parts of a pair share one string; a segment's keeps a recognisable prefix (tests check
-  //    that segment pieces cancel unread).
-  const segPrefix = (k: number | string): string =>
-    typeof k === 'string' && k.startsWith('segment:') ? 'segment:' : '';
-  const ids: [string[], string[]] = [new Array<string>(n0), new Array<string>(n1)];
-  const unmatched: [boolean[], boolean[]] = [new Array<boolean>(n0), new Array<boolean>(n1)];
-  let pairs = 0;
-  for (let p = 0; p < n0; p++) {
-    const q = partner[0][p]!;
-    unmatched[0][p] = q < 0;
-    if (q < 0) {
-      ids[0][p] = `${segPrefix(keys[0][p]!)}b${p}`;
-      continue;
-    }
-    ids[0][p] = ids[1][q] = `${segPrefix(keys[0][p]!)}${pairs++}`;
-  }
-  for (let q = 0; q < n1; q++) {
-    unmatched[1][q] = partner[1][q]! < 0;
-    if (unmatched[1][q]) ids[1][q] = `${segPrefix(keys[1][q]!)}a${q}`;
-  }
-  return { ids, unmatched };
-}
-
+/** The read plan of each side: the chunks of the parts that have no partner on the other side, in order. */
 function readPlans(
-  sides: [Part[], Part[]],
-  unmatched: [boolean[], boolean[]],
+  sides: [Parts, Parts],
+  unmatched: [Uint8Array, Uint8Array],
+  table: ChunkTable,
   wanted: Map<string, number>,
 ): [ReadPlan, ReadPlan] | undefined {
   const plans = ([0, 1] as const).map((s): ReadPlan => {
     const plan: ReadPlan = { hashes: [], at: new Map(), sent: 0 };
-    sides[s].forEach((p, i) => {
-      if (!unmatched[s][i] || isSegment(p)) return;
+    const p = sides[s];
+    for (let i = 0; i < p.n; i++) {
+      if (!unmatched[s][i] || p.isSegment(i)) continue;
+      const h = table.hashes[p.chunk[i]!]!;
       plan.at.set(i, plan.hashes.length);
-      plan.hashes.push(p[0]);
-      wanted.set(p[0], (wanted.get(p[0]) ?? 0) + 1);
-    });
+      plan.hashes.push(h);
+      wanted.set(h, (wanted.get(h) ?? 0) + 1);
+    }
     return plan;
   }) as [ReadPlan, ReadPlan];
   return plans[0].hashes.length + plans[1].hashes.length >= READ_AHEAD_MIN ? plans : undefined;
 }
 
+/**
+ * A stored file alone (to diff against a working-tree file): ids name chunks by hash, as the working tree's
+ * do (`sideFromWorktree`), so that equal chunks cancel across the two.
+ */
 export function sideFromManifest(repo: Repository, path: string, m: FileManifest): DiffSide {
-  return sideFromSpans(repo, path, m, [...repo.objects.spans(m)], new ChunkCache(repo));
+  const table = new ChunkTable();
+  const parts = new Parts();
+  for (const [h, off, len] of repo.objects.spans(m)) parts.push(table.number(h), off, len);
+  const ids = Array.from({ length: parts.n }, (_, i) => {
+    const h = table.hashes[parts.chunk[i]!]!;
+    const off = parts.off[i]!;
+    const len = parts.len[i]!;
+    return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
+  });
+  return sideFromParts(repo, path, m, parts, table, new ChunkCache(repo), ids);
 }
 
-/** A part's piece id: equal ids mean equal bytes. */
-const partId = (p: Part): string => {
-  if (isSegment(p)) return `segment:${p.segment.hash}+${p.segment.size}`;
-  const [h, off, len] = p;
-  return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
-};
-
-function sideFromSpans(
+function sideFromParts(
   repo: Repository,
   path: string,
   m: FileManifest,
-  parts: Part[],
+  parts: Parts,
+  table: ChunkTable,
   cache: ChunkCache,
-  ids: string[] = parts.map(partId),
+  ids: string[],
   plan?: ReadPlan,
 ): DiffSide {
-  const starts: number[] = [];
-  const lengths: number[] = [];
+  const n = parts.n;
+  const starts: number[] = new Array<number>(n);
+  const lengths: number[] = new Array<number>(n);
+  const pieces: DiffPiece[] = new Array<DiffPiece>(n);
   let at = 0;
-  const pieces: DiffPiece[] = parts.map((p, i) => {
-    const len = isSegment(p) ? p.segment.size : p[2];
-    starts.push(at);
-    lengths.push(len);
+  for (let i = 0; i < n; i++) {
+    const len = parts.len[i]!;
+    starts[i] = at;
+    lengths[i] = len;
     at += len;
-    return { id: ids[i]!, length: len };
-  });
-  const readSpan = async ([h, off, len]: Span): Promise<Uint8Array> => {
+    pieces[i] = { id: ids[i]!, length: len };
+  }
+  const readSpan = async (h: string, off: number, len: number): Promise<Uint8Array> => {
     const c = await cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
@@ -557,17 +359,16 @@ function sideFromSpans(
       : c.subarray(off, off + len);
   };
   const readPiece = async (i: number): Promise<Uint8Array> => {
-    const p = parts[i]!;
     if (plan) {
       const pos = plan.at.get(i);
       if (pos !== undefined) cache.readAhead(plan, pos);
     }
-    if (!isSegment(p)) return readSpan(p);
+    if (!parts.isSegment(i)) return readSpan(table.hashes[parts.chunk[i]!]!, parts.off[i]!, parts.len[i]!);
     // A shared segment is read only when it did not cancel (it occurs more often on one side).
-    const spans = repo.objects.segmentSpans(p.segment);
+    const seg = parts.segment(i);
     const out: Uint8Array[] = [];
-    for (const s of spans) out.push(await readSpan(s));
-    return Buffer.concat(out, p.segment.size);
+    for (const [h, off, len] of repo.objects.segmentSpans(seg)) out.push(await readSpan(h, off, len));
+    return Buffer.concat(out, seg.size);
   };
   const side: DiffSide = {
     path,
@@ -581,20 +382,23 @@ function sideFromSpans(
   if (!LINE_FORMATS.has(side.format)) return side;
   const max = repo.chunking.max;
   const openEnded = cache.openSegments;
-  return glueRecords(
-    side,
-    parts.map((p) => {
-      if (!isSegment(p)) return p[1] + p[2] >= max;
-      // A segment ends inside a record if its last span does (decoded once per segment).
-      let open = openEnded.get(p.segment.hash);
-      if (open === undefined) {
-        const last = repo.objects.segmentSpans(p.segment).at(-1);
-        open = last !== undefined && last[1] + last[2] >= max;
-        openEnded.set(p.segment.hash, open);
-      }
-      return open;
-    }),
-  );
+  const open = new Array<boolean>(n);
+  for (let i = 0; i < n; i++) {
+    if (!parts.isSegment(i)) {
+      open[i] = parts.off[i]! + parts.len[i]! >= max;
+      continue;
+    }
+    // A segment ends inside a record if its last span does (decoded once per segment).
+    const seg = parts.segment(i);
+    let o = openEnded.get(seg.hash);
+    if (o === undefined) {
+      const last = repo.objects.segmentSpans(seg).at(-1);
+      o = last !== undefined && last[1] + last[2] >= max;
+      openEnded.set(seg.hash, o);
+    }
+    open[i] = o;
+  }
+  return glueRecords(side, open);
 }
 
 /** The longest run of pieces glued into one unit (a record longer than this is compared in fragments). */

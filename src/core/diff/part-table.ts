@@ -1,0 +1,246 @@
+/**
+ * The parts of stored file versions as typed columns, for the diff of two of them (repo-sides.ts): a part
+ * is a chunk range (chunk number, offset, length) or a whole manifest segment both versions hold. Chunk
+ * hashes are numbered once per diff (one string per chunk, shared by both sides), so a part costs ~20 bytes
+ * instead of a span array holding its own copy of a 64-character hash. Refinement (cutting shared chunks at
+ * both sides' boundaries) and pairing (which parts hold the same bytes) run on these columns.
+ */
+import type { SegmentRef, Span } from '../objects/objects.js';
+
+/** The chunk hashes of one diff, numbered in order of first sight. */
+export class ChunkTable {
+  readonly hashes: string[] = [];
+  private readonly no = new Map<string, number>();
+  number(hash: string): number {
+    let k = this.no.get(hash);
+    if (k === undefined) {
+      this.no.set(hash, (k = this.hashes.length));
+      this.hashes.push(hash);
+    }
+    return k;
+  }
+}
+
+/**
+ * One side's parts in order: `chunk[i]` is a chunk number, or -1 - j for the whole segment `segments[j]`
+ * (then `len[i]` is its size and `off[i]` 0).
+ */
+export class Parts {
+  n = 0;
+  chunk = new Int32Array(1024);
+  off = new Float64Array(1024);
+  len = new Float64Array(1024);
+  readonly segments: SegmentRef[] = [];
+
+  push(chunk: number, off: number, len: number): void {
+    if (this.n === this.chunk.length) {
+      const grow = <T extends Int32Array | Float64Array>(a: T, make: (n: number) => T): T => {
+        const b = make(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.chunk = grow(this.chunk, (n) => new Int32Array(n));
+      this.off = grow(this.off, (n) => new Float64Array(n));
+      this.len = grow(this.len, (n) => new Float64Array(n));
+    }
+    this.chunk[this.n] = chunk;
+    this.off[this.n] = off;
+    this.len[this.n] = len;
+    this.n++;
+  }
+
+  pushSpans(spans: ReadonlyArray<Span>, table: ChunkTable): void {
+    for (const [h, off, len] of spans) this.push(table.number(h), off, len);
+  }
+
+  pushSegment(ref: SegmentRef): void {
+    this.segments.push(ref);
+    this.push(-this.segments.length, 0, ref.size);
+  }
+
+  isSegment(i: number): boolean {
+    return this.chunk[i]! < 0;
+  }
+
+  segment(i: number): SegmentRef {
+    return this.segments[-1 - this.chunk[i]!]!;
+  }
+
+  toSpans(table: ChunkTable): Span[] {
+    const out: Span[] = [];
+    for (let i = 0; i < this.n; i++) {
+      if (this.isSegment(i)) throw new Error('toSpans: a whole segment has no span');
+      out.push([table.hashes[this.chunk[i]!]! as Span[0], this.off[i]!, this.len[i]!]);
+    }
+    return out;
+  }
+}
+
+/**
+ * Cuts both sides' parts so that bytes the two versions share become equal parts: a chunk that both sides
+ * reference with different ranges (one an edit touched) is cut, in every part into it, at the union of both
+ * sides' boundaries within it. Whole segments and chunks referenced alike stay as they are.
+ */
+export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] {
+  const sideMask = new Uint8Array(chunks);
+  const firstOff = new Float64Array(chunks).fill(-1);
+  const firstLen = new Float64Array(chunks);
+  const mixed = new Uint8Array(chunks);
+  for (const [p, bit] of [
+    [a, 1],
+    [b, 2],
+  ] as const) {
+    for (let i = 0; i < p.n; i++) {
+      const k = p.chunk[i]!;
+      if (k < 0) continue;
+      if (firstOff[k] === -1) {
+        firstOff[k] = p.off[i]!;
+        firstLen[k] = p.len[i]!;
+      } else if (firstOff[k] !== p.off[i] || firstLen[k] !== p.len[i]) mixed[k] = 1;
+      sideMask[k]! |= bit;
+    }
+  }
+  const cuts = new Map<number, number[]>();
+  for (const p of [a, b])
+    for (let i = 0; i < p.n; i++) {
+      const k = p.chunk[i]!;
+      if (k < 0 || sideMask[k] !== 3 || !mixed[k]) continue;
+      let c = cuts.get(k);
+      if (!c) cuts.set(k, (c = []));
+      c.push(p.off[i]!, p.off[i]! + p.len[i]!);
+    }
+  if (cuts.size === 0) return [a, b];
+  for (const c of cuts.values()) {
+    c.sort((x, y) => x - y);
+    let n = 0;
+    for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
+    c.length = n;
+  }
+  const refine = (p: Parts): Parts => {
+    const out = new Parts();
+    for (const s of p.segments) out.segments.push(s);
+    for (let i = 0; i < p.n; i++) {
+      const k = p.chunk[i]!;
+      const off = p.off[i]!;
+      const len = p.len[i]!;
+      const c = k < 0 || len === 0 || !mixed[k] ? undefined : cuts.get(k);
+      if (!c) {
+        out.push(k, off, len);
+        continue;
+      }
+      // First boundary strictly inside the part, by binary search.
+      let lo = 0;
+      let hi = c.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (c[mid]! <= off) lo = mid + 1;
+        else hi = mid;
+      }
+      let at = off;
+      for (let j = lo; j < c.length && c[j]! < off + len; j++) {
+        out.push(k, at, c[j]! - at);
+        at = c[j]!;
+      }
+      out.push(k, at, off + len - at);
+    }
+    return out;
+  };
+  return [refine(a), refine(b)];
+}
+
+/** Ids of both sides' parts (equal ids: equal bytes) and which parts have no partner on the other side. */
+export interface Pairing {
+  ids: [string[], string[]];
+  unmatched: [Uint8Array, Uint8Array];
+}
+
+/**
+ * Pairs the parts of two sides that hold the same bytes (the same chunk range, or the same segment): as
+ * many pairs as each range allows (the smaller of its counts on the two sides), in order where the versions
+ * keep it. The parts of a pair get one id string (the same object on both sides, so the engine's matching
+ * compares pointers); every other part gets an id of its own. A segment's id keeps the prefix `segment:`.
+ */
+export function pairParts(a: Parts, b: Parts): Pairing {
+  const same = (i: number, j: number): boolean => {
+    const ka = a.chunk[i]!;
+    const kb = b.chunk[j]!;
+    if (ka >= 0 || kb >= 0) return ka === kb && a.off[i] === b.off[j] && a.len[i] === b.len[j];
+    const sa = a.segment(i);
+    const sb = b.segment(j);
+    return sa.hash === sb.hash && sa.size === sb.size;
+  };
+  const partner: [Int32Array, Int32Array] = [new Int32Array(a.n).fill(-1), new Int32Array(b.n).fill(-1)];
+  const pair = (i: number, j: number): void => {
+    partner[0][i] = j;
+    partner[1][j] = i;
+  };
+  // 1. A walk in order: equal parts at the two positions pair at once; at a difference, an insertion or a
+  //    deletion of one part is stepped over (the edits of a span-coded version look so), else both sides
+  //    step on. No map: most parts of an edit, an append or a deletion pair here.
+  let i = 0;
+  let j = 0;
+  while (i < a.n && j < b.n) {
+    if (same(i, j)) pair(i++, j++);
+    else if (j + 1 < b.n && same(i, j + 1)) j++;
+    else if (i + 1 < a.n && same(i + 1, j)) i++;
+    else {
+      i++;
+      j++;
+    }
+  }
+  // 2. The parts left pair as a multiset, in order (moved parts: a shuffle pairs here). Keys are numbers
+  //    while a range fits in one (offsets and lengths below 2^17, fewer than 2^19 chunks), else strings.
+  const keyOf = (p: Parts, x: number): number | string => {
+    const k = p.chunk[x]!;
+    if (k < 0) {
+      const s = p.segment(x);
+      return `s${s.hash}+${s.size}`;
+    }
+    const off = p.off[x]!;
+    const len = p.len[x]!;
+    return off < 2 ** 17 && len < 2 ** 17 && k < 2 ** 19
+      ? (k * 2 ** 17 + off) * 2 ** 17 + len
+      : `${k}@${off}+${len}`;
+  };
+  const left = new Map<number | string, number[]>();
+  for (let q = 0; q < b.n; q++) {
+    if (partner[1][q]! >= 0) continue;
+    const k = keyOf(b, q);
+    const list = left.get(k);
+    if (list) list.push(q);
+    else left.set(k, [q]);
+  }
+  if (left.size > 0) {
+    const used = new Map<number | string, number>();
+    for (let p = 0; p < a.n; p++) {
+      if (partner[0][p]! >= 0) continue;
+      const k = keyOf(a, p);
+      const list = left.get(k);
+      if (!list) continue;
+      const u = used.get(k) ?? 0;
+      if (u >= list.length) continue;
+      used.set(k, u + 1);
+      pair(p, list[u]!);
+    }
+  }
+  // 3. Ids.
+  const prefix = (p: Parts, x: number): string => (p.isSegment(x) ? 'segment:' : '');
+  const ids: [string[], string[]] = [new Array<string>(a.n), new Array<string>(b.n)];
+  const unmatched: [Uint8Array, Uint8Array] = [new Uint8Array(a.n), new Uint8Array(b.n)];
+  let pairs = 0;
+  for (let p = 0; p < a.n; p++) {
+    const q = partner[0][p]!;
+    if (q < 0) {
+      unmatched[0][p] = 1;
+      ids[0][p] = `${prefix(a, p)}b${p}`;
+      continue;
+    }
+    ids[0][p] = ids[1][q] = `${prefix(a, p)}${pairs++}`;
+  }
+  for (let q = 0; q < b.n; q++) {
+    if (partner[1][q]! >= 0) continue;
+    unmatched[1][q] = 1;
+    ids[1][q] = `${prefix(b, q)}a${q}`;
+  }
+  return { ids, unmatched };
+}
