@@ -95,16 +95,25 @@ class PieceCache {
   }
 }
 
-/** 1-based line number of each piece's first line, where every earlier piece says how many lines it holds. */
-function lineBases(side: DiffSide): Array<number | undefined> {
-  const out: Array<number | undefined> = [];
-  let base: number | undefined = 1;
-  for (const p of side.pieces) {
-    out.push(base);
-    base = base !== undefined && p.lines !== undefined ? base + p.lines : undefined;
+/**
+ * 1-based line number of each piece's first line, where every earlier piece says how many lines it holds
+ * (NaN: unknown). A typed array: a span-coded file has hundreds of thousands of pieces.
+ */
+function lineBases(side: DiffSide): Float64Array {
+  const out = new Float64Array(side.pieces.length);
+  let base = 1;
+  for (let i = 0; i < side.pieces.length; i++) {
+    out[i] = base;
+    const lines = side.pieces[i]!.lines;
+    base = lines !== undefined ? base + lines : NaN;
   }
   return out;
 }
+
+const baseAt = (bases: Float64Array, i: number): number | undefined => {
+  const b = bases[i]!;
+  return Number.isNaN(b) ? undefined : b;
+};
 
 const trimCr = (b: Uint8Array, end: number, start: number): number =>
   end > start && b[end - 1] === 13 ? end - 1 : end;
@@ -180,15 +189,16 @@ function lineReader(side: DiffSide, cost: DiffCost, jsonl: boolean): UnitReader 
   const bases = lineBases(side);
   return {
     format: side.format,
-    units: side.pieces.map((p) => ({ id: p.id })),
+    // The pieces themselves (a piece is a unit with an id): no copy per piece.
+    units: side.pieces,
     notes: [],
     async read(u) {
-      return lineRecords(await cache.get(u), bases[u], jsonl);
+      return lineRecords(await cache.get(u), baseAt(bases, u), jsonl);
     },
     lines: {
       jsonl,
       bytes: (u) => cache.get(u, false),
-      base: (u) => bases[u],
+      base: (u) => baseAt(bases, u),
       length: (u) => side.pieces[u]!.length,
     },
   };
@@ -250,7 +260,7 @@ async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
     async read(u) {
       const piece = u + 1;
       const text = decoder.decode(await cache.get(piece));
-      const base = bases[piece];
+      const base = baseAt(bases, piece);
       let rows: CsvRow[];
       try {
         rows = parseCsvText(text, side);
