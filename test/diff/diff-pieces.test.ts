@@ -25,7 +25,8 @@ function side(format: FileFormat, parts: P[]): DiffSide {
   };
 }
 
-const rows = (...ids: number[]): string => ids.map((id) => JSON.stringify({ id, v: `row ${id}` }) + '\n').join('');
+const rows = (...ids: number[]): string =>
+  ids.map((id) => JSON.stringify({ id, v: `row ${id}` }) + '\n').join('');
 
 describe('shared pieces', () => {
   const A: P = { id: 'A', text: rows(1, 2) };
