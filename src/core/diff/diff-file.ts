@@ -477,6 +477,8 @@ async function* diffFileIn(
               addKeyed(rec);
             });
           }
+          // Spilled identities of this side free their buffer while the other side is read.
+          cols[s].pause();
         }
         continue;
       }
@@ -626,6 +628,7 @@ async function* diffFileIn(
           addKeyed(rec);
         });
       }
+      cols[s].pause();
     }
   }
   for (const s of [0, 1] as const) notes.push(...readers[s].notes);
