@@ -67,7 +67,15 @@ export async function breathe(bytes: number): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-class PieceCache {
+/**
+ * A piece's bytes are often a small view of a larger buffer (a sub-chunk span of a decoded chunk); one held by
+ * the cache would keep the whole buffer alive, far beyond the bytes counted. Such views are cached as copies.
+ */
+export function ownBytes(data: Uint8Array): Uint8Array {
+  return data.byteLength * 2 < data.buffer.byteLength ? new Uint8Array(data) : data;
+}
+
+export class PieceCache {
   private readonly map = new Map<number, Uint8Array>();
   private bytes = 0;
   constructor(
@@ -83,7 +91,7 @@ class PieceCache {
     this.cost.bytesRead += data.length;
     await breathe(data.length);
     if (keep && data.length <= CACHE_BYTES) {
-      this.map.set(i, data);
+      this.map.set(i, ownBytes(data));
       this.bytes += data.length;
       for (const [k, v] of this.map) {
         if (this.bytes <= CACHE_BYTES) break;
