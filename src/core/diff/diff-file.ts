@@ -284,30 +284,48 @@ async function* diffFileIn(
   if (headersDiffer) {
     notes.push(`header changed: ${JSON.stringify(readers[0].header)} → ${JSON.stringify(readers[1].header)}`);
   }
-  const sharedPairs: Array<[number, number]> = [];
-  const shared: [Set<number>, Set<number>] = [new Set(), new Set()];
+  // Shared pieces as typed arrays: a span-coded file has hundreds of thousands of pieces, and an object or
+  // a Map entry per piece cost more than the diff's whole identity budget.
+  const nUnits = [readers[0].units.length, readers[1].units.length] as const;
+  const shared: [Uint8Array, Uint8Array] = [new Uint8Array(nUnits[0]), new Uint8Array(nUnits[1])];
+  /** The shared pairs (before unit, after unit), in before order. */
+  let sharedB = new Int32Array(0);
+  let sharedA = new Int32Array(0);
   if (!headersDiffer) {
-    const queue = new Map<string, number[]>();
+    // The k-th occurrence of a piece id before pairs with its k-th occurrence after: the after units of an
+    // id are chained in order (first occurrence by id, then `nextSame`).
+    const head = new Map<string, number>();
+    const nextSame = new Int32Array(nUnits[1]).fill(-1);
+    const lastOf = new Map<string, number>();
     readers[1].units.forEach((u, i) => {
-      if (u.id !== null) (queue.get(u.id) ?? queue.set(u.id, []).get(u.id)!).push(i);
+      if (u.id === null) return;
+      const last = lastOf.get(u.id);
+      if (last === undefined) head.set(u.id, i);
+      else nextSame[last] = i;
+      lastOf.set(u.id, i);
     });
-    const next = new Map<string, number>();
+    lastOf.clear();
+    const pb = new Int32Array(Math.min(nUnits[0], nUnits[1]));
+    const pa = new Int32Array(pb.length);
+    let n = 0;
     readers[0].units.forEach((u, i) => {
       if (u.id === null) return;
-      const q = queue.get(u.id);
-      const k = next.get(u.id) ?? 0;
-      if (q && k < q.length) {
-        next.set(u.id, k + 1);
-        sharedPairs.push([i, q[k]!]);
-        shared[0].add(i);
-        shared[1].add(q[k]!);
-      }
+      const j = head.get(u.id);
+      if (j === undefined || j < 0) return;
+      head.set(u.id, nextSame[j]!);
+      pb[n] = i;
+      pa[n++] = j;
+      shared[0][i] = 1;
+      shared[1][j] = 1;
     });
-    cost.piecesShared = sharedPairs.length * 2;
+    sharedB = pb.slice(0, n);
+    sharedA = pa.slice(0, n);
+    cost.piecesShared = n * 2;
   }
 
   // Pass 1: identities (and keys) of every example in the pieces that did not cancel.
-  const unitTok: [Map<number, number>, Map<number, number>] = [new Map(), new Map()];
+  /** Token of each shared unit (the fast path derives it from the unit; the general path counts). */
+  let unitTok: [(u: number) => number, (u: number) => number] = [(u) => u, (u) => u];
   const recs: [Rec[], Rec[]] = [[], []];
   // Without a key, pass 1 keeps identities in columns; only examples left unmatched become Recs.
   // Identity state is bounded by the budget: 3/8 for each side's identities, 1/4 for the anchors; beyond
@@ -416,18 +434,20 @@ async function* diffFileIn(
     let maxLen = 0;
     for (const side of [before, after]) for (const p of side.pieces) maxLen = Math.max(maxLen, p.length);
     const stride = maxLen + 2;
-    for (const s of [0, 1] as const) for (const u of shared[s]) unitTok[s].set(u, u * stride);
-    const inOrder = longestIncreasing(sharedPairs.map((p) => p[1])).map((i) => sharedPairs[i]!);
-    inOrder.push([readers[0].units.length, readers[1].units.length]);
+    unitTok = [(u) => u * stride, (u) => u * stride];
+    // Indices of the in-order shared pairs, then the end of both files.
+    const inOrder = longestIncreasing(sharedA);
+    inOrder.push(-1);
     let kept = 0;
     // Copies of changed lines serve only the events: a diff that shows none (--stat) keeps none.
     const keepSrc = limit > 0;
     let prev: [number, number] = [-1, -1];
-    for (const stop of inOrder) {
+    for (const k of inOrder) {
+      const stop: [number, number] = k < 0 ? [nUnits[0], nUnits[1]] : [sharedB[k]!, sharedA[k]!];
       throwIfAborted(signal);
       const units: [number[], number[]] = [[], []];
       for (const s of [0, 1] as const)
-        for (let u = prev[s] + 1; u < stop[s]; u++) if (!shared[s].has(u)) units[s].push(u);
+        for (let u = prev[s] + 1; u < stop[s]; u++) if (!shared[s][u]) units[s].push(u);
       prev = stop;
       if (units[0].length + units[1].length === 0) continue;
       let size = 0;
@@ -457,6 +477,8 @@ async function* diffFileIn(
               addKeyed(rec);
             });
           }
+          // Spilled identities of this side free their buffer while the other side is read.
+          cols[s].pause();
         }
         continue;
       }
@@ -583,13 +605,15 @@ async function* diffFileIn(
       }
     }
   } else {
+    const toks = [new Float64Array(nUnits[0]), new Float64Array(nUnits[1])] as const;
+    unitTok = [(u) => toks[0][u]!, (u) => toks[1][u]!];
     for (const s of [0, 1] as const) {
       const reader = readers[s];
       let tok = 0;
       for (let u = 0; u < reader.units.length; u++) {
         throwIfAborted(signal);
-        if (shared[s].has(u)) {
-          unitTok[s].set(u, tok++);
+        if (shared[s][u]) {
+          toks[s][u] = tok++;
           continue;
         }
         const records = await reader.read(u);
@@ -604,6 +628,7 @@ async function* diffFileIn(
           addKeyed(rec);
         });
       }
+      cols[s].pause();
     }
   }
   for (const s of [0, 1] as const) notes.push(...readers[s].notes);
@@ -859,7 +884,7 @@ async function* diffFileIn(
   let anchorB: Float64Array;
   let anchorA: Float64Array;
   {
-    for (const [bu, au] of sharedPairs) anchors.push(unitTok[0].get(bu)!, unitTok[1].get(au)!);
+    for (let k = 0; k < sharedB.length; k++) anchors.push(unitTok[0](sharedB[k]!), unitTok[1](sharedA[k]!));
     for (const a of recs[1]) if (a.partner) anchors.push(a.partner.tok, a.tok);
     // The longest run of anchors in order (by after token, increasing before tokens), streamed: the
     // back-pointers spill with the anchors, and only the run itself is held.

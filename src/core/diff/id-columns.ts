@@ -79,6 +79,11 @@ export class IdColumns {
     return r;
   }
 
+  /** Frees the buffer of spilled rows while the other side fills (SortedRecords.pause). */
+  pause(): void {
+    this.recs.pause();
+  }
+
   setCid(r: number, cid: string, error: string | undefined): void {
     this.cids.set(r, cid);
     if (error !== undefined) this.errors.set(r, error);

@@ -67,7 +67,15 @@ export async function breathe(bytes: number): Promise<void> {
   await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
-class PieceCache {
+/**
+ * A piece's bytes are often a small view of a larger buffer (a sub-chunk span of a decoded chunk); one held by
+ * the cache would keep the whole buffer alive, far beyond the bytes counted. Such views are cached as copies.
+ */
+export function ownBytes(data: Uint8Array): Uint8Array {
+  return data.byteLength * 2 < data.buffer.byteLength ? new Uint8Array(data) : data;
+}
+
+export class PieceCache {
   private readonly map = new Map<number, Uint8Array>();
   private bytes = 0;
   constructor(
@@ -83,7 +91,7 @@ class PieceCache {
     this.cost.bytesRead += data.length;
     await breathe(data.length);
     if (keep && data.length <= CACHE_BYTES) {
-      this.map.set(i, data);
+      this.map.set(i, ownBytes(data));
       this.bytes += data.length;
       for (const [k, v] of this.map) {
         if (this.bytes <= CACHE_BYTES) break;
@@ -95,16 +103,25 @@ class PieceCache {
   }
 }
 
-/** 1-based line number of each piece's first line, where every earlier piece says how many lines it holds. */
-function lineBases(side: DiffSide): Array<number | undefined> {
-  const out: Array<number | undefined> = [];
-  let base: number | undefined = 1;
-  for (const p of side.pieces) {
-    out.push(base);
-    base = base !== undefined && p.lines !== undefined ? base + p.lines : undefined;
+/**
+ * 1-based line number of each piece's first line, where every earlier piece says how many lines it holds
+ * (NaN: unknown). A typed array: a span-coded file has hundreds of thousands of pieces.
+ */
+function lineBases(side: DiffSide): Float64Array {
+  const out = new Float64Array(side.pieces.length);
+  let base = 1;
+  for (let i = 0; i < side.pieces.length; i++) {
+    out[i] = base;
+    const lines = side.pieces[i]!.lines;
+    base = lines !== undefined ? base + lines : NaN;
   }
   return out;
 }
+
+const baseAt = (bases: Float64Array, i: number): number | undefined => {
+  const b = bases[i]!;
+  return Number.isNaN(b) ? undefined : b;
+};
 
 const trimCr = (b: Uint8Array, end: number, start: number): number =>
   end > start && b[end - 1] === 13 ? end - 1 : end;
@@ -180,15 +197,16 @@ function lineReader(side: DiffSide, cost: DiffCost, jsonl: boolean): UnitReader 
   const bases = lineBases(side);
   return {
     format: side.format,
-    units: side.pieces.map((p) => ({ id: p.id })),
+    // The pieces themselves (a piece is a unit with an id): no copy per piece.
+    units: side.pieces,
     notes: [],
     async read(u) {
-      return lineRecords(await cache.get(u), bases[u], jsonl);
+      return lineRecords(await cache.get(u), baseAt(bases, u), jsonl);
     },
     lines: {
       jsonl,
       bytes: (u) => cache.get(u, false),
-      base: (u) => bases[u],
+      base: (u) => baseAt(bases, u),
       length: (u) => side.pieces[u]!.length,
     },
   };
@@ -250,7 +268,7 @@ async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
     async read(u) {
       const piece = u + 1;
       const text = decoder.decode(await cache.get(piece));
-      const base = bases[piece];
+      const base = baseAt(bases, piece);
       let rows: CsvRow[];
       try {
         rows = parseCsvText(text, side);

@@ -142,13 +142,25 @@ export class SortedRecords {
     // Keep the full buffer: it fills again at once.
   }
 
+  /**
+   * Once records have spilled, writes what the buffer holds as one more run and frees the buffer: for a
+   * list that is done filling for a while (one side of the diff while the other side is read), so that the
+   * two do not hold a full buffer each. Below the budget nothing changes.
+   */
+  pause(): void {
+    if (this.runs.length === 0) return;
+    this.flush();
+    this.buf = new Uint32Array(Math.min(this.cap, 1024) * this.width);
+  }
+
   /** The records in key order. Spilled records are merged from their runs (the buffer becomes one more). */
   reader(): RecordReader {
     if (this.runs.length > 0) {
       this.flush();
-      // The merge's blocks take the buffer's place.
+      // The merge's blocks take the buffer's place, in half its size: the diff merges both sides' lists at
+      // once (matchIds), and they then hold one budget between them, as while filling (see pause).
       this.buf = new Uint32Array(0);
-      return mergeRuns(this.runs, this.width, this.keyWords, this.cap, this.dir);
+      return mergeRuns(this.runs, this.width, this.keyWords, Math.ceil(this.cap / 2), this.dir);
     }
     const order = this.sortBuffer();
     const { buf, width } = this;
