@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SpillDir } from '../../src/core/diff/spill.js';
 import { ok, tempDir } from './helpers.js';
 
 /** A pid no process has: one that was just used by a child that has exited. */
@@ -40,6 +41,17 @@ describe('gc and scratch directories', () => {
       expect(existsSync(join(tmp, other, '0'))).toBe(true);
     } finally {
       live.kill();
+    }
+  });
+
+  it("a diff's spill directory is named with its process id, which is what gc goes by", () => {
+    const parent = tempDir();
+    const dir = new SpillDir(parent);
+    try {
+      const file = dir.file();
+      expect(file.startsWith(join(parent, `strata-diff-${process.pid}-`))).toBe(true);
+    } finally {
+      dir.close();
     }
   });
 });

@@ -28,7 +28,8 @@ export class SpillDir {
   file(): string {
     if (this.path === undefined) {
       mkdirSync(this.parent, { recursive: true });
-      this.path = mkdtempSync(join(this.parent, 'strata-diff-'));
+      // The pid in the name lets gc remove the directory of a diff that was killed (gc.ts, deadScratch).
+      this.path = mkdtempSync(join(this.parent, `strata-diff-${process.pid}-`));
     }
     return join(this.path, `${this.seq++}`);
   }
