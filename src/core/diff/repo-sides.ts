@@ -353,8 +353,9 @@ function sideFromParts(
     const c = await cache.get(h);
     if (off + len > c.length)
       throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-    // A view into a batch decoded on the pool is copied: a piece the engine keeps must not keep the batch.
-    return c.buffer.byteLength > 2 * c.length
+    // A small view into a batch decoded on the pool is copied: a piece the engine keeps must not keep the
+    // batch. A piece of most of its chunk is passed as it is (a copy of every chunk was 1 GB of garbage).
+    return c.buffer.byteLength > 2 * c.length && len < c.length / 2
       ? Buffer.from(c.subarray(off, off + len))
       : c.subarray(off, off + len);
   };
