@@ -29,8 +29,8 @@ function dialectOf(options: Record<string, string> | undefined): DiffSide['diale
 
 /** Reads `length` bytes at `offset` of a file given as consecutive pieces. */
 async function readAcross(
-  starts: number[],
-  lengths: number[],
+  starts: ArrayLike<number>,
+  lengths: ArrayLike<number>,
   read: (i: number) => Promise<Uint8Array>,
   offset: number,
   length: number,
@@ -338,16 +338,15 @@ function sideFromParts(
   plan?: ReadPlan,
 ): DiffSide {
   const n = parts.n;
-  const starts: number[] = new Array<number>(n);
-  const lengths: number[] = new Array<number>(n);
+  const starts = new Float64Array(n);
   const pieces: DiffPiece[] = new Array<DiffPiece>(n);
   let at = 0;
   for (let i = 0; i < n; i++) {
     const len = parts.len[i]!;
     starts[i] = at;
-    lengths[i] = len;
     at += len;
-    pieces[i] = { id: ids[i]!, length: len };
+    // A small integer (not a boxed double read from the column): ~16 bytes less per piece.
+    pieces[i] = { id: ids[i]!, length: len <= 0x3fffffff ? len | 0 : len };
   }
   const readSpan = async (h: string, off: number, len: number): Promise<Uint8Array> => {
     const c = await cache.get(h);
@@ -377,7 +376,7 @@ function sideFromParts(
     size: m.size,
     pieces,
     readPiece,
-    readRange: (offset, length) => readAcross(starts, lengths, readPiece, offset, length),
+    readRange: (offset, length) => readAcross(starts, parts.len, readPiece, offset, length),
     ...(dialectOf(m.options) ? { dialect: dialectOf(m.options) } : {}),
   };
   if (!LINE_FORMATS.has(side.format)) return side;
