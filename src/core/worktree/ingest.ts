@@ -9,7 +9,7 @@
  * (span-encoder.ts): records found there become spans into the old chunks, the rest is stored in new
  * literal chunks. Such a manifest names its canonical manifest in `content`.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
@@ -71,6 +71,25 @@ export async function ingestFile(
   const freshIndex = new Map<string, number>();
   let kept = 0;
   let spanCoded = false;
+  let fd: number | undefined;
+  /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
+  const read = (i: number, checked: boolean, into?: Uint8Array): Uint8Array => {
+    const c = fresh[i]!;
+    if (c.data) return c.data;
+    fd ??= openSync(absPath, 'r');
+    const data = readAt(fd, c.offset, c.length, absPath, into);
+    if (checked && hashBytes(data) !== c.hash) {
+      throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
+    }
+    return data;
+  };
+  // The records of the fresh chunks are keyed as they are cut, not read again for it.
+  let enc = twoPass
+    ? new SpanEncoder(repo, read, {
+        records: expectedRecords(repo, opts.previous!, absPath),
+        maxChunk: repo.chunking.max,
+      })
+    : undefined;
   for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
     const h = hashBytes(chunk);
     canonical.push([h, 0, chunk.length]);
@@ -83,6 +102,7 @@ export async function ingestFile(
         const keep = kept + chunk.length <= KEEP_BYTES;
         if (keep) kept += chunk.length;
         freshIndex.set(h, fresh.length);
+        enc!.want(fresh.length, chunk);
         layout.push({ fresh: fresh.length });
         fresh.push({
           hash: h,
@@ -125,20 +145,9 @@ export async function ingestFile(
   // Pass 2: span-code the new chunks (or store them whole).
   const coded: (Piece[] | undefined)[] = [];
   if (fresh.length) {
-    const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
-    /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
-    const read = (i: number, checked: boolean): Uint8Array => {
-      const c = fresh[i]!;
-      if (c.data) return c.data;
-      const data = readAt(fd!, c.offset, c.length, absPath);
-      if (checked && hashBytes(data) !== c.hash) {
-        throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
-      }
-      return data;
-    };
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
     try {
-      const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout), fresh.length, read);
+      if (enc && !(await enc.resolve(opts.previous!, coverage(layout)))) enc = undefined;
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
         const pieces = enc?.encode(i);
@@ -154,6 +163,7 @@ export async function ingestFile(
       if (fd !== undefined) closeSync(fd);
     }
   }
+  enc = undefined;
   await sink!.finish();
   if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
 
@@ -175,6 +185,20 @@ export async function ingestFile(
     for (const sp of own) pushSpan(spans, sp);
   }
   return result(repo.objects.putManifest({ ...fields, content }, spans));
+}
+
+/**
+ * The records a new version at `path` likely holds, from the previous version's records per byte (0 if
+ * unknown): the encoder sizes its tables for them once.
+ */
+function expectedRecords(repo: Repository, previous: Hash, path: string): number {
+  try {
+    const m = repo.objects.manifest(previous);
+    if (!m.examples || !m.size) return 0;
+    return Math.ceil((statSync(path).size * m.examples) / m.size) + 1024;
+  } catch {
+    return 0;
+  }
 }
 
 /** The chunk ranges the new version reuses as they are (its non-fresh layout). */
@@ -237,8 +261,12 @@ class LiteralChunks {
   }
 }
 
-function readAt(fd: number, offset: number, length: number, path: string): Uint8Array {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `offset`, into `into` (a view of it) if it is long enough. */
+function readAt(fd: number, offset: number, length: number, path: string, into?: Uint8Array): Uint8Array {
+  const buf =
+    into && into.length >= length
+      ? Buffer.from(into.buffer, into.byteOffset, length)
+      : Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, offset + got);

@@ -94,9 +94,10 @@ function uncovered(
 
 /**
  * Reads fresh chunk `i` of the new version; `checked`: verified against its hash (the file may change
- * meanwhile). Unchecked bytes serve only to find candidates.
+ * meanwhile). Unchecked bytes serve only to find candidates. `into`, if given, is a buffer the reader may
+ * read the bytes into (returning a view of it) instead of allocating: the window reuses its buffers so.
  */
-export type FreshReader = (i: number, checked: boolean) => Uint8Array;
+export type FreshReader = (i: number, checked: boolean, into?: Uint8Array) => Uint8Array;
 
 /** What is known of a record of the new version: unmatched, or found at an old entry (verified or not). */
 const NONE = 0;
@@ -112,11 +113,23 @@ const WINDOW_CHUNKS = 64;
  */
 const KEEP_UNMATCHED = 8 << 20;
 
-/** A typed array twice as long holding the same values. */
-function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
-  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+/** A typed array at least `n` long (twice as long as `a`, or more) holding the same values. */
+function grown<T extends Uint32Array | Int32Array | Uint8Array | Float64Array>(a: T, n = 0): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(a.length * 2, n));
   b.set(a);
   return b;
+}
+
+/** Limits and sizes of a SpanEncoder (tests force small windows). */
+export interface EncoderLimits {
+  /** Fresh chunks in the window (WINDOW_CHUNKS). */
+  window?: number;
+  /** Bytes of unmatched records kept from the window (KEEP_UNMATCHED). */
+  keepUnmatched?: number;
+  /** Records expected (an estimate): the record arrays and the key table are sized for it up front. */
+  records?: number;
+  /** Largest fresh chunk: the window's reusable buffers are this long. */
+  maxChunk?: number;
 }
 
 /**
@@ -128,22 +141,31 @@ function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
  */
 export class SpanEncoder {
   /** Record key -> the first record of the fresh chunks with that key (others chained in `nextSame`). */
-  private readonly wanted = new RecordTable();
-  /** Per record of the fresh chunks, in file order: end in its chunk, chunk, state and match. */
-  private ends = new Uint32Array(1 << 16);
-  private chunkOf = new Uint32Array(1 << 16);
-  private nextSame = new Int32Array(1 << 16);
-  private state = new Uint8Array(1 << 16);
-  private oldChunk = new Int32Array(1 << 16);
-  private oldOffset = new Uint32Array(1 << 16);
+  private readonly wanted: RecordTable;
+  /** Per record of the fresh chunks, in file order: end in its chunk, key, state and match. */
+  private ends: Uint32Array;
+  private keys: Float64Array;
+  private nextSame: Int32Array;
+  private state: Uint8Array;
+  private oldChunk: Int32Array;
+  private oldOffset: Uint32Array;
   private records = 0;
+  /** Fresh chunks keyed so far (`count` once all are). */
+  private count = 0;
   /** First record of each fresh chunk; firstRecord[count] = records. */
-  private readonly firstRecord: Uint32Array;
+  private firstRecord = new Uint32Array(1 << 10);
   private readonly oldChunks: string[] = [];
   private readonly oldChunkIds = new Map<string, number>();
   private readonly window = new Map<number, Uint8Array>();
+  /** Buffers of chunks that left the window, to read the next ones into. */
+  private readonly spare: Uint8Array[] = [];
+  /** The window's own buffers (`maxChunk` bytes each). */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
   /** Per fresh chunk: 1 once read into the window, 2 if its unmatched records' bytes were not all kept. */
-  private readonly windowed: Uint8Array;
+  private windowed = new Uint8Array(1 << 10);
+  private readonly windowChunks: number;
+  private readonly keepUnmatched: number;
+  private readonly maxChunk: number;
   /** Bytes of records (by record number) not matched when their chunk left the window. */
   private readonly unmatched = new Map<number, Uint8Array>();
   private unmatchedBytes = 0;
@@ -154,15 +176,28 @@ export class SpanEncoder {
   /** Matches verified without reading the old chunk again. */
   verifiedEarly = 0;
 
-  private constructor(
+  /**
+   * An encoder to which the fresh chunks are given in order (`want`) as they are cut, then resolved against
+   * the previous version (`resolve`); `read` reads them again for the window and for encoding.
+   */
+  constructor(
     private readonly repo: Repository,
-    private readonly count: number,
     private readonly read: FreshReader,
-    private readonly windowChunks: number,
-    private readonly keepUnmatched: number,
+    limits: EncoderLimits = {},
   ) {
-    this.firstRecord = new Uint32Array(count + 1);
-    this.windowed = new Uint8Array(count);
+    this.windowChunks = limits.window ?? WINDOW_CHUNKS;
+    this.keepUnmatched = limits.keepUnmatched ?? KEEP_UNMATCHED;
+    this.maxChunk = limits.maxChunk ?? 0;
+    // Sized once for the expected records: doubling a table of a million records holds both copies a while.
+    const n = Math.min(Math.max(limits.records ?? 0, 1 << 12), MAX_RECORDS);
+    this.ends = new Uint32Array(n);
+    this.keys = new Float64Array(n);
+    this.nextSame = new Int32Array(n);
+    this.state = new Uint8Array(n);
+    this.oldChunk = new Int32Array(n);
+    this.oldOffset = new Uint32Array(n);
+    this.wanted = new RecordTable(n);
+    this.wanted.keys = this.keys;
   }
 
   /**
@@ -176,26 +211,31 @@ export class SpanEncoder {
     reused: Coverage,
     count: number,
     read: FreshReader,
-    limits: { window?: number; keepUnmatched?: number } = {},
+    limits: EncoderLimits = {},
   ): Promise<SpanEncoder | undefined> {
-    let m;
-    try {
-      m = repo.objects.manifest(previous);
-    } catch {
-      return undefined;
-    }
-    const enc = new SpanEncoder(
-      repo,
-      count,
-      read,
-      limits.window ?? WINDOW_CHUNKS,
-      limits.keepUnmatched ?? KEEP_UNMATCHED,
-    );
+    const enc = new SpanEncoder(repo, read, limits);
     for (let i = 0; i < count; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       enc.want(i, read(i, false));
     }
-    if (enc.wanted.size === 0) return undefined;
+    return (await enc.resolve(previous, reused)) ? enc : undefined;
+  }
+
+  /**
+   * Resolves the keyed records against the records of `previous` (a file manifest) in the byte ranges the
+   * new version does not reuse (`reused`: ranges of chunks the new version's manifest already holds).
+   * False if nothing matched (the encoder is then of no use).
+   */
+  async resolve(previous: Hash, reused: Coverage): Promise<boolean> {
+    const repo = this.repo;
+    let m;
+    try {
+      m = repo.objects.manifest(previous);
+    } catch {
+      return false;
+    }
+    const enc = this;
+    if (enc.wanted.size === 0) return false;
     for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
     const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
     for (const [h, off, len] of repo.objects.spans(m)) {
@@ -214,10 +254,22 @@ export class SpanEncoder {
       if (!data || off + len > data.length) continue;
       for (const [s, e] of todo) found += enc.index(h, data, s, e);
     }
-    if (found === 0) return undefined;
     for (const [i, data] of enc.window) enc.leave(i, data);
     enc.window.clear();
-    return enc;
+    enc.spare.length = 0;
+    return found > 0;
+  }
+
+  /** The fresh chunk holding record r (binary search over firstRecord). */
+  private chunkOf(r: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.firstRecord[mid]! <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
@@ -232,12 +284,20 @@ export class SpanEncoder {
     }
     this.cursor = Math.max(this.cursor, i);
     this.windowed[i] = 1;
-    data = this.read(i, true);
     if (this.window.size >= this.windowChunks) {
       const [j, old] = this.window.entries().next().value!;
       this.window.delete(j);
       this.leave(j, old);
+      // A buffer of our own (not bytes the reader kept) is read into again: no garbage per chunk read.
+      if (this.owned.has(old.buffer)) this.spare.push(new Uint8Array(old.buffer));
     }
+    let into = this.spare.pop();
+    if (!into && this.maxChunk > 0) {
+      into = new Uint8Array(this.maxChunk);
+      this.owned.add(into.buffer);
+    }
+    data = this.read(i, true, into);
+    if (into && data.buffer !== into.buffer) this.spare.push(into);
     this.window.set(i, data);
     return data;
   }
@@ -255,8 +315,17 @@ export class SpanEncoder {
     }
   }
 
-  /** Splits fresh chunk i into records and keys those long enough to match. */
-  private want(i: number, data: Uint8Array): void {
+  /**
+   * Splits fresh chunk i (the next one: chunks are given in order, 0, 1, ...) into records and keys those
+   * long enough to match. `data` is read only during the call.
+   */
+  want(i: number, data: Uint8Array): void {
+    if (i !== this.count) throw new Error(`fresh chunk ${i} keyed out of order`);
+    if (i + 1 >= this.firstRecord.length) {
+      this.firstRecord = grown(this.firstRecord);
+      this.windowed = grown(this.windowed);
+    }
+    this.count++;
     this.firstRecord[i] = this.records;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let s = 0, e = 0; s < data.length; s = e) {
@@ -265,18 +334,19 @@ export class SpanEncoder {
       const r = this.records++;
       if (r === this.ends.length) {
         this.ends = grown(this.ends);
-        this.chunkOf = grown(this.chunkOf);
+        this.keys = grown(this.keys);
         this.nextSame = grown(this.nextSame);
         this.state = grown(this.state);
         this.oldChunk = grown(this.oldChunk);
         this.oldOffset = grown(this.oldOffset);
+        this.wanted.keys = this.keys;
       }
       this.ends[r] = e;
-      this.chunkOf[r] = i;
       this.state[r] = NONE;
       this.nextSame[r] = -1;
       if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
-      const head = this.wanted.addOrGet(recordKey(data, s, e), r);
+      this.keys[r] = recordKey(data, s, e);
+      const head = this.wanted.addOrGet(r);
       if (head !== r) {
         // Chain after the head: order among equal keys does not matter, all get the same match.
         this.nextSame[r] = this.nextSame[head]!;
@@ -307,7 +377,7 @@ export class SpanEncoder {
         this.oldChunk[r] = c;
         this.oldOffset[r] = s;
         this.state[r] = FOUND;
-        const f = this.chunkOf[r]!;
+        const f = this.chunkOf(r);
         const fresh = this.fresh(f);
         if (!fresh) continue;
         const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
@@ -523,50 +593,47 @@ export function pushSpan(out: Span[], s: Span): void {
 }
 
 /**
- * An open-addressing hash table from 53-bit record keys to entry numbers, in typed arrays: a JS Map of a
- * million non-Smi keys costs ~60 MB and a heap number per key; this costs 12 bytes a slot at most half full.
+ * An open-addressing hash table from 53-bit record keys to record numbers: slots hold record number + 1 (0:
+ * empty) in one Int32Array, the keys live in the encoder's per-record array. A JS Map of a million non-Smi
+ * keys costs ~60 MB and a heap number per key; this costs 4 bytes a slot, at most half full, plus 8 a record.
  */
 class RecordTable {
-  private hi = new Uint32Array(1 << 17);
-  private lo = new Uint32Array(1 << 17);
-  private val = new Int32Array(1 << 17).fill(-1);
+  private slots: Int32Array;
+  /** Per record number: its key (the encoder's array, replaced when it grows). */
+  keys: Float64Array = new Float64Array(0);
   size = 0;
 
-  private slot(hi: number, lo: number): number {
-    const mask = this.val.length - 1;
-    let i = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) & mask;
-    while (this.val[i]! >= 0 && (this.hi[i] !== hi || this.lo[i] !== lo)) i = (i + 1) & mask;
+  constructor(expected: number) {
+    let n = 1 << 12;
+    while (n < expected * 2) n *= 2;
+    this.slots = new Int32Array(n);
+  }
+
+  private slot(key: number): number {
+    const mask = this.slots.length - 1;
+    const hi = (key / 0x200000) | 0;
+    let i = Math.imul(hi ^ Math.imul(key % 0x200000, 0x9e3779b1), 0x85ebca6b) & mask;
+    for (let v = this.slots[i]!; v !== 0 && this.keys[v - 1] !== key; v = this.slots[i]!) i = (i + 1) & mask;
     return i;
   }
 
+  /** The first record with this key, or -1. */
   get(key: number): number {
-    return this.val[this.slot(Math.floor(key / 0x200000), key % 0x200000)]!;
+    return this.slots[this.slot(key)]! - 1;
   }
 
-  /** Adds key -> value unless the key is present; returns the key's value (`value` if added). */
-  addOrGet(key: number, value: number): number {
-    const hi = Math.floor(key / 0x200000);
-    const lo = key % 0x200000;
-    const i = this.slot(hi, lo);
-    if (this.val[i]! >= 0) return this.val[i]!;
-    this.hi[i] = hi;
-    this.lo[i] = lo;
-    this.val[i] = value;
-    if (++this.size * 2 > this.val.length) this.grow();
-    return value;
+  /** Adds record r (its key set in `keys`) unless its key is present; returns the key's first record. */
+  addOrGet(r: number): number {
+    const i = this.slot(this.keys[r]!);
+    if (this.slots[i] !== 0) return this.slots[i]! - 1;
+    this.slots[i] = r + 1;
+    if (++this.size * 2 > this.slots.length) this.grow();
+    return r;
   }
 
   private grow(): void {
-    const [hi, lo, val] = [this.hi, this.lo, this.val];
-    this.hi = new Uint32Array(hi.length * 2);
-    this.lo = new Uint32Array(hi.length * 2);
-    this.val = new Int32Array(hi.length * 2).fill(-1);
-    for (let j = 0; j < val.length; j++) {
-      if (val[j]! < 0) continue;
-      const i = this.slot(hi[j]!, lo[j]!);
-      this.hi[i] = hi[j]!;
-      this.lo[i] = lo[j]!;
-      this.val[i] = val[j]!;
-    }
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    for (const v of old) if (v !== 0) this.slots[this.slot(this.keys[v - 1]!)] = v;
   }
 }
