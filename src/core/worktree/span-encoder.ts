@@ -234,8 +234,7 @@ export class SpanEncoder {
     } catch {
       return false;
     }
-    const enc = this;
-    if (enc.wanted.size === 0) return false;
+    if (this.wanted.size === 0) return false;
     for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
     const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
     for (const [h, off, len] of repo.objects.spans(m)) {
@@ -252,11 +251,11 @@ export class SpanEncoder {
       // Missing or unreadable: just not matched against (fsck reports it).
       const data = await chunks.get(n);
       if (!data || off + len > data.length) continue;
-      for (const [s, e] of todo) found += enc.index(h, data, s, e);
+      for (const [s, e] of todo) found += this.index(h, data, s, e);
     }
-    for (const [i, data] of enc.window) enc.leave(i, data);
-    enc.window.clear();
-    enc.spare.length = 0;
+    for (const [i, data] of this.window) this.leave(i, data);
+    this.window.clear();
+    this.spare.length = 0;
     return found > 0;
   }
 
