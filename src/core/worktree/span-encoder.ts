@@ -10,10 +10,19 @@
  * Splitting at '\n' even inside quoted CSV fields only changes the granularity of matches, never their
  * correctness: a match is a byte-identical range.
  */
-import { sharedCompressPool, type CompressPool, type Encoded } from '../../storage/compress-pool.js';
+import {
+  decodedSize,
+  sharedCompressPool,
+  type CompressPool,
+  type Decoded,
+  type Encoded,
+} from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
+import { keyAll, recordKey, type RecordTriples } from '../../storage/record-keys.js';
+
+export { recordKey };
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 
@@ -44,33 +53,6 @@ export type Piece =
 
 /** Byte ranges [start, end) of chunks, by chunk hash. */
 export type Coverage = Map<string, [number, number][]>;
-
-/**
- * A 53-bit hash of record bytes data[s, e), to find candidates: a match is then checked byte for byte against
- * the old chunk, so a collision (accidental or crafted) can only cost a missed match, never wrong bytes.
- * Written in plain JS because a native call per ~1 KiB record costs more than hashing it here.
- */
-export function recordKey(data: Uint8Array, s: number, e: number): number {
-  let h1 = 0x811c9dc5 ^ (e - s);
-  let h2 = 0x3c6ef372 ^ Math.imul(e - s, 0x9e3779b1);
-  let i = s;
-  for (; i + 4 <= e; i += 4) {
-    const w = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    h1 = Math.imul(h1 ^ w, 0x01000193);
-    h1 ^= h1 >>> 15;
-    h2 = Math.imul(h2 + w, 0x5bd1e995);
-    h2 ^= h2 >>> 13;
-  }
-  for (; i < e; i++) {
-    h1 = Math.imul(h1 ^ data[i]!, 0x01000193);
-    h2 = Math.imul(h2 + data[i]!, 0x5bd1e995);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
-  h1 ^= h1 >>> 13;
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
-  h2 ^= h2 >>> 16;
-  return (h1 >>> 0) * 0x200000 + (h2 >>> 11);
-}
 
 /** Parts of [s, e) not covered by `ranges` (sorted by start). */
 function uncovered(
@@ -169,6 +151,9 @@ export class SpanEncoder {
   /** Bytes of records (by record number) not matched when their chunk left the window. */
   private readonly unmatched = new Map<number, Uint8Array>();
   private unmatchedBytes = 0;
+  /** The old chunk being indexed: its hash and number in oldChunks (-1: not numbered yet). */
+  private curHash = '';
+  private cur = -1;
   /** The furthest fresh chunk read into the window (-1: none yet). */
   private cursor = -1;
   /** Bytes of old records indexed. */
@@ -236,22 +221,31 @@ export class SpanEncoder {
     }
     if (this.wanted.size === 0) return false;
     for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
-    const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
+    // The old spans to index, flat (an object and an array per span of a million-record file add up):
+    // span n is hashes[n], bytes [ends[n] - lens[n], ends[n]) of it, ranges todo[at[n], at[n + 1]).
+    const hashes: string[] = [];
+    const ends: number[] = [];
+    const lens: number[] = [];
+    const at: number[] = [0];
+    const todo: number[] = [];
     for (const [h, off, len] of repo.objects.spans(m)) {
-      const todo = uncovered(off, off + len, reused.get(h));
-      if (todo.length) plan.push({ h, off, len, todo });
+      const left = uncovered(off, off + len, reused.get(h));
+      if (!left.length) continue;
+      hashes.push(h);
+      ends.push(off + len);
+      lens.push(len);
+      for (const [s, e] of left) todo.push(s, e);
+      at.push(todo.length);
     }
-    const chunks = new OldChunks(
-      repo,
-      plan.map((p) => p.h),
-    );
+    const chunks = new OldChunks(repo, hashes);
     let found = 0;
-    for (const [n, { h, off, len, todo }] of plan.entries()) {
+    for (let n = 0; n < hashes.length; n++) {
       if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       // Missing or unreadable: just not matched against (fsck reports it).
-      const data = await chunks.get(n);
-      if (!data || off + len > data.length) continue;
-      for (const [s, e] of todo) found += this.index(h, data, s, e);
+      const got = await chunks.get(n);
+      if (!got || ends[n]! > got.data.length) continue;
+      for (let k = at[n]!; k < at[n + 1]!; k += 2)
+        found += this.index(hashes[n]!, got.data, got.recs, todo[k]!, todo[k + 1]!);
     }
     for (const [i, data] of this.window) this.leave(i, data);
     this.window.clear();
@@ -355,41 +349,68 @@ export class SpanEncoder {
     this.firstRecord[i + 1] = this.records;
   }
 
-  /** Resolves wanted records found in old chunk h's bytes [from, to); returns how many it resolved. */
-  private index(h: string, data: Uint8Array, from: number, to: number): number {
+  /**
+   * Resolves wanted records found in old chunk h's bytes [from, to), split at '\n' from `from`; `recs`: the
+   * keyed records of the whole chunk (split from its start, as the pool's worker keys them). Returns how
+   * many records it resolved.
+   */
+  private index(h: string, data: Uint8Array, recs: RecordTriples, from: number, to: number): number {
     this.indexedBytes += to - from;
-    let c = -1;
+    this.cur = -1;
+    this.curHash = h;
     let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    for (let s = from, e = from; s < to; s = e) {
-      const nl = b.indexOf(10, s);
-      e = nl === -1 || nl >= to ? to : nl + 1;
-      if (e - s < MIN_RECORD) continue;
-      const head = this.wanted.get(recordKey(data, s, e));
-      if (head < 0 || this.state[head] !== NONE) continue; // not wanted, or found earlier in the old file
-      if (c < 0) {
-        c = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
-        this.oldChunkIds.set(h, c);
-      }
-      for (let r = head; r >= 0; r = this.nextSame[r]!) {
-        resolved++;
-        this.oldChunk[r] = c;
-        this.oldOffset[r] = s;
-        this.state[r] = FOUND;
-        const f = this.chunkOf(r);
-        const fresh = this.fresh(f);
-        if (!fresh) continue;
-        const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
-        const re = this.ends[r]!;
-        this.verifiedEarly++;
-        this.state[r] =
-          re - rs === e - s &&
-          Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
-            Buffer.from(data.buffer, data.byteOffset + s, e - s),
-          )
-            ? VERIFIED
-            : DIFFERENT;
-      }
+    // The piece up to the first '\n' from `from`, keyed here (a whole record if `from` starts one).
+    const nl = b.indexOf(10, from);
+    const e = nl === -1 || nl >= to ? to : nl + 1;
+    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(data, from, e, recordKey(data, from, e));
+    if (e >= to) return resolved;
+    // Whole records ending by the last '\n' before `to`: they start after a '\n', so they are the same
+    // records split from `from` or from 0, and the worker keyed them already. Then the piece after it.
+    const t = b.lastIndexOf(10, to - 1) + 1;
+    let lo = 0;
+    let hi = recs.length / 3;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (recs[mid * 3]! < e) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3)
+      resolved += this.resolveRecord(data, recs[k]!, recs[k + 1]!, recs[k + 2]!);
+    const ts = Math.max(t, e);
+    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(data, ts, to, recordKey(data, ts, to));
+    return resolved;
+  }
+
+  /** Old chunk `curHash`'s record data[s, e) with key `key`: resolves the wanted records it matches. */
+  private resolveRecord(data: Uint8Array, s: number, e: number, key: number): number {
+    const head = this.wanted.get(key);
+    if (head < 0 || this.state[head] !== NONE) return 0; // not wanted, or found earlier in the old file
+    if (this.cur < 0) {
+      const h = this.curHash;
+      this.cur = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
+      this.oldChunkIds.set(h, this.cur);
+    }
+    const c = this.cur;
+    let resolved = 0;
+    for (let r = head; r >= 0; r = this.nextSame[r]!) {
+      resolved++;
+      this.oldChunk[r] = c;
+      this.oldOffset[r] = s;
+      this.state[r] = FOUND;
+      const f = this.chunkOf(r);
+      const fresh = this.fresh(f);
+      if (!fresh) continue;
+      const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
+      const re = this.ends[r]!;
+      this.verifiedEarly++;
+      this.state[r] =
+        re - rs === e - s &&
+        Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
+          Buffer.from(data.buffer, data.byteOffset + s, e - s),
+        )
+          ? VERIFIED
+          : DIFFERENT;
     }
     return resolved;
   }
@@ -468,6 +489,17 @@ const AHEAD = 4;
 /** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
 const RECENT = 64;
 
+/** An old chunk's bytes and the keys of its records (split from its start). */
+interface OldChunk {
+  data: Uint8Array;
+  recs?: RecordTriples;
+}
+
+/** The keyed records of one chunk. */
+function keyOne(data: Uint8Array): RecordTriples {
+  return keyAll([data], MIN_RECORD).keys;
+}
+
 /**
  * The old chunks named by a list of spans, in order, each decoded and verified once while it is recent:
  * reading (index lookup, pread) happens here, decoding and hashing on a worker thread of the compression
@@ -477,11 +509,13 @@ class OldChunks {
   /** Per list position: its load (a distinct read). */
   private readonly loadOf: Int32Array;
   private readonly loads: string[] = [];
-  private readonly batches: { first: number; result: Promise<(Uint8Array | undefined)[]> }[] = [];
-  private readonly done = new Map<number, Uint8Array | undefined>();
+  private readonly batches: { first: number; result: Promise<(OldChunk | undefined)[]> }[] = [];
+  private readonly done = new Map<number, OldChunk | undefined>();
   private submitted = 0;
   private pool: CompressPool | undefined;
+  /** Per batch in flight (a slot each, reused): its stored bytes, and the bytes it decodes to. */
   private readonly regions: SharedArrayBuffer[] = [];
+  private readonly outs: SharedArrayBuffer[] = [];
   private batchNo = 0;
 
   constructor(
@@ -502,7 +536,7 @@ class OldChunks {
   }
 
   /** The chunk at list position i (positions are asked in order). */
-  async get(i: number): Promise<Uint8Array | undefined> {
+  async get(i: number): Promise<Required<OldChunk> | undefined> {
     const l = this.loadOf[i]!;
     while (!this.done.has(l)) {
       while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
@@ -514,7 +548,10 @@ class OldChunks {
       if (k >= l - RECENT) break;
       this.done.delete(k);
     }
-    return this.done.get(l);
+    const got = this.done.get(l);
+    // Read in this thread (delta-coded): keyed here.
+    if (got && !got.recs) got.recs = keyOne(got.data);
+    return got as Required<OldChunk> | undefined;
   }
 
   /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
@@ -540,13 +577,23 @@ class OldChunks {
     }
     const end = this.submitted;
     const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
-    if (pool?.parallel) this.share(items);
-    const decoded = pool ? pool.decode(items) : Promise.resolve([]);
+    const slot = this.batchNo++ % (AHEAD + 1);
+    const out = pool?.parallel ? this.share(items, slot) : undefined;
+    const decoded = pool ? pool.decodeKeyed(items, MIN_RECORD, out) : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
-    const result = decoded.then((out) => {
-      const all: (Uint8Array | undefined)[] = [];
+    const result = decoded.then(({ data, records }) => {
+      const all: (OldChunk | undefined)[] = [];
       let j = 0;
-      for (let k = first; k < end; k++) all.push(inline.has(k) ? inline.get(k) : out[j++]);
+      for (let k = first; k < end; k++) {
+        if (inline.has(k)) {
+          const d = inline.get(k);
+          all.push(d ? { data: d } : undefined);
+          continue;
+        }
+        const d = data[j];
+        all.push(d ? { data: d, ...(records ? { recs: records[j]! } : {}) } : undefined);
+        j++;
+      }
       return all;
     });
     result.catch(() => undefined); // observed in get(), unless the caller stopped before
@@ -555,14 +602,15 @@ class OldChunks {
 
   /**
    * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
-   * region is free once its result came back), so that handing them to the worker allocates nothing there.
+   * region is free once its result came back), so that handing them to the worker allocates nothing there;
+   * returns the slot's region for the decoded bytes, which the worker decodes into (no buffer per batch
+   * moved back, to be collected). Chunks decoded into it before and still remembered are copied out first.
    */
-  private share(items: Encoded[]): void {
-    const slot = this.batchNo++ % (AHEAD + 1);
+  private share(items: Encoded[], slot: number): SharedArrayBuffer {
     const total = items.reduce((n, e) => n + e.bytes.length, 0);
     let region = this.regions[slot];
     if (!region || region.byteLength < total) {
-      region = new SharedArrayBuffer(Math.max(total, 2 * BATCH_BYTES));
+      region = new SharedArrayBuffer(Math.max(total, BATCH_BYTES + (BATCH_BYTES >> 2)));
       this.regions[slot] = region;
     }
     const view = new Uint8Array(region);
@@ -572,6 +620,17 @@ class OldChunks {
       e.bytes = view.subarray(at, at + e.bytes.length);
       at += e.bytes.length;
     }
+    const raw = items.reduce((n, e) => n + decodedSize(e), 0);
+    let out = this.outs[slot];
+    if (out) {
+      for (const [k, d] of this.done)
+        if (d?.data.buffer === out) this.done.set(k, { ...d, data: Uint8Array.prototype.slice.call(d.data) });
+    }
+    if (!out || out.byteLength < raw) {
+      out = new SharedArrayBuffer(Math.max(raw, BATCH_BYTES + (BATCH_BYTES >> 2)));
+      this.outs[slot] = out;
+    }
+    return out;
   }
 
   /** A chunk stored otherwise (delta-coded) is read in this thread, through its pack store. */
