@@ -43,11 +43,12 @@ interface NewChunk {
   hash: string;
   offset: number;
   length: number;
+  /** Its place among the canonical chunks. */
+  at: number;
   data?: Uint8Array;
 }
 
-/** What a canonical chunk of the file becomes in the stored manifest. */
-type Layout = Span[] | { fresh: number };
+type LitPiece = Extract<Piece, { kind: 'lit' }>;
 
 export async function ingestFile(
   repo: Repository,
@@ -56,7 +57,8 @@ export async function ingestFile(
   opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash },
 ): Promise<IngestResult> {
   const canonical: Span[] = [];
-  const layout: Layout[] = [];
+  /** Per canonical chunk: its number among the fresh chunks, or -1 if stored (or had) whole. */
+  const layout: number[] = [];
   let size = 0;
   let newlines = 0;
   let lastByte = -1;
@@ -97,17 +99,18 @@ export async function ingestFile(
       const stored = packs.has(h) || freshIndex.has(h);
       if (stored || !twoPass) {
         if (!stored) await sink!.add(h, chunk);
-        layout.push([[h, 0, chunk.length]]);
+        layout.push(-1);
       } else {
         const keep = kept + chunk.length <= KEEP_BYTES;
         if (keep) kept += chunk.length;
         freshIndex.set(h, fresh.length);
         enc!.want(fresh.length, chunk);
-        layout.push({ fresh: fresh.length });
+        layout.push(fresh.length);
         fresh.push({
           hash: h,
           offset: size,
           length: chunk.length,
+          at: canonical.length - 1,
           ...(keep ? { data: Uint8Array.prototype.slice.call(chunk) } : {}),
         });
       }
@@ -142,21 +145,51 @@ export async function ingestFile(
     return result(opts.previous);
   }
 
-  // Pass 2: span-code the new chunks (or store them whole).
-  const coded: (Piece[] | undefined)[] = [];
+  // Pass 2: span-code the new chunks (or store them whole), building the stored manifest's spans as it goes
+  // (coalesced; a literal piece's span is known once its chunk is sealed: those after it wait).
+  const spans: Span[] = [];
+  const waiting: (Span | LitPiece)[] = [];
+  let emitted = 0;
+  const put = (x: Span | LitPiece): void => {
+    if (waiting.length === 0 && Array.isArray(x)) pushSpan(spans, x);
+    else waiting.push(x);
+  };
+  const emitUpTo = (end: number): void => {
+    for (; emitted < end; emitted++) if (layout[emitted]! < 0) put(canonical[emitted]!);
+  };
+  const drain = (): void => {
+    let k = 0;
+    for (; k < waiting.length; k++) {
+      const w = waiting[k]!;
+      const sp = Array.isArray(w) ? w : LiteralChunks.placedSpan(w);
+      if (!sp) break;
+      pushSpan(spans, sp);
+    }
+    waiting.splice(0, k);
+  };
   if (fresh.length) {
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
     try {
-      if (enc && !(await enc.resolve(opts.previous!, coverage(layout)))) enc = undefined;
+      if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical)))) enc = undefined;
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
         const pieces = enc?.encode(i);
+        emitUpTo(c.at);
         if (pieces) {
-          for (const p of pieces) if (p.kind === 'lit') await literals.add(p);
+          for (const p of pieces) {
+            if (p.kind === 'lit') {
+              put(p);
+              await literals.add(p);
+            } else put([p.chunk as Hash, p.offset, p.length]);
+          }
           spanCoded = true;
-        } else await sink!.add(c.hash, read(i, true));
+        } else {
+          await sink!.add(c.hash, read(i, true));
+          put(canonical[c.at]!);
+        }
+        emitted = c.at + 1;
         c.data = undefined;
-        coded.push(pieces);
+        drain();
       }
       await literals.seal();
     } finally {
@@ -166,24 +199,9 @@ export async function ingestFile(
   enc = undefined;
   await sink!.finish();
   if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
-
-  // The stored manifest: coalesced spans, with literal pieces resolved to their chunks.
-  const spans: Span[] = [];
-  for (const [i, l] of layout.entries()) {
-    if (Array.isArray(l)) {
-      for (const sp of l) pushSpan(spans, sp);
-      continue;
-    }
-    const pieces = coded[l.fresh];
-    if (!pieces) {
-      pushSpan(spans, canonical[i]!);
-      continue;
-    }
-    const own: Span[] = pieces.map((p) =>
-      p.kind === 'ref' ? [p.chunk as Hash, p.offset, p.length] : LiteralChunks.span(p),
-    );
-    for (const sp of own) pushSpan(spans, sp);
-  }
+  emitUpTo(layout.length);
+  drain();
+  if (waiting.length) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
   return result(repo.objects.putManifest({ ...fields, content }, spans));
 }
 
@@ -202,15 +220,14 @@ function expectedRecords(repo: Repository, previous: Hash, path: string): number
 }
 
 /** The chunk ranges the new version reuses as they are (its non-fresh layout). */
-function coverage(layout: readonly Layout[]): Coverage {
+function coverage(layout: readonly number[], canonical: readonly Span[]): Coverage {
   const cov: Coverage = new Map();
-  for (const l of layout) {
-    if (!Array.isArray(l)) continue;
-    for (const [h, off, len] of l) {
-      const list = cov.get(h);
-      if (list) list.push([off, off + len]);
-      else cov.set(h, [[off, off + len]]);
-    }
+  for (const [i, l] of layout.entries()) {
+    if (l >= 0) continue;
+    const [h, off, len] = canonical[i]!;
+    const list = cov.get(h);
+    if (list) list.push([off, off + len]);
+    else cov.set(h, [[off, off + len]]);
   }
   return cov;
 }
@@ -254,10 +271,9 @@ class LiteralChunks {
     this.waiting = [];
   }
 
-  static span(piece: Extract<Piece, { kind: 'lit' }>): Span {
-    const s = LiteralChunks.placed.get(piece);
-    if (!s) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
-    return s;
+  /** The span of a piece once its chunk is sealed, else undefined. */
+  static placedSpan(piece: LitPiece): Span | undefined {
+    return LiteralChunks.placed.get(piece);
   }
 }
 
