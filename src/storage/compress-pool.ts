@@ -122,7 +122,10 @@ export class CompressPool {
     return this.workers.length > 0;
   }
 
-  /** Compresses a batch; the items' buffers are copied, so callers may reuse theirs. */
+  /**
+   * Compresses a batch. The items' buffers are copied, so callers may reuse theirs, unless they are shared
+   * (SharedArrayBuffer views, read in place by the worker: reuse them once the result came back).
+   */
   compress(items: Uint8Array[], level: number): Promise<Compressed[]> {
     if (!this.parallel) return Promise.resolve(items.map((d) => encode(d, level)));
     return this.submit<Compressed[]>(
