@@ -197,6 +197,8 @@ export async function ingestFile(
     }
   }
   enc = undefined;
+  fresh.length = 0;
+  freshIndex.clear();
   await sink!.finish();
   if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
   emitUpTo(layout.length);

@@ -123,7 +123,7 @@ export interface EncoderLimits {
  */
 export class SpanEncoder {
   /** Record key -> the first record of the fresh chunks with that key (others chained in `nextSame`). */
-  private readonly wanted: RecordTable;
+  private wanted: RecordTable;
   /** Per record of the fresh chunks, in file order: end in its chunk, key, state and match. */
   private ends: Uint32Array;
   private keys: Float64Array;
@@ -209,7 +209,7 @@ export class SpanEncoder {
   /**
    * Resolves the keyed records against the records of `previous` (a file manifest) in the byte ranges the
    * new version does not reuse (`reused`: ranges of chunks the new version's manifest already holds).
-   * False if nothing matched (the encoder is then of no use).
+   * False if nothing matched (the encoder is then of no use). Called once, after the last `want`.
    */
   async resolve(previous: Hash, reused: Coverage): Promise<boolean> {
     const repo = this.repo;
@@ -250,6 +250,10 @@ export class SpanEncoder {
     for (const [i, data] of this.window) this.leave(i, data);
     this.window.clear();
     this.spare.length = 0;
+    // Encoding needs only each record's state and match: the key table goes (~20 bytes a record).
+    this.wanted = new RecordTable(0);
+    this.keys = new Float64Array(0);
+    this.nextSame = new Int32Array(0);
     return found > 0;
   }
 
