@@ -169,6 +169,7 @@ export async function ingestFile(
   };
   if (fresh.length) {
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
+    let scratch: Uint8Array | undefined;
     try {
       if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical)))) enc = undefined;
       for (const [i, c] of fresh.entries()) {
@@ -184,7 +185,9 @@ export async function ingestFile(
           }
           spanCoded = true;
         } else {
-          await sink!.add(c.hash, read(i, true));
+          // The sink copies it: one buffer serves every chunk stored whole (a shuffle: all of them).
+          scratch ??= new Uint8Array(repo.chunking.max);
+          await sink!.add(c.hash, read(i, true, scratch));
           put(canonical[c.at]!);
         }
         emitted = c.at + 1;
