@@ -228,15 +228,20 @@ export class SpanEncoder {
     const lens: number[] = [];
     const at: number[] = [0];
     const todo: number[] = [];
+    // One string per chunk: a span-coded manifest names each chunk in several spans, decoded separately.
+    const names = new Map<string, string>();
     for (const [h, off, len] of repo.objects.spans(m)) {
       const left = uncovered(off, off + len, reused.get(h));
       if (!left.length) continue;
-      hashes.push(h);
+      let name = names.get(h);
+      if (name === undefined) names.set(h, (name = h));
+      hashes.push(name);
       ends.push(off + len);
       lens.push(len);
       for (const [s, e] of left) todo.push(s, e);
       at.push(todo.length);
     }
+    names.clear();
     const chunks = new OldChunks(repo, hashes);
     let found = 0;
     for (let n = 0; n < hashes.length; n++) {
