@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { CODEC_NONE, CODEC_ZSTD, decode, encode, type Codec } from './codec.js';
 import { maxZstdOutput, zstdDecompress } from './zstd.js';
 import { hashBytes } from './hash.js';
+import { keyAll, splitKeys, type RecordTriples } from './record-keys.js';
 
 export interface Compressed {
   codec: Codec;
@@ -26,13 +27,30 @@ export interface Encoded {
   hash: string;
 }
 
+/**
+ * A decode job: with `out`, the bytes are decoded into that shared buffer (if large enough) instead of a new
+ * one; with `keyMin`, the records of each decoded item are keyed too (record-keys.ts).
+ */
 export type Job =
   | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
-  | { id: number; op: 'decode'; items: Encoded[] };
+  | { id: number; op: 'decode'; items: Encoded[]; out?: SharedArrayBuffer; keyMin?: number };
+
+/** A worker's answer: compressed items, or decoded ones (packed, or in the job's `out`) and their keys. */
+export type Reply =
+  | { id: number; out: Compressed[] }
+  | { id: number; packed?: Uint8Array; sizes: number[]; keys?: Float64Array; bounds?: number[] };
+
+/** Decoded items (undefined: did not decode to its hash) and, if asked for, their records' keys. */
+export interface Decoded {
+  data: (Uint8Array | undefined)[];
+  records?: RecordTriples[];
+}
 
 interface Pending {
   resolve: (v: never) => void;
   reject: (e: unknown) => void;
+  /** Turns the worker's reply into the job's result. */
+  finish: (m: Reply) => unknown;
 }
 
 /** The raw length to set aside for decoding `e`: its raw length if plausible for its stored bytes, else 0. */
@@ -77,15 +95,17 @@ export class CompressPool {
     if (size <= 0 || !existsSync(fileURLToPath(url))) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(url, { resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-      w.on(
-        'message',
-        (m: { id: number; out: never } | { id: number; packed: Uint8Array; sizes: number[] }) => {
-          const p = this.pending.get(m.id);
-          this.pending.delete(m.id);
-          this.release(w);
-          p?.resolve(('packed' in m ? unpack(m.packed, m.sizes) : m.out) as never);
-        },
-      );
+      w.on('message', (m: Reply) => {
+        const p = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        this.release(w);
+        if (!p) return;
+        try {
+          p.resolve(p.finish(m) as never);
+        } catch (e) {
+          p.reject(e);
+        }
+      });
       w.on('error', (e) => {
         for (const p of this.pending.values()) p.reject(e);
         this.pending.clear();
@@ -102,10 +122,16 @@ export class CompressPool {
     return this.workers.length > 0;
   }
 
-  /** Compresses a batch; the items' buffers are copied, so callers may reuse theirs. */
+  /**
+   * Compresses a batch. The items' buffers are copied, so callers may reuse theirs, unless they are shared
+   * (SharedArrayBuffer views, read in place by the worker: reuse them once the result came back).
+   */
   compress(items: Uint8Array[], level: number): Promise<Compressed[]> {
     if (!this.parallel) return Promise.resolve(items.map((d) => encode(d, level)));
-    return this.submit<Compressed[]>((id) => ({ id, op: 'compress', level, items }));
+    return this.submit<Compressed[]>(
+      (id) => ({ id, op: 'compress', level, items }),
+      (m) => 'out' in m && m.out,
+    );
   }
 
   /**
@@ -113,9 +139,37 @@ export class CompressPool {
    * undefined if it does not decode to its hash.
    */
   decode(items: Encoded[]): Promise<(Uint8Array | undefined)[]> {
-    if (!this.parallel) return Promise.resolve(items.map(decodeVerified));
+    return this.decodeKeyed(items).then((d) => d.data);
+  }
+
+  /**
+   * Decodes and verifies a batch (as decode) and, with `keyMin`, keys the records of each item at least
+   * that long, on the worker thread. With `out` (shared, at least as long as the items' raw lengths
+   * together), the bytes come back as views into it: the caller reuses it once it no longer needs them.
+   */
+  decodeKeyed(items: Encoded[], keyMin?: number, out?: SharedArrayBuffer): Promise<Decoded> {
+    if (!this.parallel) {
+      const data = items.map(decodeVerified);
+      if (keyMin === undefined) return Promise.resolve({ data });
+      const { keys, bounds } = keyAll(data, keyMin);
+      return Promise.resolve({ data, records: splitKeys(keys, bounds) });
+    }
+    const finish = (m: Reply): Decoded => {
+      if ('out' in m) throw new Error('a compress reply to a decode job');
+      const data = unpack(m.packed ?? new Uint8Array(out!), m.sizes);
+      return m.keys ? { data, records: splitKeys(m.keys, m.bounds!) } : { data };
+    };
     if (items.every((e) => e.bytes.buffer instanceof SharedArrayBuffer)) {
-      return this.submit<(Uint8Array | undefined)[]>((id) => ({ id, op: 'decode', items }));
+      return this.submit<Decoded>(
+        (id) => ({
+          id,
+          op: 'decode',
+          items,
+          ...(out ? { out } : {}),
+          ...(keyMin !== undefined ? { keyMin } : {}),
+        }),
+        finish,
+      );
     }
     // One buffer each way, moved rather than copied: a batch of small chunks otherwise costs an object and a
     // copy per chunk on both threads.
@@ -126,16 +180,21 @@ export class CompressPool {
       at += e.bytes.length;
       return { ...e, bytes: packed.subarray(at - e.bytes.length, at) };
     });
-    return this.submit<(Uint8Array | undefined)[]>(
-      (id) => ({ id, op: 'decode', items: moved }),
+    return this.submit<Decoded>(
+      (id) => ({ id, op: 'decode', items: moved, ...(keyMin !== undefined ? { keyMin } : {}) }),
+      finish,
       [packed.buffer],
     );
   }
 
-  private submit<T>(job: (id: number) => Job, transfer: ArrayBuffer[] = []): Promise<T> {
+  private submit<T>(
+    job: (id: number) => Job,
+    finish: (m: Reply) => unknown,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const id = this.nextId++;
-      this.pending.set(id, { resolve: resolve as (v: never) => void, reject });
+      this.pending.set(id, { resolve: resolve as (v: never) => void, reject, finish });
       this.queue.push({ job: job(id), transfer });
       this.pump();
     });

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
 import { decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
+import { keyAll } from './record-keys.js';
 
 /** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
 function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -17,17 +18,26 @@ function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
 
 parentPort!.on('message', (job: Job) => {
   if (job.op === 'decode') {
-    // Decoded straight into one buffer, moved to the caller (unpack() in compress-pool.ts): a decoded copy
-    // per chunk would pile up here as garbage (external memory) between this thread's rare collections.
+    // Decoded straight into one buffer: the caller's shared one if it gave one large enough, else one moved
+    // to the caller (unpack() in compress-pool.ts). A decoded copy per chunk would pile up here as garbage
+    // (external memory) between this thread's rare collections.
     const sizes = job.items.map(decodedSize);
-    const packed = new Uint8Array(sizes.reduce((n, k) => n + k, 0));
+    const total = sizes.reduce((n, k) => n + k, 0);
+    const shared = job.out && job.out.byteLength >= total ? job.out : undefined;
+    const packed = shared ? new Uint8Array(shared, 0, total) : new Uint8Array(total);
+    const data: (Uint8Array | undefined)[] = [];
     let at = 0;
     job.items.forEach((e, i) => {
       const dst = packed.subarray(at, at + sizes[i]!);
       at += sizes[i]!;
-      if (!decodeVerifiedInto(e, dst)) sizes[i] = -sizes[i]! - 1;
+      const ok = decodeVerifiedInto(e, dst);
+      if (!ok) sizes[i] = -sizes[i]! - 1;
+      data.push(ok ? dst : undefined);
     });
-    parentPort!.postMessage({ id: job.id, packed, sizes }, [packed.buffer]);
+    const keyed = job.keyMin === undefined ? undefined : keyAll(data, job.keyMin);
+    const transfer: ArrayBuffer[] = keyed ? [keyed.keys.buffer] : [];
+    if (!shared) transfer.push(packed.buffer as ArrayBuffer);
+    parentPort!.postMessage({ id: job.id, ...(shared ? {} : { packed }), sizes, ...keyed }, transfer);
     return;
   }
   const out = job.items.map((d) => {

@@ -13,6 +13,7 @@ import { SpanEncoder, type Piece } from '../../src/core/worktree/span-encoder.js
 import { CompressPool, decodeVerified } from '../../src/storage/compress-pool.js';
 import { encode } from '../../src/storage/codec.js';
 import { hashBytes } from '../../src/storage/hash.js';
+import { keyRecords, recordKey } from '../../src/storage/record-keys.js';
 import { tempDir } from './helpers.js';
 
 const line = (i: number): string =>
@@ -98,6 +99,28 @@ describe('SpanEncoder', () => {
     expect(reads.filter((r) => r === '0!')).toHaveLength(2);
   });
 
+  it('indexes only the part of an old chunk not reused, split from where that part starts', async () => {
+    // The old version's first chunk, with its first bytes up to the middle of its third record reused as
+    // they are: the records before are not looked for there, the broken third one matches nothing, the
+    // ones after match from that chunk.
+    const [h, , len] = repo.objects.spans(repo.objects.manifest(previous))[Symbol.iterator]().next().value!;
+    const old = repo.objects.chunk(h);
+    const text = Buffer.from(old).toString();
+    const third = text.indexOf('\n', text.indexOf('\n') + 1) + 1;
+    const cut = third + 5;
+    const reused = new Map([[h, [[0, cut] as [number, number]]]]);
+    const fresh = [old.slice()];
+    const enc = await SpanEncoder.build(repo, previous as never, reused, 1, () => fresh[0]!);
+    const pieces = enc!.encode(0)!;
+    expect(assemble(pieces).equals(Buffer.from(old))).toBe(true);
+    expect(pieces[0]).toMatchObject({ kind: 'lit', start: 0 });
+    const afterThird = text.indexOf('\n', third) + 1;
+    expect((pieces[0] as Extract<Piece, { kind: 'lit' }>).end).toBe(afterThird);
+    expect(pieces.slice(1)).toEqual([
+      { kind: 'ref', chunk: h, offset: afterThird, length: len - afterThird },
+    ]);
+  });
+
   it('a chunk whose records are found nowhere is left to be stored whole', async () => {
     const chunks = [bytes(JSON.stringify({ id: 'x', text: 'a record of the new version only' }) + '\n')];
     const enc = await SpanEncoder.build(repo, previous as never, new Map(), 1, () => chunks[0]!);
@@ -177,6 +200,99 @@ describe('CompressPool decode jobs', () => {
       const text = (d: Uint8Array | undefined) => (d ? Buffer.from(d).toString() : undefined);
       expect(a.map(text)).toEqual([texts[0], texts[1], undefined, texts[3]]);
       expect(b.map(text)).toEqual([undefined, texts[1], texts[2], texts[3]]);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('record keys on the worker', () => {
+  const texts = [
+    line(7).repeat(30),
+    'short\n' + line(8) + 'a partial record at the end without a newline',
+    line(9).repeat(3),
+  ];
+
+  it('keyRecords splits at newlines from the start and keys records at least min bytes long', () => {
+    const data = bytes('tiny\n' + line(1) + line(2) + 'tail without newline');
+    const { out, at } = keyRecords(data, 16, new Float64Array(3));
+    const recs = Array.from(out.subarray(0, at));
+    const l1 = Buffer.byteLength(line(1));
+    const l2 = Buffer.byteLength(line(2));
+    expect(recs).toEqual([
+      5,
+      5 + l1,
+      recordKey(data, 5, 5 + l1),
+      5 + l1,
+      5 + l1 + l2,
+      recordKey(data, 5 + l1, 5 + l1 + l2),
+      5 + l1 + l2,
+      data.length,
+      recordKey(data, 5 + l1 + l2, data.length),
+    ]);
+    expect(recordKey(data, 5, 5 + l1)).not.toBe(recordKey(data, 5 + l1, 5 + l1 + l2));
+  });
+
+  it('a worker thread (built pool) decodes into the caller’s shared region and keys records as inline', async () => {
+    const url = new URL('../../dist/storage/compress-pool.js', import.meta.url).href;
+    const built = (await import(url)) as typeof import('../../src/storage/compress-pool.js');
+    const pool = new built.CompressPool(1);
+    const inline = new CompressPool(0);
+    try {
+      const region = new Uint8Array(new SharedArrayBuffer(1 << 16));
+      let at = 0;
+      const items = texts.map((t) => {
+        const data = bytes(t);
+        const e = { ...encode(data), rawLength: data.length, hash: hashBytes(data) };
+        region.set(e.bytes, at);
+        e.bytes = region.subarray(at, at + e.bytes.length);
+        at += e.bytes.length;
+        return e;
+      });
+      items[1]!.hash = hashBytes(bytes('not it'));
+      const out = new SharedArrayBuffer(1 << 16);
+      const got = await pool.decodeKeyed(items, 16, out);
+      const want = await inline.decodeKeyed(items, 16);
+      const text = (d: Uint8Array | undefined) => (d ? Buffer.from(d).toString() : undefined);
+      expect(got.data.map(text)).toEqual([texts[0], undefined, texts[2]]);
+      expect(got.data[0]!.buffer).toBe(out);
+      expect(got.records!.map((r) => Array.from(r))).toEqual(want.records!.map((r) => Array.from(r)));
+      expect(got.records![0]!.length).toBe(3 * 30);
+      expect(got.records![1]!.length).toBe(0);
+      // Without a region large enough, the bytes come back in a buffer of their own.
+      const small = await pool.decodeKeyed(items, 16, new SharedArrayBuffer(8));
+      expect(small.data.map(text)).toEqual([texts[0], undefined, texts[2]]);
+      expect(small.data[0]!.buffer).toBeInstanceOf(ArrayBuffer);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a worker thread compresses shared views in place, as inline', async () => {
+    const url = new URL('../../dist/storage/compress-pool.js', import.meta.url).href;
+    const built = (await import(url)) as typeof import('../../src/storage/compress-pool.js');
+    const pool = new built.CompressPool(1);
+    try {
+      const region = new Uint8Array(new SharedArrayBuffer(1 << 16));
+      let at = 0;
+      const views = [line(3).repeat(40), 'x', line(4)].map((t) => {
+        const b = bytes(t);
+        region.set(b, at);
+        at += b.length;
+        return region.subarray(at - b.length, at);
+      });
+      const out = await pool.compress(views, 3);
+      for (const [i, o] of out.entries())
+        expect(
+          Buffer.from(
+            decodeVerified({
+              codec: o.codec,
+              bytes: o.bytes,
+              rawLength: views[i]!.length,
+              hash: hashBytes(views[i]!),
+            })!,
+          ),
+        ).toEqual(Buffer.from(views[i]!));
     } finally {
       await pool.close();
     }

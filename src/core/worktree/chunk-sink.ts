@@ -8,6 +8,8 @@ import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 
 const BATCH_BYTES = 4 << 20;
+/** A batch's shared region: a batch is sent when it holds BATCH_BYTES or the next chunk does not fit. */
+const REGION_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
 
 interface Item {
   hash: string;
@@ -17,8 +19,18 @@ interface Item {
 export class ChunkSink {
   private batch: Item[] = [];
   private batchBytes = 0;
-  private readonly inflight: { items: Item[]; result: Promise<Compressed[]> }[] = [];
+  private readonly inflight: {
+    items: Item[];
+    result: Promise<Compressed[]>;
+    region: SharedArrayBuffer | undefined;
+  }[] = [];
   private readonly queued = new Set<string>();
+  /**
+   * The batch being filled is copied into a shared region (the worker reads it there: no copy per chunk on
+   * either thread, to be collected later); a region is reused once its batch is written.
+   */
+  private region: SharedArrayBuffer | undefined;
+  private readonly spare: SharedArrayBuffer[] = [];
 
   /**
    * The pool is taken on first use only: a sink that stores nothing in full (every new chunk delta-coded,
@@ -34,8 +46,15 @@ export class ChunkSink {
   async add(hash: string, data: Uint8Array): Promise<void> {
     if (this.queued.has(hash) || this.packs.has(hash)) return;
     this.queued.add(hash);
-    // A compact copy: the chunk may be a view into a larger read buffer.
-    this.batch.push({ hash, data: Uint8Array.prototype.slice.call(data) });
+    if (this.batchBytes + data.length > REGION_BYTES) await this.dispatch();
+    // A copy (the chunk may be a view into a larger read buffer), into the batch's region if it fits.
+    let copy: Uint8Array;
+    if (data.length <= REGION_BYTES) {
+      this.region ??= this.spare.pop() ?? new SharedArrayBuffer(REGION_BYTES);
+      copy = new Uint8Array(this.region, this.batchBytes, data.length);
+      copy.set(data);
+    } else copy = Uint8Array.prototype.slice.call(data);
+    this.batch.push({ hash, data: copy });
     this.batchBytes += data.length;
     if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
   }
@@ -43,8 +62,10 @@ export class ChunkSink {
   private async dispatch(): Promise<void> {
     if (this.batch.length === 0) return;
     const items = this.batch;
+    const region = this.region;
     this.batch = [];
     this.batchBytes = 0;
+    this.region = undefined;
     const pool = (this.pool ??= sharedCompressPool());
     const maxInflight = Math.max(2, pool.size * 2);
     const result = pool.compress(
@@ -52,16 +73,18 @@ export class ChunkSink {
       this.packs.compressionLevel,
     );
     result.catch(() => undefined); // observed in writeOldest
-    this.inflight.push({ items, result });
+    this.inflight.push({ items, result, region });
     while (this.inflight.length > maxInflight) await this.writeOldest();
   }
 
   private async writeOldest(): Promise<void> {
-    const { items, result } = this.inflight.shift()!;
+    const { items, result, region } = this.inflight.shift()!;
     const out = await result;
     items.forEach((it, i) =>
       this.packs.putEncoded(it.hash, KIND.chunk, out[i]!.codec, it.data.length, out[i]!.bytes),
     );
+    // Written (putEncoded writes through): the region may be filled again.
+    if (region) this.spare.push(region);
   }
 
   /** Writes everything queued; afterwards every added chunk is in the (unflushed) pack. */

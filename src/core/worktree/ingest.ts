@@ -9,7 +9,7 @@
  * (span-encoder.ts): records found there become spans into the old chunks, the rest is stored in new
  * literal chunks. Such a manifest names its canonical manifest in `content`.
  */
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
@@ -43,11 +43,12 @@ interface NewChunk {
   hash: string;
   offset: number;
   length: number;
+  /** Its place among the canonical chunks. */
+  at: number;
   data?: Uint8Array;
 }
 
-/** What a canonical chunk of the file becomes in the stored manifest. */
-type Layout = Span[] | { fresh: number };
+type LitPiece = Extract<Piece, { kind: 'lit' }>;
 
 export async function ingestFile(
   repo: Repository,
@@ -56,7 +57,8 @@ export async function ingestFile(
   opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash },
 ): Promise<IngestResult> {
   const canonical: Span[] = [];
-  const layout: Layout[] = [];
+  /** Per canonical chunk: its number among the fresh chunks, or -1 if stored (or had) whole. */
+  const layout: number[] = [];
   let size = 0;
   let newlines = 0;
   let lastByte = -1;
@@ -71,6 +73,25 @@ export async function ingestFile(
   const freshIndex = new Map<string, number>();
   let kept = 0;
   let spanCoded = false;
+  let fd: number | undefined;
+  /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
+  const read = (i: number, checked: boolean, into?: Uint8Array): Uint8Array => {
+    const c = fresh[i]!;
+    if (c.data) return c.data;
+    fd ??= openSync(absPath, 'r');
+    const data = readAt(fd, c.offset, c.length, absPath, into);
+    if (checked && hashBytes(data) !== c.hash) {
+      throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
+    }
+    return data;
+  };
+  // The records of the fresh chunks are keyed as they are cut, not read again for it.
+  let enc = twoPass
+    ? new SpanEncoder(repo, read, {
+        records: expectedRecords(repo, opts.previous!, absPath),
+        maxChunk: repo.chunking.max,
+      })
+    : undefined;
   for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
     const h = hashBytes(chunk);
     canonical.push([h, 0, chunk.length]);
@@ -78,16 +99,18 @@ export async function ingestFile(
       const stored = packs.has(h) || freshIndex.has(h);
       if (stored || !twoPass) {
         if (!stored) await sink!.add(h, chunk);
-        layout.push([[h, 0, chunk.length]]);
+        layout.push(-1);
       } else {
         const keep = kept + chunk.length <= KEEP_BYTES;
         if (keep) kept += chunk.length;
         freshIndex.set(h, fresh.length);
-        layout.push({ fresh: fresh.length });
+        enc!.want(fresh.length, chunk);
+        layout.push(fresh.length);
         fresh.push({
           hash: h,
           offset: size,
           length: chunk.length,
+          at: canonical.length - 1,
           ...(keep ? { data: Uint8Array.prototype.slice.call(chunk) } : {}),
         });
       }
@@ -122,71 +145,94 @@ export async function ingestFile(
     return result(opts.previous);
   }
 
-  // Pass 2: span-code the new chunks (or store them whole).
-  const coded: (Piece[] | undefined)[] = [];
+  // Pass 2: span-code the new chunks (or store them whole), building the stored manifest's spans as it goes
+  // (coalesced; a literal piece's span is known once its chunk is sealed: those after it wait).
+  const spans: Span[] = [];
+  const waiting: (Span | LitPiece)[] = [];
+  let emitted = 0;
+  const put = (x: Span | LitPiece): void => {
+    if (waiting.length === 0 && Array.isArray(x)) pushSpan(spans, x);
+    else waiting.push(x);
+  };
+  const emitUpTo = (end: number): void => {
+    for (; emitted < end; emitted++) if (layout[emitted]! < 0) put(canonical[emitted]!);
+  };
+  const drain = (): void => {
+    let k = 0;
+    for (; k < waiting.length; k++) {
+      const w = waiting[k]!;
+      const sp = Array.isArray(w) ? w : LiteralChunks.placedSpan(w);
+      if (!sp) break;
+      pushSpan(spans, sp);
+    }
+    waiting.splice(0, k);
+  };
   if (fresh.length) {
-    const fd = fresh.some((c) => !c.data) ? openSync(absPath, 'r') : undefined;
-    /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
-    const read = (i: number, checked: boolean): Uint8Array => {
-      const c = fresh[i]!;
-      if (c.data) return c.data;
-      const data = readAt(fd!, c.offset, c.length, absPath);
-      if (checked && hashBytes(data) !== c.hash) {
-        throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
-      }
-      return data;
-    };
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
+    let scratch: Uint8Array | undefined;
     try {
-      const enc = await SpanEncoder.build(repo, opts.previous!, coverage(layout), fresh.length, read);
+      if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical)))) enc = undefined;
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
         const pieces = enc?.encode(i);
+        emitUpTo(c.at);
         if (pieces) {
-          for (const p of pieces) if (p.kind === 'lit') await literals.add(p);
+          for (const p of pieces) {
+            if (p.kind === 'lit') {
+              put(p);
+              await literals.add(p);
+            } else put([p.chunk as Hash, p.offset, p.length]);
+          }
           spanCoded = true;
-        } else await sink!.add(c.hash, read(i, true));
+        } else {
+          // The sink copies it: one buffer serves every chunk stored whole (a shuffle: all of them).
+          scratch ??= new Uint8Array(repo.chunking.max);
+          await sink!.add(c.hash, read(i, true, scratch));
+          put(canonical[c.at]!);
+        }
+        emitted = c.at + 1;
         c.data = undefined;
-        coded.push(pieces);
+        drain();
       }
       await literals.seal();
     } finally {
       if (fd !== undefined) closeSync(fd);
     }
   }
+  enc = undefined;
+  fresh.length = 0;
+  freshIndex.clear();
   await sink!.finish();
   if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
-
-  // The stored manifest: coalesced spans, with literal pieces resolved to their chunks.
-  const spans: Span[] = [];
-  for (const [i, l] of layout.entries()) {
-    if (Array.isArray(l)) {
-      for (const sp of l) pushSpan(spans, sp);
-      continue;
-    }
-    const pieces = coded[l.fresh];
-    if (!pieces) {
-      pushSpan(spans, canonical[i]!);
-      continue;
-    }
-    const own: Span[] = pieces.map((p) =>
-      p.kind === 'ref' ? [p.chunk as Hash, p.offset, p.length] : LiteralChunks.span(p),
-    );
-    for (const sp of own) pushSpan(spans, sp);
-  }
+  emitUpTo(layout.length);
+  drain();
+  if (waiting.length) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
   return result(repo.objects.putManifest({ ...fields, content }, spans));
 }
 
+/**
+ * The records a new version at `path` likely holds, from the previous version's records per byte (0 if
+ * unknown): the encoder sizes its tables for them once.
+ */
+function expectedRecords(repo: Repository, previous: Hash, path: string): number {
+  try {
+    const m = repo.objects.manifest(previous);
+    if (!m.examples || !m.size) return 0;
+    return Math.ceil((statSync(path).size * m.examples) / m.size) + 1024;
+  } catch {
+    return 0;
+  }
+}
+
 /** The chunk ranges the new version reuses as they are (its non-fresh layout). */
-function coverage(layout: readonly Layout[]): Coverage {
+function coverage(layout: readonly number[], canonical: readonly Span[]): Coverage {
   const cov: Coverage = new Map();
-  for (const l of layout) {
-    if (!Array.isArray(l)) continue;
-    for (const [h, off, len] of l) {
-      const list = cov.get(h);
-      if (list) list.push([off, off + len]);
-      else cov.set(h, [[off, off + len]]);
-    }
+  for (const [i, l] of layout.entries()) {
+    if (l >= 0) continue;
+    const [h, off, len] = canonical[i]!;
+    const list = cov.get(h);
+    if (list) list.push([off, off + len]);
+    else cov.set(h, [[off, off + len]]);
   }
   return cov;
 }
@@ -230,15 +276,18 @@ class LiteralChunks {
     this.waiting = [];
   }
 
-  static span(piece: Extract<Piece, { kind: 'lit' }>): Span {
-    const s = LiteralChunks.placed.get(piece);
-    if (!s) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
-    return s;
+  /** The span of a piece once its chunk is sealed, else undefined. */
+  static placedSpan(piece: LitPiece): Span | undefined {
+    return LiteralChunks.placed.get(piece);
   }
 }
 
-function readAt(fd: number, offset: number, length: number, path: string): Uint8Array {
-  const buf = Buffer.allocUnsafe(length);
+/** Reads `length` bytes at `offset`, into `into` (a view of it) if it is long enough. */
+function readAt(fd: number, offset: number, length: number, path: string, into?: Uint8Array): Uint8Array {
+  const buf =
+    into && into.length >= length
+      ? Buffer.from(into.buffer, into.byteOffset, length)
+      : Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const n = readSync(fd, buf, got, length - got, offset + got);

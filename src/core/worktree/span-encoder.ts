@@ -10,10 +10,19 @@
  * Splitting at '\n' even inside quoted CSV fields only changes the granularity of matches, never their
  * correctness: a match is a byte-identical range.
  */
-import { sharedCompressPool, type CompressPool, type Encoded } from '../../storage/compress-pool.js';
+import {
+  decodedSize,
+  sharedCompressPool,
+  type CompressPool,
+  type Decoded,
+  type Encoded,
+} from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
+import { keyAll, recordKey, type RecordTriples } from '../../storage/record-keys.js';
+
+export { recordKey };
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 
@@ -45,33 +54,6 @@ export type Piece =
 /** Byte ranges [start, end) of chunks, by chunk hash. */
 export type Coverage = Map<string, [number, number][]>;
 
-/**
- * A 53-bit hash of record bytes data[s, e), to find candidates: a match is then checked byte for byte against
- * the old chunk, so a collision (accidental or crafted) can only cost a missed match, never wrong bytes.
- * Written in plain JS because a native call per ~1 KiB record costs more than hashing it here.
- */
-export function recordKey(data: Uint8Array, s: number, e: number): number {
-  let h1 = 0x811c9dc5 ^ (e - s);
-  let h2 = 0x3c6ef372 ^ Math.imul(e - s, 0x9e3779b1);
-  let i = s;
-  for (; i + 4 <= e; i += 4) {
-    const w = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
-    h1 = Math.imul(h1 ^ w, 0x01000193);
-    h1 ^= h1 >>> 15;
-    h2 = Math.imul(h2 + w, 0x5bd1e995);
-    h2 ^= h2 >>> 13;
-  }
-  for (; i < e; i++) {
-    h1 = Math.imul(h1 ^ data[i]!, 0x01000193);
-    h2 = Math.imul(h2 + data[i]!, 0x5bd1e995);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
-  h1 ^= h1 >>> 13;
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
-  h2 ^= h2 >>> 16;
-  return (h1 >>> 0) * 0x200000 + (h2 >>> 11);
-}
-
 /** Parts of [s, e) not covered by `ranges` (sorted by start). */
 function uncovered(
   s: number,
@@ -94,9 +76,10 @@ function uncovered(
 
 /**
  * Reads fresh chunk `i` of the new version; `checked`: verified against its hash (the file may change
- * meanwhile). Unchecked bytes serve only to find candidates.
+ * meanwhile). Unchecked bytes serve only to find candidates. `into`, if given, is a buffer the reader may
+ * read the bytes into (returning a view of it) instead of allocating: the window reuses its buffers so.
  */
-export type FreshReader = (i: number, checked: boolean) => Uint8Array;
+export type FreshReader = (i: number, checked: boolean, into?: Uint8Array) => Uint8Array;
 
 /** What is known of a record of the new version: unmatched, or found at an old entry (verified or not). */
 const NONE = 0;
@@ -112,11 +95,23 @@ const WINDOW_CHUNKS = 64;
  */
 const KEEP_UNMATCHED = 8 << 20;
 
-/** A typed array twice as long holding the same values. */
-function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
-  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+/** A typed array at least `n` long (twice as long as `a`, or more) holding the same values. */
+function grown<T extends Uint32Array | Int32Array | Uint8Array | Float64Array>(a: T, n = 0): T {
+  const b = new (a.constructor as new (n: number) => T)(Math.max(a.length * 2, n));
   b.set(a);
   return b;
+}
+
+/** Limits and sizes of a SpanEncoder (tests force small windows). */
+export interface EncoderLimits {
+  /** Fresh chunks in the window (WINDOW_CHUNKS). */
+  window?: number;
+  /** Bytes of unmatched records kept from the window (KEEP_UNMATCHED). */
+  keepUnmatched?: number;
+  /** Records expected (an estimate): the record arrays and the key table are sized for it up front. */
+  records?: number;
+  /** Largest fresh chunk: the window's reusable buffers are this long. */
+  maxChunk?: number;
 }
 
 /**
@@ -128,25 +123,37 @@ function grown<T extends Uint32Array | Int32Array | Uint8Array>(a: T): T {
  */
 export class SpanEncoder {
   /** Record key -> the first record of the fresh chunks with that key (others chained in `nextSame`). */
-  private readonly wanted = new RecordTable();
-  /** Per record of the fresh chunks, in file order: end in its chunk, chunk, state and match. */
-  private ends = new Uint32Array(1 << 16);
-  private chunkOf = new Uint32Array(1 << 16);
-  private nextSame = new Int32Array(1 << 16);
-  private state = new Uint8Array(1 << 16);
-  private oldChunk = new Int32Array(1 << 16);
-  private oldOffset = new Uint32Array(1 << 16);
+  private wanted: RecordTable;
+  /** Per record of the fresh chunks, in file order: end in its chunk, key, state and match. */
+  private ends: Uint32Array;
+  private keys: Float64Array;
+  private nextSame: Int32Array;
+  private state: Uint8Array;
+  private oldChunk: Int32Array;
+  private oldOffset: Uint32Array;
   private records = 0;
+  /** Fresh chunks keyed so far (`count` once all are). */
+  private count = 0;
   /** First record of each fresh chunk; firstRecord[count] = records. */
-  private readonly firstRecord: Uint32Array;
+  private firstRecord = new Uint32Array(1 << 10);
   private readonly oldChunks: string[] = [];
   private readonly oldChunkIds = new Map<string, number>();
   private readonly window = new Map<number, Uint8Array>();
+  /** Buffers of chunks that left the window, to read the next ones into. */
+  private readonly spare: Uint8Array[] = [];
+  /** The window's own buffers (`maxChunk` bytes each). */
+  private readonly owned = new WeakSet<ArrayBufferLike>();
   /** Per fresh chunk: 1 once read into the window, 2 if its unmatched records' bytes were not all kept. */
-  private readonly windowed: Uint8Array;
+  private windowed = new Uint8Array(1 << 10);
+  private readonly windowChunks: number;
+  private readonly keepUnmatched: number;
+  private readonly maxChunk: number;
   /** Bytes of records (by record number) not matched when their chunk left the window. */
   private readonly unmatched = new Map<number, Uint8Array>();
   private unmatchedBytes = 0;
+  /** The old chunk being indexed: its hash and number in oldChunks (-1: not numbered yet). */
+  private curHash = '';
+  private cur = -1;
   /** The furthest fresh chunk read into the window (-1: none yet). */
   private cursor = -1;
   /** Bytes of old records indexed. */
@@ -154,15 +161,28 @@ export class SpanEncoder {
   /** Matches verified without reading the old chunk again. */
   verifiedEarly = 0;
 
-  private constructor(
+  /**
+   * An encoder to which the fresh chunks are given in order (`want`) as they are cut, then resolved against
+   * the previous version (`resolve`); `read` reads them again for the window and for encoding.
+   */
+  constructor(
     private readonly repo: Repository,
-    private readonly count: number,
     private readonly read: FreshReader,
-    private readonly windowChunks: number,
-    private readonly keepUnmatched: number,
+    limits: EncoderLimits = {},
   ) {
-    this.firstRecord = new Uint32Array(count + 1);
-    this.windowed = new Uint8Array(count);
+    this.windowChunks = limits.window ?? WINDOW_CHUNKS;
+    this.keepUnmatched = limits.keepUnmatched ?? KEEP_UNMATCHED;
+    this.maxChunk = limits.maxChunk ?? 0;
+    // Sized once for the expected records: doubling a table of a million records holds both copies a while.
+    const n = Math.min(Math.max(limits.records ?? 0, 1 << 12), MAX_RECORDS);
+    this.ends = new Uint32Array(n);
+    this.keys = new Float64Array(n);
+    this.nextSame = new Int32Array(n);
+    this.state = new Uint8Array(n);
+    this.oldChunk = new Int32Array(n);
+    this.oldOffset = new Uint32Array(n);
+    this.wanted = new RecordTable(n);
+    this.wanted.keys = this.keys;
   }
 
   /**
@@ -176,48 +196,82 @@ export class SpanEncoder {
     reused: Coverage,
     count: number,
     read: FreshReader,
-    limits: { window?: number; keepUnmatched?: number } = {},
+    limits: EncoderLimits = {},
   ): Promise<SpanEncoder | undefined> {
-    let m;
-    try {
-      m = repo.objects.manifest(previous);
-    } catch {
-      return undefined;
-    }
-    const enc = new SpanEncoder(
-      repo,
-      count,
-      read,
-      limits.window ?? WINDOW_CHUNKS,
-      limits.keepUnmatched ?? KEEP_UNMATCHED,
-    );
+    const enc = new SpanEncoder(repo, read, limits);
     for (let i = 0; i < count; i++) {
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       enc.want(i, read(i, false));
     }
-    if (enc.wanted.size === 0) return undefined;
-    for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
-    const plan: { h: string; off: number; len: number; todo: [number, number][] }[] = [];
-    for (const [h, off, len] of repo.objects.spans(m)) {
-      const todo = uncovered(off, off + len, reused.get(h));
-      if (todo.length) plan.push({ h, off, len, todo });
+    return (await enc.resolve(previous, reused)) ? enc : undefined;
+  }
+
+  /**
+   * Resolves the keyed records against the records of `previous` (a file manifest) in the byte ranges the
+   * new version does not reuse (`reused`: ranges of chunks the new version's manifest already holds).
+   * False if nothing matched (the encoder is then of no use). Called once, after the last `want`.
+   */
+  async resolve(previous: Hash, reused: Coverage): Promise<boolean> {
+    const repo = this.repo;
+    let m;
+    try {
+      m = repo.objects.manifest(previous);
+    } catch {
+      return false;
     }
-    const chunks = new OldChunks(
-      repo,
-      plan.map((p) => p.h),
-    );
+    if (this.wanted.size === 0) return false;
+    for (const r of reused.values()) r.sort((x, y) => x[0] - y[0]);
+    // The old spans to index, flat (an object and an array per span of a million-record file add up):
+    // span n is hashes[n], bytes [ends[n] - lens[n], ends[n]) of it, ranges todo[at[n], at[n + 1]).
+    const hashes: string[] = [];
+    const ends: number[] = [];
+    const lens: number[] = [];
+    const at: number[] = [0];
+    const todo: number[] = [];
+    // One string per chunk: a span-coded manifest names each chunk in several spans, decoded separately.
+    const names = new Map<string, string>();
+    for (const [h, off, len] of repo.objects.spans(m)) {
+      const left = uncovered(off, off + len, reused.get(h));
+      if (!left.length) continue;
+      let name = names.get(h);
+      if (name === undefined) names.set(h, (name = h));
+      hashes.push(name);
+      ends.push(off + len);
+      lens.push(len);
+      for (const [s, e] of left) todo.push(s, e);
+      at.push(todo.length);
+    }
+    names.clear();
+    const chunks = new OldChunks(repo, hashes);
     let found = 0;
-    for (const [n, { h, off, len, todo }] of plan.entries()) {
+    for (let n = 0; n < hashes.length; n++) {
       if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
       // Missing or unreadable: just not matched against (fsck reports it).
-      const data = await chunks.get(n);
-      if (!data || off + len > data.length) continue;
-      for (const [s, e] of todo) found += enc.index(h, data, s, e);
+      const got = await chunks.get(n);
+      if (!got || ends[n]! > got.data.length) continue;
+      for (let k = at[n]!; k < at[n + 1]!; k += 2)
+        found += this.index(hashes[n]!, got.data, got.recs, todo[k]!, todo[k + 1]!);
     }
-    if (found === 0) return undefined;
-    for (const [i, data] of enc.window) enc.leave(i, data);
-    enc.window.clear();
-    return enc;
+    for (const [i, data] of this.window) this.leave(i, data);
+    this.window.clear();
+    this.spare.length = 0;
+    // Encoding needs only each record's state and match: the key table goes (~20 bytes a record).
+    this.wanted = new RecordTable(0);
+    this.keys = new Float64Array(0);
+    this.nextSame = new Int32Array(0);
+    return found > 0;
+  }
+
+  /** The fresh chunk holding record r (binary search over firstRecord). */
+  private chunkOf(r: number): number {
+    let lo = 0;
+    let hi = this.count - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (this.firstRecord[mid]! <= r) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
   }
 
   /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
@@ -232,12 +286,20 @@ export class SpanEncoder {
     }
     this.cursor = Math.max(this.cursor, i);
     this.windowed[i] = 1;
-    data = this.read(i, true);
     if (this.window.size >= this.windowChunks) {
       const [j, old] = this.window.entries().next().value!;
       this.window.delete(j);
       this.leave(j, old);
+      // A buffer of our own (not bytes the reader kept) is read into again: no garbage per chunk read.
+      if (this.owned.has(old.buffer)) this.spare.push(new Uint8Array(old.buffer));
     }
+    let into = this.spare.pop();
+    if (!into && this.maxChunk > 0) {
+      into = new Uint8Array(this.maxChunk);
+      this.owned.add(into.buffer);
+    }
+    data = this.read(i, true, into);
+    if (into && data.buffer !== into.buffer) this.spare.push(into);
     this.window.set(i, data);
     return data;
   }
@@ -255,8 +317,17 @@ export class SpanEncoder {
     }
   }
 
-  /** Splits fresh chunk i into records and keys those long enough to match. */
-  private want(i: number, data: Uint8Array): void {
+  /**
+   * Splits fresh chunk i (the next one: chunks are given in order, 0, 1, ...) into records and keys those
+   * long enough to match. `data` is read only during the call.
+   */
+  want(i: number, data: Uint8Array): void {
+    if (i !== this.count) throw new Error(`fresh chunk ${i} keyed out of order`);
+    if (i + 1 >= this.firstRecord.length) {
+      this.firstRecord = grown(this.firstRecord);
+      this.windowed = grown(this.windowed);
+    }
+    this.count++;
     this.firstRecord[i] = this.records;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     for (let s = 0, e = 0; s < data.length; s = e) {
@@ -265,18 +336,19 @@ export class SpanEncoder {
       const r = this.records++;
       if (r === this.ends.length) {
         this.ends = grown(this.ends);
-        this.chunkOf = grown(this.chunkOf);
+        this.keys = grown(this.keys);
         this.nextSame = grown(this.nextSame);
         this.state = grown(this.state);
         this.oldChunk = grown(this.oldChunk);
         this.oldOffset = grown(this.oldOffset);
+        this.wanted.keys = this.keys;
       }
       this.ends[r] = e;
-      this.chunkOf[r] = i;
       this.state[r] = NONE;
       this.nextSame[r] = -1;
       if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
-      const head = this.wanted.addOrGet(recordKey(data, s, e), r);
+      this.keys[r] = recordKey(data, s, e);
+      const head = this.wanted.addOrGet(r);
       if (head !== r) {
         // Chain after the head: order among equal keys does not matter, all get the same match.
         this.nextSame[r] = this.nextSame[head]!;
@@ -286,41 +358,68 @@ export class SpanEncoder {
     this.firstRecord[i + 1] = this.records;
   }
 
-  /** Resolves wanted records found in old chunk h's bytes [from, to); returns how many it resolved. */
-  private index(h: string, data: Uint8Array, from: number, to: number): number {
+  /**
+   * Resolves wanted records found in old chunk h's bytes [from, to), split at '\n' from `from`; `recs`: the
+   * keyed records of the whole chunk (split from its start, as the pool's worker keys them). Returns how
+   * many records it resolved.
+   */
+  private index(h: string, data: Uint8Array, recs: RecordTriples, from: number, to: number): number {
     this.indexedBytes += to - from;
-    let c = -1;
+    this.cur = -1;
+    this.curHash = h;
     let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    for (let s = from, e = from; s < to; s = e) {
-      const nl = b.indexOf(10, s);
-      e = nl === -1 || nl >= to ? to : nl + 1;
-      if (e - s < MIN_RECORD) continue;
-      const head = this.wanted.get(recordKey(data, s, e));
-      if (head < 0 || this.state[head] !== NONE) continue; // not wanted, or found earlier in the old file
-      if (c < 0) {
-        c = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
-        this.oldChunkIds.set(h, c);
-      }
-      for (let r = head; r >= 0; r = this.nextSame[r]!) {
-        resolved++;
-        this.oldChunk[r] = c;
-        this.oldOffset[r] = s;
-        this.state[r] = FOUND;
-        const f = this.chunkOf[r]!;
-        const fresh = this.fresh(f);
-        if (!fresh) continue;
-        const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
-        const re = this.ends[r]!;
-        this.verifiedEarly++;
-        this.state[r] =
-          re - rs === e - s &&
-          Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
-            Buffer.from(data.buffer, data.byteOffset + s, e - s),
-          )
-            ? VERIFIED
-            : DIFFERENT;
-      }
+    // The piece up to the first '\n' from `from`, keyed here (a whole record if `from` starts one).
+    const nl = b.indexOf(10, from);
+    const e = nl === -1 || nl >= to ? to : nl + 1;
+    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(data, from, e, recordKey(data, from, e));
+    if (e >= to) return resolved;
+    // Whole records ending by the last '\n' before `to`: they start after a '\n', so they are the same
+    // records split from `from` or from 0, and the worker keyed them already. Then the piece after it.
+    const t = b.lastIndexOf(10, to - 1) + 1;
+    let lo = 0;
+    let hi = recs.length / 3;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (recs[mid * 3]! < e) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3)
+      resolved += this.resolveRecord(data, recs[k]!, recs[k + 1]!, recs[k + 2]!);
+    const ts = Math.max(t, e);
+    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(data, ts, to, recordKey(data, ts, to));
+    return resolved;
+  }
+
+  /** Old chunk `curHash`'s record data[s, e) with key `key`: resolves the wanted records it matches. */
+  private resolveRecord(data: Uint8Array, s: number, e: number, key: number): number {
+    const head = this.wanted.get(key);
+    if (head < 0 || this.state[head] !== NONE) return 0; // not wanted, or found earlier in the old file
+    if (this.cur < 0) {
+      const h = this.curHash;
+      this.cur = this.oldChunkIds.get(h) ?? this.oldChunks.push(h) - 1;
+      this.oldChunkIds.set(h, this.cur);
+    }
+    const c = this.cur;
+    let resolved = 0;
+    for (let r = head; r >= 0; r = this.nextSame[r]!) {
+      resolved++;
+      this.oldChunk[r] = c;
+      this.oldOffset[r] = s;
+      this.state[r] = FOUND;
+      const f = this.chunkOf(r);
+      const fresh = this.fresh(f);
+      if (!fresh) continue;
+      const rs = r === this.firstRecord[f] ? 0 : this.ends[r - 1]!;
+      const re = this.ends[r]!;
+      this.verifiedEarly++;
+      this.state[r] =
+        re - rs === e - s &&
+        Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
+          Buffer.from(data.buffer, data.byteOffset + s, e - s),
+        )
+          ? VERIFIED
+          : DIFFERENT;
     }
     return resolved;
   }
@@ -399,6 +498,17 @@ const AHEAD = 4;
 /** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
 const RECENT = 64;
 
+/** An old chunk's bytes and the keys of its records (split from its start). */
+interface OldChunk {
+  data: Uint8Array;
+  recs?: RecordTriples;
+}
+
+/** The keyed records of one chunk. */
+function keyOne(data: Uint8Array): RecordTriples {
+  return keyAll([data], MIN_RECORD).keys;
+}
+
 /**
  * The old chunks named by a list of spans, in order, each decoded and verified once while it is recent:
  * reading (index lookup, pread) happens here, decoding and hashing on a worker thread of the compression
@@ -408,11 +518,13 @@ class OldChunks {
   /** Per list position: its load (a distinct read). */
   private readonly loadOf: Int32Array;
   private readonly loads: string[] = [];
-  private readonly batches: { first: number; result: Promise<(Uint8Array | undefined)[]> }[] = [];
-  private readonly done = new Map<number, Uint8Array | undefined>();
+  private readonly batches: { first: number; result: Promise<(OldChunk | undefined)[]> }[] = [];
+  private readonly done = new Map<number, OldChunk | undefined>();
   private submitted = 0;
   private pool: CompressPool | undefined;
+  /** Per batch in flight (a slot each, reused): its stored bytes, and the bytes it decodes to. */
   private readonly regions: SharedArrayBuffer[] = [];
+  private readonly outs: SharedArrayBuffer[] = [];
   private batchNo = 0;
 
   constructor(
@@ -433,7 +545,7 @@ class OldChunks {
   }
 
   /** The chunk at list position i (positions are asked in order). */
-  async get(i: number): Promise<Uint8Array | undefined> {
+  async get(i: number): Promise<Required<OldChunk> | undefined> {
     const l = this.loadOf[i]!;
     while (!this.done.has(l)) {
       while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
@@ -445,7 +557,10 @@ class OldChunks {
       if (k >= l - RECENT) break;
       this.done.delete(k);
     }
-    return this.done.get(l);
+    const got = this.done.get(l);
+    // Read in this thread (delta-coded): keyed here.
+    if (got && !got.recs) got.recs = keyOne(got.data);
+    return got as Required<OldChunk> | undefined;
   }
 
   /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
@@ -471,13 +586,23 @@ class OldChunks {
     }
     const end = this.submitted;
     const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
-    if (pool?.parallel) this.share(items);
-    const decoded = pool ? pool.decode(items) : Promise.resolve([]);
+    const slot = this.batchNo++ % (AHEAD + 1);
+    const out = pool?.parallel ? this.share(items, slot) : undefined;
+    const decoded = pool ? pool.decodeKeyed(items, MIN_RECORD, out) : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
-    const result = decoded.then((out) => {
-      const all: (Uint8Array | undefined)[] = [];
+    const result = decoded.then(({ data, records }) => {
+      const all: (OldChunk | undefined)[] = [];
       let j = 0;
-      for (let k = first; k < end; k++) all.push(inline.has(k) ? inline.get(k) : out[j++]);
+      for (let k = first; k < end; k++) {
+        if (inline.has(k)) {
+          const d = inline.get(k);
+          all.push(d ? { data: d } : undefined);
+          continue;
+        }
+        const d = data[j];
+        all.push(d ? { data: d, ...(records ? { recs: records[j]! } : {}) } : undefined);
+        j++;
+      }
       return all;
     });
     result.catch(() => undefined); // observed in get(), unless the caller stopped before
@@ -486,14 +611,15 @@ class OldChunks {
 
   /**
    * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
-   * region is free once its result came back), so that handing them to the worker allocates nothing there.
+   * region is free once its result came back), so that handing them to the worker allocates nothing there;
+   * returns the slot's region for the decoded bytes, which the worker decodes into (no buffer per batch
+   * moved back, to be collected). Chunks decoded into it before and still remembered are copied out first.
    */
-  private share(items: Encoded[]): void {
-    const slot = this.batchNo++ % (AHEAD + 1);
+  private share(items: Encoded[], slot: number): SharedArrayBuffer {
     const total = items.reduce((n, e) => n + e.bytes.length, 0);
     let region = this.regions[slot];
     if (!region || region.byteLength < total) {
-      region = new SharedArrayBuffer(Math.max(total, 2 * BATCH_BYTES));
+      region = new SharedArrayBuffer(Math.max(total, BATCH_BYTES + (BATCH_BYTES >> 2)));
       this.regions[slot] = region;
     }
     const view = new Uint8Array(region);
@@ -503,6 +629,17 @@ class OldChunks {
       e.bytes = view.subarray(at, at + e.bytes.length);
       at += e.bytes.length;
     }
+    const raw = items.reduce((n, e) => n + decodedSize(e), 0);
+    let out = this.outs[slot];
+    if (out) {
+      for (const [k, d] of this.done)
+        if (d?.data.buffer === out) this.done.set(k, { ...d, data: Uint8Array.prototype.slice.call(d.data) });
+    }
+    if (!out || out.byteLength < raw) {
+      out = new SharedArrayBuffer(Math.max(raw, BATCH_BYTES + (BATCH_BYTES >> 2)));
+      this.outs[slot] = out;
+    }
+    return out;
   }
 
   /** A chunk stored otherwise (delta-coded) is read in this thread, through its pack store. */
@@ -523,50 +660,47 @@ export function pushSpan(out: Span[], s: Span): void {
 }
 
 /**
- * An open-addressing hash table from 53-bit record keys to entry numbers, in typed arrays: a JS Map of a
- * million non-Smi keys costs ~60 MB and a heap number per key; this costs 12 bytes a slot at most half full.
+ * An open-addressing hash table from 53-bit record keys to record numbers: slots hold record number + 1 (0:
+ * empty) in one Int32Array, the keys live in the encoder's per-record array. A JS Map of a million non-Smi
+ * keys costs ~60 MB and a heap number per key; this costs 4 bytes a slot, at most half full, plus 8 a record.
  */
 class RecordTable {
-  private hi = new Uint32Array(1 << 17);
-  private lo = new Uint32Array(1 << 17);
-  private val = new Int32Array(1 << 17).fill(-1);
+  private slots: Int32Array;
+  /** Per record number: its key (the encoder's array, replaced when it grows). */
+  keys: Float64Array = new Float64Array(0);
   size = 0;
 
-  private slot(hi: number, lo: number): number {
-    const mask = this.val.length - 1;
-    let i = Math.imul(hi ^ Math.imul(lo, 0x9e3779b1), 0x85ebca6b) & mask;
-    while (this.val[i]! >= 0 && (this.hi[i] !== hi || this.lo[i] !== lo)) i = (i + 1) & mask;
+  constructor(expected: number) {
+    let n = 1 << 12;
+    while (n < expected * 2) n *= 2;
+    this.slots = new Int32Array(n);
+  }
+
+  private slot(key: number): number {
+    const mask = this.slots.length - 1;
+    const hi = (key / 0x200000) | 0;
+    let i = Math.imul(hi ^ Math.imul(key % 0x200000, 0x9e3779b1), 0x85ebca6b) & mask;
+    for (let v = this.slots[i]!; v !== 0 && this.keys[v - 1] !== key; v = this.slots[i]!) i = (i + 1) & mask;
     return i;
   }
 
+  /** The first record with this key, or -1. */
   get(key: number): number {
-    return this.val[this.slot(Math.floor(key / 0x200000), key % 0x200000)]!;
+    return this.slots[this.slot(key)]! - 1;
   }
 
-  /** Adds key -> value unless the key is present; returns the key's value (`value` if added). */
-  addOrGet(key: number, value: number): number {
-    const hi = Math.floor(key / 0x200000);
-    const lo = key % 0x200000;
-    const i = this.slot(hi, lo);
-    if (this.val[i]! >= 0) return this.val[i]!;
-    this.hi[i] = hi;
-    this.lo[i] = lo;
-    this.val[i] = value;
-    if (++this.size * 2 > this.val.length) this.grow();
-    return value;
+  /** Adds record r (its key set in `keys`) unless its key is present; returns the key's first record. */
+  addOrGet(r: number): number {
+    const i = this.slot(this.keys[r]!);
+    if (this.slots[i] !== 0) return this.slots[i]! - 1;
+    this.slots[i] = r + 1;
+    if (++this.size * 2 > this.slots.length) this.grow();
+    return r;
   }
 
   private grow(): void {
-    const [hi, lo, val] = [this.hi, this.lo, this.val];
-    this.hi = new Uint32Array(hi.length * 2);
-    this.lo = new Uint32Array(hi.length * 2);
-    this.val = new Int32Array(hi.length * 2).fill(-1);
-    for (let j = 0; j < val.length; j++) {
-      if (val[j]! < 0) continue;
-      const i = this.slot(hi[j]!, lo[j]!);
-      this.hi[i] = hi[j]!;
-      this.lo[i] = lo[j]!;
-      this.val[i] = val[j]!;
-    }
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    for (const v of old) if (v !== 0) this.slots[this.slot(this.keys[v - 1]!)] = v;
   }
 }

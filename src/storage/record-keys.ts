@@ -1,0 +1,89 @@
+/**
+ * Record keys for span-coding (src/core/worktree/span-encoder.ts): a record is a '\n'-terminated line, its
+ * key a fast 53-bit hash of its bytes. Here, below core, so that the compression pool's worker thread can
+ * key the old chunks it decodes while the main thread looks the keys up.
+ */
+
+/**
+ * A 53-bit hash of record bytes data[s, e), to find candidates: a match is then checked byte for byte against
+ * the old chunk, so a collision (accidental or crafted) can only cost a missed match, never wrong bytes.
+ * Written in plain JS because a native call per ~1 KiB record costs more than hashing it here.
+ */
+export function recordKey(data: Uint8Array, s: number, e: number): number {
+  let h1 = 0x811c9dc5 ^ (e - s);
+  let h2 = 0x3c6ef372 ^ Math.imul(e - s, 0x9e3779b1);
+  let i = s;
+  for (; i + 4 <= e; i += 4) {
+    const w = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    h1 = Math.imul(h1 ^ w, 0x01000193);
+    h1 ^= h1 >>> 15;
+    h2 = Math.imul(h2 + w, 0x5bd1e995);
+    h2 ^= h2 >>> 13;
+  }
+  for (; i < e; i++) {
+    h1 = Math.imul(h1 ^ data[i]!, 0x01000193);
+    h2 = Math.imul(h2 + data[i]!, 0x5bd1e995);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+  h1 ^= h1 >>> 13;
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 0xc2b2ae35);
+  h2 ^= h2 >>> 16;
+  return (h1 >>> 0) * 0x200000 + (h2 >>> 11);
+}
+
+/** Record triples: start, end and key of each record, 3 numbers a record, in order. */
+export type RecordTriples = Float64Array;
+
+let scratch: Float64Array = new Float64Array(3 << 10);
+
+/**
+ * The records of `data` (split at '\n' from its start) at least `min` bytes long, as triples appended to
+ * `out` from index `at` (grown if needed); returns the array and the index past the last triple.
+ */
+export function keyRecords(
+  data: Uint8Array,
+  min: number,
+  out: Float64Array = scratch,
+  at = 0,
+): { out: Float64Array; at: number } {
+  const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let s = 0, e = 0; s < data.length; s = e) {
+    const nl = b.indexOf(10, s);
+    e = nl === -1 ? data.length : nl + 1;
+    if (e - s < min) continue;
+    if (at + 3 > out.length) {
+      const grown = new Float64Array(out.length * 2);
+      grown.set(out);
+      if (out === scratch) scratch = grown;
+      out = grown;
+    }
+    out[at] = s;
+    out[at + 1] = e;
+    out[at + 2] = recordKey(data, s, e);
+    at += 3;
+  }
+  return { out, at };
+}
+
+/**
+ * The records of each of `items` (undefined: none) keyed into one array: item i's triples are
+ * keys[bounds[i], bounds[i + 1]) (splitKeys).
+ */
+export function keyAll(
+  items: readonly (Uint8Array | undefined)[],
+  min: number,
+): { keys: Float64Array<ArrayBuffer>; bounds: number[] } {
+  const bounds: number[] = [];
+  let r: { out: Float64Array; at: number } = { out: scratch, at: 0 };
+  for (const d of items) {
+    bounds.push(r.at);
+    if (d) r = keyRecords(d, min, r.out, r.at);
+  }
+  bounds.push(r.at);
+  return { keys: r.out.slice(0, r.at) as Float64Array<ArrayBuffer>, bounds };
+}
+
+/** Item i's triples of a keyAll result. */
+export function splitKeys(keys: Float64Array, bounds: readonly number[]): RecordTriples[] {
+  return bounds.slice(1).map((b, i) => keys.subarray(bounds[i]!, b));
+}
