@@ -20,6 +20,7 @@ import {
 import { delimiter, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, strata, tempDir, type CliResult } from '../core/helpers.js';
+import { git as gitIn } from '../pin/helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SRC_CLI = join(ROOT, 'src', 'cli');
@@ -365,21 +366,7 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
   it('commits record code provenance (isomorphic-git, loaded by require) with and without a cache', () => {
     const code = tempDir('strata-bin-git-');
     try {
-      const git = (args: string[]): string => {
-        const r = spawnSync('git', args, {
-          cwd: code,
-          encoding: 'utf8',
-          env: {
-            ...process.env,
-            GIT_AUTHOR_NAME: 'T',
-            GIT_AUTHOR_EMAIL: 't@example.com',
-            GIT_COMMITTER_NAME: 'T',
-            GIT_COMMITTER_EMAIL: 't@example.com',
-          },
-        });
-        expect(r.status, r.stderr).toBe(0);
-        return r.stdout.trim();
-      };
+      const git = (args: string[]): string => gitIn(code, args);
       git(['init', '-q', '-b', 'main']);
       writeFileSync(join(code, '.gitignore'), 'data/\n');
       git(['add', '.']);
