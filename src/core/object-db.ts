@@ -11,6 +11,7 @@ import {
   decodeCommit,
   decodeManifest,
   decodeSegment,
+  scanSegment,
   decodeTree,
   encodeObject,
   type Commit,
@@ -145,6 +146,26 @@ export class ObjectDb {
     const seg = decodeSegment(this.getRaw(ref.hash, KIND.segment), ref.hash);
     checkSegmentRef(seg, ref);
     return seg.spans;
+  }
+
+  /**
+   * The spans of one segment through `visit` without building them (objects.ts scanSegment: the hash as an
+   * offset into the segment's bytes, which `visit` checks), checked against the manifest's reference. False
+   * when the fast path does not apply (an encoding other than the canonical one, or a span `visit` refused):
+   * the caller then uses segmentSpans, which names what is wrong. Spans already visited are the caller's to
+   * discard.
+   */
+  scanSegmentSpans(
+    ref: SegmentRef,
+    visit: (bytes: Uint8Array, hashAt: number, off: number, len: number) => boolean,
+  ): boolean {
+    const bytes = this.getRaw(ref.hash, KIND.segment);
+    let covered = 0;
+    const count = scanSegment(bytes, (at, off, len) => {
+      covered += len;
+      return visit(bytes, at, off, len);
+    });
+    return count === ref.spans && covered === ref.size;
   }
 
   /** Streams a file's bytes span by span, verifying every chunk it reads. */

@@ -5,18 +5,118 @@
  * instead of a span array holding its own copy of a 64-character hash. Refinement (cutting shared chunks at
  * both sides' boundaries) and pairing (which parts hold the same bytes) run on these columns.
  */
+import type { ObjectDb } from '../object-db.js';
 import type { SegmentRef, Span } from '../objects/objects.js';
 
-/** The chunk hashes of one diff, numbered in order of first sight. */
+/** Lowercase hex digit values by character code, -1 for any other character. */
+const HEX = new Int8Array(256).fill(-1);
+for (let c = 0; c < 16; c++) HEX['0123456789abcdef'.charCodeAt(c)] = c;
+
+/**
+ * The chunk hashes of one diff, numbered in order of first sight. Keyed by the 32 bytes their 64 hex digits
+ * spell, in an open-addressing table (a BLAKE3 hash's first word is its slot), so that a hash read from a
+ * segment's bytes is numbered without making a string of it: only a hash seen for the first time becomes one.
+ */
 export class ChunkTable {
   readonly hashes: string[] = [];
-  private readonly no = new Map<string, number>();
+  /** 8 words per number: the hash's bytes (all zero for a string that is not a hash). */
+  private words = new Uint32Array(8 * 4096);
+  private slots = new Int32Array(8192);
+  private readonly w = new Uint32Array(8);
+  /** Strings that are not hashes (never in a valid manifest): numbered apart, so they stay distinct. */
+  private readonly other = new Map<string, number>();
+
+  /** The number of `hash` (any string; a chunk hash is 64 lowercase hex digits). */
   number(hash: string): number {
-    let k = this.no.get(hash);
-    if (k === undefined) {
-      this.no.set(hash, (k = this.hashes.length));
-      this.hashes.push(hash);
+    const w = this.w;
+    if (hash.length !== 64) return this.numberOther(hash);
+    for (let j = 0; j < 8; j++) {
+      let v = 0;
+      for (let i = 8 * j; i < 8 * j + 8; i++) {
+        const c = hash.charCodeAt(i);
+        const d = c < 256 ? HEX[c]! : -1;
+        if (d < 0) return this.numberOther(hash);
+        v = (v << 4) | d;
+      }
+      w[j] = v;
     }
+    return this.find(hash);
+  }
+
+  /**
+   * The number of the hash whose 64 hex digits are `src[at..at+64)`, or -1 if they are not 64 lowercase hex
+   * digits.
+   */
+  numberHex(src: Uint8Array, at: number): number {
+    const w = this.w;
+    for (let j = 0; j < 8; j++) {
+      let v = 0;
+      for (let i = at + 8 * j; i < at + 8 * j + 8; i++) {
+        const d = HEX[src[i]!]!;
+        if (d < 0) return -1;
+        v = (v << 4) | d;
+      }
+      w[j] = v;
+    }
+    return this.find(src, at);
+  }
+
+  /** Looks up (or adds) the hash in `this.w`; its string is `text`, or src[at..at+64) as Latin-1. */
+  private find(text: string | Uint8Array, at = 0): number {
+    const w = this.w;
+    const words = this.words;
+    const mask = this.slots.length - 1;
+    let s = w[0]! & mask;
+    for (; ; s = (s + 1) & mask) {
+      const k = this.slots[s]! - 1;
+      if (k < 0) break;
+      const b = 8 * k;
+      if (
+        words[b] === w[0] &&
+        words[b + 1] === w[1] &&
+        words[b + 2] === w[2] &&
+        words[b + 3] === w[3] &&
+        words[b + 4] === w[4] &&
+        words[b + 5] === w[5] &&
+        words[b + 6] === w[6] &&
+        words[b + 7] === w[7]
+      )
+        return k;
+    }
+    const k = this.add(
+      typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset + at, 64).toString('latin1'),
+    );
+    this.words.set(w, 8 * k);
+    if (2 * (k + 1) > this.slots.length) this.rehash();
+    else this.slots[s] = k + 1;
+    return k;
+  }
+
+  private add(hash: string): number {
+    const k = this.hashes.length;
+    this.hashes.push(hash);
+    if (8 * (k + 1) > this.words.length) {
+      const words = new Uint32Array(this.words.length * 2);
+      words.set(this.words);
+      this.words = words;
+    }
+    return k;
+  }
+
+  private rehash(): void {
+    this.slots = new Int32Array(this.slots.length * 2);
+    const mask = this.slots.length - 1;
+    for (let k = 0; k < this.hashes.length; k++) {
+      if (this.other.get(this.hashes[k]!) === k) continue;
+      let s = this.words[8 * k]! & mask;
+      while (this.slots[s] !== 0) s = (s + 1) & mask;
+      this.slots[s] = k + 1;
+    }
+  }
+
+  private numberOther(s: string): number {
+    let k = this.other.get(s);
+    if (k === undefined) this.other.set(s, (k = this.add(s)));
     return k;
   }
 }
@@ -51,6 +151,22 @@ export class Parts {
 
   pushSpans(spans: ReadonlyArray<Span>, table: ChunkTable): void {
     for (const [h, off, len] of spans) this.push(table.number(h), off, len);
+  }
+
+  /**
+   * The spans of a segment, read from its bytes without building them (ObjectDb.scanSegmentSpans); false
+   * (and nothing pushed) when that fast path does not apply: then use pushSpans(objects.segmentSpans(ref)).
+   */
+  pushSegmentSpans(objects: ObjectDb, ref: SegmentRef, table: ChunkTable): boolean {
+    const n = this.n;
+    const ok = objects.scanSegmentSpans(ref, (bytes, at, off, len) => {
+      const k = table.numberHex(bytes, at);
+      if (k < 0) return false;
+      this.push(k, off, len);
+      return true;
+    });
+    if (!ok) this.n = n;
+    return ok;
   }
 
   pushSegment(ref: SegmentRef): void {

@@ -122,7 +122,8 @@ export function sidesFromManifests(
       if (n > 0) {
         left.set(r.hash, n - 1);
         parts.pushSegment(r);
-      } else parts.pushSpans(repo.objects.segmentSpans(r), table);
+      } else if (!parts.pushSegmentSpans(repo.objects, r, table))
+        parts.pushSpans(repo.objects.segmentSpans(r), table);
     }
     return parts;
   };

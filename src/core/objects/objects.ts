@@ -173,6 +173,68 @@ export function decodeSegment(bytes: Uint8Array, hash: string): Segment {
   return o as unknown as Segment;
 }
 
+/**
+ * The fast path of decoding a segment, for readers that walk many of them (the diff): `bytes` must be
+ * exactly the canonical encoding `{"spans":[["<64 hex>",N,N],...],"type":"segment/v1"}` (no blanks, numbers
+ * as plain digits), which is how segments are written. Each span is handed to `visit` as the offset of its
+ * 64 hash characters in `bytes`, its offset and its length; the hash characters are NOT checked, `visit`
+ * must check them (ChunkTable.numberHex does) and return false if they are not 64 lowercase hex digits.
+ * Returns the number of spans, or -1 when `bytes` is not in that exact form or `visit` refused a span: the
+ * caller then decodes with decodeSegment, which accepts any valid encoding and names what is wrong.
+ */
+export function scanSegment(
+  bytes: Uint8Array,
+  visit: (hashAt: number, off: number, len: number) => boolean,
+): number {
+  const head = SCAN_HEAD;
+  const tail = SCAN_TAIL;
+  const n = bytes.length;
+  if (n < head.length + tail.length) return -1;
+  for (let i = 0; i < head.length; i++) if (bytes[i] !== head[i]) return -1;
+  let at = head.length;
+  let count = 0;
+  // One natural number in plain digits (no leading zero), a safe integer (at most 16 digits: a larger value
+  // never rounds down to one).
+  const num = (): number => {
+    const start = at;
+    let v = 0;
+    while (at < n) {
+      const c = bytes[at]!;
+      if (c < 0x30 || c > 0x39) break;
+      v = v * 10 + (c - 0x30);
+      at++;
+    }
+    const digits = at - start;
+    if (digits === 0 || digits > 16 || v > Number.MAX_SAFE_INTEGER || (digits > 1 && bytes[start] === 0x30))
+      return -1;
+    return v;
+  };
+  if (bytes[at] === 0x5d) at++; // an empty list
+  else
+    for (;;) {
+      // ["<64 hex>",
+      if (at + 69 > n || bytes[at] !== 0x5b || bytes[at + 1] !== 0x22 || bytes[at + 66] !== 0x22) return -1;
+      if (bytes[at + 67] !== 0x2c) return -1;
+      const hashAt = at + 2;
+      at += 68;
+      const off = num();
+      if (off < 0 || bytes[at++] !== 0x2c) return -1;
+      const len = num();
+      if (len < 0 || bytes[at++] !== 0x5d) return -1;
+      if (!visit(hashAt, off, len)) return -1;
+      count++;
+      const c = bytes[at++];
+      if (c === 0x5d) break;
+      if (c !== 0x2c) return -1;
+    }
+  if (n - at !== tail.length) return -1;
+  for (let i = 0; i < tail.length; i++) if (bytes[at + i] !== tail[i]) return -1;
+  return count;
+}
+
+const SCAN_HEAD = Buffer.from('{"spans":[', 'latin1');
+const SCAN_TAIL = Buffer.from(',"type":"segment/v1"}', 'latin1');
+
 /** Checks a decoded segment against the manifest's reference to it (span count and bytes covered). */
 export function checkSegmentRef(seg: Segment, ref: SegmentRef): void {
   const covered = seg.spans.reduce((a, s) => a + s[2], 0);
