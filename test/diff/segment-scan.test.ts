@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { ChunkTable, Parts } from '../../src/core/diff/part-table.js';
 import { decodeSegment, encodeObject, scanSegment, type Span } from '../../src/core/objects/objects.js';
+import type { Hash } from '../../src/storage/hash.js';
 import { mulberry32 } from '../helpers/prng.js';
 
-const hex = (r: () => number): string =>
-  Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(r() * 16)]).join('');
+const hex = (r: () => number): Hash =>
+  Array.from({ length: 64 }, () => '0123456789abcdef'[Math.floor(r() * 16)]).join('') as Hash;
 
 /** The spans scanSegment reports, as spans (the hash read back from the bytes), or -1. */
 function scanned(bytes: Uint8Array): Span[] | -1 {
   const out: Span[] = [];
   const n = scanSegment(bytes, (at, off, len) => {
-    out.push([Buffer.from(bytes.subarray(at, at + 64)).toString('latin1'), off, len]);
+    out.push([Buffer.from(bytes.subarray(at, at + 64)).toString('latin1') as Hash, off, len]);
     return true;
   });
   return n < 0 ? -1 : (expect(n).toBe(out.length), out);
