@@ -84,6 +84,14 @@ export function contentId(value: unknown): string {
   return digest16(enc.buf.subarray(0, enc.at));
 }
 
+/** A little-endian 32-bit length (Buffer#writeUInt32LE validates its arguments on every call). */
+function put32(b: Uint8Array, at: number, n: number): void {
+  b[at] = n & 0xff;
+  b[at + 1] = (n >>> 8) & 0xff;
+  b[at + 2] = (n >>> 16) & 0xff;
+  b[at + 3] = n >>> 24;
+}
+
 /** The reused buffer of contentId. */
 const enc = {
   buf: Buffer.allocUnsafe(64 * 1024),
@@ -103,13 +111,13 @@ const enc = {
     this.room(5 + s.length * 3);
     this.buf[this.at] = tag;
     const n = this.buf.write(s, this.at + 5, 'utf8');
-    this.buf.writeUInt32LE(n, this.at + 1);
+    put32(this.buf, this.at + 1, n);
     this.at += 5 + n;
   },
   count(tag: number, n: number): void {
     this.room(5);
     this.buf[this.at] = tag;
-    this.buf.writeUInt32LE(n, this.at + 1);
+    put32(this.buf, this.at + 1, n);
     this.at += 5;
   },
 };
@@ -206,3 +214,380 @@ const IDENT_RE = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 export const joinKey = (base: string, key: string): string =>
   IDENT_RE.test(key) ? (base ? `${base}.${key}` : key) : `${base}[${JSON.stringify(key)}]`;
 export const joinIndex = (base: string, i: number): string => `${base}[${i}]`;
+
+/**
+ * contentId of a JSON text given as UTF-8 bytes, computed from the bytes without JSON.parse: the same
+ * length-prefixed canonical form is written straight from the tokens (object members re-ordered in place).
+ * Undefined when the text is not in the subset this reads exactly as JSON.parse would: then parse it and
+ * call contentId. Left to that path: invalid JSON or UTF-8, lone surrogates, object keys with escapes,
+ * duplicate keys or characters beyond U+FFFF (where UTF-8 order is not JavaScript's string order), and
+ * nesting deeper than 128.
+ */
+export function contentIdOfJson(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+  J.src = bytes;
+  J.pos = start;
+  J.lim = end;
+  enc.at = 0;
+  enc.byte(0x63);
+  J.memTop = 0;
+  if (!jValue(0)) return undefined;
+  skipWs();
+  if (J.pos !== J.lim) return undefined;
+  return digest16(enc.buf.subarray(0, enc.at));
+}
+
+/**
+ * The reader's state. Fields of one object, not module-level `let`s: V8 checks a module binding for its
+ * temporal dead zone on every access, which made the byte loops below several times slower.
+ */
+const J = {
+  src: new Uint8Array(0) as Uint8Array,
+  pos: 0,
+  lim: 0,
+  /** Object members being re-ordered: (start, key length, end) triples, a stack shared by nested objects. */
+  mem: new Int32Array(3 * 256),
+  memTop: 0,
+  scratch: Buffer.allocUnsafe(64 * 1024),
+  order: new Int32Array(64),
+};
+
+function skipWs(): void {
+  while (J.pos < J.lim) {
+    const c = J.src[J.pos]!;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return;
+    J.pos++;
+  }
+}
+
+function jValue(depth: number): boolean {
+  skipWs();
+  if (J.pos >= J.lim) return false;
+  const c = J.src[J.pos]!;
+  if (c === 0x22) return jString(0x73, false);
+  if (c === 0x7b) return depth < 128 && jObject(depth + 1);
+  if (c === 0x5b) return depth < 128 && jArray(depth + 1);
+  if (c === 0x74) return jWord(0x74, 0x72, 0x75, 0x65, 0x74);
+  if (c === 0x66) {
+    if (J.pos + 5 > J.lim || J.src[J.pos + 4] !== 0x65) return false;
+    if (!jWord(0x66, 0x61, 0x6c, 0x73, -1)) return false;
+    J.pos++;
+    return true;
+  }
+  if (c === 0x6e) return jWord(0x6e, 0x75, 0x6c, 0x6c, 0x7a);
+  return jNumber();
+}
+
+/** A 4-letter word (true, null; false's first four letters with tag -1); writes `tag`. */
+function jWord(a: number, b: number, c: number, d: number, tag: number): boolean {
+  if (
+    J.pos + 4 > J.lim ||
+    J.src[J.pos] !== a ||
+    J.src[J.pos + 1] !== b ||
+    J.src[J.pos + 2] !== c ||
+    J.src[J.pos + 3] !== d
+  )
+    return false;
+  J.pos += 4;
+  enc.byte(tag === -1 ? 0x66 : tag);
+  return true;
+}
+
+function jNumber(): boolean {
+  const s = J.pos;
+  if (J.src[J.pos] === 0x2d) J.pos++;
+  const intStart = J.pos;
+  if (J.pos < J.lim && J.src[J.pos] === 0x30) J.pos++;
+  else if (J.pos < J.lim && J.src[J.pos]! >= 0x31 && J.src[J.pos]! <= 0x39) {
+    while (J.pos < J.lim && J.src[J.pos]! >= 0x30 && J.src[J.pos]! <= 0x39) J.pos++;
+  } else return false;
+  const intDigits = J.pos - intStart;
+  let plain = true;
+  if (J.pos < J.lim && J.src[J.pos] === 0x2e) {
+    plain = false;
+    J.pos++;
+    const f = J.pos;
+    while (J.pos < J.lim && J.src[J.pos]! >= 0x30 && J.src[J.pos]! <= 0x39) J.pos++;
+    if (J.pos === f) return false;
+  }
+  if (J.pos < J.lim && (J.src[J.pos] === 0x65 || J.src[J.pos] === 0x45)) {
+    plain = false;
+    J.pos++;
+    if (J.pos < J.lim && (J.src[J.pos] === 0x2b || J.src[J.pos] === 0x2d)) J.pos++;
+    const f = J.pos;
+    while (J.pos < J.lim && J.src[J.pos]! >= 0x30 && J.src[J.pos]! <= 0x39) J.pos++;
+    if (J.pos === f) return false;
+  }
+  // An integer of at most 15 digits is its own spelling, but -0 (which is 0).
+  if (plain && intDigits <= 15 && !(J.src[s] === 0x2d && J.src[intStart] === 0x30)) {
+    const n = J.pos - s;
+    enc.room(5 + n);
+    enc.buf[enc.at] = 0x6e;
+    put32(enc.buf, enc.at + 1, n);
+    for (let i = 0; i < n; i++) enc.buf[enc.at + 5 + i] = J.src[s + i]!;
+    enc.at += 5 + n;
+    return true;
+  }
+  const v = Number(Buffer.from(J.src.buffer, J.src.byteOffset + s, J.pos - s).toString('latin1'));
+  if (Number.isFinite(v)) enc.text(0x6e, String(v));
+  else enc.byte(0x7a);
+  return true;
+}
+
+const hexVal = (c: number): number =>
+  c >= 0x30 && c <= 0x39
+    ? c - 0x30
+    : c >= 0x61 && c <= 0x66
+      ? c - 0x57
+      : c >= 0x41 && c <= 0x46
+        ? c - 0x37
+        : -1;
+
+function hex4(src: Uint8Array, at: number, lim: number): number {
+  if (at + 4 > lim) return -1;
+  const a = hexVal(src[at]!);
+  const b = hexVal(src[at + 1]!);
+  const c = hexVal(src[at + 2]!);
+  const d = hexVal(src[at + 3]!);
+  return a < 0 || b < 0 || c < 0 || d < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
+}
+
+/**
+ * A string at `J.pos` (its opening quote), written as `tag`, length, UTF-8. A key (`key`) must have no escape
+ * and no 4-byte character, so that its bytes sort as JavaScript sorts its string.
+ */
+function jString(tag: number, key: boolean): boolean {
+  const src = J.src;
+  const lim = J.lim;
+  let pos = J.pos + 1;
+  // The decoded text is never longer than the encoded one.
+  enc.room(5 + lim - pos);
+  const buf = enc.buf;
+  buf[enc.at] = tag;
+  const body = enc.at + 5;
+  let o = body;
+  for (;;) {
+    if (pos >= lim) return false;
+    const c = src[pos]!;
+    if (c === 0x22) {
+      pos++;
+      break;
+    }
+    if (c >= 0x20 && c < 0x80 && c !== 0x5c) {
+      // A run of plain ASCII, copied as it is scanned.
+      buf[o++] = c;
+      pos++;
+      while (pos < lim) {
+        const d = src[pos]!;
+        if (d < 0x20 || d >= 0x80 || d === 0x22 || d === 0x5c) break;
+        buf[o++] = d;
+        pos++;
+      }
+      continue;
+    }
+    if (c < 0x20) return false;
+    if (c === 0x5c) {
+      if (key || pos + 1 >= lim) return false;
+      const e = src[pos + 1]!;
+      pos += 2;
+      let cp: number;
+      switch (e) {
+        case 0x22:
+        case 0x5c:
+        case 0x2f:
+          buf[o++] = e;
+          continue;
+        case 0x62:
+          buf[o++] = 8;
+          continue;
+        case 0x66:
+          buf[o++] = 12;
+          continue;
+        case 0x6e:
+          buf[o++] = 10;
+          continue;
+        case 0x72:
+          buf[o++] = 13;
+          continue;
+        case 0x74:
+          buf[o++] = 9;
+          continue;
+        case 0x75:
+          cp = hex4(src, pos, lim);
+          if (cp < 0) return false;
+          pos += 4;
+          break;
+        default:
+          return false;
+      }
+      if (cp >= 0xdc00 && cp <= 0xdfff) return false;
+      if (cp >= 0xd800 && cp <= 0xdbff) {
+        if (pos + 6 > lim || src[pos] !== 0x5c || src[pos + 1] !== 0x75) return false;
+        const lo = hex4(src, pos + 2, lim);
+        if (lo < 0xdc00 || lo > 0xdfff) return false;
+        pos += 6;
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+      }
+      if (cp < 0x80) buf[o++] = cp;
+      else if (cp < 0x800) {
+        buf[o++] = 0xc0 | (cp >> 6);
+        buf[o++] = 0x80 | (cp & 0x3f);
+      } else if (cp < 0x10000) {
+        buf[o++] = 0xe0 | (cp >> 12);
+        buf[o++] = 0x80 | ((cp >> 6) & 0x3f);
+        buf[o++] = 0x80 | (cp & 0x3f);
+      } else {
+        buf[o++] = 0xf0 | (cp >> 18);
+        buf[o++] = 0x80 | ((cp >> 12) & 0x3f);
+        buf[o++] = 0x80 | ((cp >> 6) & 0x3f);
+        buf[o++] = 0x80 | (cp & 0x3f);
+      }
+      continue;
+    }
+    // A UTF-8 sequence, checked as strictly as a fatal decoder would (then copied as it is).
+    let n: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c === 0xe0) lo = 0xa0;
+      else if (c === 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4 && !key) {
+      n = 3;
+      if (c === 0xf0) lo = 0x90;
+      else if (c === 0xf4) hi = 0x8f;
+    } else return false;
+    if (pos + n >= lim) return false;
+    const c1 = src[pos + 1]!;
+    if (c1 < lo || c1 > hi) return false;
+    for (let k = 2; k <= n; k++) {
+      const ck = src[pos + k]!;
+      if (ck < 0x80 || ck > 0xbf) return false;
+    }
+    for (let k = 0; k <= n; k++) buf[o++] = src[pos + k]!;
+    pos += n + 1;
+  }
+  J.pos = pos;
+  put32(buf, enc.at + 1, o - body);
+  enc.at = o;
+  return true;
+}
+
+function jArray(depth: number): boolean {
+  J.pos++;
+  enc.room(5);
+  const head = enc.at;
+  enc.buf[head] = 0x61;
+  enc.at += 5;
+  let count = 0;
+  skipWs();
+  if (J.pos < J.lim && J.src[J.pos] === 0x5d) J.pos++;
+  else
+    for (;;) {
+      if (!jValue(depth)) return false;
+      count++;
+      skipWs();
+      if (J.pos >= J.lim) return false;
+      const c = J.src[J.pos++];
+      if (c === 0x5d) break;
+      if (c !== 0x2c) return false;
+    }
+  put32(enc.buf, head + 1, count);
+  return true;
+}
+
+/** Key bytes of members x and y (indices into `J.mem`) compared: negative, 0 or positive. */
+function cmpKeys(x: number, y: number): number {
+  const buf = enc.buf;
+  const ax = J.mem[3 * x]! + 5;
+  const ay = J.mem[3 * y]! + 5;
+  const nx = J.mem[3 * x + 1]!;
+  const ny = J.mem[3 * y + 1]!;
+  const n = Math.min(nx, ny);
+  for (let i = 0; i < n; i++) {
+    const d = buf[ax + i]! - buf[ay + i]!;
+    if (d !== 0) return d;
+  }
+  return nx - ny;
+}
+
+function jObject(depth: number): boolean {
+  J.pos++;
+  enc.room(5);
+  const head = enc.at;
+  enc.buf[head] = 0x6f;
+  enc.at += 5;
+  const base = J.memTop;
+  let count = 0;
+  skipWs();
+  if (J.pos < J.lim && J.src[J.pos] === 0x7d) J.pos++;
+  else
+    for (;;) {
+      skipWs();
+      if (J.pos >= J.lim || J.src[J.pos] !== 0x22) return false;
+      const m = J.memTop++;
+      if (3 * J.memTop > J.mem.length) {
+        const next = new Int32Array(J.mem.length * 2);
+        next.set(J.mem);
+        J.mem = next;
+      }
+      J.mem[3 * m] = enc.at;
+      if (!jString(0x6b, true)) return false;
+      J.mem[3 * m + 1] = enc.at - J.mem[3 * m]! - 5;
+      skipWs();
+      if (J.pos >= J.lim || J.src[J.pos] !== 0x3a) return false;
+      J.pos++;
+      if (!jValue(depth)) return false;
+      J.mem[3 * m + 2] = enc.at;
+      count++;
+      skipWs();
+      if (J.pos >= J.lim) return false;
+      const c = J.src[J.pos++];
+      if (c === 0x7d) break;
+      if (c !== 0x2c) return false;
+    }
+  put32(enc.buf, head + 1, count);
+  // Members in key order (insertion sort of their indices: objects are small), then moved into place.
+  let sorted = true;
+  for (let m = base + 1; m < J.memTop; m++) {
+    const d = cmpKeys(m - 1, m);
+    if (d === 0) return false; // a duplicate key: JSON.parse keeps the last one
+    if (d > 0) sorted = false;
+  }
+  if (!sorted) {
+    const n = J.memTop - base;
+    if (J.order.length < n) J.order = new Int32Array(2 * n);
+    const order = J.order;
+    for (let k = 0; k < n; k++) {
+      const m = base + k;
+      let i = k;
+      while (i > 0 && cmpKeys(order[i - 1]!, m) > 0) {
+        order[i] = order[i - 1]!;
+        i--;
+      }
+      if (i > 0 && cmpKeys(order[i - 1]!, m) === 0) return false;
+      order[i] = m;
+    }
+    const mem = J.mem;
+    const from = mem[3 * base]!;
+    const to = enc.at;
+    if (J.scratch.length < to - from)
+      J.scratch = Buffer.allocUnsafe(Math.max(2 * J.scratch.length, to - from));
+    const scratch = J.scratch;
+    const buf = enc.buf;
+    scratch.set(new Uint8Array(buf.buffer, buf.byteOffset + from, to - from));
+    let o = from;
+    for (let k = 0; k < n; k++) {
+      const m = order[k]!;
+      const s = mem[3 * m]! - from;
+      const e = mem[3 * m + 2]! - from;
+      if (e - s <= 64) for (let x = s; x < e; x++) buf[o++] = scratch[x]!;
+      else {
+        buf.set(new Uint8Array(scratch.buffer, scratch.byteOffset + s, e - s), o);
+        o += e - s;
+      }
+    }
+  }
+  J.memTop = base;
+  return true;
+}

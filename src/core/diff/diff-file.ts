@@ -13,6 +13,7 @@ import {
   bytesIdentity,
   canonicalJson,
   contentId,
+  contentIdOfJson,
   getPath,
   identity,
   isPlainObject,
@@ -363,7 +364,18 @@ async function* diffFileIn(
     rec.fetched = true;
   }
   /** Pass 1 with a key: keeps only what identifies the example; values come back in pass 2. */
-  function identify(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text'>): void {
+  function identify(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text' | 'json'>): void {
+    // Without a key or fields to ignore, only the content id is needed: from the bytes when they allow it.
+    if (!keyPaths && ignore.length === 0 && r.json) {
+      const cid = contentIdOfJson(r.json);
+      if (cid !== undefined) {
+        rec.cid = cid;
+        rec.value = undefined;
+        rec.text = undefined;
+        rec.fetched = false;
+        return;
+      }
+    }
     assign(rec, r);
     rec.value = undefined;
     rec.text = undefined;

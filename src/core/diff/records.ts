@@ -16,6 +16,8 @@ export interface ParsedRecord {
   index?: number;
   text(): string;
   parse(): Parsed;
+  /** The UTF-8 bytes of a JSON Lines record (its content id can be computed from them: contentIdOfJson). */
+  json?: Uint8Array;
 }
 
 export interface Unit {
@@ -173,6 +175,7 @@ export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: b
     },
     line,
     text: getText,
+    ...(jsonl ? { json: slice } : {}),
     parse: jsonl
       ? () => {
           try {

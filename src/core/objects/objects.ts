@@ -209,7 +209,8 @@ export function scanSegment(
       return -1;
     return v;
   };
-  if (bytes[at] === 0x5d) at++; // an empty list
+  if (bytes[at] === 0x5d)
+    at++; // an empty list
   else
     for (;;) {
       // ["<64 hex>",
