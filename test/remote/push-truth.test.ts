@@ -15,9 +15,11 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fsck } from '../../src/core/index.js';
+import { StrataError } from '../../src/storage/errors.js';
 import {
   addRemote,
   clone,
+  fetch,
   fetchCheckoutData,
   loadRemoteIndex,
   push,
@@ -161,9 +163,7 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     const metaPack = idx.find(commit)!.pack;
     const counts = new Map<string, number>();
     for (const l of idx.objects.values()) counts.set(l.pack, (counts.get(l.pack) ?? 0) + 1);
-    const [name, count] = [...counts]
-      .filter(([p]) => p !== metaPack)
-      .sort((a, b) => b[1] - a[1])[0]!;
+    const [name, count] = [...counts].filter(([p]) => p !== metaPack).sort((a, b) => b[1] - a[1])[0]!;
     return { name, count };
   }
 
@@ -180,6 +180,40 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     // And once repaired, a push is a no-op again.
     const again = await withRepo(src, (repo) => push(repo));
     expect(again.objects).toBe(0);
+  });
+
+  it('a push interrupted while repairing a lost pack leaves the remote to be checked again by the next push', async () => {
+    const { src, url, commit } = await pushed();
+    const lost = await chunkPack(url, commit);
+    const store = b.store(url);
+    await store.delete(`packs/${lost.name}.idx`);
+    await store.delete(`packs/${lost.name}.pack`);
+    // Every upload fails: the push that noticed the loss sends nothing.
+    const failing = new Proxy(store, {
+      get(t, p) {
+        if (p === 'put') return () => Promise.reject(new StrataError('IO', 'injected upload failure', {}));
+        const v: unknown = Reflect.get(t, p);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    await expect(withRepo(src, (repo) => push(repo, { store: failing }))).rejects.toMatchObject({
+      code: 'IO',
+    });
+    const r = await withRepo(src, (repo) => push(repo));
+    expect(r.objects).toBe(lost.count);
+    await expectCloneIdentical(src, url, commit);
+  });
+
+  it('a pack loss noticed by fetch is repaired by the next push', async () => {
+    const { src, url, commit } = await pushed();
+    const lost = await chunkPack(url, commit);
+    const store = b.store(url);
+    await store.delete(`packs/${lost.name}.idx`);
+    await store.delete(`packs/${lost.name}.pack`);
+    await withRepo(src, (repo) => fetch(repo));
+    const r = await withRepo(src, (repo) => push(repo));
+    expect(r.objects).toBe(lost.count);
+    await expectCloneIdentical(src, url, commit);
   });
 
   it('a .pack deleted under its .idx is sent again by a fast-forward push', async () => {
@@ -227,8 +261,8 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     await clone(url, dst2, { settings: b.settings });
     await store.delete(`packs/${moved}.idx`);
     await store.delete(`packs/${moved}.pack`);
-    await expect(withRepo(dst2, (repo) => fetchCheckoutData(repo, 'origin', side as never))).rejects.toMatchObject(
-      { code: 'INTEGRITY' },
-    );
+    await expect(
+      withRepo(dst2, (repo) => fetchCheckoutData(repo, 'origin', side as never)),
+    ).rejects.toMatchObject({ code: 'INTEGRITY' });
   });
 });

@@ -181,9 +181,7 @@ export class CachedRemoteIndex implements RemoteIndex {
     const remembered = this.repo.db.getConfig(this.cfg('id'));
     const current = config?.id;
     const hadState = remembered !== undefined || this.knownPacks().size > 0;
-    const other = config
-      ? remembered !== undefined && remembered !== current
-      : hadState;
+    const other = config ? remembered !== undefined && remembered !== current : hadState;
     if (other) {
       this.clear();
       this.markUnverified();
