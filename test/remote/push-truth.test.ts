@@ -176,10 +176,12 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     const r = await withRepo(src, (repo) => push(repo));
     expect(r.refs).toMatchObject([{ status: 'up-to-date' }]);
     expect(r.objects).toBe(lost.count);
+    expect(r.verified).toBe(true);
     await expectCloneIdentical(src, url, commit);
     // And once repaired, a push is a no-op again.
     const again = await withRepo(src, (repo) => push(repo));
     expect(again.objects).toBe(0);
+    expect(again.verified).toBeUndefined();
   });
 
   it('a push interrupted while repairing a lost pack leaves the remote to be checked again by the next push', async () => {

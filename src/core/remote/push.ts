@@ -81,6 +81,11 @@ export interface PushResult {
   packs: number;
   /** Packs found already on the remote (from an interrupted earlier push) and not uploaded again. */
   packsSkipped: number;
+  /**
+   * True when the remote had lost objects it was known to hold (a pack vanished, or it was recreated at
+   * the same URL): every object of every ref pushed was checked against its indexes, and what it lacked sent.
+   */
+  verified?: boolean;
 }
 
 interface Target {
@@ -639,7 +644,10 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
       });
     }
     // Every ref pushed is now complete on the remote, checked object by object.
-    if (verify) cache.markVerified();
+    if (verify) {
+      cache.markVerified();
+      result.verified = true;
+    }
   }
   for (const r of result.refs) if (r.status === 'up-to-date') recordRemoteRef(repo, remoteName, r.ref, r.new);
   return result;
