@@ -24,6 +24,7 @@ import {
   loadRemoteIndex,
   push,
   REMOTE_CONFIG_KEY,
+  RemoteObjectReader,
 } from '../../src/core/remote/index.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { fileBackend, s3Backend, type Backend } from './backends.js';
@@ -228,6 +229,17 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     // The lost chunks, plus the new commit, its tree and the new file's manifest and chunk.
     expect(r.objects).toBeGreaterThanOrEqual(lost.count + 3);
     await expectCloneIdentical(src, url, second);
+    // A reader straight from the remote ignores the orphaned .idx, whose objects now live in new packs.
+    const reader = await RemoteObjectReader.open(b.store(url));
+    await withRepo(src, async (repo) => {
+      const hashes = [...repo.db.iterateObjects()].map((o) => o.hash);
+      let n = 0;
+      for await (const o of reader.getMany(hashes)) {
+        expect(Buffer.from(o.data).equals(Buffer.from(repo.objects.getRaw(o.hash)))).toBe(true);
+        n++;
+      }
+      expect(n).toBe(hashes.length);
+    });
   });
 
   it('checkout data whose cached location names a pack that moved is found again; a lost one is INTEGRITY', async () => {
