@@ -77,9 +77,11 @@ describe.each(backends)('remote on %s', (_name, make) => {
       expect(r.objects).toBe(0);
     });
     expect(counting.total).toBeLessThanOrEqual(5);
+    // The LIST checks that the remote still holds the packs this repository knows of.
     expect(counting.calls.map(([op, k]) => `${op} ${k}`)).toEqual([
       'get strata.json',
       'getWithEtag refs/heads/main',
+      'list packs/',
     ]);
     expect(counting.counts.put + counting.counts.putIfMatch).toBe(0);
   });

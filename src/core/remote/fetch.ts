@@ -138,6 +138,39 @@ export async function downloadObjects(
 }
 
 /**
+ * downloadObjects through the repository's cache of the remote's indexes. A pack that is not found means the
+ * cache is stale (the remote was repacked, pruned or recreated since it was read): the cache is brought up
+ * to date (one LIST) and the download tried once more, where an object the remote no longer holds is
+ * INTEGRITY ("the remote is incomplete") and a pack vanishing again is INTEGRITY too.
+ */
+async function downloadSynced(
+  repo: Repository,
+  store: ObjectStore,
+  cache: CachedRemoteIndex,
+  hashes: Iterable<string>,
+  opts: RangeOptions & { progress?: TransferProgress } = {},
+): Promise<{ objects: number; bytes: number }> {
+  const want = [...hashes];
+  try {
+    return await downloadObjects(repo, store, cache, want, opts);
+  } catch (e) {
+    if (!isStrataError(e, 'NOT_FOUND')) throw e;
+    await cache.sync(store, opts.signal);
+    try {
+      return await downloadObjects(repo, store, cache, want, opts);
+    } catch (e2) {
+      if (!isStrataError(e2, 'NOT_FOUND')) throw e2;
+      throw new StrataError(
+        'INTEGRITY',
+        `a pack of ${store.location} vanished while it was being read (is the remote being rebuilt?): ${e2.message}`,
+        { location: store.location },
+        { cause: e2 },
+      );
+    }
+  }
+}
+
+/**
  * Reads a metadata object that fetch must already have brought in. All metadata a remote holds is local
  * after a fetch, so a missing one was never there as metadata: the remote is incomplete, or its
  * referrer names an object of another kind (a tree entry naming a chunk).
@@ -234,10 +267,12 @@ async function fetchFrom(
     const refs = cfg ? await listRemoteRefs(store, opts.signal) : [];
     opts.progress?.onPhase?.('reading remote indexes');
     const cache = new CachedRemoteIndex(repo, remote);
+    // Another remote at this URL (recreated, wiped) than the one remembered: forget the old one's indexes.
+    cache.checkIdentity(cfg);
     if (cfg) await cache.sync(store, opts.signal);
     // Metadata: every commit, tree, manifest and segment the remote holds that we lack.
     const meta = cache.hashesOfKinds(META_KINDS).filter((l) => !repo.objects.has(l.hash));
-    const got = await downloadObjects(
+    const got = await downloadSynced(
       repo,
       store,
       cache,
@@ -246,7 +281,7 @@ async function fetchFrom(
     );
     for (const r of refs) checkComplete(repo, remote, r);
     if (opts.all) {
-      const data = await downloadObjects(
+      const data = await downloadSynced(
         repo,
         store,
         cache,
@@ -300,7 +335,7 @@ export async function fetchCheckoutData(
   const cache = new CachedRemoteIndex(repo, remote);
   try {
     if (want.some((h) => !cache.has(h))) await cache.sync(store, opts.signal);
-    return await repo.withLock(() => downloadObjects(repo, store, cache, want, opts));
+    return await repo.withLock(() => downloadSynced(repo, store, cache, want, opts));
   } finally {
     if (!opts.store) await store.close?.();
   }

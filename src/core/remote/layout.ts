@@ -1,7 +1,7 @@
 /**
  * The remote layout (docs/REMOTES.md), the same on S3 and in a plain directory:
  *
- *   strata.json              {"format": 1, "chunking": {min, avg, max}}
+ *   strata.json              {"format": 1, "chunking": {min, avg, max}, "id": "<random id of this remote>"}
  *   packs/<hash>.pack        objects back to back, byte format of src/storage/pack-format.ts
  *   packs/<hash>.idx         the pack's index (written after the pack)
  *   refs/heads/<branch>      {"commit": "<hash>", "writer": "<random id of one push attempt>"}
@@ -22,6 +22,12 @@ export const REFS_PREFIX = 'refs/';
 export interface RemoteConfigFile {
   format: number;
   chunking: ChunkParams;
+  /**
+   * A random id given to the remote when its strata.json is created: a remote deleted and created again at
+   * the same URL is another remote, and a clone forgets what it remembered about the old one. Absent on
+   * remotes created before ids existed.
+   */
+  id?: string;
 }
 
 export const packKey = (name: string): string => `${PACKS_PREFIX}${name}.pack`;
@@ -95,7 +101,7 @@ function parseConfig(data: Uint8Array, location: string): RemoteConfigFile {
   const chunking = chunkParamsFrom(o.chunking);
   if (!chunking)
     throw new StrataError('INTEGRITY', `${location}/strata.json has no chunking parameters`, { location });
-  return { format: o.format, chunking };
+  return { format: o.format, chunking, ...(typeof o.id === 'string' && o.id ? { id: o.id } : {}) };
 }
 
 /** Reads and checks the remote's strata.json; undefined when the remote is empty (never pushed to). */
@@ -131,6 +137,7 @@ export async function createRemoteConfig(
   const cfg: RemoteConfigFile = {
     format: REMOTE_FORMAT_VERSION,
     chunking: { min: chunking.min, avg: chunking.avg, max: chunking.max },
+    id: newWriterId(),
   };
   try {
     await store.putIfMatch(REMOTE_CONFIG_KEY, enc(cfg), null);

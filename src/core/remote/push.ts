@@ -81,6 +81,11 @@ export interface PushResult {
   packs: number;
   /** Packs found already on the remote (from an interrupted earlier push) and not uploaded again. */
   packsSkipped: number;
+  /**
+   * True when the remote had lost objects it was known to hold (a pack vanished, or it was recreated at
+   * the same URL): every object of every ref pushed was checked against its indexes, and what it lacked sent.
+   */
+  verified?: boolean;
 }
 
 interface Target {
@@ -517,7 +522,8 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
     packs: 0,
     packsSkipped: 0,
   };
-  // 1. The remote's format and chunking (one GET; created on the first push, below).
+  // 1. The remote's format, chunking and identity (one GET; created on the first push, below). Another
+  // remote at this URL than the one this repository remembers (recreated, wiped) drops what it remembers.
   let cfg = await readRemoteConfig(store);
   if (cfg && !sameChunking(cfg.chunking, repo.chunking))
     throw new StrataError(
@@ -525,6 +531,8 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
       `remote ${remoteName} chunks with ${JSON.stringify(cfg.chunking)}, this repository with ${JSON.stringify(repo.chunking)}; they must match`,
       { remote: remoteName, remoteChunking: cfg.chunking, localChunking: repo.chunking },
     );
+  const cache = new CachedRemoteIndex(repo, remoteName);
+  cache.checkIdentity(cfg);
   // 2. Where the remote refs are now (one GET each, with the etag for the compare-and-swap).
   const current = await Promise.all(wanted.map((t) => readRemoteRef(store, t.ref)));
   const updates: { t: Target; cur: Awaited<ReturnType<typeof readRemoteRef>>; status: PushStatus }[] = [];
@@ -548,33 +556,51 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
       `push rejected, the remote holds commits this push would drop: ${rejected.join(', ')}; fetch, merge (strata pull) and push again, or use --force`,
       { remote: remoteName, refs: rejected },
     );
-  if (updates.length) {
-    if (!cfg) cfg = await createRemoteConfig(store, repo.chunking);
+  // 3. What the remote holds now: one LIST of packs/ (also when every ref is up to date: a pack deleted
+  // behind our back is found here), a GET per unseen index.
+  let listing: PackListing | undefined;
+  if (cfg) {
+    opts.progress?.onPhase?.('reading remote indexes');
+    listing = await cache.sync(store, opts.signal);
+  }
+  // An unverified remote lost objects it was known to hold: every ref pushed is checked whole, up to date
+  // or not, and no remote ref is trusted to stand for its history.
+  const verify = cache.unverified;
+  const tips = verify ? wanted : updates.map((u) => u.t);
+  if (tips.length) {
+    if (!cfg) {
+      cfg = await createRemoteConfig(store, repo.chunking);
+      cache.checkIdentity(cfg);
+    }
     if (!sameChunking(cfg.chunking, repo.chunking))
       throw new StrataError('BAD_INPUT', `remote ${remoteName} was created with other chunking parameters`, {
         remote: remoteName,
       });
-    // 3. What the remote holds: its pack indexes (cached locally; one LIST, a GET per unseen index).
-    opts.progress?.onPhase?.('reading remote indexes');
-    const cache = new CachedRemoteIndex(repo, remoteName);
-    const listing = await cache.sync(store, opts.signal);
-    // 4. What it lacks: walk from what we push, stopping at commits the remote is known to hold.
+    if (!listing) {
+      opts.progress?.onPhase?.('reading remote indexes');
+      listing = await cache.sync(store, opts.signal);
+    }
+    // 4. What it lacks: walk from what we push, stopping at commits the remote holds (in its indexes now)
+    // and one of its refs names or named: their history is complete there, as refs move only after their
+    // packs land.
     opts.progress?.onPhase?.('counting objects');
-    const boundary = [
-      ...updates.flatMap((u) => (u.cur ? [u.cur.commit] : [])),
-      ...(
-        repo.db.prep('SELECT target FROM remote_refs WHERE remote = ?').all(remoteName) as {
-          target: string;
-        }[]
-      ).map((r) => r.target as Hash),
-    ];
+    const boundary = verify
+      ? []
+      : [
+          ...updates.flatMap((u) => (u.cur ? [u.cur.commit] : [])),
+          ...(
+            repo.db.prep('SELECT target FROM remote_refs WHERE remote = ?').all(remoteName) as {
+              target: string;
+            }[]
+          ).map((r) => r.target as Hash),
+        ].filter((c) => cache.has(c));
     const {
       meta,
       chunks,
       bytes: estimate,
     } = objectsToSend(
       repo,
-      updates.map((u) => u.t.commit),
+      tips.map((t) => t.commit),
       boundary,
       (h) => cache.has(h),
     );
@@ -616,6 +642,11 @@ async function pushTo(repo: Repository, store: ObjectStore, opts: PushOptions): 
         status: u.status,
         ...(recovered ? { recovered } : {}),
       });
+    }
+    // Every ref pushed is now complete on the remote, checked object by object.
+    if (verify) {
+      cache.markVerified();
+      result.verified = true;
     }
   }
   for (const r of result.refs) if (r.status === 'up-to-date') recordRemoteRef(repo, remoteName, r.ref, r.new);

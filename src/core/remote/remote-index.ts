@@ -1,13 +1,16 @@
 /**
- * What a remote holds: the union of its packs' `.idx` files. The idx files are the truth; the local
- * repository caches what it learned from them (tables remote_packs / remote_objects, schema 2) so that
- * each idx is downloaded once, and records the packs it pushed itself as they land.
+ * What a remote holds: the union of the `.idx` files of its packs whose `.pack` is listed too. The remote is
+ * the truth; the local repository caches what it learned from it (tables remote_packs / remote_objects,
+ * schema 2) so that each idx is downloaded once, and records the packs it pushed itself as they land. Every
+ * operation lists packs/ first and checks the cache against the listing and the remote's identity marker
+ * (strata.json `id`): a cached pack that is no longer listed, or another remote at the same URL, drops the
+ * cache and marks the remote unverified (docs/REMOTES.md "What push trusts").
  */
 import pLimit from 'p-limit';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { decodePackIndex, type PackEntry } from '../../storage/pack-format.js';
 import type { Repository } from '../repository.js';
-import { PACKS_PREFIX, idxKey } from './layout.js';
+import { PACKS_PREFIX, idxKey, type RemoteConfigFile } from './layout.js';
 
 /** A row of the remote_objects cache table. */
 interface RemoteObjectRow {
@@ -35,6 +38,13 @@ export interface PackListing {
   indexed: Set<string>;
   packs: Set<string>;
 }
+
+/**
+ * The packs a remote holds: an `.idx` and its `.pack` both listed. A `.pack` alone is an interrupted upload;
+ * an `.idx` alone names a pack deleted behind strata's back, whose objects are gone.
+ */
+export const heldPacks = (l: PackListing): Set<string> =>
+  new Set([...l.indexed].filter((n) => l.packs.has(n)));
 
 export async function listRemotePacks(store: ObjectStore, signal?: AbortSignal): Promise<PackListing> {
   const indexed = new Set<string>();
@@ -81,8 +91,8 @@ export class MemoryRemoteIndex implements RemoteIndex {
 /** Lists the remote's packs and reads every index (one LIST, one GET per pack). */
 export async function loadRemoteIndex(store: ObjectStore, signal?: AbortSignal): Promise<MemoryRemoteIndex> {
   const idx = new MemoryRemoteIndex();
-  const { indexed } = await listRemotePacks(store, signal);
-  await fetchIndexes(store, indexed, (name, entries) => idx.add(name, entries));
+  const held = heldPacks(await listRemotePacks(store, signal));
+  await fetchIndexes(store, held, (name, entries) => idx.add(name, entries));
   return idx;
 }
 
@@ -140,6 +150,46 @@ export class CachedRemoteIndex implements RemoteIndex {
     });
   }
 
+  private cfg(k: 'id' | 'unverified'): string {
+    return `remote.${this.remote}.${k}`;
+  }
+
+  /**
+   * True when the remote lost objects this repository knew it held (a pack vanished, or the remote was
+   * recreated): a push then trusts no ref on it and checks every object it pushes against the indexes,
+   * until one such push succeeds. Kept in the repository, so an interrupted push leaves it set.
+   */
+  get unverified(): boolean {
+    return this.repo.db.getConfig(this.cfg('unverified')) === 'true';
+  }
+
+  markUnverified(): void {
+    this.repo.db.setConfig(this.cfg('unverified'), 'true');
+  }
+
+  markVerified(): void {
+    this.repo.db.setConfig(this.cfg('unverified'), undefined);
+  }
+
+  /**
+   * Checks the remote's identity (strata.json, read by the caller just before; undefined when the remote is
+   * empty) against the one remembered. Another remote at the same URL, or an empty remote where packs were
+   * known, drops the cache and marks the remote unverified. Remembers the identity seen. Returns true when
+   * the cache was dropped.
+   */
+  checkIdentity(config: RemoteConfigFile | undefined): boolean {
+    const remembered = this.repo.db.getConfig(this.cfg('id'));
+    const current = config?.id;
+    const hadState = remembered !== undefined || this.knownPacks().size > 0;
+    const other = config ? remembered !== undefined && remembered !== current : hadState;
+    if (other) {
+      this.clear();
+      this.markUnverified();
+    }
+    this.repo.db.setConfig(this.cfg('id'), current);
+    return other;
+  }
+
   /** Hashes of every cached object of the given kinds (e.g. all metadata). */
   hashesOfKinds(kinds: readonly number[]): RemoteObjectLocation[] {
     const rows = this.repo.db
@@ -152,17 +202,26 @@ export class CachedRemoteIndex implements RemoteIndex {
 
   /**
    * Brings the cache up to date with the remote: one listing of packs/, then a GET of each idx not seen
-   * before. If a cached pack has vanished (the remote was rebuilt), the cache starts over.
+   * before. If a cached pack is no longer held (its .idx or its .pack vanished: the remote was wiped,
+   * rebuilt or pruned behind our back), the cache starts over from the listing (an object may sit in two
+   * packs and the cache keeps one location, so dropping only the vanished pack's rows could forget objects
+   * that another pack still holds) and the remote is marked unverified.
    */
-  async sync(store: ObjectStore, signal?: AbortSignal): Promise<PackListing & { fetched: number }> {
+  async sync(
+    store: ObjectStore,
+    signal?: AbortSignal,
+  ): Promise<PackListing & { held: Set<string>; vanished: string[]; fetched: number }> {
     const listing = await listRemotePacks(store, signal);
+    const held = heldPacks(listing);
     let known = this.knownPacks();
-    if ([...known].some((n) => !listing.indexed.has(n))) {
+    const vanished = [...known].filter((n) => !held.has(n));
+    if (vanished.length) {
       this.clear();
+      this.markUnverified();
       known = new Set();
     }
-    const missing = [...listing.indexed].filter((n) => !known.has(n));
+    const missing = [...held].filter((n) => !known.has(n));
     await fetchIndexes(store, missing, (name, entries) => this.addPack(name, entries));
-    return { ...listing, fetched: missing.length };
+    return { ...listing, held, vanished, fetched: missing.length };
   }
 }

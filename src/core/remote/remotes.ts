@@ -139,11 +139,16 @@ export function addRemote(
   return { name, url: norm, ...settings };
 }
 
-/** Drops everything remembered about a remote: cached pack indexes and last-seen refs. */
+/**
+ * Drops everything remembered about a remote: cached pack indexes, last-seen refs, its identity and
+ * whether it must be verified (remote-index.ts).
+ */
 function forgetRemoteState(repo: Repository, name: string): void {
   repo.db.prep('DELETE FROM remote_objects WHERE remote = ?').run(name);
   repo.db.prep('DELETE FROM remote_packs WHERE remote = ?').run(name);
   repo.db.prep('DELETE FROM remote_refs WHERE remote = ?').run(name);
+  repo.db.setConfig(`remote.${name}.id`, undefined);
+  repo.db.setConfig(`remote.${name}.unverified`, undefined);
 }
 
 export function removeRemote(repo: Repository, name: string): void {
