@@ -254,6 +254,64 @@ export class LocalPacks {
   }
 
   /**
+   * The stored (still encoded) bytes of several objects of sealed packs, back to back in one new shared
+   * buffer, for a decoding thread: one allocation, no copy per object, and one read for objects that lie
+   * next to each other in a pack (a file's chunks usually do). `at[i]` is where object i's bytes start in
+   * the buffer, or -1 for one that is not in a sealed pack (missing, or still being written): read those
+   * with readEncoded, which says what is wrong.
+   */
+  readEncodedShared(hashes: readonly string[]): {
+    buffer: SharedArrayBuffer;
+    at: number[];
+    locations: (ObjectLocation | undefined)[];
+  } {
+    const locations = hashes.map((h) => (this.pendingEntry(h) ? undefined : this.db.findObject(h)));
+    const at: number[] = [];
+    let total = 0;
+    for (const loc of locations) {
+      at.push(loc ? total : -1);
+      if (loc) total += loc.length;
+    }
+    const buffer = new SharedArrayBuffer(total);
+    const view = new Uint8Array(buffer);
+    for (let i = 0; i < locations.length;) {
+      const loc = locations[i];
+      if (!loc) {
+        i++;
+        continue;
+      }
+      // A run of objects stored one after the other in the same pack: one read.
+      let j = i + 1;
+      let end = loc.offset + loc.length;
+      while (j < locations.length) {
+        const next = locations[j];
+        if (!next || next.pack !== loc.pack || next.offset !== end || at[j] !== at[i]! + (end - loc.offset))
+          break;
+        end += next.length;
+        j++;
+      }
+      let name = this.names.get(loc.pack);
+      if (name === undefined) this.names.set(loc.pack, (name = this.db.packName(loc.pack)));
+      const path = join(this.dir, `${name}.pack`);
+      const fd = this.fdFor(loc.pack, path);
+      const length = end - loc.offset;
+      let got = 0;
+      while (got < length) {
+        const n = readSync(fd, view, at[i]! + got, length - got, loc.offset + got);
+        if (n === 0)
+          throw new StrataError('INTEGRITY', `${path} is truncated`, {
+            where: path,
+            offset: loc.offset,
+            length,
+          });
+        got += n;
+      }
+      i = j;
+    }
+    return { buffer, at, locations };
+  }
+
+  /**
    * Like readEncoded, but a delta-coded chunk comes back as a self-contained full copy (re-compressed,
    * codec 0 or 1), verified: what push writes to remotes, which never hold codec 2.
    */

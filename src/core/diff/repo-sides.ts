@@ -245,30 +245,33 @@ class ChunkCache {
     // Whole batches only, but for the plan's last one.
     while (until - plan.sent >= READ_AHEAD_BATCH || (until === plan.hashes.length && plan.sent < until)) {
       const end = Math.min(until, plan.sent + READ_AHEAD_BATCH);
-      const batch: Encoded[] = [];
       const hashes: string[] = [];
       for (let i = plan.sent; i < end; i++) {
         const h = plan.hashes[i]!;
         if (this.map.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
-        let e;
-        try {
-          e = this.repo.objects.packs.readEncoded(h);
-        } catch {
-          continue; // missing or unreadable: the inline read reports it when (if) the piece is read
-        }
-        if (e.kind !== KIND.chunk || (e.codec !== CODEC_NONE && e.codec !== CODEC_ZSTD)) continue;
-        batch.push({ codec: e.codec, bytes: e.bytes, rawLength: e.rawLength, hash: h });
         hashes.push(h);
       }
       plan.sent = end;
-      if (batch.length === 0) continue;
-      // One shared buffer per batch: the decoding thread reads the stored bytes without a copy or a transfer.
-      const shared = new Uint8Array(new SharedArrayBuffer(batch.reduce((n, e) => n + e.bytes.length, 0)));
-      let off = 0;
-      for (const e of batch) {
-        shared.set(e.bytes, off);
-        e.bytes = shared.subarray(off, (off += e.bytes.length));
+      if (hashes.length === 0) continue;
+      // The stored bytes straight into one shared buffer: the decoding thread reads them without a copy or a
+      // transfer. What cannot be read so (missing, unreadable, not a plain or zstd chunk) is read inline when
+      // (if) its piece is read, which reports what is wrong.
+      let read;
+      try {
+        read = this.repo.objects.packs.readEncodedShared(hashes);
+      } catch {
+        continue;
       }
+      const batch: Encoded[] = [];
+      const sent: string[] = [];
+      hashes.forEach((h, k) => {
+        const loc = read.locations[k];
+        if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;
+        const bytes = new Uint8Array(read.buffer, read.at[k]!, loc.length);
+        batch.push({ codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h });
+        sent.push(h);
+      });
+      if (batch.length === 0) continue;
       // Chunks sent ahead but never asked for (the engine cancelled more than the plan foresaw) are dropped
       // oldest first: what is held ahead stays bounded.
       for (const k of this.ahead.keys()) {
@@ -276,7 +279,7 @@ class ChunkCache {
         this.ahead.delete(k);
       }
       const decoded = sharedCompressPool().decode(batch);
-      hashes.forEach((h, k) =>
+      sent.forEach((h, k) =>
         this.ahead.set(
           h,
           decoded.then(
