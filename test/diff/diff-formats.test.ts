@@ -90,6 +90,30 @@ describe('matching', () => {
     expect(r.summary.warnings).toBe(2);
   });
 
+  it('an append or a deletion (the other side all cancelled) still warns about every malformed example', async () => {
+    const base = ['{"a":1}\n{"a":2}\n', '{"a":3}\n'];
+    // Appended: a valid example, a malformed one, and one equal to an example already there (added again).
+    const appended = sideFromPieces('x.jsonl', 'jsonl', [...base, '{"a":4}\n{"a":5\n{"a":1}\n']);
+    const r = await collect(sideFromPieces('x.jsonl', 'jsonl', base), appended);
+    expect(r.summary.counts).toEqual({ added: 3, removed: 0, modified: 0 });
+    expect(r.summary.warnings).toBe(1);
+    expect(r.warnings.map((w) => [w.side, w.line])).toEqual([['after', 5]]);
+    expect(r.changes.map((c) => [c.kind, c.raw ?? false, c.after])).toEqual([
+      ['added', false, { a: 4 }],
+      ['added', true, '{"a":5'],
+      ['added', false, { a: 1 }],
+    ]);
+    // The same file the other way round: a deletion.
+    const d = await collect(appended, sideFromPieces('x.jsonl', 'jsonl', base));
+    expect(d.summary.counts).toEqual({ added: 0, removed: 3, modified: 0 });
+    expect(d.summary.warnings).toBe(1);
+    expect(d.changes.map((c) => c.before)).toEqual([{ a: 4 }, '{"a":5', { a: 1 }]);
+    // With --stat (no events), the count of warnings is the same.
+    const stat = await collect(sideFromPieces('x.jsonl', 'jsonl', base), appended, { limit: 0 });
+    expect(stat.summary.warnings).toBe(1);
+    expect(stat.changes).toEqual([]);
+  });
+
   it('duplicate keys are reported, not merged', async () => {
     const b = sideFromBytes(
       'k.jsonl',

@@ -325,6 +325,12 @@ async function* diffFileIn(
   }
 
   // Pass 1: identities (and keys) of every example in the pieces that did not cancel.
+  /**
+   * Per side: every unit of the other side cancelled, so its examples that are left can only be added or
+   * removed (an append, a deletion): nothing to pair them with, so no content id is needed, only whether
+   * they parse (a malformed one is warned about).
+   */
+  const alone = [0, 1].map((s) => !shared[1 - s]!.includes(0)) as [boolean, boolean];
   /** Token of each shared unit (the fast path derives it from the unit; the general path counts). */
   let unitTok: [(u: number) => number, (u: number) => number] = [(u) => u, (u) => u];
   const recs: [Rec[], Rec[]] = [[], []];
@@ -604,6 +610,11 @@ async function* diffFileIn(
             // parsing every one of them cost most of the shuffle's time (pass 2 reads the pieces of the few
             // left over).
             if (gaveUp) continue;
+            if (alone[s]) {
+              const p = src.parse();
+              if (!p.ok) cols[s].setError(row, p.error);
+              continue;
+            }
             const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
             identify(tmp, src);
             cols[s].setCid(row, tmp.cid!, tmp.error);
@@ -664,11 +675,9 @@ async function* diffFileIn(
         const src = c.src.get(row.row);
         if (src) rec.src = src;
         const cid = c.cids.get(row.row);
-        if (cid !== undefined) {
-          rec.cid = cid;
-          const error = c.errors.get(row.row);
-          if (error !== undefined) rec.error = error;
-        }
+        if (cid !== undefined) rec.cid = cid;
+        const error = c.errors.get(row.row);
+        if (error !== undefined) rec.error = error;
         recs[s].push(rec);
       },
       !headersDiffer,
@@ -746,8 +755,11 @@ async function* diffFileIn(
 
   if (!keyPaths) {
     // What equal bytes did not match pairs by content (key order, number spelling do not matter).
-    await fetch([...recs[0], ...recs[1]], 'id');
-    matchBy(recs[0], recs[1], (r) => r.cid);
+    // (Only when both sides have examples left: else nothing pairs, and no id need be computed.)
+    if (recs[0].length > 0 && recs[1].length > 0) {
+      await fetch([...recs[0], ...recs[1]], 'id');
+      matchBy(recs[0], recs[1], (r) => r.cid);
+    }
   } else {
     const dups = { before: 0, after: 0, keys: [] as unknown[] };
     /** The examples of one key, each side in reading order (duplicates: content ids and key value known). */

@@ -31,7 +31,7 @@ export class IdColumns {
   private readonly w = new Uint32Array(WIDTH);
   /** Content ids computed while reading (the few lines left in changed regions), by row. */
   readonly cids = new Map<number, string>();
-  /** Parse errors of rows whose content id was computed. */
+  /** Parse errors of rows whose content id was computed, or that were only parsed (setError). */
   readonly errors = new Map<number, string>();
   /** Copies of lines kept from pass 1 (within the engine's budget), by row. */
   readonly src = new Map<number, ParsedRecord>();
@@ -82,6 +82,11 @@ export class IdColumns {
   /** Frees the buffer of spilled rows while the other side fills (SortedRecords.pause). */
   pause(): void {
     this.recs.pause();
+  }
+
+  /** A row whose content id is not needed (nothing to pair it with) but that does not parse. */
+  setError(r: number, error: string): void {
+    this.errors.set(r, error);
   }
 
   setCid(r: number, cid: string, error: string | undefined): void {
