@@ -164,6 +164,8 @@ const contentOf = (m: FileManifest): string | undefined => {
 
 /** Decoded chunks recently read, up to a byte budget (LRU), shared by both sides of a diff. */
 const CHUNK_CACHE_BYTES = 8 * 1024 * 1024;
+/** Bytes of read-ahead batches that views of chunks still wanted may keep alive (ChunkCache.keepView). */
+const VIEW_BATCH_BYTES = 8 * 1024 * 1024;
 /** Chunks decoded ahead of the reader, per side, and per batch sent to the decoding thread. */
 const READ_AHEAD_CHUNKS = 256;
 const READ_AHEAD_BATCH = 32;
@@ -190,6 +192,11 @@ class ChunkCache {
   /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
   readonly openSegments = new Map<string, boolean>();
   private bytes = 0;
+  /** Chunks decoded ahead that planned pieces still read: views into their batches (keepView). */
+  private readonly views = new Map<string, Uint8Array>();
+  /** Batches the views keep alive: how many views each, and their bytes together. */
+  private readonly batchRefs = new Map<ArrayBufferLike, number>();
+  private viewBatchBytes = 0;
   constructor(private readonly repo: Repository) {}
 
   /**
@@ -198,6 +205,14 @@ class ChunkCache {
    * decompressed and verified once per piece.
    */
   async get(hash: string): Promise<Uint8Array> {
+    const view = this.views.get(hash);
+    if (view) {
+      // The last planned piece of this chunk lets its view (and, with the last view, its batch) go.
+      const left = (this.wanted.get(hash) ?? 1) - 1;
+      this.wanted.set(hash, left);
+      if (left <= 0) this.dropView(hash, view);
+      return view;
+    }
     const hit = this.map.get(hash);
     if (hit) {
       this.map.delete(hash);
@@ -213,6 +228,10 @@ class ChunkCache {
       const left = (this.wanted.get(hash) ?? 1) - 1;
       this.wanted.set(hash, left);
       if (data && left <= 0) return data;
+      if (data) {
+        this.keepView(hash, data);
+        return data;
+      }
     }
     // Read inline when not sent ahead, or when the decoding thread could not decode it (a delta-coded
     // chunk, or a damaged one: the inline read then reports what is wrong).
@@ -221,10 +240,46 @@ class ChunkCache {
     return data;
   }
 
+  /**
+   * Keeps a chunk decoded ahead that more planned pieces read, as the view into its batch it is: the pieces
+   * of one chunk are mostly read one after the other, so copying it out (as the LRU must, not to keep whole
+   * batches alive) cost a copy of nearly every chunk a deletion diff reads. Past VIEW_BATCH_BYTES of batches
+   * kept alive, the oldest views are copied into the LRU instead.
+   */
+  private keepView(hash: string, data: Uint8Array): void {
+    if (data.buffer.byteLength <= 2 * data.length) {
+      this.remember(hash, data);
+      return;
+    }
+    this.views.set(hash, data);
+    const n = this.batchRefs.get(data.buffer) ?? 0;
+    if (n === 0) this.viewBatchBytes += data.buffer.byteLength;
+    this.batchRefs.set(data.buffer, n + 1);
+    for (const [k, v] of this.views) {
+      if (this.viewBatchBytes <= VIEW_BATCH_BYTES) break;
+      this.dropView(k, v);
+      this.remember(k, v);
+    }
+  }
+
+  private dropView(hash: string, view: Uint8Array): void {
+    this.views.delete(hash);
+    const n = (this.batchRefs.get(view.buffer) ?? 1) - 1;
+    if (n > 0) this.batchRefs.set(view.buffer, n);
+    else {
+      this.batchRefs.delete(view.buffer);
+      this.viewBatchBytes -= view.buffer.byteLength;
+    }
+  }
+
   private remember(hash: string, data: Uint8Array): void {
     if (data.length > CHUNK_CACHE_BYTES / 4) return;
     // A chunk decoded on the pool is a view into its batch's buffer: kept alone, it would keep the batch.
-    if (data.buffer.byteLength > 2 * data.length) data = Buffer.from(data);
+    if (data.buffer.byteLength > 2 * data.length) {
+      const copy = Buffer.allocUnsafe(data.length);
+      copy.set(data);
+      data = copy;
+    }
     this.map.set(hash, data);
     this.bytes += data.length;
     for (const [k, v] of this.map) {
