@@ -26,6 +26,7 @@ import { IdColumns, matchIds } from './id-columns.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
   MAX_JSON_BYTES,
+  jsonParses,
   lineRecord,
   openReader,
   splitLines,
@@ -591,9 +592,6 @@ async function* diffFileIn(
           const line = base === undefined ? undefined : base + L.no[i]!;
           // Keep a copy of the line (within a budget) so that pass 2 need not read the piece again.
           const keep = keepSrc && kept + slice.length <= KEEP_BYTES;
-          const src = keep
-            ? lineRecord(Buffer.from(slice), line, la[s].jsonl)
-            : lineRecord(slice, line, la[s].jsonl);
           if (keep) kept += slice.length;
           if (!keyPaths) {
             const row = cols[s].push(
@@ -604,12 +602,23 @@ async function* diffFileIn(
               undefined,
               bytesIdentity(slice),
             );
-            if (keep) cols[s].src.set(row, src);
+            if (keep) cols[s].src.set(row, lineRecord(Buffer.from(slice), line, la[s].jsonl));
             // The content id now, while the bytes are at hand: pass 2 need not read the piece for it. Not when
             // the line diff gave up on a two-sided region: in a shuffle most of those lines match by bytes, and
             // parsing every one of them cost most of the shuffle's time (pass 2 reads the pieces of the few
             // left over).
             if (gaveUp) continue;
+            // (No objects per line where the bytes tell: this runs for every line of the changed regions.)
+            if (la[s].jsonl && ignore.length === 0) {
+              if (!alone[s]) {
+                const cid = contentIdOfJson(slice);
+                if (cid !== undefined) {
+                  cols[s].setCid(row, cid, undefined);
+                  continue;
+                }
+              } else if (jsonParses(slice)) continue;
+            }
+            const src = lineRecord(slice, line, la[s].jsonl);
             if (alone[s]) {
               const p = src.parse();
               if (!p.ok) cols[s].setError(row, p.error);
@@ -620,6 +629,9 @@ async function* diffFileIn(
             cols[s].setCid(row, tmp.cid!, tmp.error);
             continue;
           }
+          const src = keep
+            ? lineRecord(Buffer.from(slice), line, la[s].jsonl)
+            : lineRecord(slice, line, la[s].jsonl);
           const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
           if (keep) rec.src = src;
           identify(rec, src);

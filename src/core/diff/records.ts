@@ -164,6 +164,16 @@ export function splitLines(bytes: Uint8Array, jsonl: boolean): LineSpans {
 }
 
 /** One line as a record: `slice` is its bytes (without the line break), `line` its 1-based number if known. */
+/** Whether a JSON Lines record parses (as lineRecord's parse would decide). */
+export function jsonParses(slice: Uint8Array): boolean {
+  try {
+    JSON.parse(decoder.decode(slice));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: boolean): ParsedRecord {
   // Not memoized: a record kept between the passes must hold its bytes only, not a decoded copy as well.
   const getText = (): string => decoder.decode(slice);
