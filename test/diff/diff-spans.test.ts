@@ -123,6 +123,38 @@ describe('sub-chunk spans', () => {
     }
   });
 
+  it('sides paired by the repository (partner arrays) diff exactly as sides matched by piece ids', async () => {
+    const { repo, chunks, at, put } = setup();
+    const [C0, C1, C2] = chunks as [Hash, Hash, Hash];
+    // Moved, repeated, dropped and cut ranges: the walk in order and the multiset both pair some.
+    const oldM = put([
+      [C0, 0, at(0, 10)],
+      [C1, 0, at(1, 10)],
+      [C2, 0, at(2, 10)],
+      [C1, 0, at(1, 10)],
+    ]);
+    const newM = put([
+      [C2, 0, at(2, 4)],
+      [C0, 0, at(0, 10)],
+      [C1, 0, at(1, 10)],
+      [C2, at(2, 6), at(2, 10) - at(2, 6)],
+      [C0, at(0, 2), at(0, 3) - at(0, 2)],
+    ]);
+    const [bs, as] = sidesFromManifests(repo, 'd.jsonl', oldM, newM);
+    expect(bs!.partner).toBeDefined();
+    expect(as!.partner).toBeDefined();
+    // Every partner is mutual and names a piece with the same id.
+    bs!.partner!.forEach((j, i) => {
+      if (j < 0) return;
+      expect(as!.partner![j]).toBe(i);
+      expect(as!.pieces[j]!.id).toBe(bs!.pieces[i]!.id);
+    });
+    const paired = await collect(bs, as);
+    const byIds = await collect({ ...bs!, partner: undefined }, { ...as!, partner: undefined });
+    expect(paired.events).toEqual(byIds.events);
+    expect(paired.summary.cost.piecesShared).toBeGreaterThan(0);
+  });
+
   it('a version that re-cuts the same bytes into sub-ranges is identical, nothing read', async () => {
     const { repo, chunks, at, put } = setup();
     const [C0, C1, C2] = chunks as [Hash, Hash, Hash];

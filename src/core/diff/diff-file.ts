@@ -293,7 +293,30 @@ async function* diffFileIn(
   /** The shared pairs (before unit, after unit), in before order. */
   let sharedB = new Int32Array(0);
   let sharedA = new Int32Array(0);
-  if (!headersDiffer) {
+  const partners =
+    before?.partner &&
+    after?.partner &&
+    readers[0].units === before.pieces &&
+    readers[1].units === after.pieces
+      ? ([before.partner, after.partner] as const)
+      : undefined;
+  if (!headersDiffer && partners) {
+    // The sides paired their pieces themselves (two stored versions): no map of ids.
+    const pb = new Int32Array(Math.min(nUnits[0], nUnits[1]));
+    const pa = new Int32Array(pb.length);
+    let n = 0;
+    for (let i = 0; i < nUnits[0]; i++) {
+      const j = partners[0][i]!;
+      if (j < 0 || j >= nUnits[1] || partners[1][j] !== i || n === pb.length) continue;
+      pb[n] = i;
+      pa[n++] = j;
+      shared[0][i] = 1;
+      shared[1][j] = 1;
+    }
+    sharedB = pb.slice(0, n);
+    sharedA = pa.slice(0, n);
+    cost.piecesShared = n * 2;
+  } else if (!headersDiffer) {
     // The k-th occurrence of a piece id before pairs with its k-th occurrence after: the after units of an
     // id are chained in order (first occurrence by id, then `nextSame`).
     const head = new Map<string, number>();

@@ -268,6 +268,8 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
 export interface Pairing {
   ids: [string[], string[]];
   unmatched: [Uint8Array, Uint8Array];
+  /** For each part, the index of its partner on the other side, or -1. */
+  partner: [Int32Array, Int32Array];
 }
 
 /**
@@ -358,5 +360,5 @@ export function pairParts(a: Parts, b: Parts): Pairing {
     unmatched[1][q] = 1;
     ids[1][q] = `${prefix(b, q)}a${q}`;
   }
-  return { ids, unmatched };
+  return { ids, unmatched, partner };
 }

@@ -138,12 +138,16 @@ export function sidesFromManifests(
     ];
   }
   if (lines) [pb, pa] = refineParts(pb, pa, table.hashes.length);
-  const { ids, unmatched } = pairParts(pb, pa);
+  const { ids, unmatched, partner } = pairParts(pb, pa);
   const plans = readPlans([pb, pa], unmatched, table, cache.wanted);
-  return [
-    sideFromParts(repo, path, before!, pb, table, cache, ids[0], plans?.[0]),
-    sideFromParts(repo, path, after!, pa, table, cache, ids[1], plans?.[1]),
-  ];
+  const sb = sideFromParts(repo, path, before!, pb, table, cache, ids[0], plans?.[0]);
+  const sa = sideFromParts(repo, path, after!, pa, table, cache, ids[1], plans?.[1]);
+  // The pairing holds for the pieces as parted; glued pieces (glueRecords) are paired by their ids.
+  if (sb.pieces.length === pb.n && sa.pieces.length === pa.n) {
+    sb.partner = partner[0];
+    sa.partner = partner[1];
+  }
+  return [sb, sa];
 }
 
 /**

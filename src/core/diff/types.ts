@@ -29,6 +29,13 @@ export interface DiffSide {
   readRange(offset: number, length: number): Promise<Uint8Array>;
   /** CSV/TSV dialect from the file's attributes; defaults: ',' or '\t', quote '"'. */
   dialect?: { delimiter?: string; quote?: string | false };
+  /**
+   * Set on both sides by code that pairs their pieces itself (two stored versions, repo-sides.ts): for each
+   * piece, the index of the piece of the other side that holds the same bytes, or -1. Paired pieces have
+   * equal ids too (every pair its own); the engine then cancels by these arrays instead of matching ids in a
+   * map, which for a span-coded file is hundreds of thousands of entries.
+   */
+  partner?: Int32Array;
 }
 
 export interface DiffOptions {
