@@ -22,6 +22,7 @@ export class ChunkSink {
   private batch: Batch | undefined;
   private batchBytes = 0;
   private readonly inflight: { batch: Batch; result: Promise<PackedBatch> }[] = [];
+  /** Chunks added and not yet written. */
   private readonly queued = new Set<string>();
   /**
    * A batch is copied into a shared region, which the worker compresses in place (compressPacked): no
@@ -86,6 +87,7 @@ export class ChunkSink {
       const raw = batch.ends[i]! - (i ? batch.ends[i - 1]! : 0);
       const s = i ? ends[i - 1]! : 0;
       this.packs.putEncoded(batch.hashes[i]!, KIND.chunk, codecs[i]!, raw, stored.subarray(s, ends[i]!));
+      this.queued.delete(batch.hashes[i]!); // in the pack now: packs.has() answers for it
     }
     // Written (putEncoded writes through): the region may be filled again.
     if (batch.region.byteLength === REGION_BYTES) this.spare.push(batch.region);
