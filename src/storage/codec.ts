@@ -11,10 +11,13 @@ export const CODEC_NONE = 0;
 export const CODEC_ZSTD = 1;
 export type Codec = typeof CODEC_NONE | typeof CODEC_ZSTD;
 
-/** Compresses with zstd; returns the raw bytes with CODEC_NONE when that is not smaller by at least 1/16. */
-export function encode(data: Uint8Array, level = 3): { codec: Codec; bytes: Uint8Array } {
+/**
+ * Compresses with zstd; returns the raw bytes with CODEC_NONE when that is not smaller by at least 1/16.
+ * With `view`, zstd bytes are a view of a scratch buffer that the next call overwrites (zstdCompress).
+ */
+export function encode(data: Uint8Array, level = 3, view = false): { codec: Codec; bytes: Uint8Array } {
   if (data.length < 64) return { codec: CODEC_NONE, bytes: data };
-  const z = zstdCompress(data, level);
+  const z = zstdCompress(data, level, view);
   if (z.length > data.length - (data.length >> 4)) return { codec: CODEC_NONE, bytes: data };
   return { codec: CODEC_ZSTD, bytes: z };
 }

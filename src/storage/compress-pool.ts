@@ -33,12 +33,45 @@ export interface Encoded {
  */
 export type Job =
   | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
+  | { id: number; op: 'pack'; level: number; region: SharedArrayBuffer; ends: Uint32Array }
   | { id: number; op: 'decode'; items: Encoded[]; out?: SharedArrayBuffer; keyMin?: number };
 
 /** A worker's answer: compressed items, or decoded ones (packed, or in the job's `out`) and their keys. */
 export type Reply =
   | { id: number; out: Compressed[] }
+  | { id: number; batch: PackedBatch }
   | { id: number; packed?: Uint8Array; sizes: number[]; keys?: Float64Array; bounds?: number[] };
+
+/**
+ * A batch compressed in place (compressInPlace): item i is stored with codec `codecs[i]` as bytes
+ * [ends[i - 1], ends[i]) of the region (from 0 for the first).
+ */
+export interface PackedBatch {
+  codecs: Uint8Array<ArrayBuffer>;
+  ends: Uint32Array<ArrayBuffer>;
+}
+
+/**
+ * Compresses the items lying back to back in `region` (item i: bytes [ends[i - 1], ends[i]), the first from
+ * 0) with the codec rules of codec.ts, writing their stored bytes back to back over them from 0. A stored
+ * item is never longer than its raw bytes (encode() keeps raw bytes that do not shrink), so item i's stored
+ * bytes end by the end of its raw bytes: they never overwrite an item not yet compressed.
+ */
+export function compressInPlace(region: Uint8Array, ends: Uint32Array, level: number): PackedBatch {
+  const codecs = new Uint8Array(ends.length);
+  const out = new Uint32Array(ends.length);
+  let at = 0;
+  for (let i = 0, s = 0; i < ends.length; s = ends[i]!, i++) {
+    const r = encode(region.subarray(s, ends[i]!), level, true); // copied out at once
+    if (r.bytes.length > ends[i]! - s) throw new Error('a stored item longer than its raw bytes');
+    if (r.codec === CODEC_NONE) region.copyWithin(at, s, ends[i]!);
+    else region.set(r.bytes, at);
+    codecs[i] = r.codec;
+    at += r.bytes.length;
+    out[i] = at;
+  }
+  return { codecs, ends: out };
+}
 
 /** Decoded items (undefined: did not decode to its hash) and, if asked for, their records' keys. */
 export interface Decoded {
@@ -135,6 +168,23 @@ export class CompressPool {
   }
 
   /**
+   * Compresses the items lying back to back in a shared region (item i: bytes [ends[i - 1], ends[i]), the
+   * first from 0), in place (compressInPlace): one region serves both ways, and the reply is two small
+   * arrays rather than a buffer and an object per item. The region is the caller's again once the result
+   * came back.
+   */
+  compressPacked(region: SharedArrayBuffer, ends: Uint32Array, level: number): Promise<PackedBatch> {
+    if (!this.parallel) return Promise.resolve(compressInPlace(new Uint8Array(region), ends, level));
+    return this.submit<PackedBatch>(
+      (id) => ({ id, op: 'pack', level, region, ends }),
+      (m) => {
+        if (!('batch' in m)) throw new Error('a decode reply to a pack job');
+        return m.batch;
+      },
+    );
+  }
+
+  /**
    * Decodes and verifies a batch of stored objects (decodeVerified): each comes back as its bytes, or
    * undefined if it does not decode to its hash.
    */
@@ -155,7 +205,7 @@ export class CompressPool {
       return Promise.resolve({ data, records: splitKeys(keys, bounds) });
     }
     const finish = (m: Reply): Decoded => {
-      if ('out' in m) throw new Error('a compress reply to a decode job');
+      if (!('sizes' in m)) throw new Error('a compress reply to a decode job');
       const data = unpack(m.packed ?? new Uint8Array(out!), m.sizes);
       return m.keys ? { data, records: splitKeys(m.keys, m.bounds!) } : { data };
     };

@@ -4,7 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
-import { decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
+import { compressInPlace, decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
 import { keyAll } from './record-keys.js';
 
 /** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
@@ -17,6 +17,11 @@ function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
 }
 
 parentPort!.on('message', (job: Job) => {
+  if (job.op === 'pack') {
+    const batch = compressInPlace(new Uint8Array(job.region), job.ends, job.level);
+    parentPort!.postMessage({ id: job.id, batch }, [batch.codecs.buffer, batch.ends.buffer]);
+    return;
+  }
   if (job.op === 'decode') {
     // Decoded straight into one buffer: the caller's shared one if it gave one large enough, else one moved
     // to the caller (unpack() in compress-pool.ts). A decoded copy per chunk would pile up here as garbage

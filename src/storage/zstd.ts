@@ -19,11 +19,15 @@ const cctx = new binding.CCtx();
 const dctx = new binding.DCtx();
 let scratch = Buffer.allocUnsafe(0);
 
-export function zstdCompress(data: Uint8Array, level: number): Buffer {
+/**
+ * One zstd frame of `data`. With `view`, the frame is a view of this module's scratch buffer, valid until
+ * the next call (a caller that copies it at once allocates nothing per call); else a buffer of its own.
+ */
+export function zstdCompress(data: Uint8Array, level: number, view = false): Buffer {
   const bound = binding.compressBound(data.length);
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, 256 * 1024));
   const n = cctx.compress(scratch, data, level);
-  return Buffer.from(scratch.subarray(0, n));
+  return view ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n));
 }
 
 /**

@@ -3,7 +3,7 @@
  * threads while the main thread keeps chunking and hashing, and appended to the pack in submission order
  * (so the pack layout does not depend on thread timing). Memory is bounded by the batches in flight.
  */
-import { sharedCompressPool, type CompressPool, type Compressed } from '../../storage/compress-pool.js';
+import { sharedCompressPool, type CompressPool, type PackedBatch } from '../../storage/compress-pool.js';
 import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 
@@ -11,25 +11,24 @@ const BATCH_BYTES = 4 << 20;
 /** A batch's shared region: a batch is sent when it holds BATCH_BYTES or the next chunk does not fit. */
 const REGION_BYTES = BATCH_BYTES + (BATCH_BYTES >> 2);
 
-interface Item {
-  hash: string;
-  data: Uint8Array;
+/** A batch: its chunks' hashes and ends, back to back in its region from 0. */
+interface Batch {
+  hashes: string[];
+  ends: number[];
+  region: SharedArrayBuffer;
 }
 
 export class ChunkSink {
-  private batch: Item[] = [];
+  private batch: Batch | undefined;
   private batchBytes = 0;
-  private readonly inflight: {
-    items: Item[];
-    result: Promise<Compressed[]>;
-    region: SharedArrayBuffer | undefined;
-  }[] = [];
+  private readonly inflight: { batch: Batch; result: Promise<PackedBatch> }[] = [];
+  /** Chunks added and not yet written. */
   private readonly queued = new Set<string>();
   /**
-   * The batch being filled is copied into a shared region (the worker reads it there: no copy per chunk on
-   * either thread, to be collected later); a region is reused once its batch is written.
+   * A batch is copied into a shared region, which the worker compresses in place (compressPacked): no
+   * buffer or object per chunk on either thread, to be collected later. A region is reused once its batch
+   * is written.
    */
-  private region: SharedArrayBuffer | undefined;
   private readonly spare: SharedArrayBuffer[] = [];
 
   /**
@@ -47,44 +46,51 @@ export class ChunkSink {
     if (this.queued.has(hash) || this.packs.has(hash)) return;
     this.queued.add(hash);
     if (this.batchBytes + data.length > REGION_BYTES) await this.dispatch();
-    // A copy (the chunk may be a view into a larger read buffer), into the batch's region if it fits.
-    let copy: Uint8Array;
-    if (data.length <= REGION_BYTES) {
-      this.region ??= this.spare.pop() ?? new SharedArrayBuffer(REGION_BYTES);
-      copy = new Uint8Array(this.region, this.batchBytes, data.length);
-      copy.set(data);
-    } else copy = Uint8Array.prototype.slice.call(data);
-    this.batch.push({ hash, data: copy });
+    // A copy (the chunk may be a view into a larger read buffer); a chunk larger than a region gets its own.
+    const b = (this.batch ??= {
+      hashes: [],
+      ends: [],
+      region:
+        data.length > REGION_BYTES
+          ? new SharedArrayBuffer(data.length)
+          : (this.spare.pop() ?? new SharedArrayBuffer(REGION_BYTES)),
+    });
+    new Uint8Array(b.region, this.batchBytes, data.length).set(data);
     this.batchBytes += data.length;
+    b.hashes.push(hash);
+    b.ends.push(this.batchBytes);
     if (this.batchBytes >= BATCH_BYTES) await this.dispatch();
   }
 
   private async dispatch(): Promise<void> {
-    if (this.batch.length === 0) return;
-    const items = this.batch;
-    const region = this.region;
-    this.batch = [];
+    const batch = this.batch;
+    if (!batch) return;
+    this.batch = undefined;
     this.batchBytes = 0;
-    this.region = undefined;
     const pool = (this.pool ??= sharedCompressPool());
     const maxInflight = Math.max(2, pool.size * 2);
-    const result = pool.compress(
-      items.map((i) => i.data),
+    const result = pool.compressPacked(
+      batch.region,
+      Uint32Array.from(batch.ends),
       this.packs.compressionLevel,
     );
     result.catch(() => undefined); // observed in writeOldest
-    this.inflight.push({ items, result, region });
+    this.inflight.push({ batch, result });
     while (this.inflight.length > maxInflight) await this.writeOldest();
   }
 
   private async writeOldest(): Promise<void> {
-    const { items, result, region } = this.inflight.shift()!;
-    const out = await result;
-    items.forEach((it, i) =>
-      this.packs.putEncoded(it.hash, KIND.chunk, out[i]!.codec, it.data.length, out[i]!.bytes),
-    );
+    const { batch, result } = this.inflight.shift()!;
+    const { codecs, ends } = await result;
+    const stored = new Uint8Array(batch.region);
+    for (let i = 0; i < ends.length; i++) {
+      const raw = batch.ends[i]! - (i ? batch.ends[i - 1]! : 0);
+      const s = i ? ends[i - 1]! : 0;
+      this.packs.putEncoded(batch.hashes[i]!, KIND.chunk, codecs[i]!, raw, stored.subarray(s, ends[i]!));
+      this.queued.delete(batch.hashes[i]!); // in the pack now: packs.has() answers for it
+    }
     // Written (putEncoded writes through): the region may be filled again.
-    if (region) this.spare.push(region);
+    if (batch.region.byteLength === REGION_BYTES) this.spare.push(batch.region);
   }
 
   /** Writes everything queued; afterwards every added chunk is in the (unflushed) pack. */

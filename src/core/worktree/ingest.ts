@@ -17,14 +17,7 @@ import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
 import { ChunkSink } from './chunk-sink.js';
-import {
-  pushSpan,
-  SpanEncoder,
-  YIELD_EVERY,
-  yieldToEventLoop,
-  type Coverage,
-  type Piece,
-} from './span-encoder.js';
+import { SpanEncoder, YIELD_EVERY, yieldToEventLoop, type Coverage, type Piece } from './span-encoder.js';
 import type { FormatInfo } from './formats.js';
 
 export interface IngestResult {
@@ -70,7 +63,7 @@ export async function ingestFile(
   const twoPass =
     opts.store && opts.previous !== undefined && SPAN_FORMATS.has(fmt.format) && packs.has(opts.previous);
   const fresh: NewChunk[] = [];
-  const freshIndex = new Map<string, number>();
+  const freshNames = new Set<string>();
   let kept = 0;
   let spanCoded = false;
   let fd: number | undefined;
@@ -96,14 +89,14 @@ export async function ingestFile(
     const h = hashBytes(chunk);
     canonical.push([h, 0, chunk.length]);
     if (opts.store) {
-      const stored = packs.has(h) || freshIndex.has(h);
+      const stored = packs.has(h) || freshNames.has(h);
       if (stored || !twoPass) {
         if (!stored) await sink!.add(h, chunk);
         layout.push(-1);
       } else {
         const keep = kept + chunk.length <= KEEP_BYTES;
         if (keep) kept += chunk.length;
-        freshIndex.set(h, fresh.length);
+        freshNames.add(h);
         enc!.want(fresh.length, chunk);
         layout.push(fresh.length);
         fresh.push({
@@ -111,7 +104,7 @@ export async function ingestFile(
           offset: size,
           length: chunk.length,
           at: canonical.length - 1,
-          ...(keep ? { data: Uint8Array.prototype.slice.call(chunk) } : {}),
+          data: keep ? Uint8Array.prototype.slice.call(chunk) : undefined,
         });
       }
     }
@@ -137,6 +130,7 @@ export async function ingestFile(
     size,
     ...(examples !== undefined ? { examples } : {}),
   });
+  freshNames.clear();
   const content = repo.objects.putManifest(fields, canonical, false);
   if (!opts.store) return result(content);
   // The same bytes as the previous version, whatever its layout: keep it.
@@ -146,12 +140,23 @@ export async function ingestFile(
   }
 
   // Pass 2: span-code the new chunks (or store them whole), building the stored manifest's spans as it goes
-  // (coalesced; a literal piece's span is known once its chunk is sealed: those after it wait).
+  // (coalesced; a literal piece's span is known once its chunk is sealed: those after it wait). Until a
+  // chunk is span-coded the spans would be the canonical chunks: none are built (a shuffle stores every
+  // chunk whole), the first span-coded chunk starts them with the canonical chunks before it.
   const spans: Span[] = [];
+  // Spans are kept as given (pushSpan would copy each): only a span of a piece or a literal, made here for
+  // the manifest, is ever extended; a canonical span, a whole chunk, cannot be (nothing of its chunk lies
+  // after it), so the canonical ones are shared rather than copied.
+  const append = (s: Span): void => {
+    const last = spans[spans.length - 1];
+    if (last && last[0] === s[0] && last[1] + last[2] === s[1]) last[2] += s[2];
+    else spans.push(s);
+  };
   const waiting: (Span | LitPiece)[] = [];
   let emitted = 0;
   const put = (x: Span | LitPiece): void => {
-    if (waiting.length === 0 && Array.isArray(x)) pushSpan(spans, x);
+    if (!spanCoded) return;
+    if (waiting.length === 0 && Array.isArray(x)) append(x);
     else waiting.push(x);
   };
   const emitUpTo = (end: number): void => {
@@ -163,7 +168,7 @@ export async function ingestFile(
       const w = waiting[k]!;
       const sp = Array.isArray(w) ? w : LiteralChunks.placedSpan(w);
       if (!sp) break;
-      pushSpan(spans, sp);
+      append(sp);
     }
     waiting.splice(0, k);
   };
@@ -175,6 +180,11 @@ export async function ingestFile(
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
         const pieces = enc?.encode(i);
+        if (pieces && !spanCoded) {
+          spanCoded = true;
+          for (let k = 0; k < c.at; k++) append(canonical[k]!);
+          emitted = c.at;
+        }
         emitUpTo(c.at);
         if (pieces) {
           for (const p of pieces) {
@@ -183,7 +193,6 @@ export async function ingestFile(
               await literals.add(p);
             } else put([p.chunk as Hash, p.offset, p.length]);
           }
-          spanCoded = true;
         } else {
           // The sink copies it: one buffer serves every chunk stored whole (a shuffle: all of them).
           scratch ??= new Uint8Array(repo.chunking.max);
@@ -201,7 +210,6 @@ export async function ingestFile(
   }
   enc = undefined;
   fresh.length = 0;
-  freshIndex.clear();
   await sink!.finish();
   if (!spanCoded) return result(repo.objects.putManifest(fields, canonical));
   emitUpTo(layout.length);

@@ -517,6 +517,8 @@ function keyOne(data: Uint8Array): RecordTriples {
 class OldChunks {
   /** Per list position: its load (a distinct read). */
   private readonly loadOf: Int32Array;
+  /** Per load: the last list position naming it (once asked for, it is remembered no longer). */
+  private readonly lastUse: Int32Array;
   private readonly loads: string[] = [];
   private readonly batches: { first: number; result: Promise<(OldChunk | undefined)[]> }[] = [];
   private readonly done = new Map<number, OldChunk | undefined>();
@@ -542,9 +544,13 @@ class OldChunks {
       last.set(h, this.loads.length);
       this.loadOf[i] = this.loads.push(h) - 1;
     }
+    this.lastUse = new Int32Array(this.loads.length);
+    for (let i = 0; i < hashes.length; i++) this.lastUse[this.loadOf[i]!] = i;
   }
 
-  /** The chunk at list position i (positions are asked in order). */
+  /**
+   * The chunk at list position i (positions are asked in order; the bytes are valid until the next call).
+   */
   async get(i: number): Promise<Required<OldChunk> | undefined> {
     const l = this.loadOf[i]!;
     while (!this.done.has(l)) {
@@ -558,6 +564,9 @@ class OldChunks {
       this.done.delete(k);
     }
     const got = this.done.get(l);
+    // Named no more: forgotten now, so that its slot's region is free for the next batch (share() would copy
+    // a chunk still remembered out of it, a copy and a buffer per chunk of the old file).
+    if (this.lastUse[l] === i) this.done.delete(l);
     // Read in this thread (delta-coded): keyed here.
     if (got && !got.recs) got.recs = keyOne(got.data);
     return got as Required<OldChunk> | undefined;
