@@ -72,7 +72,10 @@ export class LocalPacks {
 
   /** True if the object is stored (committed or pending in this writer). */
   has(hash: string): boolean {
-    return this.pendingEntry(hash) !== undefined || this.db.hasObject(hash);
+    // (Not pendingEntry: that builds an object, and commits ask this for every chunk they write.)
+    return (
+      this.current?.byHash.has(hash) === true || this.finishedByHash.has(hash) || this.db.hasObject(hash)
+    );
   }
 
   private pendingEntry(hash: string): (PackEntry & { fd?: number; path: string }) | undefined {
