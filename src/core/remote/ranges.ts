@@ -63,6 +63,32 @@ export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptio
   return out;
 }
 
+export interface StreamRange extends RangeRead {
+  /** Index (in the sequence planned) of the first object of the range that is asked for. */
+  firstNeed: number;
+}
+
+/**
+ * Plans the ranged reads of objects wanted in sequence (a stream's read-ahead): planReads over the whole
+ * sequence, so that objects scattered between runs of others (a chunk stored with another version) coalesce
+ * with their neighbours in their pack instead of costing a request each, then ordered by the first position
+ * each range is needed at. Duplicates are read once (at their first position).
+ */
+export function planStreamReads(
+  seq: readonly RemoteObjectLocation[],
+  opts: RangeOptions = {},
+): StreamRange[] {
+  const first = new Map<string, number>();
+  seq.forEach((l, i) => {
+    if (!first.has(l.hash)) first.set(l.hash, i);
+  });
+  const out = planReads(seq, opts).map((r) => ({
+    ...r,
+    firstNeed: r.objects.reduce((m, o) => Math.min(m, first.get(o.hash)!), Infinity),
+  }));
+  return out.sort((a, b) => a.firstNeed - b.firstNeed);
+}
+
 /** Decodes an object's stored bytes and checks them against its name. */
 export function verifyEncoded(loc: RemoteObjectLocation, bytes: Uint8Array, where: string): Uint8Array {
   let data: Uint8Array;
@@ -85,13 +111,13 @@ export function verifyEncoded(loc: RemoteObjectLocation, bytes: Uint8Array, wher
 }
 
 /**
- * Reads the ranges and calls `onObject` for every object with its stored (encoded) bytes and its verified
- * raw bytes. Ranges complete in any order.
+ * Reads the ranges, at most `concurrency` in flight, and calls `onRange` with each range's bytes as it
+ * arrives (in any order). Nothing is decoded or verified: that is the caller's job (see verifyEncoded).
  */
-export async function readRanges(
+export async function fetchRanges(
   store: ObjectStore,
   reads: readonly RangeRead[],
-  onObject: (loc: RemoteObjectLocation, encoded: Uint8Array, raw: Uint8Array) => void | Promise<void>,
+  onRange: (r: RangeRead, bytes: Uint8Array) => void | Promise<void>,
   opts: RangeOptions = {},
 ): Promise<void> {
   const limit = pLimit(opts.concurrency ?? 8);
@@ -103,14 +129,9 @@ export async function readRanges(
       reads.map((r) =>
         limit(async () => {
           throwIfAborted(signal);
-          const key = packKey(r.pack);
-          const buf = await store.get(key, { offset: r.start, length: r.end - r.start, signal });
+          const buf = await store.get(packKey(r.pack), { offset: r.start, length: r.end - r.start, signal });
           opts.onBytes?.(buf.length);
-          const where = `${store.location}/${key}`;
-          for (const o of r.objects) {
-            const enc = buf.subarray(o.offset - r.start, o.offset - r.start + o.length);
-            await onObject(o, enc, verifyEncoded(o, enc, where));
-          }
+          await onRange(r, buf);
         }),
       ),
     );
@@ -118,4 +139,63 @@ export async function readRanges(
     ctl.abort();
     throw e;
   }
+}
+
+/**
+ * One range's bytes, streamed into a buffer of the range's size (no second copy of the whole range, as
+ * collecting the parts and joining them would make). INTEGRITY if the store returns other than that many.
+ */
+export async function readRange(store: ObjectStore, r: RangeRead, signal?: AbortSignal): Promise<Uint8Array> {
+  const key = packKey(r.pack);
+  const length = r.end - r.start;
+  const buf = Buffer.allocUnsafe(length);
+  let n = 0;
+  for await (const chunk of await store.getStream(key, { offset: r.start, length, signal })) {
+    if (n + chunk.length > length) break;
+    buf.set(chunk, n);
+    n += chunk.length;
+  }
+  if (n !== length)
+    throw new StrataError(
+      'INTEGRITY',
+      `range ${r.start}+${length} of ${store.location}/${key} returned other than ${length} bytes`,
+      {
+        key,
+        location: store.location,
+        offset: r.start,
+        length,
+      },
+    );
+  return buf;
+}
+
+/** The stored bytes of each object of a range, given the range's bytes. */
+export function* rangeObjects(
+  r: RangeRead,
+  bytes: Uint8Array,
+): Generator<{ loc: RemoteObjectLocation; encoded: Uint8Array }> {
+  for (const o of r.objects)
+    yield { loc: o, encoded: bytes.subarray(o.offset - r.start, o.offset - r.start + o.length) };
+}
+
+/**
+ * Reads the ranges and calls `onObject` for every object with its stored (encoded) bytes and its verified
+ * raw bytes. Ranges complete in any order.
+ */
+export async function readRanges(
+  store: ObjectStore,
+  reads: readonly RangeRead[],
+  onObject: (loc: RemoteObjectLocation, encoded: Uint8Array, raw: Uint8Array) => void | Promise<void>,
+  opts: RangeOptions = {},
+): Promise<void> {
+  await fetchRanges(
+    store,
+    reads,
+    async (r, buf) => {
+      const where = `${store.location}/${packKey(r.pack)}`;
+      for (const { loc, encoded } of rangeObjects(r, buf))
+        await onObject(loc, encoded, verifyEncoded(loc, encoded, where));
+    },
+    opts,
+  );
 }
