@@ -141,34 +141,6 @@ export async function fetchRanges(
   }
 }
 
-/**
- * One range's bytes, streamed into a buffer of the range's size (no second copy of the whole range, as
- * collecting the parts and joining them would make). INTEGRITY if the store returns other than that many.
- */
-export async function readRange(store: ObjectStore, r: RangeRead, signal?: AbortSignal): Promise<Uint8Array> {
-  const key = packKey(r.pack);
-  const length = r.end - r.start;
-  const buf = Buffer.allocUnsafe(length);
-  let n = 0;
-  for await (const chunk of await store.getStream(key, { offset: r.start, length, signal })) {
-    if (n + chunk.length > length) break;
-    buf.set(chunk, n);
-    n += chunk.length;
-  }
-  if (n !== length)
-    throw new StrataError(
-      'INTEGRITY',
-      `range ${r.start}+${length} of ${store.location}/${key} returned other than ${length} bytes`,
-      {
-        key,
-        location: store.location,
-        offset: r.start,
-        length,
-      },
-    );
-  return buf;
-}
-
 /** The stored bytes of each object of a range, given the range's bytes. */
 export function* rangeObjects(
   r: RangeRead,

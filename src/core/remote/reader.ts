@@ -16,7 +16,6 @@ import { openRemoteStore, type RemoteSettings } from './remotes.js';
 import {
   planStreamReads,
   rangeObjects,
-  readRange,
   verifyEncoded,
   type RangeOptions,
   type StreamRange,
@@ -151,7 +150,7 @@ export class RemoteObjectReader implements ObjectReader {
       inflight++;
       held += p.bytes;
       const { read } = p;
-      readRange(this.store, read, signal).then(
+      this.store.get(packKey(read.pack), { offset: read.start, length: p.bytes, signal }).then(
         (buf) => {
           inflight--;
           this.opts.onBytes?.(buf.length);
