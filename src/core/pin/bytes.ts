@@ -61,7 +61,7 @@ async function* spansInRange(
             hash,
           },
         );
-      group = group.concat(pick(spans, seg.at));
+      for (const p of pick(spans, seg.at)) group.push(p);
       if (group.length >= GROUP_SPANS || seg.at + seg.size >= eager) {
         yield group;
         group = [];
