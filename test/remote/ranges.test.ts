@@ -71,6 +71,36 @@ describe('planStreamReads', () => {
     expect(windowed.filter((r) => r.pack === 'q')).toHaveLength(2);
   });
 
+  it('does not join objects needed further apart than maxSpreadBytes', () => {
+    // Neighbours in pack p, needed at the two ends of a stream with 300 bytes of q's objects between.
+    const seq = [
+      loc('p', 0, 100),
+      loc('q', 0, 100),
+      loc('q', 1000, 100),
+      loc('q', 2000, 100),
+      loc('p', 100, 100),
+    ];
+    expect(spans(planStreamReads(seq, { maxGapBytes: 0 }))).toEqual([
+      'p:0-200',
+      'q:0-100',
+      'q:1000-1100',
+      'q:2000-2100',
+    ]);
+    expect(spans(planStreamReads(seq, { maxGapBytes: 0, maxSpreadBytes: 400 }))).toEqual([
+      'p:0-200',
+      'q:0-100',
+      'q:1000-1100',
+      'q:2000-2100',
+    ]);
+    expect(spans(planStreamReads(seq, { maxGapBytes: 0, maxSpreadBytes: 399 }))).toEqual([
+      'p:0-100',
+      'q:0-100',
+      'q:1000-1100',
+      'q:2000-2100',
+      'p:100-200',
+    ]);
+  });
+
   it('reads a repeated object once, needed from its first position', () => {
     const a = loc('p', 0, 10);
     const b = loc('q', 0, 10);
@@ -120,7 +150,12 @@ describe('RemoteObjectReader.getMany', () => {
     const r = remote(40, 1000);
     await r.put();
     const order = [...r.objects, r.objects[3]!, r.objects[0]!, ...r.objects.slice(10, 20)];
-    const reader = r.reader({ readAheadBytes: 8000, planAheadBytes: 1 << 20, maxGapBytes: 16 });
+    const reader = r.reader({
+      readAheadBytes: 8000,
+      planAheadBytes: 1 << 20,
+      maxSpreadBytes: 1 << 20,
+      maxGapBytes: 16,
+    });
     const got: { hash: string; data: Uint8Array }[] = [];
     for await (const o of reader.getMany(order.map((o) => o.loc.hash))) got.push(o);
     expect(got.map((o) => o.hash)).toEqual(order.map((o) => o.loc.hash));

@@ -33,6 +33,17 @@ export interface RangeOptions {
 }
 
 export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptions = {}): RangeRead[] {
+  return coalesce(locs, opts);
+}
+
+/**
+ * planReads, where `joins(range, o)` may also refuse to add `o` (next in its pack by offset) to `range`.
+ */
+function coalesce(
+  locs: Iterable<RemoteObjectLocation>,
+  opts: RangeOptions,
+  joins: (r: RangeRead, o: RemoteObjectLocation) => boolean = () => true,
+): RangeRead[] {
   const maxGap = opts.maxGapBytes ?? 256 * 1024;
   const maxRange = opts.maxRangeBytes ?? 8 * 1024 * 1024;
   const byPack = new Map<string, RemoteObjectLocation[]>();
@@ -50,7 +61,13 @@ export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptio
     let cur: RangeRead | undefined;
     for (const o of list) {
       const end = o.offset + o.length;
-      if (cur && o.offset >= cur.end && o.offset - cur.end <= maxGap && end - cur.start <= maxRange) {
+      if (
+        cur &&
+        o.offset >= cur.end &&
+        o.offset - cur.end <= maxGap &&
+        end - cur.start <= maxRange &&
+        joins(cur, o)
+      ) {
         cur.end = end;
         cur.objects.push(o);
       } else {
@@ -68,23 +85,51 @@ export interface StreamRange extends RangeRead {
   firstNeed: number;
 }
 
+export interface StreamRangeOptions extends RangeOptions {
+  /**
+   * Largest distance in the sequence, in stored bytes of the objects between, from the first to the last
+   * object of a range to be needed (default: no limit). What a range brings early is held until needed, so
+   * this bounds the memory held beyond the read-ahead whatever the objects' order in their packs.
+   */
+  maxSpreadBytes?: number;
+}
+
 /**
- * Plans the ranged reads of objects wanted in sequence (a stream's read-ahead): planReads over the whole
- * sequence, so that objects scattered between runs of others (a chunk stored with another version) coalesce
- * with their neighbours in their pack instead of costing a request each, then ordered by the first position
- * each range is needed at. Duplicates are read once (at their first position).
+ * Plans the ranged reads of objects wanted in sequence (a stream's read-ahead): coalesced as planReads over
+ * the whole sequence, so that objects scattered between runs of others (a chunk stored with another
+ * version) join their neighbours in their pack instead of costing a request each - as long as they are
+ * needed within maxSpreadBytes of each other - then ordered by the first position each range is needed
+ * at. Repeated objects are read once (for their first position).
  */
 export function planStreamReads(
   seq: readonly RemoteObjectLocation[],
-  opts: RangeOptions = {},
+  opts: StreamRangeOptions = {},
 ): StreamRange[] {
-  const first = new Map<string, number>();
-  seq.forEach((l, i) => {
-    if (!first.has(l.hash)) first.set(l.hash, i);
+  const spread = opts.maxSpreadBytes ?? Infinity;
+  /** Each object's first index in the sequence, and the stored bytes of the distinct objects before it. */
+  const first = new Map<string, { index: number; at: number }>();
+  let at = 0;
+  seq.forEach((l, index) => {
+    if (first.has(l.hash)) return;
+    first.set(l.hash, { index, at });
+    at += l.length;
   });
-  const out = planReads(seq, opts).map((r) => ({
+  const bounds = new Map<RangeRead, { lo: number; hi: number }>();
+  const reads = coalesce(seq, opts, (r, o) => {
+    let b = bounds.get(r);
+    if (!b) {
+      const p = first.get(r.objects[0]!.hash)!.at;
+      bounds.set(r, (b = { lo: p, hi: p }));
+    }
+    const p = first.get(o.hash)!.at;
+    if (Math.max(b.hi, p) - Math.min(b.lo, p) > spread) return false;
+    b.lo = Math.min(b.lo, p);
+    b.hi = Math.max(b.hi, p);
+    return true;
+  });
+  const out = reads.map((r) => ({
     ...r,
-    firstNeed: r.objects.reduce((m, o) => Math.min(m, first.get(o.hash)!), Infinity),
+    firstNeed: r.objects.reduce((m, o) => Math.min(m, first.get(o.hash)!.index), Infinity),
   }));
   return out.sort((a, b) => a.firstNeed - b.firstNeed);
 }
