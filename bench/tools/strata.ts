@@ -443,8 +443,8 @@ export class Strata implements Contender {
   /**
    * Library streaming throughput: open the pin of v4 through the typed API (dist/core/index.js) in a child
    * process (bench/tools/stream-child.mjs) and stream data/train.jsonl - its bytes, then its parsed
-   * examples (2 shards, read one after the other) - from the local repository, and the bytes from the S3
-   * remote when one is given. Throughput uses the child's own clock (open + stream, no Node start-up).
+   * examples (2 shards, read one after the other) - from the local repository, and the bytes of v0, v3 and v4
+   * from the S3 remote when one is given. Throughput uses the child's own clock (open + stream, no Node start-up).
    */
   async libraryStreaming(remote?: { url: string; env: Record<string, string> }): Promise<Step[]> {
     const dist = join(dirname(this.cli), '..', 'core', 'index.js');
@@ -465,8 +465,11 @@ export class Strata implements Contender {
       { version: 'v4', where: 'local', location: this.wd, mode: 'bytes', env: {} },
       { version: 'v4', where: 'local', location: this.wd, mode: 'examples', env: {} },
     ];
+    // From S3: v0 (stored whole, its chunks partly scattered among other versions' in the packs) and v3
+    // (span-coded) as well as v4.
     if (remote)
-      runs.push({ version: 'v4', where: 's3', location: remote.url, mode: 'bytes', env: remote.env });
+      for (const version of ['v0', 'v3', 'v4'] as const)
+        runs.push({ version, where: 's3', location: remote.url, mode: 'bytes', env: remote.env });
     const steps: Step[] = [];
     for (const r of runs) {
       const hash = this.commits.get(r.version);

@@ -39,7 +39,9 @@ async function* spansInRange(
     at += seg.size;
   }
   // Fetched SEGMENT_BATCH at a time (one coalesced request remotely), and their spans handed out in
-  // groups of at least GROUP_SPANS, so chunk read-ahead does not drain at every segment boundary.
+  // groups of at least GROUP_SPANS, so chunk read-ahead does not drain at every segment boundary. Each
+  // group is one getMany: a remote reader plans its ranged reads over it, so the bigger the group, the more
+  // the chunks stored away from their neighbours (with another version) coalesce into fewer requests.
   let group: { span: Span; at: number }[] = [];
   for (let i = 0; i < needed.length;) {
     let n = 1;
@@ -59,7 +61,7 @@ async function* spansInRange(
             hash,
           },
         );
-      group = group.concat(pick(spans, seg.at));
+      for (const p of pick(spans, seg.at)) group.push(p);
       if (group.length >= GROUP_SPANS || seg.at + seg.size >= eager) {
         yield group;
         group = [];
@@ -69,8 +71,8 @@ async function* spansInRange(
   if (group.length) yield group;
 }
 
-const SEGMENT_BATCH = 16;
-const GROUP_SPANS = 2048;
+const SEGMENT_BATCH = 64;
+const GROUP_SPANS = 32768;
 
 /**
  * Streams bytes [start, end) of a file (default: all of it) as subarrays of verified chunks. Consecutive

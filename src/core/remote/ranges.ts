@@ -33,6 +33,17 @@ export interface RangeOptions {
 }
 
 export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptions = {}): RangeRead[] {
+  return coalesce(locs, opts);
+}
+
+/**
+ * planReads, where `joins(range, o)` may also refuse to add `o` (next in its pack by offset) to `range`.
+ */
+function coalesce(
+  locs: Iterable<RemoteObjectLocation>,
+  opts: RangeOptions,
+  joins: (r: RangeRead, o: RemoteObjectLocation) => boolean = () => true,
+): RangeRead[] {
   const maxGap = opts.maxGapBytes ?? 256 * 1024;
   const maxRange = opts.maxRangeBytes ?? 8 * 1024 * 1024;
   const byPack = new Map<string, RemoteObjectLocation[]>();
@@ -50,7 +61,13 @@ export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptio
     let cur: RangeRead | undefined;
     for (const o of list) {
       const end = o.offset + o.length;
-      if (cur && o.offset >= cur.end && o.offset - cur.end <= maxGap && end - cur.start <= maxRange) {
+      if (
+        cur &&
+        o.offset >= cur.end &&
+        o.offset - cur.end <= maxGap &&
+        end - cur.start <= maxRange &&
+        joins(cur, o)
+      ) {
         cur.end = end;
         cur.objects.push(o);
       } else {
@@ -61,6 +78,60 @@ export function planReads(locs: Iterable<RemoteObjectLocation>, opts: RangeOptio
     if (cur) out.push(cur);
   }
   return out;
+}
+
+export interface StreamRange extends RangeRead {
+  /** Index (in the sequence planned) of the first object of the range that is asked for. */
+  firstNeed: number;
+}
+
+export interface StreamRangeOptions extends RangeOptions {
+  /**
+   * Largest distance in the sequence, in stored bytes of the objects between, from the first to the last
+   * object of a range to be needed (default: no limit). What a range brings early is held until needed, so
+   * this bounds the memory held beyond the read-ahead whatever the objects' order in their packs.
+   */
+  maxSpreadBytes?: number;
+}
+
+/**
+ * Plans the ranged reads of objects wanted in sequence (a stream's read-ahead): coalesced as planReads over
+ * the whole sequence, so that objects scattered between runs of others (a chunk stored with another
+ * version) join their neighbours in their pack instead of costing a request each - as long as they are
+ * needed within maxSpreadBytes of each other - then ordered by the first position each range is needed
+ * at. Repeated objects are read once (for their first position).
+ */
+export function planStreamReads(
+  seq: readonly RemoteObjectLocation[],
+  opts: StreamRangeOptions = {},
+): StreamRange[] {
+  const spread = opts.maxSpreadBytes ?? Infinity;
+  /** Each object's first index in the sequence, and the stored bytes of the distinct objects before it. */
+  const first = new Map<string, { index: number; at: number }>();
+  let at = 0;
+  seq.forEach((l, index) => {
+    if (first.has(l.hash)) return;
+    first.set(l.hash, { index, at });
+    at += l.length;
+  });
+  const bounds = new Map<RangeRead, { lo: number; hi: number }>();
+  const reads = coalesce(seq, opts, (r, o) => {
+    let b = bounds.get(r);
+    if (!b) {
+      const p = first.get(r.objects[0]!.hash)!.at;
+      bounds.set(r, (b = { lo: p, hi: p }));
+    }
+    const p = first.get(o.hash)!.at;
+    if (Math.max(b.hi, p) - Math.min(b.lo, p) > spread) return false;
+    b.lo = Math.min(b.lo, p);
+    b.hi = Math.max(b.hi, p);
+    return true;
+  });
+  const out = reads.map((r) => ({
+    ...r,
+    firstNeed: r.objects.reduce((m, o) => Math.min(m, first.get(o.hash)!.index), Infinity),
+  }));
+  return out.sort((a, b) => a.firstNeed - b.firstNeed);
 }
 
 /** Decodes an object's stored bytes and checks them against its name. */
@@ -85,13 +156,13 @@ export function verifyEncoded(loc: RemoteObjectLocation, bytes: Uint8Array, wher
 }
 
 /**
- * Reads the ranges and calls `onObject` for every object with its stored (encoded) bytes and its verified
- * raw bytes. Ranges complete in any order.
+ * Reads the ranges, at most `concurrency` in flight, and calls `onRange` with each range's bytes as it
+ * arrives (in any order). Nothing is decoded or verified: that is the caller's job (see verifyEncoded).
  */
-export async function readRanges(
+export async function fetchRanges(
   store: ObjectStore,
   reads: readonly RangeRead[],
-  onObject: (loc: RemoteObjectLocation, encoded: Uint8Array, raw: Uint8Array) => void | Promise<void>,
+  onRange: (r: RangeRead, bytes: Uint8Array) => void | Promise<void>,
   opts: RangeOptions = {},
 ): Promise<void> {
   const limit = pLimit(opts.concurrency ?? 8);
@@ -103,14 +174,9 @@ export async function readRanges(
       reads.map((r) =>
         limit(async () => {
           throwIfAborted(signal);
-          const key = packKey(r.pack);
-          const buf = await store.get(key, { offset: r.start, length: r.end - r.start, signal });
+          const buf = await store.get(packKey(r.pack), { offset: r.start, length: r.end - r.start, signal });
           opts.onBytes?.(buf.length);
-          const where = `${store.location}/${key}`;
-          for (const o of r.objects) {
-            const enc = buf.subarray(o.offset - r.start, o.offset - r.start + o.length);
-            await onObject(o, enc, verifyEncoded(o, enc, where));
-          }
+          await onRange(r, buf);
         }),
       ),
     );
@@ -118,4 +184,35 @@ export async function readRanges(
     ctl.abort();
     throw e;
   }
+}
+
+/** The stored bytes of each object of a range, given the range's bytes. */
+export function* rangeObjects(
+  r: RangeRead,
+  bytes: Uint8Array,
+): Generator<{ loc: RemoteObjectLocation; encoded: Uint8Array }> {
+  for (const o of r.objects)
+    yield { loc: o, encoded: bytes.subarray(o.offset - r.start, o.offset - r.start + o.length) };
+}
+
+/**
+ * Reads the ranges and calls `onObject` for every object with its stored (encoded) bytes and its verified
+ * raw bytes. Ranges complete in any order.
+ */
+export async function readRanges(
+  store: ObjectStore,
+  reads: readonly RangeRead[],
+  onObject: (loc: RemoteObjectLocation, encoded: Uint8Array, raw: Uint8Array) => void | Promise<void>,
+  opts: RangeOptions = {},
+): Promise<void> {
+  await fetchRanges(
+    store,
+    reads,
+    async (r, buf) => {
+      const where = `${store.location}/${packKey(r.pack)}`;
+      for (const { loc, encoded } of rangeObjects(r, buf))
+        await onObject(loc, encoded, verifyEncoded(loc, encoded, where));
+    },
+    opts,
+  );
 }
