@@ -229,3 +229,39 @@ describe('contentIdOfJson (content ids from the bytes)', () => {
     expect(contentIdOfJson(c)).not.toBe(contentIdOfJson(a));
   });
 });
+
+describe('contentIdOfJson key ranges (a key read from the bytes)', () => {
+  it('finds exactly the values getPath finds on the parsed example, for top-level fields', () => {
+    const r = rng(7);
+    const names = ['a', 'role', 'é', 'missing'];
+    const keys = names.map((n) => Buffer.from(n, 'utf8'));
+    const ranges = new Int32Array(2 * keys.length);
+    let withKey = 0;
+    for (let i = 0; i < 3000; i++) {
+      const text = randomJson(r);
+      const bytes = Buffer.from(text, 'utf8');
+      if (contentIdOfJson(bytes, 0, bytes.length, keys, ranges) === undefined) continue;
+      const value = JSON.parse(text) as unknown;
+      names.forEach((name, k) => {
+        const want =
+          value !== null && typeof value === 'object' && !Array.isArray(value)
+            ? (value as Record<string, unknown>)[name]
+            : undefined;
+        if (want === undefined) {
+          expect(ranges[2 * k], `${name} in ${text}`).toBe(-1);
+          return;
+        }
+        withKey++;
+        const got = JSON.parse(
+          bytes.subarray(ranges[2 * k]!, ranges[2 * k + 1]!).toString('utf8'),
+        ) as unknown;
+        expect(got, `${name} in ${text}`).toEqual(want);
+      });
+    }
+    expect(withKey).toBeGreaterThan(300);
+    // A nested field of the same name is not a top-level one.
+    const nested = Buffer.from('{"b":{"a":1},"c":[{"a":2}]}');
+    expect(contentIdOfJson(nested, 0, nested.length, keys, ranges)).toBeDefined();
+    expect(ranges[0]).toBe(-1);
+  });
+});

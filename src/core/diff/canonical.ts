@@ -221,15 +221,26 @@ export const joinIndex = (base: string, i: number): string => `${base}[${i}]`;
  * Undefined when the text is not in the subset this reads exactly as JSON.parse would: then parse it and
  * call contentId. Left to that path: invalid JSON or UTF-8, lone surrogates, object keys with escapes,
  * duplicate keys or characters beyond U+FFFF (where UTF-8 order is not JavaScript's string order), and
- * nesting deeper than 128.
+ * nesting deeper than 128. With `keys` (field names as UTF-8) and `keyRanges` (2 per key), a successful call
+ * also says where the top-level object's members of those names have their values: [start, end) in `bytes`,
+ * or -1 (absent, or the text is not an object).
  */
-export function contentIdOfJson(bytes: Uint8Array, start = 0, end = bytes.length): string | undefined {
+export function contentIdOfJson(
+  bytes: Uint8Array,
+  start = 0,
+  end = bytes.length,
+  keys?: ReadonlyArray<Uint8Array>,
+  keyRanges?: Int32Array,
+): string | undefined {
   J.src = bytes;
   J.pos = start;
   J.lim = end;
   enc.at = 0;
   enc.byte(0x63);
   J.memTop = 0;
+  J.keys = keys;
+  J.keyRanges = keyRanges;
+  if (keyRanges) keyRanges.fill(-1);
   if (!jValue(0)) return undefined;
   skipWs();
   if (J.pos !== J.lim) return undefined;
@@ -249,6 +260,12 @@ const J = {
   memTop: 0,
   scratch: Buffer.allocUnsafe(64 * 1024),
   order: new Int32Array(64),
+  /**
+   * Top-level field names (UTF-8) whose values' [start, end) in the source go to keyRanges (pairs, -1 when
+   * absent): a key read without parsing the example (contentIdOfJson's `keys`).
+   */
+  keys: undefined as ReadonlyArray<Uint8Array> | undefined,
+  keyRanges: undefined as Int32Array | undefined,
 };
 
 function skipWs(): void {
@@ -511,6 +528,23 @@ function cmpKeys(x: number, y: number): number {
   return nx - ny;
 }
 
+/** Records where a top-level member's value lies if its key is one of J.keys (its bytes in enc at mem[3m]). */
+function keyRange(m: number, valueAt: number): void {
+  const keys = J.keys!;
+  const at = J.mem[3 * m]! + 5;
+  const n = J.mem[3 * m + 1]!;
+  const buf = enc.buf;
+  for (let k = 0; k < keys.length; k++) {
+    const name = keys[k]!;
+    if (name.length !== n) continue;
+    let i = 0;
+    while (i < n && buf[at + i] === name[i]) i++;
+    if (i < n) continue;
+    J.keyRanges![2 * k] = valueAt;
+    J.keyRanges![2 * k + 1] = J.pos;
+  }
+}
+
 function jObject(depth: number): boolean {
   J.pos++;
   enc.room(5);
@@ -537,7 +571,10 @@ function jObject(depth: number): boolean {
       skipWs();
       if (J.pos >= J.lim || J.src[J.pos] !== 0x3a) return false;
       J.pos++;
+      skipWs();
+      const valueAt = J.pos;
       if (!jValue(depth)) return false;
+      if (depth === 1 && J.keys) keyRange(m, valueAt);
       J.mem[3 * m + 2] = enc.at;
       count++;
       skipWs();

@@ -46,6 +46,8 @@ import type {
   SummaryEvent,
 } from './types.js';
 
+const utf8 = new TextDecoder('utf-8');
+
 type SideNo = 0 | 1;
 const SIDE_NAME = ['before', 'after'] as const;
 
@@ -368,6 +370,11 @@ async function* diffFileIn(
   ];
   // Anchors as (before token, after token) pairs: shared pieces, runs of equal lines, examples matched.
   const anchors = new AnchorList(budget / 4, spillDir);
+  /** A key of top-level fields only (`--key id`): read from the bytes by contentIdOfJson. */
+  const keyNames = keyPaths?.every((p) => p.length === 1)
+    ? keyPaths.map((p) => Buffer.from(p[0]!, 'utf8'))
+    : undefined;
+  const keyRanges = keyNames ? new Int32Array(2 * keyNames.length) : undefined;
   const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
     if (!keyPaths) return undefined;
     const vals = keyPaths.map((p) => getPath(value, p));
@@ -395,14 +402,25 @@ async function* diffFileIn(
   }
   /** Pass 1 with a key: keeps only what identifies the example; values come back in pass 2. */
   function identify(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text' | 'json'>): void {
-    // Without a key or fields to ignore, only the content id is needed: from the bytes when they allow it.
-    if (!keyPaths && ignore.length === 0 && r.json) {
-      const cid = contentIdOfJson(r.json);
+    // Without fields to ignore, the content id (and a key of top-level fields) come from the bytes when
+    // they allow it: no JSON.parse of the example, only of its key's value.
+    if (ignore.length === 0 && r.json && (!keyPaths || keyNames)) {
+      const cid = contentIdOfJson(r.json, 0, r.json.length, keyNames, keyRanges);
       if (cid !== undefined) {
         rec.cid = cid;
         rec.value = undefined;
         rec.text = undefined;
         rec.fetched = false;
+        if (keyNames) {
+          const vals: unknown[] = [];
+          for (let k = 0; k < keyNames.length; k++) {
+            const from = keyRanges![2 * k]!;
+            if (from < 0) return; // an example without the key (keyOf: undefined)
+            vals.push(JSON.parse(utf8.decode(r.json.subarray(from, keyRanges![2 * k + 1]!))));
+          }
+          rec.key = canonicalJson(vals);
+          rec.keyValue = vals.length === 1 ? vals[0] : vals;
+        }
         return;
       }
     }
