@@ -302,49 +302,49 @@ async function* diffFileIn(
     readers[1].units === after.pieces
       ? ([before.partner, after.partner] as const)
       : undefined;
-  if (!headersDiffer && partners) {
-    // The sides paired their pieces themselves (two stored versions): no map of ids.
+  if (!headersDiffer) {
+    /** The after unit that before unit i cancels with, or -1; called once per unit, in order. */
+    let partnerOf: (i: number) => number;
+    if (partners) {
+      // The sides paired their pieces themselves (two stored versions): no map of ids.
+      partnerOf = (i) => {
+        const j = partners[0][i]!;
+        return j >= 0 && j < nUnits[1] && partners[1][j] === i ? j : -1;
+      };
+    } else {
+      // The k-th occurrence of a piece id before pairs with its k-th occurrence after: the after units of an
+      // id are chained in order (first occurrence by id, then `nextSame`).
+      const head = new Map<string, number>();
+      const nextSame = new Int32Array(nUnits[1]).fill(-1);
+      const lastOf = new Map<string, number>();
+      readers[1].units.forEach((u, i) => {
+        if (u.id === null) return;
+        const last = lastOf.get(u.id);
+        if (last === undefined) head.set(u.id, i);
+        else nextSame[last] = i;
+        lastOf.set(u.id, i);
+      });
+      lastOf.clear();
+      partnerOf = (i) => {
+        const id = readers[0].units[i]!.id;
+        if (id === null) return -1;
+        const j = head.get(id);
+        if (j === undefined || j < 0) return -1;
+        head.set(id, nextSame[j]!);
+        return j;
+      };
+    }
     const pb = new Int32Array(Math.min(nUnits[0], nUnits[1]));
     const pa = new Int32Array(pb.length);
     let n = 0;
-    for (let i = 0; i < nUnits[0]; i++) {
-      const j = partners[0][i]!;
-      if (j < 0 || j >= nUnits[1] || partners[1][j] !== i || n === pb.length) continue;
+    for (let i = 0; i < nUnits[0] && n < pb.length; i++) {
+      const j = partnerOf(i);
+      if (j < 0) continue;
       pb[n] = i;
       pa[n++] = j;
       shared[0][i] = 1;
       shared[1][j] = 1;
     }
-    sharedB = pb.slice(0, n);
-    sharedA = pa.slice(0, n);
-    cost.piecesShared = n * 2;
-  } else if (!headersDiffer) {
-    // The k-th occurrence of a piece id before pairs with its k-th occurrence after: the after units of an
-    // id are chained in order (first occurrence by id, then `nextSame`).
-    const head = new Map<string, number>();
-    const nextSame = new Int32Array(nUnits[1]).fill(-1);
-    const lastOf = new Map<string, number>();
-    readers[1].units.forEach((u, i) => {
-      if (u.id === null) return;
-      const last = lastOf.get(u.id);
-      if (last === undefined) head.set(u.id, i);
-      else nextSame[last] = i;
-      lastOf.set(u.id, i);
-    });
-    lastOf.clear();
-    const pb = new Int32Array(Math.min(nUnits[0], nUnits[1]));
-    const pa = new Int32Array(pb.length);
-    let n = 0;
-    readers[0].units.forEach((u, i) => {
-      if (u.id === null) return;
-      const j = head.get(u.id);
-      if (j === undefined || j < 0) return;
-      head.set(u.id, nextSame[j]!);
-      pb[n] = i;
-      pa[n++] = j;
-      shared[0][i] = 1;
-      shared[1][j] = 1;
-    });
     sharedB = pb.slice(0, n);
     sharedA = pa.slice(0, n);
     cost.piecesShared = n * 2;
