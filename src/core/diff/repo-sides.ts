@@ -307,7 +307,7 @@ class ChunkCache {
       const hashes: string[] = [];
       for (let i = plan.sent; i < end; i++) {
         const h = plan.hashes[i]!;
-        if (this.map.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
+        if (this.map.has(h) || this.views.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
         hashes.push(h);
       }
       plan.sent = end;
