@@ -244,14 +244,12 @@ export class LocalPacks {
     }
     const loc = this.db.findObject(hash);
     if (!loc) throw new StrataError('NOT_FOUND', `object ${hash} not found`, { hash });
-    let name = this.names.get(loc.pack);
-    if (name === undefined) this.names.set(loc.pack, (name = this.db.packName(loc.pack)));
-    const path = join(this.dir, `${name}.pack`);
+    const { name, path, fd } = this.sealed(loc.pack);
     return {
       kind: loc.kind,
       codec: loc.codec,
       rawLength: loc.raw_length,
-      bytes: this.pread(this.fdFor(loc.pack, path), loc.offset, loc.length, path),
+      bytes: this.pread(fd, loc.offset, loc.length, path),
       where: `pack ${name}`,
     };
   }
@@ -288,27 +286,12 @@ export class LocalPacks {
       let end = loc.offset + loc.length;
       while (j < locations.length) {
         const next = locations[j];
-        if (!next || next.pack !== loc.pack || next.offset !== end || at[j] !== at[i]! + (end - loc.offset))
-          break;
+        if (!next || next.pack !== loc.pack || next.offset !== end) break;
         end += next.length;
         j++;
       }
-      let name = this.names.get(loc.pack);
-      if (name === undefined) this.names.set(loc.pack, (name = this.db.packName(loc.pack)));
-      const path = join(this.dir, `${name}.pack`);
-      const fd = this.fdFor(loc.pack, path);
-      const length = end - loc.offset;
-      let got = 0;
-      while (got < length) {
-        const n = readSync(fd, view, at[i]! + got, length - got, loc.offset + got);
-        if (n === 0)
-          throw new StrataError('INTEGRITY', `${path} is truncated`, {
-            where: path,
-            offset: loc.offset,
-            length,
-          });
-        got += n;
-      }
+      const { path, fd } = this.sealed(loc.pack);
+      this.readFully(fd, view, at[i]!, loc.offset, end - loc.offset, path);
       i = j;
     }
     return { buffer, at, locations };
@@ -432,13 +415,33 @@ export class LocalPacks {
 
   private pread(fd: number, offset: number, length: number, where: string): Uint8Array {
     const buf = Buffer.allocUnsafe(length);
+    this.readFully(fd, buf, 0, offset, length, where);
+    return buf;
+  }
+
+  /** Reads `length` bytes at `offset` of the file into `buf` at `at`; a file that ends first is INTEGRITY. */
+  private readFully(
+    fd: number,
+    buf: Uint8Array,
+    at: number,
+    offset: number,
+    length: number,
+    where: string,
+  ): void {
     let got = 0;
     while (got < length) {
-      const n = readSync(fd, buf, got, length - got, offset + got);
+      const n = readSync(fd, buf, at + got, length - got, offset + got);
       if (n === 0) throw new StrataError('INTEGRITY', `${where} is truncated`, { where, offset, length });
       got += n;
     }
-    return buf;
+  }
+
+  /** A sealed pack's name, path and (kept open) descriptor, by its id. */
+  private sealed(packId: number): { name: string; path: string; fd: number } {
+    let name = this.names.get(packId);
+    if (name === undefined) this.names.set(packId, (name = this.db.packName(packId)));
+    const path = join(this.dir, `${name}.pack`);
+    return { name, path, fd: this.fdFor(packId, path) };
   }
 
   /** Closes the descriptors of sealed packs (after gc retired some: the next read reopens by id). */
