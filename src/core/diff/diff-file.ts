@@ -26,7 +26,7 @@ import { IdColumns, matchIds } from './id-columns.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
   MAX_JSON_BYTES,
-  jsonParses,
+  parseJsonLine,
   lineRecord,
   openReader,
   splitLines,
@@ -424,6 +424,10 @@ async function* diffFileIn(
         return;
       }
     }
+    identifyParsed(rec, r);
+  }
+  /** identify by parsing the example (assign), keeping only what identifies it. */
+  function identifyParsed(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text'>): void {
     assign(rec, r);
     rec.value = undefined;
     rec.text = undefined;
@@ -650,23 +654,21 @@ async function* diffFileIn(
             // left over).
             if (gaveUp) continue;
             // (No objects per line where the bytes tell: this runs for every line of the changed regions.)
-            if (la[s].jsonl && ignore.length === 0) {
-              if (!alone[s]) {
-                const cid = contentIdOfJson(slice);
-                if (cid !== undefined) {
-                  cols[s].setCid(row, cid, undefined);
-                  continue;
-                }
-              } else if (jsonParses(slice)) continue;
-            }
-            const src = lineRecord(slice, line, la[s].jsonl);
             if (alone[s]) {
-              const p = src.parse();
-              if (!p.ok) cols[s].setError(row, p.error);
+              const p = la[s].jsonl ? parseJsonLine(slice) : undefined;
+              if (p && !p.ok) cols[s].setError(row, p.error);
               continue;
             }
+            if (la[s].jsonl && ignore.length === 0) {
+              const cid = contentIdOfJson(slice);
+              if (cid !== undefined) {
+                cols[s].setCid(row, cid, undefined);
+                continue;
+              }
+            }
+            // The bytes did not tell (or fields are ignored): the parsed example's id.
             const tmp: Rec = { side: s, unit: 0, ord: 0, tok: 0, l1: '' };
-            identify(tmp, src);
+            identifyParsed(tmp, lineRecord(slice, line, la[s].jsonl));
             cols[s].setCid(row, tmp.cid!, tmp.error);
             continue;
           }

@@ -164,13 +164,12 @@ export function splitLines(bytes: Uint8Array, jsonl: boolean): LineSpans {
 }
 
 /** One line as a record: `slice` is its bytes (without the line break), `line` its 1-based number if known. */
-/** Whether a JSON Lines record parses (as lineRecord's parse would decide). */
-export function jsonParses(slice: Uint8Array): boolean {
+/** A JSON Lines record parsed (lineRecord's `parse`, for callers that have only its bytes). */
+export function parseJsonLine(slice: Uint8Array): Parsed {
   try {
-    JSON.parse(decoder.decode(slice));
-    return true;
-  } catch {
-    return false;
+    return { ok: true, value: JSON.parse(decoder.decode(slice)) as unknown };
+  } catch (e) {
+    return { ok: false, error: `not JSON: ${(e as Error).message}` };
   }
 }
 
@@ -186,15 +185,7 @@ export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: b
     line,
     text: getText,
     ...(jsonl ? { json: slice } : {}),
-    parse: jsonl
-      ? () => {
-          try {
-            return { ok: true, value: JSON.parse(getText()) as unknown };
-          } catch (e) {
-            return { ok: false, error: `not JSON: ${(e as Error).message}` };
-          }
-        }
-      : () => ({ ok: true, value: getText() }),
+    parse: jsonl ? () => parseJsonLine(slice) : () => ({ ok: true, value: getText() }),
   };
 }
 
