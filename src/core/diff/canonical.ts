@@ -283,29 +283,24 @@ function jValue(depth: number): boolean {
   if (c === 0x22) return jString(0x73, false);
   if (c === 0x7b) return depth < 128 && jObject(depth + 1);
   if (c === 0x5b) return depth < 128 && jArray(depth + 1);
-  if (c === 0x74) return jWord(0x74, 0x72, 0x75, 0x65, 0x74);
-  if (c === 0x66) {
-    if (J.pos + 5 > J.lim || J.src[J.pos + 4] !== 0x65) return false;
-    if (!jWord(0x66, 0x61, 0x6c, 0x73, -1)) return false;
-    J.pos++;
-    return true;
-  }
-  if (c === 0x6e) return jWord(0x6e, 0x75, 0x6c, 0x6c, 0x7a);
+  if (c === 0x74) return jLiteral(TRUE, 0x74);
+  if (c === 0x66) return jLiteral(FALSE, 0x66);
+  if (c === 0x6e) return jLiteral(NULL, 0x7a);
   return jNumber();
 }
 
-/** A 4-letter word (true, null; false's first four letters with tag -1); writes `tag`. */
-function jWord(a: number, b: number, c: number, d: number, tag: number): boolean {
-  if (
-    J.pos + 4 > J.lim ||
-    J.src[J.pos] !== a ||
-    J.src[J.pos + 1] !== b ||
-    J.src[J.pos + 2] !== c ||
-    J.src[J.pos + 3] !== d
-  )
-    return false;
-  J.pos += 4;
-  enc.byte(tag === -1 ? 0x66 : tag);
+const TRUE = Buffer.from('true', 'latin1');
+const FALSE = Buffer.from('false', 'latin1');
+const NULL = Buffer.from('null', 'latin1');
+
+/** A literal (true, false, null) at J.pos; writes `tag`. */
+function jLiteral(word: Uint8Array, tag: number): boolean {
+  const src = J.src;
+  const pos = J.pos;
+  if (pos + word.length > J.lim) return false;
+  for (let i = 0; i < word.length; i++) if (src[pos + i] !== word[i]) return false;
+  J.pos = pos + word.length;
+  enc.byte(tag);
   return true;
 }
 
