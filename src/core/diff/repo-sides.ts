@@ -442,6 +442,10 @@ function sideFromParts(
     readRange: (offset, length) => readAcross(starts, parts.len, readPiece, offset, length),
     ...(dialectOf(m.options) ? { dialect: dialectOf(m.options) } : {}),
   };
+  // Pieces of a record longer than the largest chunk are glued back into the whole record: exactly where the
+  // manifest lists such records; for a manifest written before it did, wherever a line file's piece reaches
+  // the end of a chunk of the maximum size.
+  if (m.long) return glueRecords(side, openEnds(starts, parts.len, m.long));
   if (!LINE_FORMATS.has(side.format)) return side;
   const max = repo.chunking.max;
   const openEnded = cache.openSegments;
@@ -464,15 +468,34 @@ function sideFromParts(
   return glueRecords(side, open);
 }
 
+/**
+ * For consecutive pieces (file offsets `starts`, lengths `lens`), whether each ends strictly inside one of
+ * the records `long` ([start, length], ascending and disjoint): then it is glued to the next.
+ */
+export function openEnds(
+  starts: ArrayLike<number>,
+  lens: ArrayLike<number>,
+  long: ReadonlyArray<readonly [number, number]>,
+): boolean[] {
+  const open = new Array<boolean>(starts.length).fill(false);
+  let j = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const end = starts[i]! + lens[i]!;
+    while (j < long.length && long[j]![0] + long[j]![1] <= end) j++;
+    open[i] = j < long.length && long[j]![0] < end;
+  }
+  return open;
+}
+
 /** The longest run of pieces glued into one unit (a record longer than this is compared in fragments). */
 export const MAX_GLUED_BYTES = 8 * 1024 * 1024;
 
 /**
- * The chunker cuts a record longer than the maximum chunk size (a long-context example) at that size, so a
- * piece that ends where such a cut may be (`open[i]`: it reaches the end of a chunk of the maximum size)
- * may end inside a record. Such a piece is glued to the pieces after it, up to one that ends at a record
- * boundary: every unit the engine cancels or reads then holds whole records (a long example is compared
- * whole, not as fragments that are "not JSON").
+ * The chunker cuts a record longer than the maximum chunk size (a long-context example) into pieces
+ * (FORMAT.md rule 5), so a piece may end inside a record (`open[i]`). Such a piece is glued to the pieces
+ * after it, up to one that ends at a record boundary: every unit the engine cancels or reads then holds
+ * whole records (a long example is compared whole, not as fragments that are "not JSON"). Both versions of
+ * an unchanged long record glue into units of the same id, which cancel unread.
  */
 export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffSide {
   if (!open.some(Boolean)) return side;
@@ -526,11 +549,13 @@ export async function sideFromWorktree(
 ): Promise<DiffSide> {
   const pieces: DiffPiece[] = [];
   const starts: number[] = [];
+  const long: [number, number][] = [];
   let at = 0;
   for await (const c of chunkStream(
     createReadStream(absPath, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
     chunkFormat,
     repo.chunking,
+    long,
   )) {
     pieces.push({ id: `${hashBytes(c)}+${c.length}`, length: c.length });
     starts.push(at);
@@ -567,10 +592,12 @@ export async function sideFromWorktree(
       ),
     ...(dialectOf(options) ? { dialect: dialectOf(options) } : {}),
   };
-  return LINE_FORMATS.has(side.format)
-    ? glueRecords(
-        side,
-        pieces.map((p) => p.length >= repo.chunking.max),
-      )
-    : side;
+  return glueRecords(
+    side,
+    openEnds(
+      starts,
+      pieces.map((p) => p.length),
+      long,
+    ),
+  );
 }

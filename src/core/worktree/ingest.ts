@@ -85,7 +85,13 @@ export async function ingestFile(
         maxChunk: repo.chunking.max,
       })
     : undefined;
-  for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
+  const long: [number, number][] = [];
+  for await (const chunk of chunkStream(
+    src as AsyncIterable<Uint8Array>,
+    fmt.chunkFormat,
+    repo.chunking,
+    long,
+  )) {
     const h = hashBytes(chunk);
     canonical.push([h, 0, chunk.length]);
     if (opts.store) {
@@ -124,6 +130,7 @@ export async function ingestFile(
     format: fmt.format,
     ...(Object.keys(fmt.options).length ? { options: fmt.options } : {}),
     ...(examples !== undefined ? { examples } : {}),
+    ...(long.length ? { long } : {}),
   };
   const result = (manifest: Hash): IngestResult => ({
     manifest,
