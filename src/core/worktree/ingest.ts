@@ -13,6 +13,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
+import { rememberCanonicalChunks } from '../objects/canonical-chunks.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
@@ -24,6 +25,14 @@ export interface IngestResult {
   manifest: Hash;
   size: number;
   examples?: number;
+  /** With `keepChunks`: the file's canonical chunks (whole-chunk spans, in order) and over-long records. */
+  chunks?: WorktreeChunks;
+}
+
+/** How the chunker cut a file: its canonical chunks as whole-chunk spans, and its over-long records. */
+export interface WorktreeChunks {
+  canonical: Span[];
+  long: [number, number][];
 }
 
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
@@ -47,7 +56,7 @@ export async function ingestFile(
   repo: Repository,
   absPath: string,
   fmt: FormatInfo,
-  opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash },
+  opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash; keepChunks?: boolean },
 ): Promise<IngestResult> {
   const canonical: Span[] = [];
   /** Per canonical chunk: its number among the fresh chunks, or -1 if stored (or had) whole. */
@@ -136,6 +145,7 @@ export async function ingestFile(
     manifest,
     size,
     ...(examples !== undefined ? { examples } : {}),
+    ...(opts.keepChunks ? { chunks: { canonical, long } } : {}),
   });
   freshNames.clear();
   const content = repo.objects.putManifest(fields, canonical, false);
@@ -222,7 +232,10 @@ export async function ingestFile(
   emitUpTo(layout.length);
   drain();
   if (waiting.length) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
-  return result(repo.objects.putManifest({ ...fields, content }, spans));
+  const stored = repo.objects.putManifest({ ...fields, content }, spans);
+  // For diffs of the working tree against this version (canonical-chunks.ts).
+  rememberCanonicalChunks(repo, content, canonical);
+  return result(stored);
 }
 
 /**
