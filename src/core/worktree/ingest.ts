@@ -83,6 +83,7 @@ export async function ingestFile(
     ? new SpanEncoder(repo, read, {
         records: expectedRecords(repo, opts.previous!, absPath),
         maxChunk: repo.chunking.max,
+        quoted: fmt.chunkFormat === 'csv' || fmt.chunkFormat === 'tsv',
       })
     : undefined;
   for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
