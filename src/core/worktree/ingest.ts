@@ -92,6 +92,7 @@ export async function ingestFile(
     ? new SpanEncoder(repo, read, {
         records: expectedRecords(repo, opts.previous!, absPath),
         maxChunk: repo.chunking.max,
+        quoted: fmt.chunkFormat === 'csv' || fmt.chunkFormat === 'tsv',
       })
     : undefined;
   const long: [number, number][] = [];
