@@ -136,8 +136,12 @@ const MIGRATIONS: ReadonlyArray<string> = [
   `,
 ];
 
-/** How many canonical chunk lists the index keeps (the most recently added). */
+/**
+ * The canonical chunk lists the index keeps: the most recently added, at most this many and this many bytes
+ * together (36 bytes a chunk: ~2.3 MB per GiB of file), but always the newest.
+ */
 const CANONICAL_LISTS_KEPT = 64;
+const CANONICAL_BYTES_KEPT = 256 * 1024 * 1024;
 
 export interface ObjectLocation {
   hash: string;
@@ -420,13 +424,22 @@ export class IndexDb {
   // ---- canonical chunk lists (a cache of span-coded versions' canonical manifests, never pushed)
 
   /** Remembers the canonical chunk list of the file content `content`, keeping the most recent lists only. */
-  putCanonicalChunks(content: string, chunks: Uint8Array): void {
+  putCanonicalChunks(
+    content: string,
+    chunks: Uint8Array,
+    keep: { lists: number; bytes: number } = { lists: CANONICAL_LISTS_KEPT, bytes: CANONICAL_BYTES_KEPT },
+  ): void {
     this.transaction(() => {
       this.prep('DELETE FROM canonical_chunks WHERE content = ?').run(content);
       this.prep('INSERT INTO canonical_chunks (content, chunks) VALUES (?, ?)').run(content, chunks);
       this.prep(
-        'DELETE FROM canonical_chunks WHERE id NOT IN (SELECT id FROM canonical_chunks ORDER BY id DESC LIMIT ?)',
-      ).run(CANONICAL_LISTS_KEPT);
+        `DELETE FROM canonical_chunks WHERE id IN (
+           SELECT id FROM (
+             SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
+                    SUM(length(chunks)) OVER (ORDER BY id DESC) AS total
+             FROM canonical_chunks)
+           WHERE n > 1 AND (n > ? OR total > ?))`,
+      ).run(keep.lists, keep.bytes);
     });
   }
 
