@@ -567,16 +567,20 @@ async function* diffFileIn(
       // Between the equal ends, equal lines that keep their order are found by a bounded line diff (edits in
       // place leave long equal runs); each run is one anchor, and only the other lines become records.
       const rest: [number[], number[]] = [[], []];
-      const mid0 = Array.from({ length: n0 - tail - head }, (_, k) => head + k);
-      const mid1 = Array.from({ length: n1 - tail - head }, (_, k) => head + k);
+      const mid0: number[] = [];
+      const mid1: number[] = [];
+      for (let k = head; k < n0 - tail; k++) mid0.push(k);
+      for (let k = head; k < n1 - tail; k++) mid1.push(k);
+      // One line left on each side (an edit in place): they differ (the equal ends stopped at them), so
+      // there is nothing for a line diff to find.
       const parts =
-        mid0.length > 0 && mid1.length > 0
+        mid0.length > 0 && mid1.length > 0 && mid0.length + mid1.length > 2
           ? diffArrays(mid0, mid1, { comparator: eq, maxEditLength: MAX_REGION_EDITS })
           : undefined;
       // The line diff gave up on a region with many lines on both sides: a shuffle (most lines match by bytes
       // elsewhere) or a rewrite. Its lines get no content id now (see below). A one-sided region (appended or
       // deleted lines) keeps them: those lines are changes, and the ids now spare reading the pieces again.
-      const gaveUp = !parts && mid0.length > 0 && mid1.length > 0;
+      const gaveUp = !parts && mid0.length + mid1.length > 2 && mid0.length > 0 && mid1.length > 0;
       if (parts) {
         let i = head;
         let j = head;

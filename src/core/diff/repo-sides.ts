@@ -110,6 +110,18 @@ export function sidesFromManifests(
       if (n > (sharedSeg.get(r.hash) ?? 0)) sharedSeg.set(r.hash, (sharedSeg.get(r.hash) ?? 0) + 1);
     }
   }
+  // Many segments to expand: the read-ahead will likely need the decoding thread, so it is started now and
+  // gets ready while the parts are built.
+  if (lines) {
+    let unshared = 0;
+    const left = new Map(sharedSeg);
+    for (const r of before.segments ?? []) {
+      const n = left.get(r.hash) ?? 0;
+      if (n > 0) left.set(r.hash, n - 1);
+      else unshared++;
+    }
+    if (unshared >= EARLY_POOL_SEGMENTS) sharedCompressPool();
+  }
   const partsOf = (m: FileManifest): Parts => {
     const parts = new Parts();
     if (!m.segments) {
@@ -142,6 +154,8 @@ export function sidesFromManifests(
   const plans = readPlans([pb, pa], unmatched, table, cache.wanted);
   const sb = sideFromParts(repo, path, before!, pb, table, cache, ids[0], plans?.[0]);
   const sa = sideFromParts(repo, path, after!, pa, table, cache, ids[1], plans?.[1]);
+  // The first chunks of both plans go to the decoding thread now, while the engine sets up.
+  if (plans) for (const plan of plans) cache.readAhead(plan, 0);
   // The pairing holds for the pieces as parted; glued pieces (glueRecords) are paired by their ids.
   if (sb.pieces.length === pb.n && sa.pieces.length === pa.n) {
     sb.partner = partner[0];
@@ -175,6 +189,8 @@ const READ_AHEAD_CHUNKS = 256;
 const READ_AHEAD_BATCH = 32;
 /** Plans shorter than this are read inline: starting the decoding thread would cost more than it saves. */
 const READ_AHEAD_MIN = 64;
+/** A diff expanding at least this many segments of the before side starts the decoding thread at once. */
+const EARLY_POOL_SEGMENTS = 8;
 
 /**
  * The chunks one side will read, in order (the pieces that do not cancel), and how far they have been sent
