@@ -73,7 +73,7 @@ export function refineSpans(a: ReadonlyArray<Span>, b: ReadonlyArray<Span>): [Sp
   const pb = new Parts();
   pa.pushSpans(a, table);
   pb.pushSpans(b, table);
-  const [ra, rb] = refineParts(pa, pb, table.hashes.length);
+  const [ra, rb] = refineParts(pa, pb, table.size);
   return [ra.toSpans(table), rb.toSpans(table)];
 }
 
@@ -149,7 +149,7 @@ export function sidesFromManifests(
       pa && after ? sideFromParts(repo, path, after, pa, table, cache, solo(pa, 'a')) : null,
     ];
   }
-  if (lines) [pb, pa] = refineParts(pb, pa, table.hashes.length);
+  if (lines) [pb, pa] = refineParts(pb, pa, table.size);
   const { ids, unmatched, partner } = pairParts(pb, pa);
   const plans = readPlans([pb, pa], unmatched, table, cache.wanted);
   const sb = sideFromParts(repo, path, before!, pb, table, cache, ids[0], plans?.[0]);
@@ -379,7 +379,7 @@ function readPlans(
     const p = sides[s];
     for (let i = 0; i < p.n; i++) {
       if (!unmatched[s][i] || p.isSegment(i)) continue;
-      const h = table.hashes[p.chunk[i]!]!;
+      const h = table.hash(p.chunk[i]!);
       plan.at.set(i, plan.hashes.length);
       plan.hashes.push(h);
       wanted.set(h, (wanted.get(h) ?? 0) + 1);
@@ -398,7 +398,7 @@ export function sideFromManifest(repo: Repository, path: string, m: FileManifest
   const parts = new Parts();
   for (const [h, off, len] of repo.objects.spans(m)) parts.push(table.number(h), off, len);
   const ids = Array.from({ length: parts.n }, (_, i) => {
-    const h = table.hashes[parts.chunk[i]!]!;
+    const h = table.hash(parts.chunk[i]!);
     const off = parts.off[i]!;
     const len = parts.len[i]!;
     return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
@@ -530,7 +530,7 @@ function sideFromParts(
       const pos = plan.at.get(i);
       if (pos !== undefined) cache.readAhead(plan, pos);
     }
-    if (!parts.isSegment(i)) return readSpan(table.hashes[parts.chunk[i]!]!, parts.off[i]!, parts.len[i]!);
+    if (!parts.isSegment(i)) return readSpan(table.hash(parts.chunk[i]!), parts.off[i]!, parts.len[i]!);
     // A shared segment is read only when it did not cancel (it occurs more often on one side).
     const seg = parts.segment(i);
     const out: Uint8Array[] = [];
