@@ -6,7 +6,12 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
-import { sharedCompressPool, type Encoded } from '../../storage/compress-pool.js';
+import {
+  decodedSize,
+  decodeVerifiedInto,
+  sharedCompressPool,
+  type Encoded,
+} from '../../storage/compress-pool.js';
 import { hashBytes } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
@@ -191,6 +196,20 @@ const READ_AHEAD_BATCH = 32;
 const READ_AHEAD_MIN = 64;
 /** A diff expanding at least this many segments of the before side starts the decoding thread at once. */
 const EARLY_POOL_SEGMENTS = 8;
+/**
+ * Batches on the decoding thread at once. The chunks read ahead beyond these wait on this thread (staged),
+ * and the decoding thread is given the furthest ahead of them whenever a batch comes back: a chunk the reader
+ * reaches while still staged is decoded here, rather than waited for: the two threads work from opposite
+ * ends of what was read ahead (the 1% edit diff's reader waited ~0.5 s for the decoding thread before).
+ */
+const MAX_IN_FLIGHT = 2;
+/**
+ * The reader gives the event loop a turn every this many chunks while batches are out: the pool hands the
+ * decoding thread its next batch, and this side feeds it, only when the thread's answer is received, which
+ * a reader whose chunks are all at hand (promises resolved in microtasks) would otherwise put off until it
+ * had to wait.
+ */
+const YIELD_EVERY = 8;
 
 /**
  * The chunks one side will read, in order (the pieces that do not cancel), and how far they have been sent
@@ -207,6 +226,16 @@ class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
   /** Chunks sent ahead to the decoding thread: their bytes, or undefined when they must be read inline. */
   private readonly ahead = new Map<string, Promise<Uint8Array | undefined>>();
+  /**
+   * Chunks read ahead (stored bytes at hand) and not yet sent to the decoding thread, by hash, and their
+   * order of reading (`stagedOrder[stagedHead..]`; hashes no longer in `staged` are skipped).
+   */
+  private readonly staged = new Map<string, Encoded>();
+  private stagedOrder: string[] = [];
+  private stagedHead = 0;
+  /** Batches sent to the decoding thread and not yet back. */
+  private inFlight = 0;
+  private gets = 0;
   /** How many planned pieces (both sides) read each chunk. */
   readonly wanted = new Map<string, number>();
   /** Whether a segment's last span may end inside a record (see glueRecords), by segment hash. */
@@ -225,6 +254,8 @@ class ChunkCache {
    * decompressed and verified once per piece.
    */
   async get(hash: string): Promise<Uint8Array> {
+    if (++this.gets % YIELD_EVERY === 0 && this.inFlight > 0)
+      await new Promise<void>((resolve) => setImmediate(resolve));
     const view = this.views.get(hash);
     if (view) {
       // The last planned piece of this chunk lets its view (and, with the last view, its batch) go.
@@ -239,9 +270,18 @@ class ChunkCache {
       this.map.set(hash, hit);
       return hit;
     }
-    const pending = this.ahead.get(hash);
     let data: Uint8Array | undefined;
-    if (pending) {
+    const enc = this.staged.get(hash);
+    const pending = enc ? undefined : this.ahead.get(hash);
+    if (enc) {
+      // Read ahead but not yet given to the decoding thread: decoded here rather than waited for.
+      this.staged.delete(hash);
+      const dst = Buffer.allocUnsafeSlow(decodedSize(enc));
+      data = decodeVerifiedInto(enc, dst) ? dst : undefined;
+      const left = (this.wanted.get(hash) ?? 1) - 1;
+      this.wanted.set(hash, left);
+      if (data && left <= 0) return data;
+    } else if (pending) {
       this.ahead.delete(hash);
       data = await pending;
       // A chunk no other planned piece reads is not kept: an old chunk around one edit is read once.
@@ -323,7 +363,14 @@ class ChunkCache {
       const hashes: string[] = [];
       for (let i = plan.sent; i < end; i++) {
         const h = plan.hashes[i]!;
-        if (this.map.has(h) || this.views.has(h) || this.ahead.has(h) || hashes.includes(h)) continue;
+        if (
+          this.map.has(h) ||
+          this.views.has(h) ||
+          this.ahead.has(h) ||
+          this.staged.has(h) ||
+          hashes.includes(h)
+        )
+          continue;
         hashes.push(h);
       }
       plan.sent = end;
@@ -337,26 +384,58 @@ class ChunkCache {
       } catch {
         continue;
       }
-      const batch: Encoded[] = [];
-      const sent: string[] = [];
       hashes.forEach((h, k) => {
         const loc = read.locations[k];
         if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;
         const bytes = new Uint8Array(read.buffer, read.at[k]!, loc.length);
-        batch.push({ codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h });
-        sent.push(h);
+        this.staged.set(h, { codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h });
+        this.stagedOrder.push(h);
       });
-      if (batch.length === 0) continue;
-      // Chunks sent ahead but never asked for (the engine cancelled more than the plan foresaw) are dropped
-      // oldest first: what is held ahead stays bounded.
-      for (const k of this.ahead.keys()) {
-        if (this.ahead.size + batch.length <= 4 * READ_AHEAD_CHUNKS) break;
-        this.ahead.delete(k);
+    }
+    this.feed();
+  }
+
+  /**
+   * Sends the furthest-ahead staged chunks to the decoding thread, a batch at a time, while fewer than
+   * MAX_IN_FLIGHT batches are there: the reader decodes the nearest ones itself if it gets to them first, so
+   * the two threads work from opposite ends of what was read ahead.
+   */
+  private feed(): void {
+    // Staged chunks never asked for (the engine cancelled more than the plan foresaw) are dropped oldest
+    // first, as are chunks decoded ahead: what is held ahead stays bounded.
+    for (const k of this.ahead.keys()) {
+      if (this.ahead.size + this.staged.size <= 4 * READ_AHEAD_CHUNKS) break;
+      this.ahead.delete(k);
+    }
+    while (this.staged.size > 4 * READ_AHEAD_CHUNKS && this.stagedHead < this.stagedOrder.length)
+      this.staged.delete(this.stagedOrder[this.stagedHead++]!);
+    // Hashes the reader decoded itself (at the front) are forgotten.
+    while (this.stagedHead < this.stagedOrder.length && !this.staged.has(this.stagedOrder[this.stagedHead]!))
+      this.stagedHead++;
+    if (this.stagedHead > 1024 || this.stagedHead === this.stagedOrder.length) {
+      this.stagedOrder = this.stagedOrder.slice(this.stagedHead);
+      this.stagedHead = 0;
+    }
+    while (this.inFlight < MAX_IN_FLIGHT && this.staged.size > 0) {
+      const batch: Encoded[] = [];
+      while (batch.length < READ_AHEAD_BATCH && this.stagedOrder.length > this.stagedHead) {
+        const h = this.stagedOrder.pop()!;
+        const e = this.staged.get(h);
+        if (!e) continue;
+        this.staged.delete(h);
+        batch.push(e);
       }
+      if (batch.length === 0) break;
+      this.inFlight++;
       const decoded = sharedCompressPool().decode(batch);
-      sent.forEach((h, k) =>
+      const settled = (): void => {
+        this.inFlight--;
+        this.feed();
+      };
+      decoded.then(settled, settled);
+      batch.forEach((e, k) =>
         this.ahead.set(
-          h,
+          e.hash,
           decoded.then(
             (out) => out[k],
             () => undefined,
