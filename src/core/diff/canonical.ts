@@ -258,7 +258,6 @@ const J = {
   /** Object members being re-ordered: (start, key length, end) triples, a stack shared by nested objects. */
   mem: new Int32Array(3 * 256),
   memTop: 0,
-  scratch: Buffer.allocUnsafe(64 * 1024),
   order: new Int32Array(64),
   /**
    * Top-level field names (UTF-8) whose values' [start, end) in the source go to keyRanges (pairs, -1 when
@@ -603,19 +602,19 @@ function jObject(depth: number): boolean {
     const mem = J.mem;
     const from = mem[3 * base]!;
     const to = enc.at;
-    if (J.scratch.length < to - from)
-      J.scratch = Buffer.allocUnsafe(Math.max(2 * J.scratch.length, to - from));
-    const scratch = J.scratch;
+    // The members are copied past the end of the output, then back in order (copyWithin: no view object
+    // per re-ordered object, and a chat line has one per message).
+    enc.room(to - from);
     const buf = enc.buf;
-    scratch.set(new Uint8Array(buf.buffer, buf.byteOffset + from, to - from));
+    buf.copyWithin(to, from, to);
     let o = from;
     for (let k = 0; k < n; k++) {
       const m = order[k]!;
-      const s = mem[3 * m]! - from;
-      const e = mem[3 * m + 2]! - from;
-      if (e - s <= 64) for (let x = s; x < e; x++) buf[o++] = scratch[x]!;
+      const s = mem[3 * m]! - from + to;
+      const e = mem[3 * m + 2]! - from + to;
+      if (e - s <= 64) for (let x = s; x < e; x++) buf[o++] = buf[x]!;
       else {
-        buf.set(new Uint8Array(scratch.buffer, scratch.byteOffset + s, e - s), o);
+        buf.copyWithin(o, s, e);
         o += e - s;
       }
     }
