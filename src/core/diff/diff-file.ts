@@ -85,11 +85,16 @@ interface RegionLines {
   ord: number[];
 }
 
-async function regionLines(access: LineAccess, units: number[]): Promise<RegionLines> {
-  const out: RegionLines = { buf: [], start: [], end: [], no: [], unit: [], ord: [] };
+const newRegionLines = (): RegionLines => ({ buf: [], start: [], end: [], no: [], unit: [], ord: [] });
+
+/** Fills `out` (emptied first: one per side serves every region) with the lines of the units. */
+async function regionLines(access: LineAccess, units: number[], out: RegionLines): Promise<RegionLines> {
+  out.buf.length = out.start.length = out.end.length = out.no.length = out.unit.length = out.ord.length = 0;
   for (const u of units) {
     const bytes = await access.bytes(u);
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const buf = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const spans = splitLines(bytes, access.jsonl);
     for (let i = 0; i < spans.start.length; i++) {
       out.buf.push(buf);
@@ -500,6 +505,7 @@ async function* diffFileIn(
     const stride = maxLen + 2;
     unitTok = [(u) => u * stride, (u) => u * stride];
     // Indices of the in-order shared pairs, then the end of both files.
+    const regionBufs = [newRegionLines(), newRegionLines()] as const;
     const inOrder = longestIncreasing(sharedA);
     inOrder.push(-1);
     let kept = 0;
@@ -546,7 +552,10 @@ async function* diffFileIn(
         }
         continue;
       }
-      const sides = [await regionLines(la[0], units[0]), await regionLines(la[1], units[1])] as const;
+      const sides = [
+        await regionLines(la[0], units[0], regionBufs[0]),
+        await regionLines(la[1], units[1], regionBufs[1]),
+      ] as const;
       const [L0, L1] = sides;
       const n0 = L0.unit.length;
       const n1 = L1.unit.length;
