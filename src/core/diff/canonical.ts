@@ -362,6 +362,10 @@ function hex4(src: Uint8Array, at: number, lim: number): number {
   return a < 0 || b < 0 || c < 0 || d < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
 }
 
+/** 1 for the bytes a JSON string holds as they are: ASCII from 0x20 but `"` and `\`. */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) if (c !== 0x22 && c !== 0x5c) PLAIN[c] = 1;
+
 /**
  * A string at `J.pos` (its opening quote), written as `tag`, length, UTF-8. A key (`key`) must have no escape
  * and no 4-byte character, so that its bytes sort as JavaScript sorts its string.
@@ -383,13 +387,13 @@ function jString(tag: number, key: boolean): boolean {
       pos++;
       break;
     }
-    if (c >= 0x20 && c < 0x80 && c !== 0x5c) {
+    if (PLAIN[c] === 1) {
       // A run of plain ASCII, copied as it is scanned.
       buf[o++] = c;
       pos++;
       while (pos < lim) {
         const d = src[pos]!;
-        if (d < 0x20 || d >= 0x80 || d === 0x22 || d === 0x5c) break;
+        if (PLAIN[d] !== 1) break;
         buf[o++] = d;
         pos++;
       }
