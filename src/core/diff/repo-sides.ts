@@ -233,9 +233,8 @@ class ChunkCache {
   private readonly staged = new Map<string, Encoded>();
   private stagedOrder: string[] = [];
   private stagedHead = 0;
-  /** Batches sent to the decoding thread and not yet back, and their chunks' stored bytes by hash. */
+  /** Batches sent to the decoding thread and not yet back. */
   private inFlight = 0;
-  private readonly sent = new Map<string, Encoded>();
   private gets = 0;
   /** How many planned pieces (both sides) read each chunk. */
   readonly wanted = new Map<string, number>();
@@ -272,14 +271,11 @@ class ChunkCache {
       return hit;
     }
     let data: Uint8Array | undefined;
-    // Read ahead and not decoded yet (staged, or in a batch the decoding thread has not answered): decoded
-    // here rather than waited for. (What the thread answers for it later is dropped.)
-    const enc = this.staged.get(hash) ?? this.sent.get(hash);
+    const enc = this.staged.get(hash);
     const pending = enc ? undefined : this.ahead.get(hash);
     if (enc) {
+      // Read ahead but not yet given to the decoding thread: decoded here rather than waited for.
       this.staged.delete(hash);
-      this.sent.delete(hash);
-      this.ahead.delete(hash);
       const dst = Buffer.allocUnsafeSlow(decodedSize(enc));
       data = decodeVerifiedInto(enc, dst) ? dst : undefined;
       const left = (this.wanted.get(hash) ?? 1) - 1;
@@ -432,9 +428,7 @@ class ChunkCache {
       if (batch.length === 0) break;
       this.inFlight++;
       const decoded = sharedCompressPool().decode(batch);
-      for (const e of batch) this.sent.set(e.hash, e);
       const settled = (): void => {
-        for (const e of batch) if (this.sent.get(e.hash) === e) this.sent.delete(e.hash);
         this.inFlight--;
         this.feed();
       };
