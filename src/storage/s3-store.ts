@@ -67,8 +67,6 @@ export interface S3StoreOptions {
 }
 
 const MiB = 1024 * 1024;
-/** Ranged gets up to this long are read into one buffer of their length (get). */
-const MAX_PREALLOCATED_GET = 256 * MiB;
 const NETWORK_ERRNOS = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -246,23 +244,7 @@ export class S3Store implements ObjectStore {
   }
 
   async get(key: string, opts?: GetOptions): Promise<Uint8Array> {
-    const stream = await this.getStream(key, opts);
-    const length = opts?.length;
-    if (length === undefined || length > MAX_PREALLOCATED_GET) return readAll(stream, opts?.signal);
-    // A ranged read's bytes straight into one buffer of its length: the body's pieces die young (freed by
-    // the next scavenge) instead of living until the response ends and then being copied once more by a
-    // concat, which for 8 MiB ranges, several in flight, was tens of MB of garbage for the old generation.
-    const out = Buffer.allocUnsafe(length);
-    let n = 0;
-    let extra: Uint8Array[] | undefined;
-    for await (const chunk of stream) {
-      throwIfAborted(opts?.signal);
-      if (!extra && n + chunk.length <= length) out.set(chunk, n);
-      else (extra ??= [out.subarray(0, n) as Uint8Array]).push(chunk); // more than asked for: as readAll would
-      n += chunk.length;
-    }
-    throwIfAborted(opts?.signal);
-    return extra ? Buffer.concat(extra) : out.subarray(0, n);
+    return readAll(await this.getStream(key, opts), opts?.signal);
   }
 
   async getStream(key: string, opts?: GetOptions): Promise<AsyncIterable<Uint8Array>> {
