@@ -8,8 +8,12 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Default budget of identity state for one file's diff (both sides, anchors included). */
-export const DEFAULT_DIFF_BUDGET = 64 * 1024 * 1024;
+/**
+ * Default budget of identity state for one file's diff (both sides, anchors included). 32 MiB (was 64): the
+ * keyed shuffle diff of 1 GiB spills either way, and halving its in-memory runs took ~33 MB off its peak RSS
+ * (449 → 416 MiB, back to back) at no cost in time (the merge reads more, shorter runs).
+ */
+export const DEFAULT_DIFF_BUDGET = 32 * 1024 * 1024;
 
 /** The budget: the option, else STRATA_DIFF_MEMORY (bytes, for tests and tuning), else the default. */
 export function diffBudget(option: number | undefined): number {
