@@ -563,7 +563,7 @@ function canonicalReadPlan(
     let need = 0;
     for (let k = j; k < pieces.length && starts[k]! < partEnd; k++) need += read[k]!;
     if (need > 0) {
-      const h = table.hashes[parts.chunk[i]!]!;
+      const h = table.hash(parts.chunk[i]!);
       plan.at.set(i, plan.hashes.length);
       plan.hashes.push(h);
       wanted.set(h, (wanted.get(h) ?? 0) + need);
