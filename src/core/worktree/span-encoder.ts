@@ -20,7 +20,7 @@ import {
 import type { Hash } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
-import { keyAll, recordKey, type RecordTriples } from '../../storage/record-keys.js';
+import { keyAll, recordKey, recordKeyOf, type RecordTriples } from '../../storage/record-keys.js';
 
 export { recordKey };
 import type { Span } from '../objects/objects.js';
@@ -330,6 +330,7 @@ export class SpanEncoder {
     this.count++;
     this.firstRecord[i] = this.records;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
     for (let s = 0, e = 0; s < data.length; s = e) {
       const nl = b.indexOf(10, s);
       e = nl === -1 ? data.length : nl + 1;
@@ -347,7 +348,7 @@ export class SpanEncoder {
       this.state[r] = NONE;
       this.nextSame[r] = -1;
       if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
-      this.keys[r] = recordKey(data, s, e);
+      this.keys[r] = recordKeyOf(v, s, e);
       const head = this.wanted.addOrGet(r);
       if (head !== r) {
         // Chain after the head: order among equal keys does not matter, all get the same match.
