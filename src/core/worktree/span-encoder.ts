@@ -18,6 +18,7 @@ import {
   type Encoded,
 } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
+import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import { keyAll, recordKey, recordKeyOf, type RecordTriples } from '../../storage/record-keys.js';
@@ -493,7 +494,11 @@ export class SpanEncoder {
   }
 }
 
-/** Old chunks the pipeline reads ahead: decoded in batches of this many bytes (about), at most AHEAD batches. */
+/**
+ * Old chunks the pipeline reads ahead: decoded in batches of BATCH_CHUNKS chunks (about BATCH_BYTES bytes),
+ * at most AHEAD batches.
+ */
+const BATCH_CHUNKS = 64;
 const BATCH_BYTES = 1 << 20;
 const AHEAD = 4;
 /** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
@@ -565,7 +570,7 @@ class OldChunks {
       this.done.delete(k);
     }
     const got = this.done.get(l);
-    // Named no more: forgotten now, so that its slot's region is free for the next batch (share() would copy
+    // Named no more: forgotten now, so that its slot's region is free for the next batch (outFor() would copy
     // a chunk still remembered out of it, a copy and a buffer per chunk of the old file).
     if (this.lastUse[l] === i) this.done.delete(l);
     // Read in this thread (delta-coded): keyed here.
@@ -573,31 +578,45 @@ class OldChunks {
     return got as Required<OldChunk> | undefined;
   }
 
-  /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
+  /**
+   * Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). The
+   * stored bytes are read straight into the slot's shared region (one read per run of chunks lying next to
+   * each other in a pack; no buffer per chunk, no copy).
+   */
   private submit(): void {
     const first = this.submitted;
+    const end = Math.min(this.loads.length, first + BATCH_CHUNKS);
+    this.submitted = end;
+    const slot = this.batchNo++ % (AHEAD + 1);
     const items: Encoded[] = [];
     const inline = new Map<number, Uint8Array | undefined>();
-    let bytes = 0;
-    while (this.submitted < this.loads.length && bytes < BATCH_BYTES) {
-      const k = this.submitted++;
-      const h = this.loads[k]!;
-      let r;
-      try {
-        r = this.repo.objects.packs.readEncoded(h);
-      } catch {
-        inline.set(k, undefined);
-        continue;
-      }
-      bytes += r.rawLength;
-      if (r.kind !== KIND.chunk) inline.set(k, undefined);
-      else if (r.codec !== CODEC_NONE && r.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
-      else items.push({ codec: r.codec, bytes: r.bytes, rawLength: r.rawLength, hash: h });
+    let read: ReturnType<LocalPacks['readEncodedShared']> | undefined;
+    try {
+      const region = (this.regions[slot] ??= new SharedArrayBuffer(BATCH_BYTES));
+      read = this.repo.objects.packs.readEncodedShared(this.loads.slice(first, end), region);
+      this.regions[slot] = read.buffer; // a larger one if the batch did not fit
+    } catch {
+      read = undefined;
     }
-    const end = this.submitted;
+    let raw = 0;
+    for (let k = first; k < end; k++) {
+      const h = this.loads[k]!;
+      const loc = read?.locations[k - first];
+      const at = read?.at[k - first] ?? -1;
+      // Not in a sealed pack (missing, or still being written), or its pack unreadable: read through the
+      // object store (undefined if it cannot be read).
+      if (!loc || at < 0) inline.set(k, this.readInline(h));
+      else if (loc.kind !== KIND.chunk) inline.set(k, undefined);
+      else if (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
+      else {
+        const bytes = new Uint8Array(read!.buffer, at, loc.length);
+        const e: Encoded = { codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h };
+        raw += decodedSize(e);
+        items.push(e);
+      }
+    }
     const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
-    const slot = this.batchNo++ % (AHEAD + 1);
-    const out = pool?.parallel ? this.share(items, slot) : undefined;
+    const out = pool?.parallel ? this.outFor(slot, raw) : undefined;
     const decoded = pool ? pool.decodeKeyed(items, MIN_RECORD, out) : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
     const result = decoded.then(({ data, records }) => {
@@ -620,26 +639,11 @@ class OldChunks {
   }
 
   /**
-   * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
-   * region is free once its result came back), so that handing them to the worker allocates nothing there;
-   * returns the slot's region for the decoded bytes, which the worker decodes into (no buffer per batch
-   * moved back, to be collected). Chunks decoded into it before and still remembered are copied out first.
+   * The slot's region for the decoded bytes (`raw` of them), which the worker decodes into (no buffer per
+   * batch moved back, to be collected). Chunks decoded into it before and still remembered are copied out
+   * first.
    */
-  private share(items: Encoded[], slot: number): SharedArrayBuffer {
-    const total = items.reduce((n, e) => n + e.bytes.length, 0);
-    let region = this.regions[slot];
-    if (!region || region.byteLength < total) {
-      region = new SharedArrayBuffer(Math.max(total, BATCH_BYTES + (BATCH_BYTES >> 2)));
-      this.regions[slot] = region;
-    }
-    const view = new Uint8Array(region);
-    let at = 0;
-    for (const e of items) {
-      view.set(e.bytes, at);
-      e.bytes = view.subarray(at, at + e.bytes.length);
-      at += e.bytes.length;
-    }
-    const raw = items.reduce((n, e) => n + decodedSize(e), 0);
+  private outFor(slot: number, raw: number): SharedArrayBuffer {
     let out = this.outs[slot];
     if (out) {
       for (const [k, d] of this.done)
