@@ -139,7 +139,7 @@ export class SpanEncoder {
   private firstRecord = new Uint32Array(1 << 10);
   private readonly oldChunks: string[] = [];
   private readonly oldChunkIds = new Map<string, number>();
-  private readonly window = new Map<number, Uint8Array>();
+  private readonly window = new Map<number, Buffer>();
   /** Buffers of chunks that left the window, to read the next ones into. */
   private readonly spare: Uint8Array[] = [];
   /** The window's own buffers (`maxChunk` bytes each). */
@@ -154,6 +154,10 @@ export class SpanEncoder {
   private unmatchedBytes = 0;
   /** The old chunk being indexed: its hash and number in oldChunks (-1: not numbered yet). */
   private curHash = '';
+  /** Its bytes (a Buffer view: matches are compared in place, without a view per record). */
+  private curData: Buffer = Buffer.alloc(0);
+  /** The fresh chunk chunkOf found last (matches come mostly in file order). */
+  private lastChunk = 0;
   private cur = -1;
   /** The furthest fresh chunk read into the window (-1: none yet). */
   private cursor = -1;
@@ -265,6 +269,10 @@ export class SpanEncoder {
 
   /** The fresh chunk holding record r (binary search over firstRecord). */
   private chunkOf(r: number): number {
+    const l = this.lastChunk;
+    if (l < this.count && this.firstRecord[l]! <= r && r < this.firstRecord[l + 1]!) return l;
+    if (l + 1 < this.count && this.firstRecord[l + 1]! <= r && r < this.firstRecord[l + 2]!)
+      return (this.lastChunk = l + 1);
     let lo = 0;
     let hi = this.count - 1;
     while (lo < hi) {
@@ -272,13 +280,13 @@ export class SpanEncoder {
       if (this.firstRecord[mid]! <= r) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return (this.lastChunk = lo);
   }
 
   /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
-  private fresh(i: number): Uint8Array | undefined {
-    let data = this.window.get(i);
-    if (data) return data;
+  private fresh(i: number): Buffer | undefined {
+    const got = this.window.get(i);
+    if (got) return got;
     if (this.windowed[i]) return undefined;
     // The window moves forward: a chunk far behind or ahead of it (records moved, a shuffle) is not read
     // now; its matches are verified when it is encoded, if it is span-coded at all.
@@ -299,10 +307,11 @@ export class SpanEncoder {
       into = new Uint8Array(this.maxChunk);
       this.owned.add(into.buffer);
     }
-    data = this.read(i, true, into);
+    const data = this.read(i, true, into);
     if (into && data.buffer !== into.buffer) this.spare.push(into);
-    this.window.set(i, data);
-    return data;
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.window.set(i, buf);
+    return buf;
   }
 
   /** Fresh chunk i leaves the window: keep the bytes of its records not matched (so far). */
@@ -369,12 +378,13 @@ export class SpanEncoder {
     this.indexedBytes += to - from;
     this.cur = -1;
     this.curHash = h;
+    this.curData = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // The piece up to the first '\n' from `from`, keyed here (a whole record if `from` starts one).
     const nl = b.indexOf(10, from);
     const e = nl === -1 || nl >= to ? to : nl + 1;
-    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(data, from, e, recordKey(data, from, e));
+    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(from, e, recordKey(data, from, e));
     if (e >= to) return resolved;
     // Whole records ending by the last '\n' before `to`: they start after a '\n', so they are the same
     // records split from `from` or from 0, and the worker keyed them already. Then the piece after it.
@@ -387,14 +397,14 @@ export class SpanEncoder {
       else hi = mid;
     }
     for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3)
-      resolved += this.resolveRecord(data, recs[k]!, recs[k + 1]!, recs[k + 2]!);
+      resolved += this.resolveRecord(recs[k]!, recs[k + 1]!, recs[k + 2]!);
     const ts = Math.max(t, e);
-    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(data, ts, to, recordKey(data, ts, to));
+    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(ts, to, recordKey(data, ts, to));
     return resolved;
   }
 
-  /** Old chunk `curHash`'s record data[s, e) with key `key`: resolves the wanted records it matches. */
-  private resolveRecord(data: Uint8Array, s: number, e: number, key: number): number {
+  /** Old chunk `curHash`'s record curData[s, e) with key `key`: resolves the wanted records it matches. */
+  private resolveRecord(s: number, e: number, key: number): number {
     const head = this.wanted.get(key);
     if (head < 0 || this.state[head] !== NONE) return 0; // not wanted, or found earlier in the old file
     if (this.cur < 0) {
@@ -416,12 +426,7 @@ export class SpanEncoder {
       const re = this.ends[r]!;
       this.verifiedEarly++;
       this.state[r] =
-        re - rs === e - s &&
-        Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
-          Buffer.from(data.buffer, data.byteOffset + s, e - s),
-        )
-          ? VERIFIED
-          : DIFFERENT;
+        re - rs === e - s && fresh.compare(this.curData, s, e, rs, re) === 0 ? VERIFIED : DIFFERENT;
     }
     return resolved;
   }
