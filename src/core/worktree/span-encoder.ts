@@ -12,6 +12,7 @@
  */
 import {
   decodedSize,
+  decodeVerifiedInto,
   sharedCompressPool,
   type CompressPool,
   type Decoded,
@@ -21,7 +22,7 @@ import type { Hash } from '../../storage/hash.js';
 import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
-import { keyAll, recordKey, recordKeyOf, type RecordTriples } from '../../storage/record-keys.js';
+import { keyAll, recordKey, recordKeyOf, splitKeys, type RecordTriples } from '../../storage/record-keys.js';
 
 export { recordKey };
 import type { Span } from '../objects/objects.js';
@@ -515,6 +516,32 @@ interface OldChunk {
   recs?: RecordTriples;
 }
 
+/** A batch of old chunks read ahead: its first load, its chunks once decoded, and whether they are. */
+interface Batch {
+  first: number;
+  result: Promise<(OldChunk | undefined)[]>;
+  ready: boolean;
+  /** Decoded by the pool (holding a slot), not in this thread. */
+  pooled: boolean;
+}
+
+/**
+ * Decodes and verifies a batch in this thread (`raw`: their decoded sizes together), into one buffer, and
+ * keys their records, as the pool's worker does.
+ */
+function decodeHere(items: readonly Encoded[], raw: number): Decoded {
+  const packed = new Uint8Array(raw);
+  let at = 0;
+  const data = items.map((e) => {
+    const n = decodedSize(e);
+    const dst = packed.subarray(at, at + n);
+    at += n;
+    return decodeVerifiedInto(e, dst) ? dst : undefined;
+  });
+  const { keys, bounds } = keyAll(data, MIN_RECORD);
+  return { data, records: splitKeys(keys, bounds) };
+}
+
 /** The keyed records of one chunk. */
 function keyOne(data: Uint8Array): RecordTriples {
   return keyAll([data], MIN_RECORD).keys;
@@ -531,7 +558,11 @@ class OldChunks {
   /** Per load: the last list position naming it (once asked for, it is remembered no longer). */
   private readonly lastUse: Int32Array;
   private readonly loads: string[] = [];
-  private readonly batches: { first: number; result: Promise<(OldChunk | undefined)[]> }[] = [];
+  private readonly batches: Batch[] = [];
+  /** Batches handed to the pool and not yet taken by get (each holds a slot). */
+  private pooled = 0;
+  /** Stored bytes of a batch decoded in this thread (reused: decoding copies out of it). */
+  private inlineRegion: SharedArrayBuffer | undefined;
   private readonly done = new Map<number, OldChunk | undefined>();
   private submitted = 0;
   private pool: CompressPool | undefined;
@@ -565,8 +596,22 @@ class OldChunks {
   async get(i: number): Promise<Required<OldChunk> | undefined> {
     const l = this.loadOf[i]!;
     while (!this.done.has(l)) {
-      while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
+      while (this.pooled < AHEAD && this.submitted < this.loads.length) this.submit();
+      // The worker is behind (the batch needed next is not back): rather than wait idle, decode a later
+      // batch in this thread, then look again. One at a time: this thread must come back to the worker's
+      // batches soon, to hand it the next ones (it would idle while this thread works through several).
+      if (
+        !this.batches[0]!.ready &&
+        this.batches.length === this.pooled &&
+        this.submitted < this.loads.length &&
+        this.pool?.parallel
+      ) {
+        this.submit(true);
+        await yieldToEventLoop();
+        continue;
+      }
       const b = this.batches.shift()!;
+      if (b.pooled) this.pooled--;
       const out = await b.result;
       out.forEach((d, k) => this.done.set(b.first + k, d));
     }
@@ -588,18 +633,22 @@ class OldChunks {
    * stored bytes are read straight into the slot's shared region (one read per run of chunks lying next to
    * each other in a pack; no buffer per chunk, no copy).
    */
-  private submit(): void {
+  private submit(here = false): void {
     const first = this.submitted;
     const end = Math.min(this.loads.length, first + BATCH_CHUNKS);
     this.submitted = end;
-    const slot = this.batchNo++ % (AHEAD + 1);
+    const slot = here ? -1 : this.batchNo++ % (AHEAD + 1);
     const items: Encoded[] = [];
     const inline = new Map<number, Uint8Array | undefined>();
     let read: ReturnType<LocalPacks['readEncodedShared']> | undefined;
     try {
-      const region = (this.regions[slot] ??= new SharedArrayBuffer(BATCH_BYTES));
+      const region = here
+        ? (this.inlineRegion ??= new SharedArrayBuffer(BATCH_BYTES))
+        : (this.regions[slot] ??= new SharedArrayBuffer(BATCH_BYTES));
       read = this.repo.objects.packs.readEncodedShared(this.loads.slice(first, end), region);
-      this.regions[slot] = read.buffer; // a larger one if the batch did not fit
+      // A larger one if the batch did not fit.
+      if (here) this.inlineRegion = read.buffer;
+      else this.regions[slot] = read.buffer;
     } catch {
       read = undefined;
     }
@@ -620,9 +669,13 @@ class OldChunks {
         items.push(e);
       }
     }
-    const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
+    const pool = items.length && !here ? (this.pool ??= sharedCompressPool()) : undefined;
     const out = pool?.parallel ? this.outFor(slot, raw) : undefined;
-    const decoded = pool ? pool.decodeKeyed(items, MIN_RECORD, out) : Promise.resolve<Decoded>({ data: [] });
+    const decoded = here
+      ? Promise.resolve(decodeHere(items, raw))
+      : pool
+        ? pool.decodeKeyed(items, MIN_RECORD, out)
+        : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
     const result = decoded.then(({ data, records }) => {
       const all: (OldChunk | undefined)[] = [];
@@ -640,7 +693,13 @@ class OldChunks {
       return all;
     });
     result.catch(() => undefined); // observed in get(), unless the caller stopped before
-    this.batches.push({ first, result });
+    const batch: Batch = { first, result, ready: here, pooled: !here };
+    if (!here) {
+      this.pooled++;
+      const ready = (): void => void (batch.ready = true);
+      result.then(ready, ready);
+    }
+    this.batches.push(batch);
   }
 
   /**
