@@ -51,6 +51,7 @@ function resultCell(s: Step): string {
   if (typeof x.MBps === 'number') parts.push(`${x.MBps.toFixed(1)} MB/s`);
   if (typeof x.examplesPerSecond === 'number') parts.push(`${Math.round(x.examplesPerSecond)} examples/s`);
   if (typeof x.bytes === 'number' && s.step === 'push') parts.push(`${formatBytes(x.bytes)} stored remotely`);
+  if (x.match === true) parts.push('counts exact');
   if (x.verified === true) parts.push('verified');
   if (x.verified === false) parts.push('**content differs from the expected version**');
   return parts.join(', ');

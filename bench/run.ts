@@ -449,6 +449,8 @@ async function main(): Promise<number> {
       await phase('strata no-op', async () => add(...(await strata.noop())));
       await phase('strata checkout', async () => add(await strata.restore('v0')));
       await phase('strata switch', async () => add(...(await strata.switches())));
+      if (done.includes('v3'))
+        await phase('strata working-tree diff', async () => add(...(await strata.worktreeDiff())));
     }
     await phase('strata fsck', async () => add(await strata.fsck()));
   }
@@ -517,6 +519,12 @@ async function main(): Promise<number> {
           : `no counts (${d.error ?? ''})`);
       results.mismatches.push(msg);
     }
+  }
+  for (const s of results.steps) {
+    if (s.tool === 'strata' && s.step === 'diff-worktree' && s.extra?.match !== true)
+      results.mismatches.push(
+        `${s.label}: ${s.ok ? String(s.extra?.warning ?? 'no counts') : (s.error ?? 'failed')}`,
+      );
   }
   results.finishedAt = new Date().toISOString();
   save();

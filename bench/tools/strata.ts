@@ -3,7 +3,10 @@
  * process so that every command gets its own wall time and peak RSS. Any command that fails - including one
  * that is not implemented yet - becomes a failed step in the results; nothing here throws for that.
  */
-import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -364,6 +367,60 @@ export class Strata implements Contender {
       );
     }
     return steps;
+  }
+
+  /**
+   * `strata diff REV` of an edited working tree against a span-coded version (v3, 10% deleted): the data file
+   * becomes v3 with every 100th example given one more field, unstaged; the diff must find exactly those as
+   * modified. Then the file is checked out from HEAD again.
+   */
+  async worktreeDiff(): Promise<Step[]> {
+    const rev = this.commits.get('v3');
+    if (!rev)
+      return [failedStep('strata', 'diff-worktree', 'v3 + 1% edited', 'no commit hash recorded for v3')];
+    const file = join(this.wd, DATA_PATH);
+    let edited = 0;
+    let i = 0;
+    const out = createWriteStream(file);
+    const lines = createInterface({
+      input: createReadStream(versionFile(this.ctx, 'v3')),
+      crlfDelay: Infinity,
+    });
+    for await (const line of lines) {
+      const edit = i++ % 100 === 37 && line.startsWith('{');
+      if (edit) edited++;
+      const text = (edit ? '{"bench_edit":1,' + line.slice(1) : line) + '\n';
+      if (!out.write(text)) await once(out, 'drain');
+    }
+    out.end();
+    await finished(out);
+    const r = await this.run(['diff', rev, '--stat', '--json']);
+    const found = r.ok ? parseDiffSummary(r.stdout, DATA_PATH) : null;
+    const expected = { added: 0, removed: 0, modified: edited };
+    const match = !!found && found.added === 0 && found.removed === 0 && found.modified === expected.modified;
+    const back = await this.run(['checkout', 'HEAD', '--', DATA_PATH]);
+    return [
+      stepOf(
+        'strata',
+        'diff-worktree',
+        `diff v3 (span-coded) against the working tree: v3 + ${edited} examples edited, unstaged`,
+        [r],
+        {
+          extra: {
+            expected,
+            found,
+            match,
+            ...(match
+              ? {}
+              : { warning: `found ${JSON.stringify(found)}, expected ${JSON.stringify(expected)}` }),
+          },
+        },
+      ),
+      stepOf('strata', 'checkout', `checkout HEAD -- ${DATA_PATH} (after the working-tree diff)`, [back], {
+        version: 'v4',
+        extra: { verified: back.ok ? await verify(file, versionSha(this.ctx, 'v4')) : null },
+      }),
+    ];
   }
 
   async fsck(): Promise<Step> {

@@ -58,7 +58,12 @@ export class Repository {
   readonly chunking: ChunkParams;
   private lockDepth = 0;
   /** Work done by this handle, for tests and benchmarks (e.g. a no-op status hashes nothing). */
-  readonly counters = { filesHashed: 0, bytesHashed: 0 };
+  readonly counters = {
+    filesHashed: 0,
+    bytesHashed: 0,
+    /** Chunks `add` found among a span-coded previous version's canonical chunks (previous-chunks.ts). */
+    previousChunksReused: 0,
+  };
 
   private constructor(
     readonly root: string,

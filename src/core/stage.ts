@@ -8,6 +8,7 @@ import { unlinkSync, type BigIntStats } from 'node:fs';
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import type { IndexEntry } from '../storage/index-db.js';
+import type { WorktreeChunks } from './worktree/ingest.js';
 import type { Repository } from './repository.js';
 import { loadAttributes, type AttributeRules } from './worktree/attributes.js';
 import { safeJoin } from './worktree/paths.js';
@@ -66,6 +67,8 @@ export function lazyAttributes(root: string): AttributeRules {
 export interface FileState {
   manifest: Hash;
   size: number;
+  /** With `keepChunks`, when the file was hashed: how the chunker cut it (the diff reuses it). */
+  chunks?: WorktreeChunks;
   /** A fresh index entry to cache when the file had to be hashed and did not change while it was read. */
   refreshed?: IndexEntry;
 }
@@ -78,7 +81,13 @@ export async function fileState(
   repo: Repository,
   path: string,
   cached: IndexEntry | undefined,
-  opts: { store: boolean; attrs?: AttributeRules; progress?: Progress; previous?: Hash },
+  opts: {
+    store: boolean;
+    attrs?: AttributeRules;
+    progress?: Progress;
+    previous?: Hash;
+    keepChunks?: boolean;
+  },
 ): Promise<FileState | undefined> {
   const abs = safeJoin(repo.root, path);
   const st = statFile(abs);
@@ -100,6 +109,7 @@ export async function fileState(
     onBytes: opts.progress?.onBytes,
     // The previous version, to span-code the new chunks against (FORMAT.md, "Span-coded versions").
     ...(opts.previous ? { previous: opts.previous } : {}),
+    ...(opts.keepChunks ? { keepChunks: true } : {}),
   });
   // The same content as the cached entry's manifest, whatever its layout, is the same file: keep the entry's
   // (stored) manifest, since the one just computed may not be stored (`store` false) or be laid out anew.
@@ -115,6 +125,7 @@ export async function fileState(
   return {
     manifest,
     size: r.size,
+    ...(r.chunks ? { chunks: r.chunks } : {}),
     ...(stable ? { refreshed: makeEntry(path, manifest, r.size, st, recorded) } : {}),
   };
 }

@@ -29,12 +29,20 @@ export interface Encoded {
 
 /**
  * A decode job: with `out`, the bytes are decoded into that shared buffer (if large enough) instead of a new
- * one; with `keyMin`, the records of each decoded item are keyed too (record-keys.ts).
+ * one; with `keyMin`, the records of each decoded item are keyed too (record-keys.ts; `quoted`: as CSV/TSV).
  */
 export type Job =
   | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
   | { id: number; op: 'pack'; level: number; region: SharedArrayBuffer; ends: Uint32Array }
-  | { id: number; op: 'decode'; items: Encoded[]; out?: SharedArrayBuffer; keyMin?: number };
+  | {
+      id: number;
+      op: 'decode';
+      items: Encoded[];
+      out?: SharedArrayBuffer;
+      keyMin?: number;
+      /** CSV/TSV records: split at '\n' outside quotes (record-keys.ts). */
+      quoted?: boolean;
+    };
 
 /** A worker's answer: compressed items, or decoded ones (packed, or in the job's `out`) and their keys. */
 export type Reply =
@@ -196,12 +204,13 @@ export class CompressPool {
    * Decodes and verifies a batch (as decode) and, with `keyMin`, keys the records of each item at least
    * that long, on the worker thread. With `out` (shared, at least as long as the items' raw lengths
    * together), the bytes come back as views into it: the caller reuses it once it no longer needs them.
+   * `quoted`: the items are CSV/TSV, whose records end at a '\n' outside quotes (keyRecords).
    */
-  decodeKeyed(items: Encoded[], keyMin?: number, out?: SharedArrayBuffer): Promise<Decoded> {
+  decodeKeyed(items: Encoded[], keyMin?: number, out?: SharedArrayBuffer, quoted = false): Promise<Decoded> {
     if (!this.parallel) {
       const data = items.map(decodeVerified);
       if (keyMin === undefined) return Promise.resolve({ data });
-      const { keys, bounds } = keyAll(data, keyMin);
+      const { keys, bounds } = keyAll(data, keyMin, quoted);
       return Promise.resolve({ data, records: splitKeys(keys, bounds) });
     }
     const finish = (m: Reply): Decoded => {
@@ -217,6 +226,7 @@ export class CompressPool {
           items,
           ...(out ? { out } : {}),
           ...(keyMin !== undefined ? { keyMin } : {}),
+          ...(quoted ? { quoted } : {}),
         }),
         finish,
       );
@@ -231,7 +241,13 @@ export class CompressPool {
       return { ...e, bytes: packed.subarray(at - e.bytes.length, at) };
     });
     return this.submit<Decoded>(
-      (id) => ({ id, op: 'decode', items: moved, ...(keyMin !== undefined ? { keyMin } : {}) }),
+      (id) => ({
+        id,
+        op: 'decode',
+        items: moved,
+        ...(keyMin !== undefined ? { keyMin } : {}),
+        ...(quoted ? { quoted } : {}),
+      }),
       finish,
       [packed.buffer],
     );

@@ -39,7 +39,7 @@ parentPort!.on('message', (job: Job) => {
       if (!ok) sizes[i] = -sizes[i]! - 1;
       data.push(ok ? dst : undefined);
     });
-    const keyed = job.keyMin === undefined ? undefined : keyAll(data, job.keyMin);
+    const keyed = job.keyMin === undefined ? undefined : keyAll(data, job.keyMin, job.quoted);
     const transfer: ArrayBuffer[] = keyed ? [keyed.keys.buffer] : [];
     if (!shared) transfer.push(packed.buffer as ArrayBuffer);
     parentPort!.postMessage({ id: job.id, ...(shared ? {} : { packed }), sizes, ...keyed }, transfer);

@@ -34,7 +34,7 @@ function sqliteOptions(): { nativeBinding?: string } {
   return addonPath ? { nativeBinding: addonPath } : {};
 }
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: ReadonlyArray<string> = [
   // 1: initial schema
@@ -126,7 +126,22 @@ const MIGRATIONS: ReadonlyArray<string> = [
     PRIMARY KEY (remote, hash)
   ) WITHOUT ROWID;
   `,
+  // 3: the canonical chunk lists of recently added span-coded versions (a cache: see canonicalChunks)
+  `
+  CREATE TABLE canonical_chunks (
+    id INTEGER PRIMARY KEY,
+    content TEXT NOT NULL UNIQUE,
+    chunks BLOB NOT NULL
+  );
+  `,
 ];
+
+/**
+ * The canonical chunk lists the index keeps: the most recently added, at most this many and this many bytes
+ * together (36 bytes a chunk: ~2.3 MB per GiB of file), but always the newest.
+ */
+const CANONICAL_LISTS_KEPT = 64;
+const CANONICAL_BYTES_KEPT = 256 * 1024 * 1024;
 
 export interface ObjectLocation {
   hash: string;
@@ -404,6 +419,34 @@ export class IndexDb {
       this.prep('DELETE FROM index_entries').run();
       for (const e of entries) this.upsertIndexEntry(e);
     });
+  }
+
+  // ---- canonical chunk lists (a cache of span-coded versions' canonical manifests, never pushed)
+
+  /** Remembers the canonical chunk list of the file content `content`, keeping the most recent lists only. */
+  putCanonicalChunks(
+    content: string,
+    chunks: Uint8Array,
+    keep: { lists: number; bytes: number } = { lists: CANONICAL_LISTS_KEPT, bytes: CANONICAL_BYTES_KEPT },
+  ): void {
+    this.transaction(() => {
+      this.prep('DELETE FROM canonical_chunks WHERE content = ?').run(content);
+      this.prep('INSERT INTO canonical_chunks (content, chunks) VALUES (?, ?)').run(content, chunks);
+      this.prep(
+        `DELETE FROM canonical_chunks WHERE id IN (
+           SELECT id FROM (
+             SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
+                    SUM(length(chunks)) OVER (ORDER BY id DESC) AS total
+             FROM canonical_chunks)
+           WHERE n > 1 AND (n > ? OR total > ?))`,
+      ).run(keep.lists, keep.bytes);
+    });
+  }
+
+  getCanonicalChunks(content: string): Buffer | undefined {
+    const row = this.prep('SELECT chunks FROM canonical_chunks WHERE content = ?').get(content) as
+      { chunks: Buffer } | undefined;
+    return row?.chunks;
   }
 
   // ---- config and remotes

@@ -1,8 +1,36 @@
 /**
- * Record keys for span-coding (src/core/worktree/span-encoder.ts): a record is a '\n'-terminated line, its
- * key a fast 53-bit hash of its bytes. Here, below core, so that the compression pool's worker thread can
- * key the old chunks it decodes while the main thread looks the keys up.
+ * Record keys for span-coding (src/core/worktree/span-encoder.ts): a record is a '\n'-terminated line (for
+ * CSV/TSV, one whose '\n' is outside double quotes: recordEnd), its key a fast 53-bit hash of its bytes.
+ * Here, below core, so that the compression pool's worker thread can key the old chunks it decodes while
+ * the main thread looks the keys up.
  */
+
+const NL = 0x0a;
+const QUOTE = 0x22;
+
+/**
+ * The end of the record of `b` starting at s, looking in [s, to): just past the first '\n' — with `quoted`
+ * (CSV/TSV), the first one preceded by an even number of '"' bytes since s, i.e. outside quotes (an RFC 4180
+ * `""` escape toggles twice, so the parity is exact) — or `to` if there is none. -1 if there is none and
+ * [s, to) holds an odd number of '"' (it ends inside quotes: a piece of an over-long record). Without
+ * `quoted` one indexOf; with it, one per '"' and per '\n' up to the record's end.
+ */
+export function recordEnd(b: Buffer, s: number, to: number, quoted: boolean): number {
+  let nl = b.indexOf(NL, s);
+  if (nl >= to) nl = -1;
+  if (!quoted) return nl < 0 ? to : nl + 1;
+  for (let p = s; ;) {
+    const open = b.indexOf(QUOTE, p);
+    if (open < 0 || open >= to || (nl >= 0 && open > nl)) return nl < 0 ? to : nl + 1;
+    const close = b.indexOf(QUOTE, open + 1);
+    if (close < 0 || close >= to) return -1;
+    p = close + 1;
+    if (nl >= 0 && nl < p) {
+      nl = b.indexOf(NL, p);
+      if (nl >= to) nl = -1;
+    }
+  }
+}
 
 /**
  * A 53-bit hash of record bytes data[s, e), to find candidates: a match is then checked byte for byte against
@@ -59,20 +87,28 @@ export type RecordTriples = Float64Array;
 let scratch: Float64Array = new Float64Array(3 << 10);
 
 /**
- * The records of `data` (split at '\n' from its start) at least `min` bytes long, as triples appended to
- * `out` from index `at` (grown if needed); returns the array and the index past the last triple.
+ * The records of `data` (split at '\n' from its start; `quoted`, for CSV/TSV: at '\n' outside quotes, see
+ * recordEnd) at least `min` bytes long, as triples appended to `out` from index `at` (grown if needed);
+ * returns the array and the index past the last triple. A quoted remainder that ends inside quotes is not
+ * keyed.
  */
 export function keyRecords(
   data: Uint8Array,
   min: number,
   out: Float64Array = scratch,
   at = 0,
+  quoted = false,
 ): { out: Float64Array; at: number } {
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
   for (let s = 0, e = 0; s < data.length; s = e) {
-    const nl = b.indexOf(10, s);
-    e = nl === -1 ? data.length : nl + 1;
+    if (quoted) {
+      e = recordEnd(b, s, data.length, true);
+      if (e < 0) break;
+    } else {
+      const nl = b.indexOf(10, s);
+      e = nl === -1 ? data.length : nl + 1;
+    }
     if (e - s < min) continue;
     if (at + 3 > out.length) {
       const grown = new Float64Array(out.length * 2);
@@ -90,17 +126,18 @@ export function keyRecords(
 
 /**
  * The records of each of `items` (undefined: none) keyed into one array: item i's triples are
- * keys[bounds[i], bounds[i + 1]) (splitKeys).
+ * keys[bounds[i], bounds[i + 1]) (splitKeys). `quoted`: CSV/TSV records (keyRecords).
  */
 export function keyAll(
   items: readonly (Uint8Array | undefined)[],
   min: number,
+  quoted = false,
 ): { keys: Float64Array<ArrayBuffer>; bounds: number[] } {
   const bounds: number[] = [];
   let r: { out: Float64Array; at: number } = { out: scratch, at: 0 };
   for (const d of items) {
     bounds.push(r.at);
-    if (d) r = keyRecords(d, min, r.out, r.at);
+    if (d) r = keyRecords(d, min, r.out, r.at, quoted);
   }
   bounds.push(r.at);
   return { keys: r.out.slice(0, r.at) as Float64Array<ArrayBuffer>, bounds };

@@ -287,6 +287,52 @@ describe('Chunker', () => {
     for (const e of ends) if (e <= giantStart || e >= giantEnd) expect(data[e - 1]).toBe(0x0a);
   });
 
+  it('reports every record longer than max, exactly, however the input is pushed (takeLongRecords)', () => {
+    const rnd = xorshift32(99);
+    const word = (): string => String.fromCharCode(97 + (rnd() % 26)).repeat(1 + (rnd() % 7));
+    const text = (n: number): string => Array.from({ length: n }, word).join(' ');
+    for (const format of ['jsonl', 'csv'] as const) {
+      // Records of 10..6000 bytes with SMALL (max 1024); CSV ones hold quoted newlines; the last has no '\n'.
+      const recs: string[] = [];
+      for (let i = 0; i < 60; i++) {
+        const body = text(rnd() % 3 === 0 ? 300 + (rnd() % 700) : 1 + (rnd() % 20));
+        recs.push(format === 'csv' ? `${i},"${body.replace(/ q/g, '\n"" ')}"\n` : `{"t":"${body}"}\n`);
+      }
+      recs[recs.length - 1] = recs[recs.length - 1]!.slice(0, -1);
+      const data = Buffer.from(recs.join(''));
+      const expected: [number, number][] = [];
+      let at = 0;
+      for (const r of recs) {
+        const n = Buffer.byteLength(r);
+        // A CSV header longer than max is over-long too; otherwise only records past max count.
+        if (n > SMALL.max) expected.push([at, n]);
+        at += n;
+      }
+      expect(expected.length).toBeGreaterThan(5);
+      for (const maxPiece of [0, 7, 5000]) {
+        const c = new Chunker(format, SMALL);
+        const long: [number, number][] = [];
+        const chunks: Uint8Array[] = [];
+        if (maxPiece === 0) chunks.push(...c.push(data));
+        else
+          for (let p = 0; p < data.length; p += maxPiece) {
+            chunks.push(...c.push(data.subarray(p, p + maxPiece)));
+            long.push(...c.takeLongRecords());
+          }
+        chunks.push(...c.finish());
+        long.push(...c.takeLongRecords());
+        expect(long).toEqual(expected);
+        // Chunk boundaries fall inside a record only inside the reported ones.
+        let end = 0;
+        for (const ch of chunks.slice(0, -1)) {
+          end += ch.length;
+          const inside = expected.some(([s, n]) => s < end && end < s + n);
+          expect(inside || data[end - 1] === 0x0a).toBe(true);
+        }
+      }
+    }
+  });
+
   it('can be reused after finish()', () => {
     const data = vectorInput(TEXT_ALPHABET, 100_000);
     const c = new Chunker('csv', SMALL);

@@ -65,6 +65,64 @@ describe('working-tree diffs against a span-coded version', () => {
     expect(changes.map((c) => (c as { before: { id: number } }).before.id)).toEqual([7000, 12000]);
   });
 
+  it('an unstaged edit against a span-coded HEAD reads only the changed chunks (canonical chunk list)', async () => {
+    const dir = tempDir();
+    const repo = Repository.init(dir);
+    const file = join(dir, 'd.jsonl');
+    writeFileSync(file, lines(20000));
+    await add(repo, ['d.jsonl']);
+    await commit(repo, { message: 'v0' });
+    // v1: every 10th example deleted, so nearly every chunk is span-coded (sub-chunk spans into v0's).
+    const keep = (text: string): string =>
+      text
+        .split('\n')
+        .filter((_, i) => i % 10 !== 5)
+        .join('\n');
+    writeFileSync(file, keep(lines(20000)));
+    await commit(repo, { message: 'v1', all: true });
+    // Not added: the working tree is cut into canonical chunks, HEAD is seen as the ones `add` cut.
+    writeFileSync(file, keep(lines(20000, 12000)));
+    const size = keep(lines(20000)).length;
+    const check = async (): Promise<SummaryEvent> => {
+      const ev = await events(repo);
+      const summary = ev.find((e): e is SummaryEvent => e.type === 'summary')!;
+      expect(summary.counts).toEqual({ added: 0, removed: 0, modified: 1 });
+      const changes = ev.filter((e) => e.type === 'change');
+      expect(changes.map((c) => (c as { before: { id: number } }).before.id)).toEqual([12000]);
+      return summary;
+    };
+    // One chunk on each side (16 KiB on average), not the file.
+    expect((await check()).cost.bytesRead).toBeLessThan(0.05 * size);
+    // Edits in many chunks: the stored spans under them are read ahead on the decoding thread.
+    const many = keep(lines(20000))
+      .split('\n')
+      .map((l, i) => (i % 60 === 7 ? l.replace('as it was', 'EDITED') : l))
+      .join('\n');
+    writeFileSync(file, many);
+    const ev = await events(repo);
+    const edited = keep(lines(20000))
+      .split('\n')
+      .flatMap((l, i) => (i % 60 === 7 ? [(JSON.parse(l) as { id: number }).id] : []));
+    expect(edited.length).toBe(300);
+    const changed = ev.filter((e) => e.type === 'change') as unknown as Array<{
+      kind: string;
+      before: { id: number };
+    }>;
+    expect(changed.every((c) => c.kind === 'modified')).toBe(true);
+    expect(changed.map((c) => c.before.id)).toEqual(edited);
+    writeFileSync(file, keep(lines(20000, 12000)));
+    // Without the list (a clone, or one evicted), or with a list that does not rebuild HEAD's `content`,
+    // the stored spans are diffed as they are: still exact, but most of the file is read.
+    const db = repo.db.db;
+    const row = db.prepare('SELECT chunks FROM canonical_chunks').get() as { chunks: Buffer };
+    const forged = Buffer.from(row.chunks);
+    forged[0] = forged[0]! ^ 1;
+    db.prepare('UPDATE canonical_chunks SET chunks = ?').run(forged);
+    expect((await check()).cost.bytesRead).toBeGreaterThan(0.5 * size);
+    db.prepare('DELETE FROM canonical_chunks').run();
+    expect((await check()).cost.bytesRead).toBeGreaterThan(0.5 * size);
+  });
+
   it('an example longer than the largest chunk is compared whole, not as fragments', async () => {
     const dir = tempDir();
     const repo = Repository.init(dir);

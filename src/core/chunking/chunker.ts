@@ -168,6 +168,12 @@ export class Chunker {
   private phase: Phase = 'start';
   /** Inside an over-long CSV/TSV record: whether the current chunk starts inside double quotes. */
   private giantInQuotes = false;
+  /** Offset in the input of the next chunk's first byte. */
+  private emitted = 0;
+  /** Offset in the input where the over-long record being cut started (phase 'giant'). */
+  private giantStart = 0;
+  /** Over-long records cut since the last takeLongRecords(), as [start, length] in input offsets. */
+  private long: [number, number][] = [];
   // Per-buffer search state, rebuilt by run().
   private nls!: ByteFinder;
   private quotes!: ByteFinder;
@@ -207,6 +213,18 @@ export class Chunker {
     this.pending = 0;
     this.phase = 'start';
     this.giantInQuotes = false;
+    this.emitted = 0;
+    return out;
+  }
+
+  /**
+   * The records longer than max (FORMAT.md rule 5) whose last piece has been returned since the last call,
+   * as [start, length] in offsets of the input, in order. The pieces of such a record are the only chunks
+   * that start or end inside a record. Call it after push() or finish() (before the next input's pushes).
+   */
+  takeLongRecords(): [number, number][] {
+    const out = this.long;
+    this.long = [];
     return out;
   }
 
@@ -248,6 +266,7 @@ export class Chunker {
     while (s < stopAt && (eof || end - s >= this.cfg.max)) {
       const cut = this.cut(buf, s, end, eof);
       out.push(buf.subarray(s, cut));
+      this.emitted += cut - s;
       s = cut;
     }
     return s;
@@ -293,6 +312,7 @@ export class Chunker {
   private enterGiant(b: Buffer, s: number, end: number, eof: boolean): number {
     this.phase = 'giant';
     this.giantInQuotes = false;
+    this.giantStart = this.emitted;
     return this.giantCut(b, s, end, eof);
   }
 
@@ -307,6 +327,8 @@ export class Chunker {
     if (recordEnds && cut === regionEnd) {
       this.phase = 'records';
       this.giantInQuotes = false;
+      const recordEnd = this.emitted + (cut - s);
+      this.long.push([this.giantStart, recordEnd - this.giantStart]);
     } else if (this.quoted) {
       this.giantInQuotes = this.quoteParity(s, cut, this.giantInQuotes);
     }
@@ -375,10 +397,18 @@ export async function* chunkStream(
   src: AsyncIterable<Uint8Array>,
   format: ChunkFormat,
   params: ChunkParams = DEFAULT_CHUNK_PARAMS,
+  /** Receives the over-long records' [start, length] (Chunker.takeLongRecords), complete once the stream ends. */
+  long?: [number, number][],
 ): AsyncGenerator<Uint8Array> {
   const chunker = new Chunker(format, params);
-  for await (const data of src) yield* chunker.push(data);
-  yield* chunker.finish();
+  for await (const data of src) {
+    const out = chunker.push(data);
+    if (long) for (const r of chunker.takeLongRecords()) long.push(r);
+    yield* out;
+  }
+  const out = chunker.finish();
+  if (long) for (const r of chunker.takeLongRecords()) long.push(r);
+  yield* out;
 }
 
 const FORMAT_BY_EXTENSION: Readonly<Record<string, ChunkFormat>> = {

@@ -11,10 +11,18 @@ import { fileState } from '../stage.js';
 import { flattenTree, type FlatEntry } from '../tree-builder.js';
 import { loadAttributes } from '../worktree/attributes.js';
 import { formatFor } from '../worktree/formats.js';
+import type { WorktreeChunks } from '../worktree/ingest.js';
 import { safeJoin } from '../worktree/paths.js';
 import { scanWorktree } from '../worktree/scan.js';
 import { diffFile } from './diff-file.js';
-import { sameContent, sideFromManifest, sidesFromManifests, sideFromWorktree } from './repo-sides.js';
+import { canonicalChunks } from '../objects/canonical-chunks.js';
+import {
+  sameContent,
+  sideFromCanonical,
+  sideFromManifest,
+  sidesFromManifests,
+  sideFromWorktree,
+} from './repo-sides.js';
 import type { DiffEvent, DiffSide } from './types.js';
 
 export interface DiffRevisionsOptions {
@@ -56,12 +64,15 @@ export async function* diffRevisions(
 
   // Current manifests of the after side.
   const afterFiles = new Map<string, Hash | 'worktree'>();
+  // How the files hashed just now were chunked: their diff reuses it instead of chunking them again.
+  const worktreeChunks = new Map<string, WorktreeChunks>();
   if (after.kind === 'commit') for (const [p, e] of after.files) afterFiles.set(p, e.hash);
   else {
     const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
     for (const f of scanWorktree(repo.root).files) {
-      const st = await fileState(repo, f.path, index.get(f.path), { store: false, attrs });
+      const st = await fileState(repo, f.path, index.get(f.path), { store: false, attrs, keepChunks: true });
       if (st) afterFiles.set(f.path, st.manifest);
+      if (st?.chunks) worktreeChunks.set(f.path, st.chunks);
     }
   }
 
@@ -87,7 +98,6 @@ export async function* diffRevisions(
       // The working tree's manifest hash is that of its canonical layout: equal to the stored version's
       // `content` means the same bytes.
       if (ah && bh && repo.objects.contentOf(bh) === ah) continue;
-      beforeSide = bm ? sideFromManifest(repo, path, bm) : null;
       if (ah) {
         const fmt = formatFor(path, fileAttrs);
         afterSide = await sideFromWorktree(
@@ -97,8 +107,18 @@ export async function* diffRevisions(
           fmt.chunkFormat,
           repo,
           fmt.options,
+          worktreeChunks.get(path),
         );
+        worktreeChunks.delete(path);
       }
+      // A span-coded version is compared as the canonical chunks `add` cut it into, when the index has them:
+      // the working tree's unchanged chunks then cancel against it, and only the chunks it lacks are read.
+      const canonical = bm ? canonicalChunks(repo, bm) : undefined;
+      beforeSide = bm
+        ? canonical
+          ? sideFromCanonical(repo, path, bm, canonical, afterSide ?? undefined)
+          : sideFromManifest(repo, path, bm)
+        : null;
     }
     if (opts.nameOnly) {
       yield {

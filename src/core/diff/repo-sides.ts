@@ -390,6 +390,94 @@ export function sideFromManifest(repo: Repository, path: string, m: FileManifest
   return sideFromParts(repo, path, m, parts, table, new ChunkCache(repo), ids);
 }
 
+/**
+ * A span-coded stored version seen as its canonical chunks (canonical-chunks.ts): pieces with the ids the
+ * working-tree side gives the same chunks (`<hash>+<length>`), each read through the stored spans, so that a
+ * working-tree file cancels every chunk it did not change against it.
+ */
+export function sideFromCanonical(
+  repo: Repository,
+  path: string,
+  m: FileManifest,
+  canonical: ReadonlyArray<Span>,
+  other?: DiffSide,
+): DiffSide {
+  const n = canonical.length;
+  const starts = new Float64Array(n);
+  const lens = new Float64Array(n);
+  const pieces: DiffPiece[] = new Array<DiffPiece>(n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const [h, , len] = canonical[i]!;
+    starts[i] = at;
+    lens[i] = len;
+    at += len;
+    pieces[i] = { id: `${h}+${len}`, length: len };
+  }
+  const open: boolean[] = m.long
+    ? openEnds(starts, lens, m.long)
+    : LINE_FORMATS.has(diffFormat(m.format))
+      ? pieces.map((p) => p.length >= repo.chunking.max)
+      : new Array<boolean>(n).fill(false);
+  // The stored spans, read ahead on the decoding thread where they hold chunks the other side lacks.
+  const table = new ChunkTable();
+  const parts = new Parts();
+  for (const [h, off, len] of repo.objects.spans(m)) parts.push(table.number(h), off, len);
+  const cache = new ChunkCache(repo);
+  const plan = other ? canonicalReadPlan(parts, table, pieces, starts, open, other, cache.wanted) : undefined;
+  const stored = sideFromParts(repo, path, m, parts, table, cache, new Array<string>(parts.n).fill(''), plan);
+  const side: DiffSide = {
+    ...stored,
+    pieces,
+    readPiece: (i) => stored.readRange(starts[i]!, lens[i]!),
+  };
+  delete side.partner;
+  return glueRecords(side, open);
+}
+
+/**
+ * The stored parts a canonical side will read: those under its pieces whose ids the other side lacks (as a
+ * multiset), and under every piece of a long record (glued, so cancelled only whole). Undefined when too few
+ * to be worth the decoding thread.
+ */
+function canonicalReadPlan(
+  parts: Parts,
+  table: ChunkTable,
+  pieces: ReadonlyArray<DiffPiece>,
+  starts: Float64Array,
+  open: ReadonlyArray<boolean>,
+  other: DiffSide,
+  wanted: Map<string, number>,
+): ReadPlan | undefined {
+  const have = new Map<string, number>();
+  for (const p of other.pieces) have.set(p.id, (have.get(p.id) ?? 0) + 1);
+  const read = new Uint8Array(pieces.length);
+  for (let i = 0; i < pieces.length; i++) {
+    const k = have.get(pieces[i]!.id) ?? 0;
+    if (k > 0 && !open[i] && !(i > 0 && open[i - 1])) have.set(pieces[i]!.id, k - 1);
+    else read[i] = 1;
+  }
+  const plan: ReadPlan = { hashes: [], at: new Map(), sent: 0 };
+  // Parts and pieces both cover the file in order: walk them together.
+  let j = 0;
+  let partStart = 0;
+  for (let i = 0; i < parts.n; i++) {
+    const partEnd = partStart + parts.len[i]!;
+    while (j < pieces.length && starts[j]! + pieces[j]!.length <= partStart) j++;
+    // Each piece read reads the part once (readRange): the chunk is wanted that many times.
+    let need = 0;
+    for (let k = j; k < pieces.length && starts[k]! < partEnd; k++) need += read[k]!;
+    if (need > 0) {
+      const h = table.hashes[parts.chunk[i]!]!;
+      plan.at.set(i, plan.hashes.length);
+      plan.hashes.push(h);
+      wanted.set(h, (wanted.get(h) ?? 0) + need);
+    }
+    partStart = partEnd;
+  }
+  return plan.hashes.length >= READ_AHEAD_MIN ? plan : undefined;
+}
+
 function sideFromParts(
   repo: Repository,
   path: string,
@@ -442,6 +530,10 @@ function sideFromParts(
     readRange: (offset, length) => readAcross(starts, parts.len, readPiece, offset, length),
     ...(dialectOf(m.options) ? { dialect: dialectOf(m.options) } : {}),
   };
+  // Pieces of a record longer than the largest chunk are glued back into the whole record: exactly where the
+  // manifest lists such records; for a manifest written before it did, wherever a line file's piece reaches
+  // the end of a chunk of the maximum size.
+  if (m.long) return glueRecords(side, openEnds(starts, parts.len, m.long));
   if (!LINE_FORMATS.has(side.format)) return side;
   const max = repo.chunking.max;
   const openEnded = cache.openSegments;
@@ -464,15 +556,34 @@ function sideFromParts(
   return glueRecords(side, open);
 }
 
+/**
+ * For consecutive pieces (file offsets `starts`, lengths `lens`), whether each ends strictly inside one of
+ * the records `long` ([start, length], ascending and disjoint): then it is glued to the next.
+ */
+export function openEnds(
+  starts: ArrayLike<number>,
+  lens: ArrayLike<number>,
+  long: ReadonlyArray<readonly [number, number]>,
+): boolean[] {
+  const open = new Array<boolean>(starts.length).fill(false);
+  let j = 0;
+  for (let i = 0; i < starts.length; i++) {
+    const end = starts[i]! + lens[i]!;
+    while (j < long.length && long[j]![0] + long[j]![1] <= end) j++;
+    open[i] = j < long.length && long[j]![0] < end;
+  }
+  return open;
+}
+
 /** The longest run of pieces glued into one unit (a record longer than this is compared in fragments). */
 export const MAX_GLUED_BYTES = 8 * 1024 * 1024;
 
 /**
- * The chunker cuts a record longer than the maximum chunk size (a long-context example) at that size, so a
- * piece that ends where such a cut may be (`open[i]`: it reaches the end of a chunk of the maximum size)
- * may end inside a record. Such a piece is glued to the pieces after it, up to one that ends at a record
- * boundary: every unit the engine cancels or reads then holds whole records (a long example is compared
- * whole, not as fragments that are "not JSON").
+ * The chunker cuts a record longer than the maximum chunk size (a long-context example) into pieces
+ * (FORMAT.md rule 5), so a piece may end inside a record (`open[i]`). Such a piece is glued to the pieces
+ * after it, up to one that ends at a record boundary: every unit the engine cancels or reads then holds
+ * whole records (a long example is compared whole, not as fragments that are "not JSON"). Both versions of
+ * an unchanged long record glue into units of the same id, which cancel unread.
  */
 export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffSide {
   if (!open.some(Boolean)) return side;
@@ -515,7 +626,10 @@ export function glueRecords(side: DiffSide, open: ReadonlyArray<boolean>): DiffS
   };
 }
 
-/** A working-tree file, chunked exactly as `add` would chunk it; pieces are re-read from disk on demand. */
+/**
+ * A working-tree file, chunked exactly as `add` would chunk it (or as it was already chunked to hash it:
+ * `chunks`); pieces are re-read from disk on demand.
+ */
 export async function sideFromWorktree(
   absPath: string,
   path: string,
@@ -523,18 +637,32 @@ export async function sideFromWorktree(
   chunkFormat: ChunkFormat,
   repo: Repository,
   options?: Record<string, string>,
+  chunks?: { canonical: ReadonlyArray<Span>; long: ReadonlyArray<readonly [number, number]> },
 ): Promise<DiffSide> {
   const pieces: DiffPiece[] = [];
   const starts: number[] = [];
+  let long: ReadonlyArray<readonly [number, number]>;
   let at = 0;
-  for await (const c of chunkStream(
-    createReadStream(absPath, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
-    chunkFormat,
-    repo.chunking,
-  )) {
-    pieces.push({ id: `${hashBytes(c)}+${c.length}`, length: c.length });
-    starts.push(at);
-    at += c.length;
+  if (chunks) {
+    for (const [h, , len] of chunks.canonical) {
+      pieces.push({ id: `${h}+${len}`, length: len });
+      starts.push(at);
+      at += len;
+    }
+    long = chunks.long;
+  } else {
+    const found: [number, number][] = [];
+    for await (const c of chunkStream(
+      createReadStream(absPath, { highWaterMark: 1 << 20 }) as AsyncIterable<Uint8Array>,
+      chunkFormat,
+      repo.chunking,
+      found,
+    )) {
+      pieces.push({ id: `${hashBytes(c)}+${c.length}`, length: c.length });
+      starts.push(at);
+      at += c.length;
+    }
+    long = found;
   }
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const fd = openSync(absPath, 'r');
@@ -567,10 +695,12 @@ export async function sideFromWorktree(
       ),
     ...(dialectOf(options) ? { dialect: dialectOf(options) } : {}),
   };
-  return LINE_FORMATS.has(side.format)
-    ? glueRecords(
-        side,
-        pieces.map((p) => p.length >= repo.chunking.max),
-      )
-    : side;
+  return glueRecords(
+    side,
+    openEnds(
+      starts,
+      pieces.map((p) => p.length),
+      long,
+    ),
+  );
 }

@@ -34,6 +34,12 @@ export interface FileManifest {
    * of the canonical manifest, which is what identifies the file's content.
    */
   content?: Hash;
+  /**
+   * Record formats: the records longer than the maximum chunk size, as [start, length] in file offsets,
+   * ascending and disjoint (FORMAT.md rule 5). Their pieces are the only chunk boundaries inside a record;
+   * the diff glues them back together. Absent when there are none.
+   */
+  long?: [start: number, length: number][];
 }
 
 export interface Segment {
@@ -132,6 +138,19 @@ function checkSpans(spans: unknown, hash: string): number {
   return total;
 }
 
+/** Checks a manifest's `long` list: [start, length] pairs, ascending, disjoint, non-empty, within the file. */
+function checkLong(long: unknown, size: number, hash: string): void {
+  if (!Array.isArray(long) || long.length === 0) throw bad('file manifest (long records)', { hash });
+  let end = 0;
+  for (let i = 0; i < long.length; i++) {
+    const r: unknown = long[i];
+    if (!Array.isArray(r) || r.length !== 2 || !isNat(r[0]) || !isNat(r[1]) || r[1] === 0 || r[0] < end)
+      throw bad(`file manifest (long record ${i})`, { hash });
+    end = r[0] + r[1];
+    if (end > size) throw bad(`file manifest (long record ${i} past the end)`, { hash });
+  }
+}
+
 export function decodeManifest(bytes: Uint8Array, hash: string): FileManifest {
   const o = parse(bytes, hash);
   expectType(o, 'file', hash);
@@ -151,6 +170,7 @@ export function decodeManifest(bytes: Uint8Array, hash: string): FileManifest {
   }
   if (o.content !== undefined && (typeof o.content !== 'string' || !isHash(o.content)))
     throw bad('file manifest content hash', { hash });
+  if (o.long !== undefined) checkLong(o.long, o.size, hash);
   if (o.segments !== undefined) {
     if (!Array.isArray(o.segments)) throw bad('file manifest segments', { hash });
     let covered = 0;

@@ -13,6 +13,8 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
+import { rememberCanonicalChunks } from '../objects/canonical-chunks.js';
+import { PreviousChunks } from './previous-chunks.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
@@ -24,6 +26,14 @@ export interface IngestResult {
   manifest: Hash;
   size: number;
   examples?: number;
+  /** With `keepChunks`: the file's canonical chunks (whole-chunk spans, in order) and over-long records. */
+  chunks?: WorktreeChunks;
+}
+
+/** How the chunker cut a file: its canonical chunks as whole-chunk spans, and its over-long records. */
+export interface WorktreeChunks {
+  canonical: Span[];
+  long: [number, number][];
 }
 
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
@@ -47,7 +57,7 @@ export async function ingestFile(
   repo: Repository,
   absPath: string,
   fmt: FormatInfo,
-  opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash },
+  opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash; keepChunks?: boolean },
 ): Promise<IngestResult> {
   const canonical: Span[] = [];
   /** Per canonical chunk: its number among the fresh chunks, or -1 if stored (or had) whole. */
@@ -83,14 +93,30 @@ export async function ingestFile(
     ? new SpanEncoder(repo, read, {
         records: expectedRecords(repo, opts.previous!, absPath),
         maxChunk: repo.chunking.max,
+        quoted: fmt.chunkFormat === 'csv' || fmt.chunkFormat === 'tsv',
       })
     : undefined;
-  for await (const chunk of chunkStream(src as AsyncIterable<Uint8Array>, fmt.chunkFormat, repo.chunking)) {
+  const long: [number, number][] = [];
+  const prev = twoPass ? PreviousChunks.load(repo, opts.previous!) : undefined;
+  /** Canonical chunk index → the previous version's spans over the same bytes (PreviousChunks). */
+  const reusedPrev = new Map<number, Span[]>();
+  for await (const chunk of chunkStream(
+    src as AsyncIterable<Uint8Array>,
+    fmt.chunkFormat,
+    repo.chunking,
+    long,
+  )) {
     const h = hashBytes(chunk);
     canonical.push([h, 0, chunk.length]);
     if (opts.store) {
       const stored = packs.has(h) || freshNames.has(h);
-      if (stored || !twoPass) {
+      // A canonical chunk of the span-coded previous version: its bytes are stored, as the previous spans.
+      const again = !stored && prev ? prev.spansOf(h, chunk.length) : undefined;
+      if (again) {
+        reusedPrev.set(canonical.length - 1, again);
+        layout.push(-1);
+        repo.counters.previousChunksReused++;
+      } else if (stored || !twoPass) {
         if (!stored) await sink!.add(h, chunk);
         layout.push(-1);
       } else {
@@ -124,11 +150,13 @@ export async function ingestFile(
     format: fmt.format,
     ...(Object.keys(fmt.options).length ? { options: fmt.options } : {}),
     ...(examples !== undefined ? { examples } : {}),
+    ...(long.length ? { long } : {}),
   };
   const result = (manifest: Hash): IngestResult => ({
     manifest,
     size,
     ...(examples !== undefined ? { examples } : {}),
+    ...(opts.keepChunks ? { chunks: { canonical, long } } : {}),
   });
   freshNames.clear();
   const content = repo.objects.putManifest(fields, canonical, false);
@@ -160,8 +188,15 @@ export async function ingestFile(
     else waiting.push(x);
   };
   const emitUpTo = (end: number): void => {
-    for (; emitted < end; emitted++) if (layout[emitted]! < 0) put(canonical[emitted]!);
+    for (; emitted < end; emitted++) {
+      if (layout[emitted]! >= 0) continue;
+      const again = reusedPrev.get(emitted);
+      if (again) for (const sp of again) put(sp);
+      else put(canonical[emitted]!);
+    }
   };
+  // Spans of the previous version stand for some chunks: the manifest is span-coded from its first span.
+  if (reusedPrev.size) spanCoded = true;
   const drain = (): void => {
     let k = 0;
     for (; k < waiting.length; k++) {
@@ -176,7 +211,8 @@ export async function ingestFile(
     const literals = new LiteralChunks(sink!, repo.chunking.avg * 2, repo.chunking.max);
     let scratch: Uint8Array | undefined;
     try {
-      if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical)))) enc = undefined;
+      if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical, reusedPrev))))
+        enc = undefined;
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
         const pieces = enc?.encode(i);
@@ -215,7 +251,10 @@ export async function ingestFile(
   emitUpTo(layout.length);
   drain();
   if (waiting.length) throw new StrataError('INTERNAL', 'literal piece was never sealed into a chunk');
-  return result(repo.objects.putManifest({ ...fields, content }, spans));
+  const stored = repo.objects.putManifest({ ...fields, content }, spans);
+  // For diffs of the working tree against this version (canonical-chunks.ts).
+  rememberCanonicalChunks(repo, content, canonical);
+  return result(stored);
 }
 
 /**
@@ -233,14 +272,22 @@ function expectedRecords(repo: Repository, previous: Hash, path: string): number
 }
 
 /** The chunk ranges the new version reuses as they are (its non-fresh layout). */
-function coverage(layout: readonly number[], canonical: readonly Span[]): Coverage {
+function coverage(
+  layout: readonly number[],
+  canonical: readonly Span[],
+  reusedPrev: ReadonlyMap<number, readonly Span[]>,
+): Coverage {
   const cov: Coverage = new Map();
-  for (const [i, l] of layout.entries()) {
-    if (l >= 0) continue;
-    const [h, off, len] = canonical[i]!;
+  const cover = ([h, off, len]: Span): void => {
     const list = cov.get(h);
     if (list) list.push([off, off + len]);
     else cov.set(h, [[off, off + len]]);
+  };
+  for (const [i, l] of layout.entries()) {
+    if (l >= 0) continue;
+    const again = reusedPrev.get(i);
+    if (again) again.forEach(cover);
+    else cover(canonical[i]!);
   }
   return cov;
 }

@@ -4,11 +4,12 @@
  * that held the same records in the previous version; only records found nowhere are stored, gathered into
  * new "literal" chunks.
  *
- * The encoder keys the records (lines, '\n'-terminated) of the new chunks by a fast 53-bit hash of their
- * bytes, then looks up the records of the previous version's bytes that the new version does not already
- * reuse as whole chunks — the part of the old file that changed; every match is verified byte for byte.
- * Splitting at '\n' even inside quoted CSV fields only changes the granularity of matches, never their
- * correctness: a match is a byte-identical range.
+ * The encoder keys the records (lines, '\n'-terminated; for CSV/TSV, at a '\n' outside quotes) of the new
+ * chunks by a fast 53-bit hash of their bytes, then looks up the records of the previous version's bytes
+ * that the new version does not already reuse as whole chunks — the part of the old file that changed;
+ * every match is verified byte for byte. Spans so end only where records do: the diff, which cancels equal
+ * spans of two versions and parses the rest, never parses a piece of a CSV record (a new chunk that ends
+ * inside quotes, a piece of an over-long record, is stored whole).
  */
 import {
   decodedSize,
@@ -22,7 +23,14 @@ import type { Hash } from '../../storage/hash.js';
 import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
-import { keyAll, recordKey, recordKeyOf, splitKeys, type RecordTriples } from '../../storage/record-keys.js';
+import {
+  keyAll,
+  recordEnd,
+  recordKey,
+  recordKeyOf,
+  splitKeys,
+  type RecordTriples,
+} from '../../storage/record-keys.js';
 
 export { recordKey };
 import type { Span } from '../objects/objects.js';
@@ -88,6 +96,8 @@ const NONE = 0;
 const FOUND = 1;
 const VERIFIED = 2;
 const DIFFERENT = 3;
+/** The last record of a CSV/TSV chunk that ends inside quotes: the chunk is not span-coded. */
+const UNBALANCED = 4;
 
 /** Fresh chunks the indexing pass keeps read at once to verify matches (a window over the new file). */
 const WINDOW_CHUNKS = 64;
@@ -114,6 +124,8 @@ export interface EncoderLimits {
   records?: number;
   /** Largest fresh chunk: the window's reusable buffers are this long. */
   maxChunk?: number;
+  /** CSV/TSV: records end at a '\n' outside double quotes (record-keys.ts recordEnd). */
+  quoted?: boolean;
 }
 
 /**
@@ -150,6 +162,7 @@ export class SpanEncoder {
   private readonly windowChunks: number;
   private readonly keepUnmatched: number;
   private readonly maxChunk: number;
+  private readonly quoted: boolean;
   /** Bytes of records (by record number) not matched when their chunk left the window. */
   private readonly unmatched = new Map<number, Uint8Array>();
   private unmatchedBytes = 0;
@@ -179,6 +192,7 @@ export class SpanEncoder {
     this.windowChunks = limits.window ?? WINDOW_CHUNKS;
     this.keepUnmatched = limits.keepUnmatched ?? KEEP_UNMATCHED;
     this.maxChunk = limits.maxChunk ?? 0;
+    this.quoted = limits.quoted ?? false;
     // Sized once for the expected records: doubling a table of a million records holds both copies a while.
     const n = Math.min(Math.max(limits.records ?? 0, 1 << 12), MAX_RECORDS);
     this.ends = new Uint32Array(n);
@@ -248,7 +262,7 @@ export class SpanEncoder {
       at.push(todo.length);
     }
     names.clear();
-    const chunks = new OldChunks(repo, hashes);
+    const chunks = new OldChunks(repo, hashes, this.quoted);
     let found = 0;
     for (let n = 0; n < hashes.length; n++) {
       if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
@@ -317,6 +331,7 @@ export class SpanEncoder {
 
   /** Fresh chunk i leaves the window: keep the bytes of its records not matched (so far). */
   private leave(i: number, data: Uint8Array): void {
+    if (this.state[this.firstRecord[i + 1]! - 1] === UNBALANCED) return; // stored whole: not needed
     for (let r = this.firstRecord[i]!, s = 0; r < this.firstRecord[i + 1]!; s = this.ends[r]!, r++) {
       if (this.state[r] === VERIFIED) continue;
       if (this.unmatchedBytes + this.ends[r]! - s > this.keepUnmatched) {
@@ -343,8 +358,17 @@ export class SpanEncoder {
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
     for (let s = 0, e = 0; s < data.length; s = e) {
-      const nl = b.indexOf(10, s);
-      e = nl === -1 ? data.length : nl + 1;
+      let state = NONE;
+      if (this.quoted) {
+        e = recordEnd(b, s, data.length, true);
+        if (e < 0) {
+          e = data.length;
+          state = UNBALANCED;
+        }
+      } else {
+        const nl = b.indexOf(10, s);
+        e = nl === -1 ? data.length : nl + 1;
+      }
       const r = this.records++;
       if (r === this.ends.length) {
         this.ends = grown(this.ends);
@@ -356,9 +380,9 @@ export class SpanEncoder {
         this.wanted.keys = this.keys;
       }
       this.ends[r] = e;
-      this.state[r] = NONE;
+      this.state[r] = state;
       this.nextSame[r] = -1;
-      if (e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
+      if (state === UNBALANCED || e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
       this.keys[r] = recordKeyOf(v, s, e);
       const head = this.wanted.addOrGet(r);
       if (head !== r) {
@@ -371,9 +395,10 @@ export class SpanEncoder {
   }
 
   /**
-   * Resolves wanted records found in old chunk h's bytes [from, to), split at '\n' from `from`; `recs`: the
-   * keyed records of the whole chunk (split from its start, as the pool's worker keys them). Returns how
-   * many records it resolved.
+   * Resolves wanted records found in old chunk h's bytes [from, to), split at '\n' from `from` (CSV/TSV: at
+   * '\n' outside quotes, counted from `from`; a piece ending inside quotes is not keyed); `recs`: the keyed
+   * records of the whole chunk (split from its start, as the pool's worker keys them). Returns how many
+   * records it resolved.
    */
   private index(h: string, data: Uint8Array, recs: RecordTriples, from: number, to: number): number {
     this.indexedBytes += to - from;
@@ -383,13 +408,15 @@ export class SpanEncoder {
     let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // The piece up to the first '\n' from `from`, keyed here (a whole record if `from` starts one).
-    const nl = b.indexOf(10, from);
-    const e = nl === -1 || nl >= to ? to : nl + 1;
+    const e = recordEnd(b, from, to, this.quoted);
+    if (e < 0) return 0;
     if (e - from >= MIN_RECORD) resolved += this.resolveRecord(from, e, recordKey(data, from, e));
     if (e >= to) return resolved;
     // Whole records ending by the last '\n' before `to`: they start after a '\n', so they are the same
     // records split from `from` or from 0, and the worker keyed them already. Then the piece after it.
-    const t = b.lastIndexOf(10, to - 1) + 1;
+    // CSV/TSV: the records the worker keyed up to `to` (the same ones if `from` starts a record, as spans
+    // and chunk ranges do), then the rest split here.
+    const t = this.quoted ? to : b.lastIndexOf(10, to - 1) + 1;
     let lo = 0;
     let hi = recs.length / 3;
     while (lo < hi) {
@@ -397,8 +424,19 @@ export class SpanEncoder {
       if (recs[mid * 3]! < e) lo = mid + 1;
       else hi = mid;
     }
-    for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3)
+    let last = e;
+    for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3) {
       resolved += this.resolveRecord(recs[k]!, recs[k + 1]!, recs[k + 2]!);
+      last = recs[k + 1]!;
+    }
+    if (this.quoted) {
+      for (let s = last, end = 0; s < to; s = end) {
+        end = recordEnd(b, s, to, true);
+        if (end < 0) break;
+        if (end - s >= MIN_RECORD) resolved += this.resolveRecord(s, end, recordKey(data, s, end));
+      }
+      return resolved;
+    }
     const ts = Math.max(t, e);
     if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(ts, to, recordKey(data, ts, to));
     return resolved;
@@ -446,6 +484,7 @@ export class SpanEncoder {
   private pieces(i: number): Piece[] | undefined {
     const first = this.firstRecord[i]!;
     const last = this.firstRecord[i + 1]!;
+    if (this.state[last - 1] === UNBALANCED) return undefined;
     // A chunk drawing on too many old chunks is stored whole without reading any.
     const sources: number[] = [];
     for (let r = first; r < last; r++) {
@@ -527,9 +566,9 @@ interface Batch {
 
 /**
  * Decodes and verifies a batch in this thread (`raw`: their decoded sizes together), into one buffer, and
- * keys their records, as the pool's worker does.
+ * keys their records (`quoted`: CSV/TSV), as the pool's worker does.
  */
-function decodeHere(items: readonly Encoded[], raw: number): Decoded {
+function decodeHere(items: readonly Encoded[], raw: number, quoted: boolean): Decoded {
   const packed = new Uint8Array(raw);
   let at = 0;
   const data = items.map((e) => {
@@ -538,13 +577,13 @@ function decodeHere(items: readonly Encoded[], raw: number): Decoded {
     at += n;
     return decodeVerifiedInto(e, dst) ? dst : undefined;
   });
-  const { keys, bounds } = keyAll(data, MIN_RECORD);
+  const { keys, bounds } = keyAll(data, MIN_RECORD, quoted);
   return { data, records: splitKeys(keys, bounds) };
 }
 
-/** The keyed records of one chunk. */
-function keyOne(data: Uint8Array): RecordTriples {
-  return keyAll([data], MIN_RECORD).keys;
+/** The keyed records of one chunk (`quoted`: CSV/TSV). */
+function keyOne(data: Uint8Array, quoted: boolean): RecordTriples {
+  return keyAll([data], MIN_RECORD, quoted).keys;
 }
 
 /**
@@ -574,6 +613,8 @@ class OldChunks {
   constructor(
     private readonly repo: Repository,
     hashes: readonly string[],
+    /** CSV/TSV: records end at a '\n' outside quotes. */
+    private readonly quoted = false,
   ) {
     this.loadOf = new Int32Array(hashes.length);
     const last = new Map<string, number>();
@@ -624,7 +665,7 @@ class OldChunks {
     // a chunk still remembered out of it, a copy and a buffer per chunk of the old file).
     if (this.lastUse[l] === i) this.done.delete(l);
     // Read in this thread (delta-coded): keyed here.
-    if (got && !got.recs) got.recs = keyOne(got.data);
+    if (got && !got.recs) got.recs = keyOne(got.data, this.quoted);
     return got as Required<OldChunk> | undefined;
   }
 
@@ -672,9 +713,9 @@ class OldChunks {
     const pool = items.length && !here ? (this.pool ??= sharedCompressPool()) : undefined;
     const out = pool?.parallel ? this.outFor(slot, raw) : undefined;
     const decoded = here
-      ? Promise.resolve(decodeHere(items, raw))
+      ? Promise.resolve(decodeHere(items, raw, this.quoted))
       : pool
-        ? pool.decodeKeyed(items, MIN_RECORD, out)
+        ? pool.decodeKeyed(items, MIN_RECORD, out, this.quoted)
         : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
     const result = decoded.then(({ data, records }) => {
