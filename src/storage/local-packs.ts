@@ -270,7 +270,8 @@ export class LocalPacks {
     at: number[];
     locations: (ObjectLocation | undefined)[];
   } {
-    const locations = hashes.map((h) => (this.pendingEntry(h) ? undefined : this.db.findObject(h)));
+    const found = this.db.findObjects(hashes);
+    const locations = hashes.map((h, i) => (this.pendingEntry(h) ? undefined : found[i]));
     const at: number[] = [];
     let total = 0;
     for (const loc of locations) {

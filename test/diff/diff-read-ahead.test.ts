@@ -51,20 +51,86 @@ function setup(): { repo: Repository; before: FileManifest; after: FileManifest;
 }
 
 describe('reading ahead in a diff of stored versions', () => {
-  it('decodes the chunks of the pieces that do not cancel on the pool, and finds exactly the edits', async () => {
+  it('decodes the chunks of the pieces that do not cancel ahead, each once, and finds exactly the edits', async () => {
     const { repo, before, after, edited } = setup();
     const decode = vi.spyOn(sharedCompressPool(), 'decode');
+    const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
       const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
       const r = await collect(bs, as);
       expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
       expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
-      // Every edited old chunk and every new chunk went through the pool, in batches.
+      // Every edited old chunk and every new chunk was read ahead: none was read again inline. Those the
+      // reader did not decode itself (still waiting for the pool when it got to them) went to the pool in
+      // batches, none twice.
+      expect(chunk).not.toHaveBeenCalled();
       const sent = decode.mock.calls.flatMap((c) => c[0].map((e) => e.hash));
-      expect(new Set(sent).size).toBe(2 * edited.length);
-      expect(decode.mock.calls.length).toBeLessThan(sent.length / 8);
+      expect(sent.length).toBeGreaterThan(0);
+      expect(new Set(sent).size).toBe(sent.length);
+      expect(decode.mock.calls.every((c) => c[0].length <= 32)).toBe(true);
     } finally {
       decode.mockRestore();
+      chunk.mockRestore();
+    }
+  });
+
+  it('the reader decodes chunks read ahead itself while the pool is busy, and waits only for those sent', async () => {
+    const { repo, before, after, edited } = setup();
+    const pool = sharedCompressPool();
+    const decodeOnPool = pool.decode.bind(pool);
+    // A slow pool: each batch comes back only after a timer.
+    const decode = vi
+      .spyOn(pool, 'decode')
+      .mockImplementation(
+        (items) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(items)), 20)),
+      );
+    const chunk = vi.spyOn(repo.objects, 'chunk');
+    try {
+      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
+      const r = await collect(bs, as);
+      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
+      expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+      expect(chunk).not.toHaveBeenCalled();
+      // The pool got some batches (the furthest ahead), the reader decoded most chunks itself.
+      const sent = decode.mock.calls.flatMap((c) => c[0].map((e) => e.hash));
+      expect(sent.length).toBeGreaterThan(0);
+      expect(sent.length).toBeLessThan(2 * edited.length);
+      expect(new Set(sent).size).toBe(sent.length);
+    } finally {
+      decode.mockRestore();
+      chunk.mockRestore();
+    }
+  });
+
+  it('damaged bytes read ahead are never used, whichever thread decodes them: the chunk is read inline', async () => {
+    const { repo, before, after, edited } = setup();
+    const packs = repo.objects.packs;
+    const readShared = packs.readEncodedShared.bind(packs);
+    // Every 5th chunk read ahead comes back with a flipped byte (as if the pack were damaged on the way).
+    const victims = new Set<string>();
+    let seen = 0;
+    const read = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hashes) => {
+      const out = readShared(hashes);
+      hashes.forEach((h, k) => {
+        const loc = out.locations[k];
+        if (!loc || seen++ % 5 !== 0) return;
+        victims.add(h);
+        new Uint8Array(out.buffer)[out.at[k]! + Math.floor(loc.length / 2)]! ^= 0x40;
+      });
+      return out;
+    });
+    const chunk = vi.spyOn(repo.objects, 'chunk');
+    try {
+      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
+      const r = await collect(bs, as);
+      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
+      expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+      expect(victims.size).toBeGreaterThan(10);
+      // Each damaged chunk was read again inline (verified there), and only those.
+      expect(new Set(chunk.mock.calls.map((c) => c[0]))).toEqual(victims);
+    } finally {
+      read.mockRestore();
+      chunk.mockRestore();
     }
   });
 

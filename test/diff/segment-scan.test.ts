@@ -93,6 +93,29 @@ describe('ChunkTable', () => {
     expect(t.hashes[t.number('short')]).toBe('short');
   });
 
+  it('tells apart hashes with the same first digits, and makes their strings only when asked', () => {
+    const r = mulberry32(5);
+    // 300 hashes in 3 groups sharing their first 8 digits (one slot each), some differing only at the end.
+    const heads = [hex(r).slice(0, 8), hex(r).slice(0, 8), hex(r).slice(0, 8)];
+    const hashes = Array.from({ length: 300 }, (_, i) => {
+      const h = heads[i % 3]! + hex(r).slice(8);
+      return i % 10 === 9 ? h.slice(0, 63) + (h.endsWith('a') ? 'b' : 'a') : h;
+    });
+    const uniq = [...new Set(hashes)];
+    const t = new ChunkTable();
+    const buf = Buffer.from(uniq.join(''), 'latin1');
+    uniq.forEach((h, i) => expect(i % 2 ? t.numberHex(buf, 64 * i) : t.number(h)).toBe(i));
+    // Again in the other form, in reverse order (the table grew and rehashed in between).
+    for (let i = uniq.length - 1; i >= 0; i--)
+      expect(i % 2 ? t.number(uniq[i]!) : t.numberHex(buf, 64 * i)).toBe(i);
+    expect(t.size).toBe(uniq.length);
+    uniq.forEach((h, i) => expect(t.hash(i)).toBe(h));
+    // A digit that is not lowercase hex after the first 8 is refused, even when the first 8 are known.
+    const bad = Buffer.from(uniq[0]!.slice(0, 40) + 'G' + uniq[0]!.slice(41), 'latin1');
+    expect(t.numberHex(bad, 0)).toBe(-1);
+    expect(t.number(bad.toString('latin1'))).toBeGreaterThanOrEqual(uniq.length);
+  });
+
   it('feeds Parts from segment bytes as pushSpans does from decoded spans', () => {
     const r = mulberry32(3);
     const pool = Array.from({ length: 50 }, () => hex(r));

@@ -163,7 +163,7 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     const idx = await loadRemoteIndex(b.store(url));
     const metaPack = idx.find(commit)!.pack;
     const counts = new Map<string, number>();
-    for (const l of idx.objects.values()) counts.set(l.pack, (counts.get(l.pack) ?? 0) + 1);
+    for (const l of idx.values()) counts.set(l.pack, (counts.get(l.pack) ?? 0) + 1);
     const [name, count] = [...counts].filter(([p]) => p !== metaPack).sort((a, b) => b[1] - a[1])[0]!;
     return { name, count };
   }

@@ -72,3 +72,35 @@ describe('LocalPacks.readEncodedShared', () => {
     }
   });
 });
+
+describe('IndexDb.findObjects', () => {
+  it('answers as findObject does for each hash, in order, with repeats, missing ones and none', () => {
+    const d = tempDir('strata-find-objects-');
+    dirs.push(d);
+    const repo = Repository.init(d);
+    try {
+      const hashes = Array.from({ length: 50 }, (_, i) =>
+        repo.objects.putChunk(Buffer.from(`object ${i}\n`)),
+      );
+      repo.objects.flush();
+      const missing = hashBytes(Buffer.from('never stored'));
+      const ask = [
+        hashes[7]!,
+        missing,
+        ...hashes.slice(20, 40).reverse(),
+        hashes[7]!,
+        'not a hash',
+        hashes[0]!,
+      ];
+      const db = repo.db;
+      const got = db.findObjects(ask);
+      expect(got).toHaveLength(ask.length);
+      ask.forEach((h, i) => expect(got[i]).toEqual(db.findObject(h)));
+      expect(got[1]).toBeUndefined();
+      expect(got[0]).toMatchObject({ hash: hashes[7] });
+      expect(db.findObjects([])).toEqual([]);
+    } finally {
+      repo.close();
+    }
+  });
+});

@@ -258,7 +258,6 @@ const J = {
   /** Object members being re-ordered: (start, key length, end) triples, a stack shared by nested objects. */
   mem: new Int32Array(3 * 256),
   memTop: 0,
-  scratch: Buffer.allocUnsafe(64 * 1024),
   order: new Int32Array(64),
   /**
    * Top-level field names (UTF-8) whose values' [start, end) in the source go to keyRanges (pairs, -1 when
@@ -363,6 +362,10 @@ function hex4(src: Uint8Array, at: number, lim: number): number {
   return a < 0 || b < 0 || c < 0 || d < 0 ? -1 : (a << 12) | (b << 8) | (c << 4) | d;
 }
 
+/** 1 for the bytes a JSON string holds as they are: ASCII from 0x20 but `"` and `\`. */
+const PLAIN = new Uint8Array(256);
+for (let c = 0x20; c < 0x80; c++) if (c !== 0x22 && c !== 0x5c) PLAIN[c] = 1;
+
 /**
  * A string at `J.pos` (its opening quote), written as `tag`, length, UTF-8. A key (`key`) must have no escape
  * and no 4-byte character, so that its bytes sort as JavaScript sorts its string.
@@ -384,13 +387,13 @@ function jString(tag: number, key: boolean): boolean {
       pos++;
       break;
     }
-    if (c >= 0x20 && c < 0x80 && c !== 0x5c) {
+    if (PLAIN[c] === 1) {
       // A run of plain ASCII, copied as it is scanned.
       buf[o++] = c;
       pos++;
       while (pos < lim) {
         const d = src[pos]!;
-        if (d < 0x20 || d >= 0x80 || d === 0x22 || d === 0x5c) break;
+        if (PLAIN[d] !== 1) break;
         buf[o++] = d;
         pos++;
       }
@@ -603,19 +606,19 @@ function jObject(depth: number): boolean {
     const mem = J.mem;
     const from = mem[3 * base]!;
     const to = enc.at;
-    if (J.scratch.length < to - from)
-      J.scratch = Buffer.allocUnsafe(Math.max(2 * J.scratch.length, to - from));
-    const scratch = J.scratch;
+    // The members are copied past the end of the output, then back in order (copyWithin: no view object
+    // per re-ordered object, and a chat line has one per message).
+    enc.room(to - from);
     const buf = enc.buf;
-    scratch.set(new Uint8Array(buf.buffer, buf.byteOffset + from, to - from));
+    buf.copyWithin(to, from, to);
     let o = from;
     for (let k = 0; k < n; k++) {
       const m = order[k]!;
-      const s = mem[3 * m]! - from;
-      const e = mem[3 * m + 2]! - from;
-      if (e - s <= 64) for (let x = s; x < e; x++) buf[o++] = scratch[x]!;
+      const s = mem[3 * m]! - from + to;
+      const e = mem[3 * m + 2]! - from + to;
+      if (e - s <= 64) for (let x = s; x < e; x++) buf[o++] = buf[x]!;
       else {
-        buf.set(new Uint8Array(scratch.buffer, scratch.byteOffset + s, e - s), o);
+        buf.copyWithin(o, s, e);
         o += e - s;
       }
     }

@@ -13,34 +13,76 @@ const HEX = new Int8Array(256).fill(-1);
 for (let c = 0; c < 16; c++) HEX['0123456789abcdef'.charCodeAt(c)] = c;
 
 /**
- * The chunk hashes of one diff, numbered in order of first sight. Keyed by the 32 bytes their 64 hex digits
- * spell, in an open-addressing table (a BLAKE3 hash's first word is its slot), so that a hash read from a
- * segment's bytes is numbered without making a string of it: only a hash seen for the first time becomes one.
+ * The chunk hashes of one diff, numbered in order of first sight, in an open-addressing table keyed by the
+ * hash's 64 hex digits (its first 8, as a number, give the slot). A hash read from a segment's bytes is
+ * numbered by comparing those bytes with the digits kept for each number: no string is made for it, not even
+ * a new one, until `hash(k)` asks for it (the read plans and reads ask only for the chunks a diff reads, a
+ * few percent of those its manifests name).
  */
 export class ChunkTable {
-  readonly hashes: string[] = [];
-  /** 8 words per number: the hash's bytes (all zero for a string that is not a hash). */
-  private words = new Uint32Array(8 * 4096);
+  private n = 0;
+  /** 64 hex digits per number (unused for a string that is not a hash). */
+  private hex = new Uint8Array(64 * 4096);
+  /** The first 8 digits' value per number; `isHash[k]` 0 for a string that is not a hash. */
+  private first = new Int32Array(4096);
+  private isHash = new Uint8Array(4096);
+  /** The strings made so far (or given), by number. */
+  private strs: (string | undefined)[] = [];
   private slots = new Int32Array(8192);
-  private readonly w = new Uint32Array(8);
   /** Strings that are not hashes (never in a valid manifest): numbered apart, so they stay distinct. */
   private readonly other = new Map<string, number>();
 
+  /** How many numbers are given out (0 .. size - 1). */
+  get size(): number {
+    return this.n;
+  }
+
+  /** The string of number `k`. */
+  hash(k: number): string {
+    let s = this.strs[k];
+    if (s === undefined) {
+      s = Buffer.from(this.hex.buffer, this.hex.byteOffset + 64 * k, 64).toString('latin1');
+      this.strs[k] = s;
+    }
+    return s;
+  }
+
+  /** Every number's string, in order (tests; the diff asks for one at a time). */
+  get hashes(): string[] {
+    return Array.from({ length: this.n }, (_, k) => this.hash(k));
+  }
+
   /** The number of `hash` (any string; a chunk hash is 64 lowercase hex digits). */
   number(hash: string): number {
-    const w = this.w;
     if (hash.length !== 64) return this.numberOther(hash);
-    for (let j = 0; j < 8; j++) {
-      let v = 0;
-      for (let i = 8 * j; i < 8 * j + 8; i++) {
-        const c = hash.charCodeAt(i);
-        const d = c < 256 ? HEX[c]! : -1;
-        if (d < 0) return this.numberOther(hash);
-        v = (v << 4) | d;
-      }
-      w[j] = v;
+    let v = 0;
+    for (let i = 0; i < 8; i++) {
+      const c = hash.charCodeAt(i);
+      const d = c < 256 ? HEX[c]! : -1;
+      if (d < 0) return this.numberOther(hash);
+      v = (v << 4) | d;
     }
-    return this.find(hash);
+    const hex = this.hex;
+    const mask = this.slots.length - 1;
+    let s = v & mask;
+    for (; ; s = (s + 1) & mask) {
+      const k = this.slots[s]! - 1;
+      if (k < 0) break;
+      if (this.first[k] !== v || !this.isHash[k]) continue;
+      const b = 64 * k;
+      let i = 8;
+      while (i < 64 && hex[b + i] === hash.charCodeAt(i)) i++;
+      if (i === 64) return k;
+    }
+    for (let i = 8; i < 64; i++) {
+      const c = hash.charCodeAt(i);
+      if (c >= 256 || HEX[c]! < 0) return this.numberOther(hash);
+    }
+    const k = this.add(v, 1, s);
+    const b = 64 * k;
+    for (let i = 0; i < 64; i++) this.hex[b + i] = hash.charCodeAt(i);
+    this.strs[k] = hash;
+    return k;
   }
 
   /**
@@ -48,57 +90,51 @@ export class ChunkTable {
    * digits.
    */
   numberHex(src: Uint8Array, at: number): number {
-    const w = this.w;
-    for (let j = 0; j < 8; j++) {
-      let v = 0;
-      for (let i = at + 8 * j; i < at + 8 * j + 8; i++) {
-        const d = HEX[src[i]!]!;
-        if (d < 0) return -1;
-        v = (v << 4) | d;
-      }
-      w[j] = v;
+    let v = 0;
+    for (let i = at; i < at + 8; i++) {
+      const d = HEX[src[i]!]!;
+      if (d < 0) return -1;
+      v = (v << 4) | d;
     }
-    return this.find(src, at);
-  }
-
-  /** Looks up (or adds) the hash in `this.w`; its string is `text`, or src[at..at+64) as Latin-1. */
-  private find(text: string | Uint8Array, at = 0): number {
-    const w = this.w;
-    const words = this.words;
+    const hex = this.hex;
     const mask = this.slots.length - 1;
-    let s = w[0]! & mask;
+    let s = v & mask;
     for (; ; s = (s + 1) & mask) {
       const k = this.slots[s]! - 1;
       if (k < 0) break;
-      const b = 8 * k;
-      if (
-        words[b] === w[0] &&
-        words[b + 1] === w[1] &&
-        words[b + 2] === w[2] &&
-        words[b + 3] === w[3] &&
-        words[b + 4] === w[4] &&
-        words[b + 5] === w[5] &&
-        words[b + 6] === w[6] &&
-        words[b + 7] === w[7]
-      )
-        return k;
+      if (this.first[k] !== v || !this.isHash[k]) continue;
+      const b = 64 * k - at;
+      let i = at + 8;
+      const e = at + 64;
+      while (i < e && hex[b + i] === src[i]) i++;
+      if (i === e) return k;
     }
-    const k = this.add(
-      typeof text === 'string' ? text : Buffer.from(text.buffer, text.byteOffset + at, 64).toString('latin1'),
-    );
-    this.words.set(w, 8 * k);
-    if (2 * (k + 1) > this.slots.length) this.rehash();
-    else this.slots[s] = k + 1;
+    for (let i = at + 8; i < at + 64; i++) if (HEX[src[i]!]! < 0) return -1;
+    const k = this.add(v, 1, s);
+    const b = 64 * k - at;
+    for (let i = at; i < at + 64; i++) this.hex[b + i] = src[i]!;
     return k;
   }
 
-  private add(hash: string): number {
-    const k = this.hashes.length;
-    this.hashes.push(hash);
-    if (8 * (k + 1) > this.words.length) {
-      const words = new Uint32Array(this.words.length * 2);
-      words.set(this.words);
-      this.words = words;
+  /** A new number (its slot `s` found free by the caller, or -1 for none); grows the columns. */
+  private add(first: number, isHash: number, s: number): number {
+    const k = this.n++;
+    if (k === this.first.length) {
+      const grow = <T extends Uint8Array | Int32Array>(a: T, n: number, make: (n: number) => T): T => {
+        const b = make(n);
+        b.set(a);
+        return b;
+      };
+      this.first = grow(this.first, 2 * k, (n) => new Int32Array(n));
+      this.isHash = grow(this.isHash, 2 * k, (n) => new Uint8Array(n));
+      this.hex = grow(this.hex, 128 * k, (n) => new Uint8Array(n));
+    }
+    this.first[k] = first;
+    this.isHash[k] = isHash;
+    this.strs.push(undefined);
+    if (isHash) {
+      if (2 * (k + 1) > this.slots.length) this.rehash();
+      else this.slots[s] = k + 1;
     }
     return k;
   }
@@ -106,9 +142,9 @@ export class ChunkTable {
   private rehash(): void {
     this.slots = new Int32Array(this.slots.length * 2);
     const mask = this.slots.length - 1;
-    for (let k = 0; k < this.hashes.length; k++) {
-      if (this.other.get(this.hashes[k]!) === k) continue;
-      let s = this.words[8 * k]! & mask;
+    for (let k = 0; k < this.n; k++) {
+      if (!this.isHash[k]) continue;
+      let s = this.first[k]! & mask;
       while (this.slots[s] !== 0) s = (s + 1) & mask;
       this.slots[s] = k + 1;
     }
@@ -116,7 +152,11 @@ export class ChunkTable {
 
   private numberOther(s: string): number {
     let k = this.other.get(s);
-    if (k === undefined) this.other.set(s, (k = this.add(s)));
+    if (k === undefined) {
+      k = this.add(0, 0, -1);
+      this.strs[k] = s;
+      this.other.set(s, k);
+    }
     return k;
   }
 }
@@ -186,7 +226,7 @@ export class Parts {
     const out: Span[] = [];
     for (let i = 0; i < this.n; i++) {
       if (this.isSegment(i)) throw new Error('toSpans: a whole segment has no span');
-      out.push([table.hashes[this.chunk[i]!]! as Span[0], this.off[i]!, this.len[i]!]);
+      out.push([table.hash(this.chunk[i]!) as Span[0], this.off[i]!, this.len[i]!]);
     }
     return out;
   }

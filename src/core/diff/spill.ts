@@ -8,8 +8,12 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** Default budget of identity state for one file's diff (both sides, anchors included). */
-export const DEFAULT_DIFF_BUDGET = 64 * 1024 * 1024;
+/**
+ * Default budget of identity state for one file's diff (both sides, anchors included). 32 MiB (was 64): the
+ * keyed shuffle diff of 1 GiB spills either way, and halving its in-memory runs took ~33 MB off its peak RSS
+ * (449 → 416 MiB, back to back) at no cost in time (the merge reads more, shorter runs).
+ */
+export const DEFAULT_DIFF_BUDGET = 32 * 1024 * 1024;
 
 /** The budget: the option, else STRATA_DIFF_MEMORY (bytes, for tests and tuning), else the default. */
 export function diffBudget(option: number | undefined): number {
@@ -171,7 +175,9 @@ export class SortedRecords {
       rec,
       next(): boolean {
         if (++i >= order.length) return false;
-        rec.set(buf.subarray(order[i]! * width, (order[i]! + 1) * width));
+        // Word by word: a subarray per record was most of what reading the anchors allocated.
+        const at = order[i]! * width;
+        for (let k = 0; k < width; k++) rec[k] = buf[at + k]!;
         return true;
       },
     };

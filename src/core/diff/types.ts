@@ -48,7 +48,7 @@ export interface DiffOptions {
   signal?: AbortSignal;
   /**
    * Bytes of identity state (identities, keys, anchors) held in memory; beyond it they spill to sorted runs
-   * in a temporary directory. Default: STRATA_DIFF_MEMORY (bytes) or 64 MiB.
+   * in a temporary directory. Default: STRATA_DIFF_MEMORY (bytes) or 32 MiB.
    */
   memoryBudget?: number;
   /** Where spilled runs go (a fresh directory inside it, removed at the end). Default: os.tmpdir(). */
