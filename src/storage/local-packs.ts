@@ -259,9 +259,13 @@ export class LocalPacks {
    * buffer, for a decoding thread: one allocation, no copy per object, and one read for objects that lie
    * next to each other in a pack (a file's chunks usually do). `at[i]` is where object i's bytes start in
    * the buffer, or -1 for one that is not in a sealed pack (missing, or still being written): read those
-   * with readEncoded, which says what is wrong.
+   * with readEncoded, which says what is wrong. With `into` (large enough), the bytes are read into it
+   * instead of a new buffer.
    */
-  readEncodedShared(hashes: readonly string[]): {
+  readEncodedShared(
+    hashes: readonly string[],
+    into?: SharedArrayBuffer,
+  ): {
     buffer: SharedArrayBuffer;
     at: number[];
     locations: (ObjectLocation | undefined)[];
@@ -274,7 +278,7 @@ export class LocalPacks {
       at.push(loc ? total : -1);
       if (loc) total += loc.length;
     }
-    const buffer = new SharedArrayBuffer(total);
+    const buffer = into && into.byteLength >= total ? into : new SharedArrayBuffer(total);
     const view = new Uint8Array(buffer);
     for (let i = 0; i < locations.length;) {
       const loc = locations[i];

@@ -233,6 +233,32 @@ describe('record keys on the worker', () => {
     expect(recordKey(data, 5, 5 + l1)).not.toBe(recordKey(data, 5 + l1, 5 + l1 + l2));
   });
 
+  it('recordKey depends only on the bytes: any alignment or buffer, every length of tail', () => {
+    const src = Buffer.from(line(12345) + line(678) + 'x'.repeat(40));
+    const keys = new Map<string, number>();
+    for (let len = 1; len <= 70; len++) {
+      const ref = recordKey(src, 3, 3 + len);
+      for (let shift = 0; shift < 8; shift++) {
+        // The same bytes in a fresh (shared) buffer at another offset.
+        const copy = new Uint8Array(new SharedArrayBuffer(len + 16), 1, len + 8);
+        copy.set(src.subarray(3, 3 + len), shift);
+        expect(recordKey(copy, shift, shift + len)).toBe(ref);
+      }
+      keys.set(src.subarray(3, 3 + len).toString('latin1'), ref);
+      expect(Number.isSafeInteger(ref) && ref >= 0).toBe(true);
+    }
+    // Each prefix, and each one-byte change at every position of a 70-byte record, gets its own key.
+    const seen = new Set(keys.values());
+    expect(seen.size).toBe(keys.size);
+    const rec = Buffer.from(src.subarray(3, 73));
+    const base = recordKey(rec, 0, rec.length);
+    for (let i = 0; i < rec.length; i++) {
+      const changed = Buffer.from(rec);
+      changed[i] = changed[i]! ^ 1;
+      expect(recordKey(changed, 0, changed.length)).not.toBe(base);
+    }
+  });
+
   it('a worker thread (built pool) decodes into the caller’s shared region and keys records as inline', async () => {
     const url = new URL('../../dist/storage/compress-pool.js', import.meta.url).href;
     const built = (await import(url)) as typeof import('../../src/storage/compress-pool.js');

@@ -13,7 +13,7 @@ afterEach(() => {
 });
 
 describe('LocalPacks.readEncodedShared', () => {
-  it('reads what readEncoded reads, in the order asked, over two packs, with gaps and repeats; missing ones are -1', () => {
+  it('reads what readEncoded reads, in the order asked, over two packs, with gaps and repeats; missing ones are -1; into a given buffer if it fits', () => {
     const d = tempDir('strata-shared-read-');
     dirs.push(d);
     const repo = Repository.init(d);
@@ -54,9 +54,19 @@ describe('LocalPacks.readEncodedShared', () => {
           Buffer.from(view.subarray(got.at[i]!, got.at[i]! + loc.length)).equals(Buffer.from(want.bytes)),
         ).toBe(true);
       });
-      expect(got.buffer.byteLength).toBe(
-        ask.reduce((n, h, i) => n + (h === missing ? 0 : got.locations[i]!.length), 0),
-      );
+      const total = ask.reduce((n, h, i) => n + (h === missing ? 0 : got.locations[i]!.length), 0);
+      expect(got.buffer.byteLength).toBe(total);
+      // Into a caller's buffer: used if large enough (same bytes at the same places), else a new one.
+      const into = new SharedArrayBuffer(total + 100);
+      new Uint8Array(into).fill(0xee);
+      const again = repo.objects.packs.readEncodedShared(ask, into);
+      expect(again.buffer).toBe(into);
+      expect(again.at).toEqual(got.at);
+      expect(Buffer.from(into, 0, total).equals(Buffer.from(got.buffer))).toBe(true);
+      const small = new SharedArrayBuffer(total - 1);
+      const other = repo.objects.packs.readEncodedShared(ask, small);
+      expect(other.buffer).not.toBe(small);
+      expect(Buffer.from(other.buffer).equals(Buffer.from(got.buffer))).toBe(true);
     } finally {
       repo.close();
     }

@@ -13,15 +13,24 @@
  */
 import {
   decodedSize,
+  decodeVerifiedInto,
   sharedCompressPool,
   type CompressPool,
   type Decoded,
   type Encoded,
 } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
+import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
-import { keyAll, recordEnd, recordKey, type RecordTriples } from '../../storage/record-keys.js';
+import {
+  keyAll,
+  recordEnd,
+  recordKey,
+  recordKeyOf,
+  splitKeys,
+  type RecordTriples,
+} from '../../storage/record-keys.js';
 
 export { recordKey };
 import type { Span } from '../objects/objects.js';
@@ -143,7 +152,7 @@ export class SpanEncoder {
   private firstRecord = new Uint32Array(1 << 10);
   private readonly oldChunks: string[] = [];
   private readonly oldChunkIds = new Map<string, number>();
-  private readonly window = new Map<number, Uint8Array>();
+  private readonly window = new Map<number, Buffer>();
   /** Buffers of chunks that left the window, to read the next ones into. */
   private readonly spare: Uint8Array[] = [];
   /** The window's own buffers (`maxChunk` bytes each). */
@@ -159,6 +168,10 @@ export class SpanEncoder {
   private unmatchedBytes = 0;
   /** The old chunk being indexed: its hash and number in oldChunks (-1: not numbered yet). */
   private curHash = '';
+  /** Its bytes (a Buffer view: matches are compared in place, without a view per record). */
+  private curData: Buffer = Buffer.alloc(0);
+  /** The fresh chunk chunkOf found last (matches come mostly in file order). */
+  private lastChunk = 0;
   private cur = -1;
   /** The furthest fresh chunk read into the window (-1: none yet). */
   private cursor = -1;
@@ -271,6 +284,10 @@ export class SpanEncoder {
 
   /** The fresh chunk holding record r (binary search over firstRecord). */
   private chunkOf(r: number): number {
+    const l = this.lastChunk;
+    if (l < this.count && this.firstRecord[l]! <= r && r < this.firstRecord[l + 1]!) return l;
+    if (l + 1 < this.count && this.firstRecord[l + 1]! <= r && r < this.firstRecord[l + 2]!)
+      return (this.lastChunk = l + 1);
     let lo = 0;
     let hi = this.count - 1;
     while (lo < hi) {
@@ -278,13 +295,13 @@ export class SpanEncoder {
       if (this.firstRecord[mid]! <= r) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return (this.lastChunk = lo);
   }
 
   /** Fresh chunk i through the window (read at most once by the indexing pass), or undefined. */
-  private fresh(i: number): Uint8Array | undefined {
-    let data = this.window.get(i);
-    if (data) return data;
+  private fresh(i: number): Buffer | undefined {
+    const got = this.window.get(i);
+    if (got) return got;
     if (this.windowed[i]) return undefined;
     // The window moves forward: a chunk far behind or ahead of it (records moved, a shuffle) is not read
     // now; its matches are verified when it is encoded, if it is span-coded at all.
@@ -305,10 +322,11 @@ export class SpanEncoder {
       into = new Uint8Array(this.maxChunk);
       this.owned.add(into.buffer);
     }
-    data = this.read(i, true, into);
+    const data = this.read(i, true, into);
     if (into && data.buffer !== into.buffer) this.spare.push(into);
-    this.window.set(i, data);
-    return data;
+    const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    this.window.set(i, buf);
+    return buf;
   }
 
   /** Fresh chunk i leaves the window: keep the bytes of its records not matched (so far). */
@@ -338,6 +356,7 @@ export class SpanEncoder {
     this.count++;
     this.firstRecord[i] = this.records;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
     for (let s = 0, e = 0; s < data.length; s = e) {
       let state = NONE;
       if (this.quoted) {
@@ -364,7 +383,7 @@ export class SpanEncoder {
       this.state[r] = state;
       this.nextSame[r] = -1;
       if (state === UNBALANCED || e - s < MIN_RECORD || this.wanted.size >= MAX_RECORDS) continue;
-      this.keys[r] = recordKey(data, s, e);
+      this.keys[r] = recordKeyOf(v, s, e);
       const head = this.wanted.addOrGet(r);
       if (head !== r) {
         // Chain after the head: order among equal keys does not matter, all get the same match.
@@ -385,12 +404,13 @@ export class SpanEncoder {
     this.indexedBytes += to - from;
     this.cur = -1;
     this.curHash = h;
+    this.curData = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     let resolved = 0;
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     // The piece up to the first '\n' from `from`, keyed here (a whole record if `from` starts one).
     const e = recordEnd(b, from, to, this.quoted);
     if (e < 0) return 0;
-    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(data, from, e, recordKey(data, from, e));
+    if (e - from >= MIN_RECORD) resolved += this.resolveRecord(from, e, recordKey(data, from, e));
     if (e >= to) return resolved;
     // Whole records ending by the last '\n' before `to`: they start after a '\n', so they are the same
     // records split from `from` or from 0, and the worker keyed them already. Then the piece after it.
@@ -406,24 +426,24 @@ export class SpanEncoder {
     }
     let last = e;
     for (let k = lo * 3; k < recs.length && recs[k + 1]! <= t; k += 3) {
-      resolved += this.resolveRecord(data, recs[k]!, recs[k + 1]!, recs[k + 2]!);
+      resolved += this.resolveRecord(recs[k]!, recs[k + 1]!, recs[k + 2]!);
       last = recs[k + 1]!;
     }
     if (this.quoted) {
       for (let s = last, end = 0; s < to; s = end) {
         end = recordEnd(b, s, to, true);
         if (end < 0) break;
-        if (end - s >= MIN_RECORD) resolved += this.resolveRecord(data, s, end, recordKey(data, s, end));
+        if (end - s >= MIN_RECORD) resolved += this.resolveRecord(s, end, recordKey(data, s, end));
       }
       return resolved;
     }
     const ts = Math.max(t, e);
-    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(data, ts, to, recordKey(data, ts, to));
+    if (to - ts >= MIN_RECORD) resolved += this.resolveRecord(ts, to, recordKey(data, ts, to));
     return resolved;
   }
 
-  /** Old chunk `curHash`'s record data[s, e) with key `key`: resolves the wanted records it matches. */
-  private resolveRecord(data: Uint8Array, s: number, e: number, key: number): number {
+  /** Old chunk `curHash`'s record curData[s, e) with key `key`: resolves the wanted records it matches. */
+  private resolveRecord(s: number, e: number, key: number): number {
     const head = this.wanted.get(key);
     if (head < 0 || this.state[head] !== NONE) return 0; // not wanted, or found earlier in the old file
     if (this.cur < 0) {
@@ -445,12 +465,7 @@ export class SpanEncoder {
       const re = this.ends[r]!;
       this.verifiedEarly++;
       this.state[r] =
-        re - rs === e - s &&
-        Buffer.from(fresh.buffer, fresh.byteOffset + rs, re - rs).equals(
-          Buffer.from(data.buffer, data.byteOffset + s, e - s),
-        )
-          ? VERIFIED
-          : DIFFERENT;
+        re - rs === e - s && fresh.compare(this.curData, s, e, rs, re) === 0 ? VERIFIED : DIFFERENT;
     }
     return resolved;
   }
@@ -524,7 +539,11 @@ export class SpanEncoder {
   }
 }
 
-/** Old chunks the pipeline reads ahead: decoded in batches of this many bytes (about), at most AHEAD batches. */
+/**
+ * Old chunks the pipeline reads ahead: decoded in batches of BATCH_CHUNKS chunks (about BATCH_BYTES bytes),
+ * at most AHEAD batches.
+ */
+const BATCH_CHUNKS = 64;
 const BATCH_BYTES = 1 << 20;
 const AHEAD = 4;
 /** Distinct chunks remembered: a chunk named again soon after (a span-coded old version) is decoded once. */
@@ -534,6 +553,32 @@ const RECENT = 64;
 interface OldChunk {
   data: Uint8Array;
   recs?: RecordTriples;
+}
+
+/** A batch of old chunks read ahead: its first load, its chunks once decoded, and whether they are. */
+interface Batch {
+  first: number;
+  result: Promise<(OldChunk | undefined)[]>;
+  ready: boolean;
+  /** Decoded by the pool (holding a slot), not in this thread. */
+  pooled: boolean;
+}
+
+/**
+ * Decodes and verifies a batch in this thread (`raw`: their decoded sizes together), into one buffer, and
+ * keys their records (`quoted`: CSV/TSV), as the pool's worker does.
+ */
+function decodeHere(items: readonly Encoded[], raw: number, quoted: boolean): Decoded {
+  const packed = new Uint8Array(raw);
+  let at = 0;
+  const data = items.map((e) => {
+    const n = decodedSize(e);
+    const dst = packed.subarray(at, at + n);
+    at += n;
+    return decodeVerifiedInto(e, dst) ? dst : undefined;
+  });
+  const { keys, bounds } = keyAll(data, MIN_RECORD, quoted);
+  return { data, records: splitKeys(keys, bounds) };
 }
 
 /** The keyed records of one chunk (`quoted`: CSV/TSV). */
@@ -552,7 +597,11 @@ class OldChunks {
   /** Per load: the last list position naming it (once asked for, it is remembered no longer). */
   private readonly lastUse: Int32Array;
   private readonly loads: string[] = [];
-  private readonly batches: { first: number; result: Promise<(OldChunk | undefined)[]> }[] = [];
+  private readonly batches: Batch[] = [];
+  /** Batches handed to the pool and not yet taken by get (each holds a slot). */
+  private pooled = 0;
+  /** Stored bytes of a batch decoded in this thread (reused: decoding copies out of it). */
+  private inlineRegion: SharedArrayBuffer | undefined;
   private readonly done = new Map<number, OldChunk | undefined>();
   private submitted = 0;
   private pool: CompressPool | undefined;
@@ -588,8 +637,22 @@ class OldChunks {
   async get(i: number): Promise<Required<OldChunk> | undefined> {
     const l = this.loadOf[i]!;
     while (!this.done.has(l)) {
-      while (this.batches.length < AHEAD && this.submitted < this.loads.length) this.submit();
+      while (this.pooled < AHEAD && this.submitted < this.loads.length) this.submit();
+      // The worker is behind (the batch needed next is not back): rather than wait idle, decode a later
+      // batch in this thread, then look again. One at a time: this thread must come back to the worker's
+      // batches soon, to hand it the next ones (it would idle while this thread works through several).
+      if (
+        !this.batches[0]!.ready &&
+        this.batches.length === this.pooled &&
+        this.submitted < this.loads.length &&
+        this.pool?.parallel
+      ) {
+        this.submit(true);
+        await yieldToEventLoop();
+        continue;
+      }
       const b = this.batches.shift()!;
+      if (b.pooled) this.pooled--;
       const out = await b.result;
       out.forEach((d, k) => this.done.set(b.first + k, d));
     }
@@ -598,7 +661,7 @@ class OldChunks {
       this.done.delete(k);
     }
     const got = this.done.get(l);
-    // Named no more: forgotten now, so that its slot's region is free for the next batch (share() would copy
+    // Named no more: forgotten now, so that its slot's region is free for the next batch (outFor() would copy
     // a chunk still remembered out of it, a copy and a buffer per chunk of the old file).
     if (this.lastUse[l] === i) this.done.delete(l);
     // Read in this thread (delta-coded): keyed here.
@@ -606,34 +669,54 @@ class OldChunks {
     return got as Required<OldChunk> | undefined;
   }
 
-  /** Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). */
-  private submit(): void {
+  /**
+   * Reads the next batch of loads and hands it to the pool (the worker thread decodes and verifies). The
+   * stored bytes are read straight into the slot's shared region (one read per run of chunks lying next to
+   * each other in a pack; no buffer per chunk, no copy).
+   */
+  private submit(here = false): void {
     const first = this.submitted;
+    const end = Math.min(this.loads.length, first + BATCH_CHUNKS);
+    this.submitted = end;
+    const slot = here ? -1 : this.batchNo++ % (AHEAD + 1);
     const items: Encoded[] = [];
     const inline = new Map<number, Uint8Array | undefined>();
-    let bytes = 0;
-    while (this.submitted < this.loads.length && bytes < BATCH_BYTES) {
-      const k = this.submitted++;
-      const h = this.loads[k]!;
-      let r;
-      try {
-        r = this.repo.objects.packs.readEncoded(h);
-      } catch {
-        inline.set(k, undefined);
-        continue;
-      }
-      bytes += r.rawLength;
-      if (r.kind !== KIND.chunk) inline.set(k, undefined);
-      else if (r.codec !== CODEC_NONE && r.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
-      else items.push({ codec: r.codec, bytes: r.bytes, rawLength: r.rawLength, hash: h });
+    let read: ReturnType<LocalPacks['readEncodedShared']> | undefined;
+    try {
+      const region = here
+        ? (this.inlineRegion ??= new SharedArrayBuffer(BATCH_BYTES))
+        : (this.regions[slot] ??= new SharedArrayBuffer(BATCH_BYTES));
+      read = this.repo.objects.packs.readEncodedShared(this.loads.slice(first, end), region);
+      // A larger one if the batch did not fit.
+      if (here) this.inlineRegion = read.buffer;
+      else this.regions[slot] = read.buffer;
+    } catch {
+      read = undefined;
     }
-    const end = this.submitted;
-    const pool = items.length ? (this.pool ??= sharedCompressPool()) : undefined;
-    const slot = this.batchNo++ % (AHEAD + 1);
-    const out = pool?.parallel ? this.share(items, slot) : undefined;
-    const decoded = pool
-      ? pool.decodeKeyed(items, MIN_RECORD, out, this.quoted)
-      : Promise.resolve<Decoded>({ data: [] });
+    let raw = 0;
+    for (let k = first; k < end; k++) {
+      const h = this.loads[k]!;
+      const loc = read?.locations[k - first];
+      const at = read?.at[k - first] ?? -1;
+      // Not in a sealed pack (missing, or still being written), or its pack unreadable: read through the
+      // object store (undefined if it cannot be read).
+      if (!loc || at < 0) inline.set(k, this.readInline(h));
+      else if (loc.kind !== KIND.chunk) inline.set(k, undefined);
+      else if (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD) inline.set(k, this.readInline(h));
+      else {
+        const bytes = new Uint8Array(read!.buffer, at, loc.length);
+        const e: Encoded = { codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h };
+        raw += decodedSize(e);
+        items.push(e);
+      }
+    }
+    const pool = items.length && !here ? (this.pool ??= sharedCompressPool()) : undefined;
+    const out = pool?.parallel ? this.outFor(slot, raw) : undefined;
+    const decoded = here
+      ? Promise.resolve(decodeHere(items, raw, this.quoted))
+      : pool
+        ? pool.decodeKeyed(items, MIN_RECORD, out, this.quoted)
+        : Promise.resolve<Decoded>({ data: [] });
     decoded.catch(() => undefined); // observed in get()
     const result = decoded.then(({ data, records }) => {
       const all: (OldChunk | undefined)[] = [];
@@ -651,30 +734,21 @@ class OldChunks {
       return all;
     });
     result.catch(() => undefined); // observed in get(), unless the caller stopped before
-    this.batches.push({ first, result });
+    const batch: Batch = { first, result, ready: here, pooled: !here };
+    if (!here) {
+      this.pooled++;
+      const ready = (): void => void (batch.ready = true);
+      result.then(ready, ready);
+    }
+    this.batches.push(batch);
   }
 
   /**
-   * Moves a batch's stored bytes into shared memory, one region per batch in flight (reused: a batch's
-   * region is free once its result came back), so that handing them to the worker allocates nothing there;
-   * returns the slot's region for the decoded bytes, which the worker decodes into (no buffer per batch
-   * moved back, to be collected). Chunks decoded into it before and still remembered are copied out first.
+   * The slot's region for the decoded bytes (`raw` of them), which the worker decodes into (no buffer per
+   * batch moved back, to be collected). Chunks decoded into it before and still remembered are copied out
+   * first.
    */
-  private share(items: Encoded[], slot: number): SharedArrayBuffer {
-    const total = items.reduce((n, e) => n + e.bytes.length, 0);
-    let region = this.regions[slot];
-    if (!region || region.byteLength < total) {
-      region = new SharedArrayBuffer(Math.max(total, BATCH_BYTES + (BATCH_BYTES >> 2)));
-      this.regions[slot] = region;
-    }
-    const view = new Uint8Array(region);
-    let at = 0;
-    for (const e of items) {
-      view.set(e.bytes, at);
-      e.bytes = view.subarray(at, at + e.bytes.length);
-      at += e.bytes.length;
-    }
-    const raw = items.reduce((n, e) => n + decodedSize(e), 0);
+  private outFor(slot: number, raw: number): SharedArrayBuffer {
     let out = this.outs[slot];
     if (out) {
       for (const [k, d] of this.done)
