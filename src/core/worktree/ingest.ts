@@ -97,7 +97,7 @@ export async function ingestFile(
       })
     : undefined;
   const long: [number, number][] = [];
-  const prev = twoPass ? PreviousChunks.load(repo, opts.previous!) : undefined;
+  let prev = twoPass ? PreviousChunks.load(repo, opts.previous!) : undefined;
   /** Canonical chunk index → the previous version's spans over the same bytes (PreviousChunks). */
   const reusedPrev = new Map<number, Span[]>();
   for await (const chunk of chunkStream(
@@ -142,6 +142,7 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   }
+  prev = undefined; // pass 1 only: not held through pass 2
   repo.counters.filesHashed++;
   repo.counters.bytesHashed += size;
   const examples = countRecords ? newlines + (size > 0 && lastByte !== 10 ? 1 : 0) : undefined;

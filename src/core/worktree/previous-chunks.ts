@@ -20,15 +20,29 @@ export class PreviousChunks {
   /** File offset where span n starts. */
   private readonly starts: number[] = [];
 
-  private constructor(repo: Repository, m: FileManifest, canonical: readonly Span[]) {
+  private spansRead = false;
+
+  private constructor(
+    private readonly repo: Repository,
+    private readonly m: FileManifest,
+    canonical: readonly Span[],
+  ) {
     let pos = 0;
     for (const [h, , len] of canonical) {
       const k = `${h}+${len}`;
       if (!this.at.has(k)) this.at.set(k, pos);
       pos += len;
     }
-    pos = 0;
-    for (const [h, off, len] of repo.objects.spans(m)) {
+  }
+
+  /**
+   * The stored spans, read at the first chunk found (a version that shares none, a shuffle, never holds
+   * them: ~60 MB for a span-coded GiB).
+   */
+  private readSpans(): void {
+    this.spansRead = true;
+    let pos = 0;
+    for (const [h, off, len] of this.repo.objects.spans(this.m)) {
       this.names.push(h);
       this.offs.push(off);
       this.lens.push(len);
@@ -56,6 +70,7 @@ export class PreviousChunks {
   spansOf(hash: string, length: number): Span[] | undefined {
     const start = this.at.get(`${hash}+${length}`);
     if (start === undefined) return undefined;
+    if (!this.spansRead) this.readSpans();
     const end = start + length;
     // The last span starting at or before `start`.
     let lo = 0;
