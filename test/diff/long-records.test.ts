@@ -10,18 +10,7 @@ import type { DiffEvent, SummaryEvent } from '../../src/core/diff/index.js';
 import { decodeManifest, encodeObject, type FileManifest } from '../../src/core/objects/objects.js';
 import { isStrataError } from '../../src/storage/errors.js';
 import { tempDir } from '../core/helpers.js';
-
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+import { rng } from '../helpers/prng.js';
 
 const VOCAB = 'the of and model answer question reason step because therefore data train token context'.split(
   ' ',
@@ -29,7 +18,8 @@ const VOCAB = 'the of and model answer question reason step because therefore da
 
 /** `words` random words: natural enough that the gear hash cuts it at content-defined points. */
 function prose(seed: number, words: number): string {
-  const rnd = xorshift(seed);
+  const r = rng(seed);
+  const rnd = (): number => Math.floor(r() * 0x100000000);
   const out: string[] = [];
   for (let i = 0; i < words; i++) {
     const w = VOCAB[rnd() % VOCAB.length]!;
