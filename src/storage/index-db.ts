@@ -219,10 +219,15 @@ export class IndexDb {
     }
     if (version === SCHEMA_VERSION) return;
     if (readonly) throw new StrataError('UNSUPPORTED_VERSION', 'index needs a migration', { version });
-    this.db.transaction(() => {
-      for (let v = version; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    })();
+    // Under the write lock, from the version read there: several processes opening an index at once (workers
+    // of one training job) migrate it once; the others find it done.
+    this.db
+      .transaction(() => {
+        const from = this.db.pragma('user_version', { simple: true }) as number;
+        for (let v = from; v < SCHEMA_VERSION; v++) this.db.exec(MIGRATIONS[v]!);
+        if (from !== SCHEMA_VERSION) this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      })
+      .immediate();
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // The index's cache of canonical chunk lists (canonical_chunks): the newest lists are kept, at most a number
 // of them and a number of bytes together, and always the newest one whatever its size; a schema-2 index is
 // migrated to it.
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +51,33 @@ describe('canonical chunk lists in the index', () => {
     try {
       db.putCanonicalChunks('c', list(36, 1));
       expect(db.getCanonicalChunks('c')).toEqual(list(36, 1));
+      expect(db.db.pragma('user_version', { simple: true })).toBe(3);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('is migrated once when several processes open a schema-2 index at the same moment', async () => {
+    const file = join(tempDir(), 'index.sqlite');
+    IndexDb.open(file, { create: true }).close();
+    const raw = new Database(file);
+    raw.exec('DROP TABLE canonical_chunks');
+    raw.pragma('user_version = 2');
+    raw.close();
+    const dist = join(import.meta.dirname, '..', '..', 'dist', 'storage', 'index-db.js');
+    const open = (): Promise<number> =>
+      new Promise((res) => {
+        const p = spawn(process.execPath, [
+          '--input-type=module',
+          '-e',
+          `const { IndexDb } = await import(${JSON.stringify(dist)}); IndexDb.open(${JSON.stringify(file)}).close();`,
+        ]);
+        p.stderr.resume();
+        p.on('exit', (code) => res(code ?? -1));
+      });
+    expect(await Promise.all(Array.from({ length: 6 }, open))).toEqual([0, 0, 0, 0, 0, 0]);
+    const db = IndexDb.open(file);
+    try {
       expect(db.db.pragma('user_version', { simple: true })).toBe(3);
     } finally {
       db.close();
