@@ -143,6 +143,9 @@ const MIGRATIONS: ReadonlyArray<string> = [
 const CANONICAL_LISTS_KEPT = 64;
 const CANONICAL_BYTES_KEPT = 256 * 1024 * 1024;
 
+/** Hashes per statement in findObjects. */
+const FIND_BATCH = 64;
+
 export interface ObjectLocation {
   hash: string;
   pack: number;
@@ -279,13 +282,33 @@ export class IndexDb {
    */
   findObjects(hashes: readonly string[]): (ObjectLocation | undefined)[] {
     if (hashes.length === 0) return [];
-    const rows = this.prep('SELECT o.* FROM json_each(?) AS j JOIN objects AS o ON o.hash = j.value').all(
-      JSON.stringify(hashes),
-    ) as ObjectLocation[];
     const byHash = new Map<string, ObjectLocation>();
-    for (const r of rows) byHash.set(r.hash, r);
+    for (let i = 0; i < hashes.length; i += FIND_BATCH) {
+      const part = hashes.slice(i, i + FIND_BATCH);
+      for (const r of this.findIn(part.length).all(...part) as unknown[][]) {
+        const [hash, pack, offset, length, raw_length, codec, kind] = r as [string, ...number[]];
+        byHash.set(hash, { hash, pack, offset, length, raw_length, codec, kind } as ObjectLocation);
+      }
+    }
     return hashes.map((h) => byHash.get(h));
   }
+
+  /**
+   * `SELECT ... WHERE hash IN (n parameters)` in raw mode (rows as arrays): a diff looks up tens of
+   * thousands of chunks, and an object per row cost a third of each lookup (measured: 3.8 → 2.8 µs a hash,
+   * random hashes, against a json_each join).
+   */
+  private findIn(n: number): Database.Statement {
+    let s = this.findStmts[n];
+    if (!s) {
+      const marks = new Array<string>(n).fill('?').join(',');
+      s = this.findStmts[n] = this.prep(
+        `SELECT hash, pack, offset, length, raw_length, codec, kind FROM objects WHERE hash IN (${marks})`,
+      ).raw(true);
+    }
+    return s;
+  }
+  private readonly findStmts: Database.Statement[] = [];
 
   hasObject(hash: string): boolean {
     return this.prep('SELECT 1 FROM objects WHERE hash = ?').get(hash) !== undefined;

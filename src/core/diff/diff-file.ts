@@ -22,6 +22,7 @@ import {
   stripFields,
 } from './canonical.js';
 import { diffFields, wordDiff } from './fields.js';
+import { isJsonText } from './json-check.js';
 import { IdColumns, matchIds } from './id-columns.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
@@ -365,9 +366,26 @@ async function* diffFileIn(
   /**
    * Per side: every unit of the other side cancelled, so its examples that are left can only be added or
    * removed (an append, a deletion): nothing to pair them with, so no content id is needed, only whether
-   * they parse (a malformed one is warned about).
+   * they parse (a malformed one is warned about). Also when what the other side left is tiny next to this
+   * side's (at most 1/64 of its bytes, line files): a deletion whose version has a few pieces of its own
+   * (records the span encoder stored again). Their examples mostly equal lines of this side byte for byte,
+   * and when none is left over after that, none needs a content id either; if some are, the content ids of
+   * both sides' leftovers are computed after all, from the pieces read again (`fetch`, below).
    */
-  const alone = [0, 1].map((s) => !shared[1 - s]!.includes(0)) as [boolean, boolean];
+  const unsharedBytes = ([0, 1] as const).map((s) => {
+    const lines = readers[s].lines;
+    if (!lines) return -1;
+    let n = 0;
+    for (let u = 0; u < nUnits[s]; u++) if (!shared[s][u]) n += lines.length(u);
+    return n;
+  });
+  const alone = ([0, 1] as const).map(
+    (s) =>
+      !shared[1 - s]!.includes(0) ||
+      (unsharedBytes[s]! >= 0 &&
+        unsharedBytes[1 - s]! >= 0 &&
+        unsharedBytes[1 - s]! * 64 <= unsharedBytes[s]!),
+  ) as [boolean, boolean];
   /** Token of each shared unit (the fast path derives it from the unit; the general path counts). */
   let unitTok: [(u: number) => number, (u: number) => number] = [(u) => u, (u) => u];
   const recs: [Rec[], Rec[]] = [[], []];
@@ -674,7 +692,8 @@ async function* diffFileIn(
             if (gaveUp) continue;
             // (No objects per line where the bytes tell: this runs for every line of the changed regions.)
             if (alone[s]) {
-              const p = la[s].jsonl ? parseJsonLine(slice) : undefined;
+              // Checked without parsing; JSON.parse only for a line that fails (it words the warning).
+              const p = la[s].jsonl && !isJsonText(slice) ? parseJsonLine(slice) : undefined;
               if (p && !p.ok) cols[s].setError(row, p.error);
               continue;
             }

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { isJsonText } from '../../src/core/diff/json-check.js';
+import { parseJsonLine } from '../../src/core/diff/records.js';
+import { mulberry32 } from '../helpers/prng.js';
+
+const bytes = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+const parses = (b: Uint8Array): boolean => parseJsonLine(b).ok;
+
+/** A random JSON value (strings with escapes, non-ASCII, numbers of every form), nested. */
+function randomValue(rnd: () => number, depth: number): unknown {
+  const r = rnd();
+  if (depth > 3 || r < 0.4) {
+    const k = Math.floor(rnd() * 6);
+    if (k === 0) return null;
+    if (k === 1) return rnd() < 0.5;
+    if (k === 2) return Math.floor(rnd() * 2e6) - 1e6;
+    if (k === 3) return (rnd() - 0.5) * 10 ** Math.floor(rnd() * 40 - 20);
+    const chars = ['a', ' ', '"', '\\', '\n', '\t', '\u0001', 'é', '€', '😀', '/', '\u2028'];
+    let s = '';
+    for (let i = Math.floor(rnd() * 12); i > 0; i--) s += chars[Math.floor(rnd() * chars.length)];
+    return s;
+  }
+  if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 4) }, () => randomValue(rnd, depth + 1));
+  const o: Record<string, unknown> = {};
+  for (let i = Math.floor(rnd() * 4); i > 0; i--)
+    o[`k${Math.floor(rnd() * 9)}`] = randomValue(rnd, depth + 1);
+  return o;
+}
+
+describe('isJsonText', () => {
+  it('accepts what JSON.stringify writes, with any spacing', () => {
+    const rnd = mulberry32(11);
+    for (let i = 0; i < 2000; i++) {
+      const v = randomValue(rnd, 0);
+      for (const text of [JSON.stringify(v), JSON.stringify(v, null, 2), ` ${JSON.stringify(v)}\r\n`])
+        expect(isJsonText(bytes(text)), text).toBe(true);
+    }
+  });
+
+  it('never accepts what JSON.parse refuses: mutated texts', () => {
+    const rnd = mulberry32(12);
+    const alphabet = Buffer.from('{}[]",:\\0123456789-+.eEtrufalsn u\t\n\r', 'latin1');
+    let accepted = 0;
+    for (let i = 0; i < 20000; i++) {
+      const b = Buffer.from(JSON.stringify(randomValue(rnd, 0)), 'utf8');
+      // One to three bytes replaced, inserted or deleted.
+      let m: Buffer = b;
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) {
+        const at = Math.floor(rnd() * (m.length + 1));
+        const byte = rnd() < 0.9 ? alphabet[Math.floor(rnd() * alphabet.length)]! : Math.floor(rnd() * 256);
+        const op = Math.floor(rnd() * 3);
+        m =
+          op === 0
+            ? Buffer.concat([m.subarray(0, at), Buffer.from([byte]), m.subarray(at + 1)])
+            : op === 1
+              ? Buffer.concat([m.subarray(0, at), Buffer.from([byte]), m.subarray(at)])
+              : Buffer.concat([m.subarray(0, at), m.subarray(at + 1)]);
+      }
+      const ok = isJsonText(m);
+      if (ok) accepted++;
+      // Where it says yes, JSON.parse agrees; and it says yes to everything JSON.parse takes.
+      expect(ok, m.toString('latin1')).toBe(parses(m));
+    }
+    expect(accepted).toBeGreaterThan(1000);
+  });
+
+  it('reads a leading BOM, non-UTF-8 bytes in strings and deep nesting as the decoder and JSON.parse do', () => {
+    const cases: Uint8Array[] = [
+      Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes('{"a":1}')]),
+      Buffer.concat([bytes('{"a":"x'), Buffer.from([0xc3, 0x28, 0xff, 0x80]), bytes('"}')]),
+      Buffer.concat([bytes('{"a":1}'), Buffer.from([0xc2, 0xa0])]), // U+00A0 after the value: not JSON
+      Buffer.concat([bytes('['), Buffer.from([0xe2, 0x80, 0xa8]), bytes('1]')]), // U+2028 outside a string
+      bytes('"\\ud800"'),
+      bytes('"\\u12G4"'),
+      bytes('[' + '['.repeat(50_000) + ']'.repeat(50_000) + ']'),
+      bytes('[' + '['.repeat(50_000) + ']'.repeat(49_999) + ']'),
+      bytes('01'),
+      bytes('-'),
+      bytes('1.'),
+      bytes('1e'),
+      bytes(''),
+      bytes(' \n'),
+      bytes('{"a":1,}'),
+      bytes('[1,]'),
+      bytes('{"a" 1}'),
+      bytes('"tab\there"'),
+    ];
+    for (const c of cases)
+      expect(isJsonText(c), Buffer.from(c).toString('latin1').slice(0, 40)).toBe(parses(c));
+  });
+});
