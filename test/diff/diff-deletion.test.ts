@@ -1,0 +1,89 @@
+// A deletion whose new version also stored a few records again (a span-coded version with a small new chunk):
+// the removed examples are checked without content ids (diff-file.ts `alone`), yet stay exact when one of
+// the new side's records equals a removed one byte for byte, up to key order, or not at all.
+import { describe, expect, it } from 'vitest';
+import { Repository } from '../../src/core/repository.js';
+import type { Span } from '../../src/core/objects/objects.js';
+import type { Hash } from '../../src/storage/hash.js';
+import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
+import { tempDir } from '../core/helpers.js';
+import { collect } from './helpers.js';
+
+const CHUNKS = 60;
+const PER_CHUNK = 10;
+const row = (id: number) => ({ id, text: `example ${id} with a handful of words in it`, meta: { n: id } });
+const line = (id: number): string => JSON.stringify(row(id)) + '\n';
+
+/** Old version: CHUNKS chunks of PER_CHUNK records; new version: every 7th record deleted, plus `extra`. */
+function setup(extra: string | undefined, broken?: number) {
+  const repo = Repository.init(tempDir());
+  const lines = Array.from({ length: CHUNKS }, (_, c) =>
+    Array.from({ length: PER_CHUNK }, (_, i) => {
+      const id = c * PER_CHUNK + i;
+      return id === broken ? `{"id": ${id}, "text": "not closed\n` : line(id);
+    }),
+  );
+  const chunks = lines.map((ls) => repo.objects.putChunk(Buffer.from(ls.join(''))));
+  const at = (c: number, r: number): number => Buffer.byteLength(lines[c]!.slice(0, r).join(''));
+  const put = (spans: Span[]) => {
+    const size = spans.reduce((n, s) => n + s[2], 0);
+    return repo.objects.manifest(repo.objects.putManifest({ size, format: 'jsonl' }, spans));
+  };
+  const deleted: number[] = [];
+  const newSpans: Span[] = [];
+  for (let c = 0; c < CHUNKS; c++)
+    for (let r = 0; r < PER_CHUNK; r++) {
+      const id = c * PER_CHUNK + r;
+      // The last chunk keeps all its records: an extra record appended after it has no deletion beside it.
+      if (id % 7 === 3 && c < CHUNKS - 1) {
+        deleted.push(id);
+        continue;
+      }
+      const prev = newSpans.at(-1);
+      const from = at(c, r);
+      const len = at(c, r + 1) - from;
+      if (prev && prev[0] === chunks[c] && prev[1] + prev[2] === from) prev[2] += len;
+      else newSpans.push([chunks[c] as Hash, from, len]);
+    }
+  if (extra !== undefined) {
+    const n = repo.objects.putChunk(Buffer.from(extra));
+    newSpans.push([n, 0, Buffer.byteLength(extra)]);
+  }
+  const oldM = put(chunks.map((h, c) => [h, 0, at(c, PER_CHUNK)] as Span));
+  const newM = put(newSpans);
+  const [b, a] = sidesFromManifests(repo, 'd.jsonl', oldM, newM);
+  return { b: b!, a: a!, deleted };
+}
+
+describe('a deletion with a few records stored again', () => {
+  it('the removed examples, exactly, when the new side holds nothing new', async () => {
+    const { b, a, deleted } = setup(undefined);
+    const r = await collect(b, a, {});
+    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length, modified: 0 });
+  });
+
+  it('a removed example stored again byte for byte elsewhere is a move, not a change', async () => {
+    const { b, a, deleted } = setup(line(3));
+    const r = await collect(b, a, {});
+    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
+    expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(3);
+  });
+
+  it('a removed example stored again with its keys reordered is matched by content', async () => {
+    const { meta, text, id } = row(10);
+    const { b, a, deleted } = setup(JSON.stringify({ meta, text, id }) + '\n');
+    expect(deleted).toContain(10);
+    const r = await collect(b, a, {});
+    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
+    expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(10);
+  });
+
+  it('a new example is added; a malformed removed line is still warned about', async () => {
+    const { b, a, deleted } = setup(line(100_000), 17);
+    expect(deleted).toContain(17);
+    const r = await collect(b, a, {});
+    expect(r.summary.counts).toEqual({ added: 1, removed: deleted.length, modified: 0 });
+    expect(r.warnings.map((w) => w.message).join('\n')).toMatch(/line|JSON/);
+    expect(r.changes.find((c) => c.kind === 'removed' && c.raw)).toBeDefined();
+  });
+});
