@@ -161,6 +161,35 @@ describe('spill building blocks', () => {
     expect(readdirSync(tmp)).toEqual([]);
   });
 
+  it('sorted records: large buffers (radix sorted) in unsigned key order, ties in the order pushed', () => {
+    const r = rng(5);
+    // Key words: constant, few values, high bits only (>= 2^31: unsigned order), full range.
+    const gens: Array<() => number> = [
+      () => 7,
+      () => Math.floor(r() * 3),
+      () => (Math.floor(r() * 4) * 2 ** 30 + 5) >>> 0,
+      () => Math.floor(r() * 2 ** 32),
+    ];
+    for (const keyWords of [1, 2, 3, 4]) {
+      const rec = new SortedRecords(keyWords + 1, keyWords, 1 << 24, new SpillDir(tmp));
+      const all: number[][] = [];
+      for (let i = 0; i < 30_000; i++) {
+        const w = Array.from({ length: keyWords }, (_, k) => gens[(k + i) % 4 === 0 ? 3 : k % 4]!());
+        w.push(i);
+        all.push(w);
+        rec.push(w);
+      }
+      const want = [...all].sort((x, y) => {
+        for (let k = 0; k <= keyWords; k++) if (x[k] !== y[k]) return x[k]! - y[k]!;
+        return 0;
+      });
+      const got: number[][] = [];
+      const rd = rec.reader();
+      while (rd.next()) got.push([...rd.rec]);
+      expect(got).toEqual(want);
+    }
+  });
+
   it('streamed longest increasing run equals the in-memory one, back-pointers on disk', () => {
     const r = rng(11);
     for (const n of [0, 1, 10, 5000]) {

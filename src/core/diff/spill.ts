@@ -63,6 +63,8 @@ export interface RecordReader {
 }
 
 const BLOCK_RECORDS = 8192;
+/** Below this many records a buffer is sorted by comparison (the radix sort's 256 KiB of counts cost more). */
+const RADIX_MIN = 4096;
 
 /** Fixed-width records sorted by their first `keyWords` words (unsigned, lexicographic). */
 export class SortedRecords {
@@ -79,8 +81,9 @@ export class SortedRecords {
     budgetBytes: number,
     private readonly dir: SpillDir,
   ) {
-    // Sorting a buffer needs its index (4 bytes a record) on top of the records themselves.
-    this.cap = Math.max(64, Math.floor(budgetBytes / (width * 4 + 4)));
+    // Sorting a buffer needs its index and the radix sort's second index (4 bytes a record each) on top of
+    // the records themselves.
+    this.cap = Math.max(64, Math.floor(budgetBytes / (width * 4 + 8)));
     this.buf = new Uint32Array(Math.min(this.cap, 1024) * width);
   }
 
@@ -105,21 +108,51 @@ export class SortedRecords {
     this.order = undefined;
   }
 
+  /**
+   * The records' indices in key order, ties in the order pushed. A stable LSD radix sort, 16 bits a pass from
+   * the last key word to the first (a pass whose digit is the same for every record is skipped): the ids are
+   * hashes, and a JavaScript comparator was ~40% of a shuffle diff's spilling (2M ids of 1 GiB a side: 1.8 s of
+   * sorting, against ~0.1 s now). Small buffers keep the comparator.
+   */
   private sortBuffer(): Uint32Array {
     if (this.order) return this.order;
     const { buf, width, keyWords } = this;
-    const order = new Uint32Array(this.len);
-    for (let i = 0; i < this.len; i++) order[i] = i;
-    order.sort((x, y) => {
-      const ox = x * width;
-      const oy = y * width;
-      for (let k = 0; k < keyWords; k++) {
-        const a = buf[ox + k]!;
-        const b = buf[oy + k]!;
-        if (a !== b) return a < b ? -1 : 1;
+    const n = this.len;
+    let order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    if (n < RADIX_MIN) {
+      order.sort((x, y) => {
+        const ox = x * width;
+        const oy = y * width;
+        for (let k = 0; k < keyWords; k++) {
+          const a = buf[ox + k]!;
+          const b = buf[oy + k]!;
+          if (a !== b) return a < b ? -1 : 1;
+        }
+        return x - y;
+      });
+      return (this.order = order);
+    }
+    let next = new Uint32Array(n);
+    const count = new Uint32Array(65536);
+    for (let k = keyWords - 1; k >= 0; k--) {
+      for (const shift of [0, 16]) {
+        count.fill(0);
+        for (let i = 0, at = k; i < n; i++, at += width) count[(buf[at]! >>> shift) & 0xffff]!++;
+        if (count[(buf[k]! >>> shift) & 0xffff] === n) continue; // one digit for all: nothing moves
+        let sum = 0;
+        for (let d = 0; d < 65536; d++) {
+          const c = count[d]!;
+          count[d] = sum;
+          sum += c;
+        }
+        for (let i = 0; i < n; i++) {
+          const x = order[i]!;
+          next[count[(buf[x * width + k]! >>> shift) & 0xffff]!++] = x;
+        }
+        [order, next] = [next, order];
       }
-      return x - y;
-    });
+    }
     return (this.order = order);
   }
 
