@@ -170,11 +170,28 @@ describe('spill building blocks', () => {
       () => (Math.floor(r() * 4) * 2 ** 30 + 5) >>> 0,
       () => Math.floor(r() * 2 ** 32),
     ];
-    for (const keyWords of [1, 2, 3, 4]) {
+    // Hash-like: a first word with a few repeats (runs sorted by comparison), then anything.
+    const firsts: number[] = [];
+    const hashLike = (k: number): number => {
+      if (k > 0) return gens[k % 4]!();
+      const w = firsts.length > 0 && r() < 0.05 ? firsts[Math.floor(r() * firsts.length)]! : gens[3]!();
+      firsts.push(w);
+      return w;
+    };
+    for (const [keyWords, hashes] of [
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, false],
+      [2, true],
+      [4, true],
+    ] as const) {
       const rec = new SortedRecords(keyWords + 1, keyWords, 1 << 24, new SpillDir(tmp));
       const all: number[][] = [];
       for (let i = 0; i < 30_000; i++) {
-        const w = Array.from({ length: keyWords }, (_, k) => gens[(k + i) % 4 === 0 ? 3 : k % 4]!());
+        const w = Array.from({ length: keyWords }, (_, k) =>
+          hashes ? hashLike(k) : gens[(k + i) % 4 === 0 ? 3 : k % 4]!(),
+        );
         w.push(i);
         all.push(w);
         rec.push(w);
