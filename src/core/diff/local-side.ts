@@ -88,7 +88,9 @@ class Cutter {
   }
 }
 
-function countNewlines(b: Uint8Array): number {
+function countNewlines(u8: Uint8Array): number {
+  // Buffer#indexOf is memchr (Uint8Array#indexOf a loop, 4x slower).
+  const b = Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
   let n = 0;
   let i = b.indexOf(10);
   while (i >= 0) {

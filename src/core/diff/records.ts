@@ -144,7 +144,9 @@ export interface LineSpans {
   no: number[];
 }
 
-export function splitLines(bytes: Uint8Array, jsonl: boolean): LineSpans {
+export function splitLines(u8: Uint8Array, jsonl: boolean): LineSpans {
+  // Buffer#indexOf is memchr; Uint8Array#indexOf, a loop: 4x slower on 1 KB lines (measured).
+  const bytes = Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
   const out: LineSpans = { start: [], end: [], no: [] };
   let start = 0;
   let lineNo = 0;
