@@ -52,6 +52,7 @@ function resultCell(s: Step): string {
   if (typeof x.examplesPerSecond === 'number') parts.push(`${Math.round(x.examplesPerSecond)} examples/s`);
   if (typeof x.bytes === 'number' && s.step === 'push') parts.push(`${formatBytes(x.bytes)} stored remotely`);
   if (x.match === true) parts.push('counts exact');
+  if (typeof x.outputBytes === 'number') parts.push(`${formatBytes(x.outputBytes)} of output`);
   if (x.verified === true) parts.push('verified');
   if (x.verified === false) parts.push('**content differs from the expected version**');
   return parts.join(', ');

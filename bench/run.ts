@@ -443,6 +443,8 @@ async function main(): Promise<number> {
         for (const l of check.lineDiffs) log(describeLineDiff(`${a}..${b}`, l));
         save();
       }
+      // The 1% edit as a reviewer reads it: every change with its fields.
+      if (done.includes('v0') && done.includes('v1')) add(await strata.fullDiff('v0', 'v1'));
     });
     if (done.includes('v4')) {
       // No-op first, while the working tree still matches HEAD (v4).
@@ -521,7 +523,11 @@ async function main(): Promise<number> {
     }
   }
   for (const s of results.steps) {
-    if (s.tool === 'strata' && s.step === 'diff-worktree' && s.extra?.match !== true)
+    if (
+      s.tool === 'strata' &&
+      (s.step === 'diff-worktree' || s.step === 'diff-full') &&
+      s.extra?.match !== true
+    )
       results.mismatches.push(
         `${s.label}: ${s.ok ? String(s.extra?.warning ?? 'no counts') : (s.error ?? 'failed')}`,
       );

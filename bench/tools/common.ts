@@ -67,12 +67,18 @@ export async function verify(path: string, sha: string): Promise<boolean> {
 }
 
 export function runner(ctx: BenchContext, cwd: string, extraEnv: Record<string, string> = {}) {
-  return (cmd: string, args: string[], okCodes?: number[]): Promise<CommandResult> =>
+  return (
+    cmd: string,
+    args: string[],
+    okCodes?: number[],
+    more: { maxStdout?: number } = {},
+  ): Promise<CommandResult> =>
     runTimed(cmd, args, {
       cwd,
       env: { ...ctx.env, ...extraEnv },
       timeoutMs: ctx.timeoutMs,
       ...(okCodes ? { okCodes } : {}),
+      ...more,
     });
 }
 

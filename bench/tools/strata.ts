@@ -153,8 +153,8 @@ export class Strata implements Contender {
 
   private runIn(cwd: string, extraEnv: Record<string, string> = {}) {
     const r = runner(this.ctx, cwd, extraEnv);
-    return (args: string[], okCodes?: number[]): Promise<CommandResult> =>
-      r('node', [this.cli, ...args], okCodes);
+    return (args: string[], okCodes?: number[], more?: { maxStdout?: number }): Promise<CommandResult> =>
+      r('node', [this.cli, ...args], okCodes, more);
   }
 
   static available(cli: string): boolean {
@@ -421,6 +421,47 @@ export class Strata implements Contender {
         extra: { verified: back.ok ? await verify(file, versionSha(this.ctx, 'v4')) : null },
       }),
     ];
+  }
+
+  /**
+   * The review a user reads: `strata diff v0 v1 --json` with every change and its fields (word diffs
+   * included), not only the counts. The number of change records must equal the ground truth's changes.
+   */
+  async fullDiff(a: VersionName, b: VersionName): Promise<Step> {
+    const truth = truthFor(this.ctx.truth, a, b);
+    const r = await this.run(
+      ['diff', this.rev(a, this.commits, 'v4'), this.rev(b, this.commits, 'v4'), '--json'],
+      [0],
+      {
+        maxStdout: 1 << 30,
+      },
+    );
+    let changes = 0;
+    let withFields = 0;
+    if (r.ok)
+      for (const line of r.stdout.split('\n')) {
+        if (!line.startsWith('{"type":"change"')) continue;
+        changes++;
+        if (line.includes('"fields":[{')) withFields++;
+      }
+    const expected = truth ? truth.added + truth.removed + truth.modified : null;
+    const match = expected !== null && changes === expected;
+    return stepOf(
+      'strata',
+      'diff-full',
+      `${a}..${b} ${DATA_PATH}: diff --json, every change and its fields`,
+      [r],
+      {
+        extra: {
+          changes,
+          withFields,
+          expected,
+          match,
+          outputBytes: Buffer.byteLength(r.stdout),
+          ...(match ? {} : { warning: `${changes} change records, expected ${expected}` }),
+        },
+      },
+    );
   }
 
   async fsck(): Promise<Step> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isJsonText } from '../../src/core/diff/json-check.js';
+import { isJsonText, jsonTopLevel, jsonTopLevelLoose } from '../../src/core/diff/json-check.js';
 import { parseJsonLine } from '../../src/core/diff/records.js';
 import { mulberry32 } from '../helpers/prng.js';
 
@@ -87,5 +87,78 @@ describe('isJsonText', () => {
     ];
     for (const c of cases)
       expect(isJsonText(c), Buffer.from(c).toString('latin1').slice(0, 40)).toBe(parses(c));
+  });
+
+  it('jsonTopLevel: where the named top-level members are, as JSON.parse reads them', () => {
+    const rnd = mulberry32(13);
+    const keys = ['k1', 'k4', 'id'].map((k) => Buffer.from(k));
+    const ranges = new Int32Array(6);
+    for (let i = 0; i < 3000; i++) {
+      const v = randomValue(rnd, 1);
+      const obj = typeof v === 'object' && v !== null && !Array.isArray(v) ? v : { id: v };
+      for (const text of [JSON.stringify(obj), JSON.stringify(obj, null, 1)]) {
+        const b = bytes(text);
+        expect(jsonTopLevel(b, keys, ranges)).toBe(true);
+        const parsed = JSON.parse(text) as Record<string, unknown>;
+        keys.forEach((k, j) => {
+          const name = k.toString();
+          if (!(name in parsed)) return expect(ranges[2 * j]).toBe(-1);
+          const at = Buffer.from(b)
+            .subarray(ranges[2 * j]!, ranges[2 * j + 1]!)
+            .toString('utf8');
+          expect(JSON.parse(at)).toEqual(parsed[name]);
+        });
+      }
+    }
+    // The last of duplicate members; nested members of the same name do not count; escaped names refuse.
+    const dup = bytes('{"id": 1, "x": {"id": 2}, "id" : [3, {"id": 4}] }');
+    expect(jsonTopLevel(dup, keys, ranges)).toBe(true);
+    expect(Buffer.from(dup).subarray(ranges[4]!, ranges[5]!).toString()).toBe('[3, {"id": 4}]');
+    expect(jsonTopLevel(bytes('{"\\u0069d": 1}'), keys, ranges)).toBe(false);
+    expect(jsonTopLevel(bytes('[{"id": 1}]'), keys, ranges)).toBe(true);
+    expect([...ranges]).toEqual([-1, -1, -1, -1, -1, -1]);
+    expect(jsonTopLevel(bytes('{"id": 1'), keys, ranges)).toBe(false);
+  });
+
+  it('jsonTopLevelLoose: the same ranges wherever the full check passes; what it lets through', () => {
+    const rnd = mulberry32(14);
+    const keys = ['k1', 'k4', 'id'].map((k) => Buffer.from(k));
+    const strict = new Int32Array(6);
+    const loose = new Int32Array(6);
+    const alphabet = Buffer.from('{}[]",:\\0123456789-+.eEtrufalsnu k14id\t', 'latin1');
+    let passedLoose = 0;
+    for (let i = 0; i < 20000; i++) {
+      const v = randomValue(rnd, 1);
+      let m = Buffer.from(JSON.stringify(typeof v === 'object' && v !== null ? v : { id: v }), 'utf8');
+      if (i % 2 === 1) {
+        const at = Math.floor(rnd() * (m.length + 1));
+        m = Buffer.concat([
+          m.subarray(0, at),
+          Buffer.from([alphabet[Math.floor(rnd() * alphabet.length)]!]),
+          m.subarray(at + 1),
+        ]);
+      }
+      // Views into a larger buffer, as the diff passes them.
+      const view = new Uint8Array(
+        Buffer.concat([Buffer.from('xx'), m, Buffer.from('"\\yy')]).buffer,
+        2 + 0,
+        m.length,
+      );
+      const copy = Buffer.from(
+        Buffer.concat([Buffer.from('xx'), m, Buffer.from('"\\yy')]).subarray(2, 2 + m.length),
+      );
+      for (const b of [view, copy]) {
+        const s = jsonTopLevel(b, keys, strict);
+        const l = jsonTopLevelLoose(b, keys, loose);
+        if (s) expect(l).toBe(true);
+        if (s) expect([...loose]).toEqual([...strict]);
+        if (l && !s) {
+          passedLoose++;
+          // Only what strings hold may be wrong: a raw control character.
+          expect(Buffer.from(b).some((c) => c < 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x20)).toBe(true);
+        }
+      }
+    }
+    expect(passedLoose).toBeGreaterThan(0);
   });
 });

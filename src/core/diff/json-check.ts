@@ -50,6 +50,43 @@ function stringEnd(b: Uint8Array, i: number, n: number): number {
   return -1;
 }
 
+/** Where the next backslash at or after a position is, for stringSkip (-2: not looked for yet). */
+let nextBackslash = -2;
+
+/**
+ * End of the string whose opening quote is at `i`, found with Buffer#indexOf (memchr) for its quote and
+ * backslashes: escapes are checked, the other bytes are not (a raw control character passes).
+ */
+function stringSkip(b: Buffer, i: number, n: number): number {
+  let p = i + 1;
+  for (;;) {
+    const q = b.indexOf(0x22, p);
+    if (q < 0) return -1;
+    if (nextBackslash !== n && nextBackslash < p) {
+      const at = b.indexOf(0x5c, p);
+      nextBackslash = at < 0 ? n : at;
+    }
+    if (nextBackslash >= q) return q + 1;
+    const e = b[nextBackslash + 1];
+    if (e === 0x75) {
+      if (nextBackslash + 6 > n) return -1;
+      for (let k = 2; k < 6; k++) if (!isHex(b[nextBackslash + k]!)) return -1;
+      p = nextBackslash + 6;
+    } else if (
+      e === 0x22 ||
+      e === 0x5c ||
+      e === 0x2f ||
+      e === 0x62 ||
+      e === 0x66 ||
+      e === 0x6e ||
+      e === 0x72 ||
+      e === 0x74
+    )
+      p = nextBackslash + 2;
+    else return -1;
+  }
+}
+
 /** End of the number starting at `i`, or -1. */
 function numberEnd(b: Uint8Array, i: number, n: number): number {
   if (b[i] === 0x2d) i++;
@@ -82,10 +119,69 @@ function literalEnd(b: Uint8Array, i: number, n: number, word: string): number {
 
 /** Whether `bytes` (a line, with or without its line break) is one JSON text as JSON.parse reads it. */
 export function isJsonText(bytes: Uint8Array): boolean {
+  return scanJson(bytes, undefined, undefined);
+}
+
+/**
+ * isJsonText, and where the values of some top-level members are: for each name of `keys` (UTF-8), its
+ * value's [start, end) in `ranges` (2 per key; -1 when absent or the text is not an object; the last
+ * member of a name, as JSON.parse keeps). False also when a top-level member's name has an escape (it
+ * might spell one of `keys`): the caller then parses. A key read this way costs a scan, not a content id.
+ */
+export function jsonTopLevel(
+  bytes: Uint8Array,
+  keys: ReadonlyArray<Uint8Array>,
+  ranges: Int32Array,
+): boolean {
+  ranges.fill(-1);
+  return scanJson(bytes, keys, ranges);
+}
+
+/**
+ * jsonTopLevel that checks the structure but not what strings hold: a string is skipped natively to its
+ * closing quote, its escapes checked, its other bytes not (a raw control character, which JSON.parse
+ * refuses, passes). For keying the lines of a large region (a shuffle): a line that passes wrongly is one
+ * that JSON.parse refuses yet whose key was read; if it takes part in a change it is parsed then (and
+ * reported as a raw line, with its warning); if its bytes are the same on both sides it is unchanged, as it
+ * would be anyway. ~4x faster than the full check on 1 KB chat lines.
+ */
+export function jsonTopLevelLoose(
+  bytes: Uint8Array,
+  keys: ReadonlyArray<Uint8Array>,
+  ranges: Int32Array,
+): boolean {
+  ranges.fill(-1);
+  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  nextBackslash = -2;
+  return scanJson(b, keys, ranges, true);
+}
+
+/** The index in `keys` of the name in b[from, to), or -1. */
+function keyIndex(b: Uint8Array, from: number, to: number, keys: ReadonlyArray<Uint8Array>): number {
+  for (let k = 0; k < keys.length; k++) {
+    const name = keys[k]!;
+    if (name.length !== to - from) continue;
+    let i = 0;
+    while (i < name.length && b[from + i] === name[i]) i++;
+    if (i === name.length) return k;
+  }
+  return -1;
+}
+
+function scanJson(
+  bytes: Uint8Array,
+  keys: ReadonlyArray<Uint8Array> | undefined,
+  ranges: Int32Array | undefined,
+  loose = false,
+): boolean {
+  const str = loose ? (b: Uint8Array, i: number, n: number) => stringSkip(b as Buffer, i, n) : stringEnd;
   const b = bytes;
   const n = b.length;
   let i = n >= 3 && b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf ? 3 : 0;
   let top = 0;
+  /** The member of the top-level object whose value is being read, if its name is one of `keys`. */
+  let member = -1;
+  let valueAt = 0;
   // Each turn reads one value (after a key and its colon, when in an object), then what follows it.
   for (;;) {
     while (i < n && isWs(b[i]!)) i++;
@@ -106,7 +202,7 @@ export function isJsonText(bytes: Uint8Array): boolean {
         stack[top++] = c === 0x7b ? 1 : 2;
         opened = true;
       }
-    } else if (c === 0x22) i = stringEnd(b, i, n);
+    } else if (c === 0x22) i = str(b, i, n);
     else if (c === 0x74) i = literalEnd(b, i, n, 'true');
     else if (c === 0x66) i = literalEnd(b, i, n, 'false');
     else if (c === 0x6e) i = literalEnd(b, i, n, 'null');
@@ -115,6 +211,11 @@ export function isJsonText(bytes: Uint8Array): boolean {
     if (!opened) {
       // After a value: close what ends here, until a comma asks for the next value.
       for (;;) {
+        if (member >= 0 && top === 1) {
+          ranges![2 * member] = valueAt;
+          ranges![2 * member + 1] = i;
+          member = -1;
+        }
         while (i < n && isWs(b[i]!)) i++;
         if (top === 0) return i === n;
         const d = b[i];
@@ -131,11 +232,18 @@ export function isJsonText(bytes: Uint8Array): boolean {
     if (top > 0 && stack[top - 1] === 1) {
       while (i < n && isWs(b[i]!)) i++;
       if (b[i] !== 0x22) return false;
-      i = stringEnd(b, i, n);
+      const from = i + 1;
+      i = str(b, i, n);
       if (i < 0) return false;
+      if (keys && top === 1) {
+        for (let k = from; k < i - 1; k++) if (b[k] === 0x5c) return false;
+        member = keyIndex(b, from, i - 1, keys);
+      }
       while (i < n && isWs(b[i]!)) i++;
       if (b[i] !== 0x3a) return false;
       i++;
+      while (i < n && isWs(b[i]!)) i++;
+      if (top === 1) valueAt = i;
     }
   }
 }
