@@ -175,7 +175,10 @@ interface Planned {
 }
 
 const FETCH_BATCH = 512;
-/** Changed regions of line files up to this size (both sides) are held whole to strip their equal ends. */
+/**
+ * Changed regions of line files up to this size (both sides; at most half the diff's memory budget) are held
+ * whole to strip their equal ends; larger ones are read for identities only.
+ */
 const REGION_BYTES = 16 * 1024 * 1024;
 /** Edits beyond which the lines of a changed region are all compared by identity instead of a line diff. */
 const MAX_REGION_EDITS = 256;
@@ -571,7 +574,7 @@ async function* diffFileIn(
       if (units[0].length + units[1].length === 0) continue;
       let size = 0;
       for (const s of [0, 1] as const) for (const u of units[s]) size += la[s].length(u);
-      if (size > REGION_BYTES) {
+      if (size > Math.min(REGION_BYTES, budget / 2)) {
         // A huge region: every line becomes a record (identities only), as in the general path.
         for (const s of [0, 1] as const) {
           for (const u of units[s]) {
