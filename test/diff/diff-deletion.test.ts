@@ -58,32 +58,50 @@ function setup(extra: string | undefined, broken?: number) {
 describe('a deletion with a few records stored again', () => {
   it('the removed examples, exactly, when the new side holds nothing new', async () => {
     const { b, a, deleted } = setup(undefined);
-    const r = await collect(b, a, {});
-    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length, modified: 0 });
+    for (const opts of [{}, { key: ['id'] }]) {
+      const r = await collect(b, a, opts);
+      expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length, modified: 0 });
+    }
   });
 
   it('a removed example stored again byte for byte elsewhere is a move, not a change', async () => {
     const { b, a, deleted } = setup(line(3));
-    const r = await collect(b, a, {});
-    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
-    expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(3);
+    for (const opts of [{}, { key: ['id'] }]) {
+      const r = await collect(b, a, opts);
+      expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
+      expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(3);
+    }
   });
 
   it('a removed example stored again with its keys reordered is matched by content', async () => {
     const { meta, text, id } = row(10);
     const { b, a, deleted } = setup(JSON.stringify({ meta, text, id }) + '\n');
     expect(deleted).toContain(10);
-    const r = await collect(b, a, {});
-    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
-    expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(10);
+    for (const opts of [{}, { key: ['id'] }]) {
+      const r = await collect(b, a, opts);
+      expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 0 });
+      expect(r.changes.map((c) => (c.before as { id: number }).id)).not.toContain(10);
+    }
   });
 
   it('a new example is added; a malformed removed line is still warned about', async () => {
     const { b, a, deleted } = setup(line(100_000), 17);
     expect(deleted).toContain(17);
-    const r = await collect(b, a, {});
-    expect(r.summary.counts).toEqual({ added: 1, removed: deleted.length, modified: 0 });
-    expect(r.warnings.map((w) => w.message).join('\n')).toMatch(/line|JSON/);
-    expect(r.changes.find((c) => c.kind === 'removed' && c.raw)).toBeDefined();
+    for (const opts of [{}, { key: ['id'] }]) {
+      const r = await collect(b, a, opts);
+      expect(r.summary.counts).toEqual({ added: 1, removed: deleted.length, modified: 0 });
+      expect(r.warnings.map((w) => w.message).join('\n')).toMatch(/line|JSON/);
+      expect(r.changes.find((c) => c.kind === 'removed' && c.raw)).toBeDefined();
+    }
+  });
+
+  it('keyed: a removed example stored again elsewhere, reordered and edited, is one modified example', async () => {
+    const { meta, id } = row(10);
+    const { b, a, deleted } = setup(JSON.stringify({ meta, text: 'rewritten', id }) + '\n');
+    const r = await collect(b, a, { key: ['id'] });
+    expect(r.summary.counts).toEqual({ added: 0, removed: deleted.length - 1, modified: 1 });
+    const m = r.changes.find((c) => c.kind === 'modified')!;
+    expect(m.key).toBe(10);
+    expect(m.fields?.map((f) => f.path)).toEqual(['text']);
   });
 });

@@ -759,10 +759,16 @@ async function* diffFileIn(
             : lineRecord(slice, line, la[s].jsonl);
           const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
           if (keep) rec.src = src;
-          identify(rec, src);
-          // Its bytes identity too: its partner may come from a large region, which has only that
-          // (identifyKey); equal bytes then pair it without reading either again.
-          rec.l1 = src.l1;
+          // A region with lines on one side only (a deletion, an insertion): its examples are removed or
+          // added unless their key is found elsewhere, so the key and bytes identity do (identifyKey), and
+          // a content id is computed only for the few that pair with different bytes. Regions with both
+          // sides (edits in place) pair at once: content ids now, while the bytes are at hand.
+          if (sides[(1 - s) as SideNo].unit.length > 0 || !la[s].jsonl || !identifyKey(rec, slice)) {
+            identify(rec, src);
+            // Its bytes identity too: its partner may come from a large region, which has only that
+            // (identifyKey); equal bytes then pair it without reading either again.
+            rec.l1 = src.l1;
+          }
           addKeyed(rec);
         }
       }
