@@ -18,6 +18,26 @@ const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 const isHex = (c: number): boolean =>
   (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 
+/** End of the escape whose backslash is at `i` (`\uXXXX` or one of `"\/bfnrt`), or -1. */
+function escapeEnd(b: Uint8Array, i: number, n: number): number {
+  const e = b[i + 1];
+  if (e === 0x75) {
+    if (i + 6 > n) return -1;
+    for (let k = 2; k < 6; k++) if (!isHex(b[i + k]!)) return -1;
+    return i + 6;
+  }
+  const simple =
+    e === 0x22 ||
+    e === 0x5c ||
+    e === 0x2f ||
+    e === 0x62 ||
+    e === 0x66 ||
+    e === 0x6e ||
+    e === 0x72 ||
+    e === 0x74;
+  return simple ? i + 2 : -1;
+}
+
 /** End of the string whose opening quote is at `i`, or -1. */
 function stringEnd(b: Uint8Array, i: number, n: number): number {
   i++;
@@ -29,23 +49,8 @@ function stringEnd(b: Uint8Array, i: number, n: number): number {
       i++;
       continue;
     }
-    const e = b[i + 1];
-    if (e === 0x75) {
-      if (i + 6 > n) return -1;
-      for (let k = 2; k < 6; k++) if (!isHex(b[i + k]!)) return -1;
-      i += 6;
-    } else if (
-      e === 0x22 ||
-      e === 0x5c ||
-      e === 0x2f ||
-      e === 0x62 ||
-      e === 0x66 ||
-      e === 0x6e ||
-      e === 0x72 ||
-      e === 0x74
-    )
-      i += 2;
-    else return -1;
+    i = escapeEnd(b, i, n);
+    if (i < 0) return -1;
   }
   return -1;
 }
@@ -67,23 +72,8 @@ function stringSkip(b: Buffer, i: number, n: number): number {
       nextBackslash = at < 0 ? n : at;
     }
     if (nextBackslash >= q) return q + 1;
-    const e = b[nextBackslash + 1];
-    if (e === 0x75) {
-      if (nextBackslash + 6 > n) return -1;
-      for (let k = 2; k < 6; k++) if (!isHex(b[nextBackslash + k]!)) return -1;
-      p = nextBackslash + 6;
-    } else if (
-      e === 0x22 ||
-      e === 0x5c ||
-      e === 0x2f ||
-      e === 0x62 ||
-      e === 0x66 ||
-      e === 0x6e ||
-      e === 0x72 ||
-      e === 0x74
-    )
-      p = nextBackslash + 2;
-    else return -1;
+    p = escapeEnd(b, nextBackslash, n);
+    if (p < 0) return -1;
   }
 }
 
