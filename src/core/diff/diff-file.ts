@@ -444,38 +444,38 @@ async function* diffFileIn(
         rec.value = undefined;
         rec.text = undefined;
         rec.fetched = false;
-        if (keyNames) {
-          const vals: unknown[] = [];
-          for (let k = 0; k < keyNames.length; k++) {
-            const from = keyRanges![2 * k]!;
-            if (from < 0) return; // an example without the key (keyOf: undefined)
-            vals.push(JSON.parse(utf8.decode(r.json.subarray(from, keyRanges![2 * k + 1]!))));
-          }
-          rec.key = canonicalJson(vals);
-          rec.keyValue = vals.length === 1 ? vals[0] : vals;
-        }
+        if (keyNames) setKeyFromRanges(rec, r.json); // an example without the key keeps none (keyOf)
         return;
       }
     }
     identifyParsed(rec, r);
   }
   /**
-   * Pass 1 with a key in a huge region (a shuffle, a rewrite): the key from a scan of the bytes and the
-   * bytes' identity, no content id. Two examples of one key whose bytes are equal are the same; only those
-   * whose bytes differ get content ids, later (the modified pairs, below). A content id per example was
-   * most of a keyed shuffle's time (~13 µs a 1 KB example, against ~4 µs for the scan and the identity).
-   * Examples the scan cannot read (malformed, no key, escaped top-level names) go through identify.
+   * The key of top-level fields from the value ranges a scan of `json` left in keyRanges (contentIdOfJson,
+   * jsonTopLevelLoose): false, and no key set, when one of the fields is absent.
    */
-  function identifyKey(rec: Rec, json: Uint8Array, withBytesId = true): boolean {
-    if (ignore.length > 0 || !keyNames || !jsonTopLevelLoose(json, keyNames, keyRanges!)) return false;
+  function setKeyFromRanges(rec: Rec, json: Uint8Array): boolean {
     const vals: unknown[] = [];
-    for (let k = 0; k < keyNames.length; k++) {
+    for (let k = 0; k < keyNames!.length; k++) {
       const from = keyRanges![2 * k]!;
-      if (from < 0) return false; // without the key: matched by content
+      if (from < 0) return false;
       vals.push(JSON.parse(utf8.decode(json.subarray(from, keyRanges![2 * k + 1]!))));
     }
     rec.key = canonicalJson(vals);
     rec.keyValue = vals.length === 1 ? vals[0] : vals;
+    return true;
+  }
+  /**
+   * With a key, where pairs are not settled at once (large regions, one-sided regions) or only the key is
+   * wanted (equal lines): the key from a scan of the bytes and, `withBytesId`, the bytes' identity; no
+   * content id. Two examples of one key whose bytes are equal are the same; only those whose bytes differ get
+   * content ids, later (the modified pairs, below). A content id per example was most of a keyed shuffle's
+   * time (~13 µs a 1 KB example, against ~4 µs for the scan and the identity). False for what the scan
+   * cannot read (malformed, without the key, escaped top-level names): the caller identifies it otherwise.
+   */
+  function identifyKey(rec: Rec, json: Uint8Array, withBytesId = true): boolean {
+    if (ignore.length > 0 || !keyNames || !jsonTopLevelLoose(json, keyNames, keyRanges!)) return false;
+    if (!setKeyFromRanges(rec, json)) return false; // without the key: matched by content
     if (withBytesId) rec.l1 = bytesIdentity(json);
     return true;
   }
@@ -1173,10 +1173,7 @@ async function* diffFileIn(
     // spelling do not make a change).
     const unsure: Rec[] = [];
     for (const [b, a] of modifiedPairs) if (b.cid === undefined || a.cid === undefined) unsure.push(b, a);
-    if (unsure.length > 0) {
-      await fetch(unsure, 'id');
-      for (const r of unsure) release(r);
-    }
+    if (unsure.length > 0) await fetch(unsure, 'id');
     for (const [b, a, dup] of modifiedPairs) {
       if (b.cid !== undefined && b.cid === a.cid) continue;
       planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
