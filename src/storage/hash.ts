@@ -4,6 +4,7 @@
  * vectors in test/hash.test.ts. Set STRATA_BLAKE3=wasm to force the fallback.
  */
 import { createRequire } from 'node:module';
+import { bufferView } from './buffer-view.js';
 
 export type Hash = string & { readonly __brand: 'Hash' };
 
@@ -17,10 +18,6 @@ export interface Blake3Impl {
 }
 
 const require = createRequire(import.meta.url);
-
-/** A zero-copy Buffer view (the native binding's types take Buffers). */
-const asBuffer = (d: Uint8Array): Buffer =>
-  Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength);
 
 /** The prebuilt binary package for this platform, where there is one under a name we can tell. */
 const PLATFORM_PACKAGE: Record<string, string> = {
@@ -53,10 +50,10 @@ function loadNative(): Blake3Impl | undefined {
     const m = requireNative();
     return {
       name: 'native',
-      hash: (d) => m.blake3(asBuffer(d)),
+      hash: (d) => m.blake3(bufferView(d)),
       hasher: () => {
         const h = new m.Blake3Hasher();
-        return { update: (d) => void h.update(asBuffer(d)), digest: () => h.digestBuffer() };
+        return { update: (d) => void h.update(bufferView(d)), digest: () => h.digestBuffer() };
       },
     };
   } catch {

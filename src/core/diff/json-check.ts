@@ -10,6 +10,8 @@
  * rely on it): callers then parse, which also gives the error message.
  */
 
+import { bufferView } from '../../storage/buffer-view.js';
+
 /** Object or array still open, innermost last (1: object, 2: array); grows as needed. */
 let stack = new Uint8Array(64);
 
@@ -141,7 +143,7 @@ export function jsonTopLevelLoose(
   ranges: Int32Array,
 ): boolean {
   ranges.fill(-1);
-  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const b = bufferView(bytes);
   nextBackslash = -2;
   return scanJson(b, keys, ranges, true);
 }

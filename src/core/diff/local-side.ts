@@ -9,6 +9,7 @@ import { open, stat } from 'node:fs/promises';
 import { createHasher, hashBytes } from '../../storage/hash.js';
 import { formatFromPath } from './detect.js';
 import type { DiffPiece, DiffSide, FileFormat } from './types.js';
+import { bufferView } from '../../storage/buffer-view.js';
 
 export interface PieceOptions {
   format?: FileFormat;
@@ -89,8 +90,7 @@ class Cutter {
 }
 
 function countNewlines(u8: Uint8Array): number {
-  // Buffer#indexOf is memchr (Uint8Array#indexOf a loop, 4x slower).
-  const b = Buffer.isBuffer(u8) ? u8 : Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+  const b = bufferView(u8); // Buffer#indexOf: memchr
   let n = 0;
   let i = b.indexOf(10);
   while (i >= 0) {
