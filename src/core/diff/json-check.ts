@@ -135,7 +135,7 @@ export function jsonTopLevel(
  * refuses, passes). For keying the lines of a large region (a shuffle): a line that passes wrongly is one
  * that JSON.parse refuses yet whose key was read; if it takes part in a change it is parsed then (and
  * reported as a raw line, with its warning); if its bytes are the same on both sides it is unchanged, as it
- * would be anyway. ~4x faster than the full check on 1 KB chat lines.
+ * would be anyway. In the 1 GiB keyed shuffle diff: 4.5 s of CPU against the full check's 7.6 s.
  */
 export function jsonTopLevelLoose(
   bytes: Uint8Array,
