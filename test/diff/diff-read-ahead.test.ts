@@ -50,16 +50,22 @@ function setup(): { repo: Repository; before: FileManifest; after: FileManifest;
   return { repo, before: put(beforeSpans), after: put(afterSpans), edited };
 }
 
+/** Diffs the two versions of `setup` and checks that exactly the edited examples come out modified. */
+async function diffsExactly({ repo, before, after, edited }: ReturnType<typeof setup>): Promise<void> {
+  const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
+  const r = await collect(bs, as);
+  expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
+  expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+}
+
 describe('reading ahead in a diff of stored versions', () => {
   it('decodes the chunks of the pieces that do not cancel ahead, each once, and finds exactly the edits', async () => {
-    const { repo, before, after, edited } = setup();
+    const setupResult = setup();
+    const { repo } = setupResult;
     const decode = vi.spyOn(sharedCompressPool(), 'decode');
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
-      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
-      const r = await collect(bs, as);
-      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
-      expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+      await diffsExactly(setupResult);
       // Every edited old chunk and every new chunk was read ahead: none was read again inline. Those the
       // reader did not decode itself (still waiting for the pool when it got to them) went to the pool in
       // batches, none twice.
@@ -75,7 +81,8 @@ describe('reading ahead in a diff of stored versions', () => {
   });
 
   it('the reader decodes chunks read ahead itself while the pool is busy, and waits only for those sent', async () => {
-    const { repo, before, after, edited } = setup();
+    const setupResult = setup();
+    const { repo, edited } = setupResult;
     const pool = sharedCompressPool();
     const decodeOnPool = pool.decode.bind(pool);
     // A slow pool: each batch comes back only after a timer.
@@ -86,10 +93,7 @@ describe('reading ahead in a diff of stored versions', () => {
       );
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
-      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
-      const r = await collect(bs, as);
-      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
-      expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+      await diffsExactly(setupResult);
       expect(chunk).not.toHaveBeenCalled();
       // The pool got some batches (the furthest ahead), the reader decoded most chunks itself.
       const sent = decode.mock.calls.flatMap((c) => c[0].map((e) => e.hash));
@@ -103,7 +107,8 @@ describe('reading ahead in a diff of stored versions', () => {
   });
 
   it('damaged bytes read ahead are never used, whichever thread decodes them: the chunk is read inline', async () => {
-    const { repo, before, after, edited } = setup();
+    const setupResult = setup();
+    const { repo } = setupResult;
     const packs = repo.objects.packs;
     const readShared = packs.readEncodedShared.bind(packs);
     // Every 5th chunk read ahead comes back with a flipped byte (as if the pack were damaged on the way).
@@ -121,10 +126,7 @@ describe('reading ahead in a diff of stored versions', () => {
     });
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
-      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
-      const r = await collect(bs, as);
-      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
-      expect(r.changes.map((c) => (c.after as { id: number }).id)).toEqual(edited);
+      await diffsExactly(setupResult);
       expect(victims.size).toBeGreaterThan(10);
       // Each damaged chunk was read again inline (verified there), and only those.
       expect(new Set(chunk.mock.calls.map((c) => c[0]))).toEqual(victims);

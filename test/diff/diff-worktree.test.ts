@@ -24,13 +24,19 @@ async function events(repo: Repository, a?: string, b?: string): Promise<DiffEve
   return out;
 }
 
-async function setup(): Promise<{ repo: Repository; file: string }> {
+/** A repository with d.jsonl (20,000 examples) committed as v0. */
+async function committedV0(): Promise<{ repo: Repository; file: string }> {
   const dir = tempDir();
   const repo = Repository.init(dir);
   const file = join(dir, 'd.jsonl');
   writeFileSync(file, lines(20000));
   await add(repo, ['d.jsonl']);
   await commit(repo, { message: 'v0' });
+  return { repo, file };
+}
+
+async function setup(): Promise<{ repo: Repository; file: string }> {
+  const { repo, file } = await committedV0();
   // v1: one example edited, committed span-coded against v0.
   writeFileSync(file, lines(20000, 7000));
   await commit(repo, { message: 'v1', all: true });
@@ -66,12 +72,7 @@ describe('working-tree diffs against a span-coded version', () => {
   });
 
   it('an unstaged edit against a span-coded HEAD reads only the changed chunks (canonical chunk list)', async () => {
-    const dir = tempDir();
-    const repo = Repository.init(dir);
-    const file = join(dir, 'd.jsonl');
-    writeFileSync(file, lines(20000));
-    await add(repo, ['d.jsonl']);
-    await commit(repo, { message: 'v0' });
+    const { repo, file } = await committedV0();
     // v1: every 10th example deleted, so nearly every chunk is span-coded (sub-chunk spans into v0's).
     const keep = (text: string): string =>
       text

@@ -14,6 +14,17 @@ const contents = (db: IndexDb): string[] =>
     (r) => r.content,
   );
 
+/** An index file as schema 2 left it: no canonical_chunks table, user_version 2. */
+function schema2Index(): string {
+  const file = join(tempDir(), 'index.sqlite');
+  IndexDb.open(file, { create: true }).close();
+  const raw = new Database(file);
+  raw.exec('DROP TABLE canonical_chunks');
+  raw.pragma('user_version = 2');
+  raw.close();
+  return file;
+}
+
 describe('canonical chunk lists in the index', () => {
   it('keeps the newest lists within the count and byte budgets, and the newest always', () => {
     const db = IndexDb.open(join(tempDir(), 'index.sqlite'), { create: true });
@@ -41,12 +52,7 @@ describe('canonical chunk lists in the index', () => {
   });
 
   it('migrates a schema-2 index to it', () => {
-    const file = join(tempDir(), 'index.sqlite');
-    IndexDb.open(file, { create: true }).close();
-    const raw = new Database(file);
-    raw.exec('DROP TABLE canonical_chunks');
-    raw.pragma('user_version = 2');
-    raw.close();
+    const file = schema2Index();
     const db = IndexDb.open(file);
     try {
       db.putCanonicalChunks('c', list(36, 1));
@@ -58,12 +64,7 @@ describe('canonical chunk lists in the index', () => {
   });
 
   it('is migrated once when several processes open a schema-2 index at the same moment', async () => {
-    const file = join(tempDir(), 'index.sqlite');
-    IndexDb.open(file, { create: true }).close();
-    const raw = new Database(file);
-    raw.exec('DROP TABLE canonical_chunks');
-    raw.pragma('user_version = 2');
-    raw.close();
+    const file = schema2Index();
     const dist = join(import.meta.dirname, '..', '..', 'dist', 'storage', 'index-db.js');
     const open = (): Promise<number> =>
       new Promise((res) => {
