@@ -21,7 +21,7 @@ import {
   splitPath,
   stripFields,
 } from './canonical.js';
-import { diffFields, wordDiff } from './fields.js';
+import { canonicalEqual, diffFields, wordDiff } from './fields.js';
 import { isJsonText, jsonTopLevelLoose } from './json-check.js';
 import { IdColumns, matchIds } from './id-columns.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
@@ -72,8 +72,13 @@ interface Rec {
   feats?: Set<string>;
   /** The line itself, kept from pass 1 so that pass 2 need not read its piece again. */
   src?: ParsedRecord;
-  /** With a key: the example on the other side whose line has the same bytes (no content id computed). */
+  /**
+   * With a key: the example on the other side whose line has the same bytes, or (settleInRegion) the same
+   * value; no content id computed.
+   */
   same?: Rec;
+  /** With a key: the example of the same key on the other side, known to differ (settleInRegion). */
+  differs?: Rec;
 }
 
 /** Lines of a run of changed pieces (one side of a region), as parallel arrays. */
@@ -85,6 +90,9 @@ interface RegionLines {
   unit: number[];
   ord: number[];
 }
+
+/** With a key: the examples of one side of a region, parsed (value, fields ignored), with their bytes. */
+type Parsed = Array<[Rec, unknown, Uint8Array]>;
 
 const newRegionLines = (): RegionLines => ({ buf: [], start: [], end: [], no: [], unit: [], ord: [] });
 
@@ -184,6 +192,8 @@ const REGION_BYTES = 16 * 1024 * 1024;
 const MAX_REGION_EDITS = 256;
 /** Bytes of changed lines kept from pass 1 for pass 2, per file. */
 const KEEP_BYTES = 32 * 1024 * 1024;
+/** A two-sided region's changed lines up to this many bytes are parsed and held at once (settleInRegion). */
+const SETTLE_BYTES = 1024 * 1024;
 const MAX_DUP_WARNINGS = 100;
 /**
  * About what an example with a key costs while its Rec stays in memory: the Rec (object, key, key value,
@@ -522,10 +532,11 @@ async function* diffFileIn(
       putWords(kw, 13, rec.cid);
       flags |= 1;
     }
-    if (rec.same) {
-      kw[18] = Math.floor(rec.same.tok / TWO32);
-      kw[19] = rec.same.tok >>> 0;
-      flags |= 2;
+    const partner = rec.same ?? rec.differs;
+    if (partner) {
+      kw[18] = Math.floor(partner.tok / TWO32);
+      kw[19] = partner.tok >>> 0;
+      flags |= rec.same ? 2 : 8;
     }
     if (rec.l1 !== '') {
       putWords(kw, 20, rec.l1);
@@ -535,6 +546,37 @@ async function* diffFileIn(
     if (rec.error !== undefined) keyErrors[s].set(seq, rec.error);
     if (rec.src) keySrc[s].set(seq, rec.src);
     keyRecs!.push(kw);
+  }
+  /**
+   * Settles the pairs of one key in a small two-sided region (an edit in place) from the values at hand:
+   * equal values (key order, number spelling do not matter) are the same example (`same`), else it changed
+   * (`differs`). A key repeated on either side of the region is left to the key groups. Examples without a
+   * pair here get their content id and bytes identity now: their partner may be anywhere.
+   */
+  function settleInRegion(pv: [Parsed, Parsed]): void {
+    const at: [Map<string, number>, Map<string, number>] = [new Map(), new Map()];
+    for (const s of [0, 1] as const) pv[s].forEach(([r], i) => at[s].set(r.key!, at[s].has(r.key!) ? -1 : i));
+    const settled: [Uint8Array, Uint8Array] = [new Uint8Array(pv[0].length), new Uint8Array(pv[1].length)];
+    for (const [key, j] of at[1]) {
+      const i = at[0].get(key);
+      if (i === undefined || i < 0 || j < 0) continue;
+      settled[0][i] = settled[1][j] = 1;
+      const [b, vb] = pv[0][i]!;
+      const [a, va] = pv[1][j]!;
+      if (canonicalEqual(vb, va)) {
+        b.same = a;
+        a.same = b;
+      } else {
+        b.differs = a;
+        a.differs = b;
+      }
+    }
+    for (const s of [0, 1] as const)
+      pv[s].forEach(([r, value, bytes], i) => {
+        if (settled[s][i]) return;
+        r.cid = contentId(value);
+        r.l1 = bytesIdentity(bytes);
+      });
   }
   function addKeyed(rec: Rec): void {
     if (keyRecs) return spillKeyed(rec);
@@ -558,6 +600,9 @@ async function* diffFileIn(
     unitTok = [(u) => u * stride, (u) => u * stride];
     // Indices of the in-order shared pairs, then the end of both files.
     const regionBufs = [newRegionLines(), newRegionLines()] as const;
+    // With a key: the Recs of a region's changed lines, and those identified by a scan (with their bytes).
+    const regionRecs: Rec[] = [];
+    const parsed: [Parsed, Parsed] = [[], []];
     const inOrder = longestIncreasing(sharedA);
     inOrder.push(-1);
     let kept = 0;
@@ -716,6 +761,14 @@ async function* diffFileIn(
           }
         }
       }
+      // An edit in place (a small region with lines on both sides): both versions of an example lie here.
+      // Its lines are parsed once, for their keys and values, and the pairs of one key settled at once
+      // (settleInRegion): one JSON.parse a line, against a content id and a scan for the key (~3x that).
+      let restBytes = 0;
+      for (const s of [0, 1] as const)
+        for (const i of rest[s]) restBytes += sides[s].end[i]! - sides[s].start[i]!;
+      const settle = rest[0].length > 0 && rest[1].length > 0 && restBytes <= SETTLE_BYTES;
+      parsed[0].length = parsed[1].length = 0;
       for (const s of [0, 1] as const) {
         const L = sides[s];
         for (const i of rest[s]) {
@@ -765,19 +818,33 @@ async function* diffFileIn(
             : lineRecord(slice, line, la[s].jsonl);
           const rec: Rec = { side: s, unit: L.unit[i]!, ord: L.ord[i]!, tok: tokAt(L, i), line, l1: '' };
           if (keep) rec.src = src;
+          regionRecs.push(rec);
+          if (settle && la[s].jsonl) {
+            const p = parseJsonLine(slice);
+            const k = p.ok ? keyOf(p.value) : undefined;
+            if (p.ok && k) {
+              rec.key = k.key;
+              rec.keyValue = k.keyValue;
+              parsed[s].push([rec, stripFields(p.value, ignore), slice]);
+              continue;
+            }
+          }
           // A region with lines on one side only (a deletion, an insertion): its examples are removed or
           // added unless their key is found elsewhere, so the key and bytes identity do (identifyKey), and
-          // a content id is computed only for the few that pair with different bytes. Regions with both
-          // sides (edits in place) pair at once: content ids now, while the bytes are at hand.
-          if (sides[(1 - s) as SideNo].unit.length > 0 || !la[s].jsonl || !identifyKey(rec, slice)) {
+          // a content id is computed only for the few that pair with different bytes. Larger two-sided
+          // regions, and what that cannot read: content ids now, while the bytes are at hand.
+          const oneSided = rest[(1 - s) as SideNo].length === 0;
+          if (!(oneSided && la[s].jsonl && identifyKey(rec, slice))) {
             identify(rec, src);
             // Its bytes identity too: its partner may come from a large region, which has only that
             // (identifyKey); equal bytes then pair it without reading either again.
             rec.l1 = src.l1;
           }
-          addKeyed(rec);
         }
       }
+      if (settle) settleInRegion(parsed);
+      for (const rec of regionRecs) addKeyed(rec);
+      regionRecs.length = 0;
     }
   } else {
     const toks = [new Float64Array(nUnits[0]), new Float64Array(nUnits[1])] as const;
@@ -1000,7 +1067,8 @@ async function* diffFileIn(
         if (src) rec.src = src;
         return rec;
       };
-      const sameTok = (): number => (w[17]! & 2 ? w[18]! * TWO32 + w[19]! : -1);
+      /** The token of the example's partner (`same`, or `differs` when negated), -1 for none. */
+      const partnerTok = (): number => (w[17]! & 10 ? w[18]! * TWO32 + w[19]! : -1);
       const deferred: Array<[Rec[], Rec[], number]> = [];
       let keylessCount = keylessSame.count;
       let missing = keylessSame.missing;
@@ -1012,10 +1080,12 @@ async function* diffFileIn(
         const first = w[5]! * TWO32 + w[6]!;
         const group: [Rec[], Rec[]] = [[], []];
         const same: [number[], number[]] = [[], []];
+        const differs: [boolean[], boolean[]] = [[], []];
         do {
           const r = toRec();
           group[r.side].push(r);
-          same[r.side].push(sameTok());
+          same[r.side].push(partnerTok());
+          differs[r.side].push((w[17]! & 8) !== 0);
           more = rd.next();
         } while (more && w[0] === kind && w[1] === h[0] && w[2] === h[1] && w[3] === h[2] && w[4] === h[3]);
         const [bs, as] = group;
@@ -1029,12 +1099,15 @@ async function* diffFileIn(
           for (const r of as.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
           continue;
         }
-        // Equal lines: the pair is known by tokens.
+        // Equal lines and pairs settled in their region: the pair is known by tokens.
         bs.forEach((b, i) => {
           const t = same[0][i]!;
           if (t >= 0) {
             const a = as.find((x) => x.tok === t);
-            if (a) {
+            if (a && differs[0][i]) {
+              b.differs = a;
+              a.differs = b;
+            } else if (a) {
               b.same = a;
               a.same = b;
             }
@@ -1061,9 +1134,12 @@ async function* diffFileIn(
   for (const w of dupWarnings) yield w;
 
   // Anchors (shared pieces and matched examples) in after-order; the in-order ones split both sides into gaps.
-  let anchorB: Float64Array;
-  let anchorA: Float64Array;
-  {
+  // With a key they only order the changes shown: a diff that shows none (--stat) counts them unordered.
+  const ordered = !keyPaths || limit > 0;
+  let anchorB = new Float64Array(0);
+  let anchorA = new Float64Array(0);
+  if (!ordered) anchors.clear();
+  else {
     for (let k = 0; k < sharedB.length; k++) anchors.push(unitTok[0](sharedB[k]!), unitTok[1](sharedA[k]!));
     for (const a of recs[1]) if (a.partner) anchors.push(a.partner.tok, a.tok);
     // The longest run of anchors in order (by after token, increasing before tokens), streamed: the
@@ -1093,10 +1169,10 @@ async function* diffFileIn(
   /** Orders a list of planned changes (file order; removed before added within a gap) and counts them. */
   const order = (list: Planned[]): void => {
     for (const p of list) {
-      if (p.a) {
+      if (ordered && p.a) {
         p.pos = p.a.tok;
         p.tie = 1;
-      } else {
+      } else if (ordered) {
         p.pos = removedPos(p.b!);
         p.tie = p.b!.tok;
       }
@@ -1105,7 +1181,7 @@ async function* diffFileIn(
       if (p.b?.error !== undefined || p.a?.error !== undefined)
         warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
     }
-    list.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
+    if (ordered) list.sort((x, y) => x.pos - y.pos || x.tie - y.tie);
   };
   let emitted = 0;
   /** Change events (and their warnings) for planned changes in file order, up to the limit, in batches. */
@@ -1172,10 +1248,11 @@ async function* diffFileIn(
     // Pairs told apart by their bytes only (identifyKey): their content ids decide (key order, number
     // spelling do not make a change).
     const unsure: Rec[] = [];
-    for (const [b, a] of modifiedPairs) if (b.cid === undefined || a.cid === undefined) unsure.push(b, a);
+    for (const [b, a] of modifiedPairs)
+      if (b.differs !== a && (b.cid === undefined || a.cid === undefined)) unsure.push(b, a);
     if (unsure.length > 0) await fetch(unsure, 'id');
     for (const [b, a, dup] of modifiedPairs) {
-      if (b.cid !== undefined && b.cid === a.cid) continue;
+      if (b.differs !== a && b.cid !== undefined && b.cid === a.cid) continue;
       planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
     }
     order(planned);

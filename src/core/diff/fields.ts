@@ -18,7 +18,7 @@ const MAX_ARRAY_ALIGN = 20_000;
  * null), and plain objects and arrays are compared member by member. Other mixes (a bigint and a number, a
  * Date and a string, undefined and null) are left to canonicalJson.
  */
-function same(a: unknown, b: unknown): boolean {
+export function canonicalEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   const ta = typeof a;
   if (ta === typeof b) {
@@ -32,7 +32,7 @@ function same(a: unknown, b: unknown): boolean {
     const x = a as unknown[];
     const y = b as unknown[];
     if (x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (!same(x[i], y[i])) return false;
+    for (let i = 0; i < x.length; i++) if (!canonicalEqual(x[i], y[i])) return false;
     return true;
   }
   const objects = Number(isPlainObject(a)) + Number(isPlainObject(b));
@@ -46,7 +46,7 @@ function same(a: unknown, b: unknown): boolean {
       if (vx === undefined) continue;
       n++;
       const vy = Object.hasOwn(y, k) ? y[k] : undefined;
-      if (vy === undefined || !same(vx, vy)) return false;
+      if (vy === undefined || !canonicalEqual(vx, vy)) return false;
     }
     for (const k of Object.keys(y)) if (y[k] !== undefined) n--;
     return n === 0;
@@ -160,7 +160,7 @@ export function diffFields(before: unknown, after: unknown, path = ''): FieldCha
 function walk(before: unknown, after: unknown, path: string, out: FieldChange[]): void {
   if (isPlainObject(before) && isPlainObject(after)) return walkObject(before, after, path, out);
   if (Array.isArray(before) && Array.isArray(after)) return walkArray(before, after, path, out);
-  if (!same(before, after)) out.push(changed(path, before, after));
+  if (!canonicalEqual(before, after)) out.push(changed(path, before, after));
 }
 
 /** An own member of the object with a value (`in` would also find Object.prototype's `constructor`...). */
@@ -177,7 +177,7 @@ function walkObject(
   for (const k of Object.keys(before)) {
     if (before[k] === undefined) continue;
     if (!has(after, k)) out.push({ path: joinKey(path, k), kind: 'removed', before: before[k] });
-    else if (!same(before[k], after[k])) differing.push(k);
+    else if (!canonicalEqual(before[k], after[k])) differing.push(k);
   }
   for (const k of Object.keys(after)) {
     if (!has(before, k) && after[k] !== undefined)
@@ -190,7 +190,7 @@ function walkObject(
     for (let j = i + 1; j < differing.length; j++) {
       const b = differing[j]!;
       if (swapped.has(b)) continue;
-      if (same(before[a], after[b]) && same(before[b], after[a])) {
+      if (canonicalEqual(before[a], after[b]) && canonicalEqual(before[b], after[a])) {
         out.push({ path: joinKey(path, a), kind: 'swapped', with: joinKey(path, b) });
         swapped.add(a).add(b);
         break;
@@ -202,10 +202,10 @@ function walkObject(
 
 function walkArray(before: unknown[], after: unknown[], path: string, out: FieldChange[]): void {
   if (before.length > MAX_ARRAY_ALIGN || after.length > MAX_ARRAY_ALIGN) {
-    if (!same(before, after)) out.push(changed(path, before, after));
+    if (!canonicalEqual(before, after)) out.push(changed(path, before, after));
     return;
   }
-  const parts = diffArrays(before, after, { comparator: same });
+  const parts = diffArrays(before, after, { comparator: canonicalEqual });
   let bi = 0;
   let ai = 0;
   let removed: number[] = [];
