@@ -314,6 +314,25 @@ export class IndexDb {
     return this.prep('SELECT 1 FROM objects WHERE hash = ?').get(hash) !== undefined;
   }
 
+  /** hasObject for many hashes, FIND_BATCH to a statement (~1 µs a hash against ~2.5-5 µs one by one). */
+  hasObjects(hashes: readonly string[]): boolean[] {
+    const found = new Set<string>();
+    for (let i = 0; i < hashes.length; i += FIND_BATCH) {
+      const part = hashes.slice(i, i + FIND_BATCH);
+      for (const h of this.hasIn(part.length).all(...part) as string[]) found.add(h);
+    }
+    return hashes.map((h) => found.has(h));
+  }
+  private hasIn(n: number): Database.Statement {
+    let s = this.hasStmts[n];
+    if (!s) {
+      const marks = new Array<string>(n).fill('?').join(',');
+      s = this.hasStmts[n] = this.prep(`SELECT hash FROM objects WHERE hash IN (${marks})`).pluck(true);
+    }
+    return s;
+  }
+  private readonly hasStmts: Database.Statement[] = [];
+
   /** Hashes (of any kind) starting with a prefix, at most `limit`. */
   objectsWithPrefix(prefix: string, limit = 2): string[] {
     return (

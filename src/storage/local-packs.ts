@@ -78,6 +78,14 @@ export class LocalPacks {
     );
   }
 
+  /** `has` for many hashes, the index asked a batch at a time. */
+  hasMany(hashes: readonly string[]): boolean[] {
+    const inDb = this.db.hasObjects(hashes);
+    return hashes.map(
+      (h, i) => inDb[i]! || this.current?.byHash.has(h) === true || this.finishedByHash.has(h),
+    );
+  }
+
   private pendingEntry(hash: string): (PackEntry & { fd?: number; path: string }) | undefined {
     const e = this.current?.byHash.get(hash);
     if (e) return { ...e, fd: this.current!.fd, path: this.current!.tmpPath };
