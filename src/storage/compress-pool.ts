@@ -11,8 +11,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CODEC_NONE, CODEC_ZSTD, decode, encode, type Codec } from './codec.js';
 import { maxZstdOutput, zstdDecompress } from './zstd.js';
-import { hashBytes, type Hash } from './hash.js';
-import { bufferView } from './buffer-view.js';
+import { hashBytes } from './hash.js';
 import { keyAll, splitKeys, type RecordTriples } from './record-keys.js';
 
 export interface Compressed {
@@ -35,7 +34,6 @@ export interface Encoded {
 export type Job =
   | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
   | { id: number; op: 'pack'; level: number; region: SharedArrayBuffer; ends: Uint32Array }
-  | { id: number; op: 'hash'; items: Uint8Array[] }
   | {
       id: number;
       op: 'decode';
@@ -50,7 +48,6 @@ export type Job =
 export type Reply =
   | { id: number; out: Compressed[] }
   | { id: number; batch: PackedBatch }
-  | { id: number; hashes: Uint8Array }
   | { id: number; packed?: Uint8Array; sizes: number[]; keys?: Float64Array; bounds?: number[] };
 
 /**
@@ -191,23 +188,6 @@ export class CompressPool {
       (m) => {
         if (!('batch' in m)) throw new Error('a decode reply to a pack job');
         return m.batch;
-      },
-    );
-  }
-
-  /**
-   * The BLAKE3 hashes of a batch, as hex. Items in shared memory (SharedArrayBuffer views) are read in place
-   * by the worker; others are copied to it (with the whole of each buffer they view: pass views of small
-   * buffers, or shared ones). Inline when the pool has no worker.
-   */
-  hash(items: Uint8Array[]): Promise<Hash[]> {
-    if (!this.parallel) return Promise.resolve(items.map(hashBytes));
-    return this.submit<Hash[]>(
-      (id) => ({ id, op: 'hash', items }),
-      (m) => {
-        if (!('hashes' in m)) throw new Error('another reply to a hash job');
-        const b = bufferView(m.hashes);
-        return items.map((_, i) => b.toString('hex', i * 32, i * 32 + 32) as Hash);
       },
     );
   }

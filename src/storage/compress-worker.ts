@@ -1,11 +1,10 @@
 /**
- * Worker thread body for CompressPool: compresses batches of objects with the codec rules of codec.ts,
- * decodes and verifies batches of stored objects, or hashes batches of chunks.
+ * Worker thread body for CompressPool: compresses batches of objects with the codec rules of codec.ts, or
+ * decodes and verifies batches of stored objects.
  */
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
 import { compressInPlace, decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
-import { hashBytesRaw } from './hash.js';
 import { keyAll } from './record-keys.js';
 
 /** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
@@ -21,12 +20,6 @@ parentPort!.on('message', (job: Job) => {
   if (job.op === 'pack') {
     const batch = compressInPlace(new Uint8Array(job.region), job.ends, job.level);
     parentPort!.postMessage({ id: job.id, batch }, [batch.codecs.buffer, batch.ends.buffer]);
-    return;
-  }
-  if (job.op === 'hash') {
-    const hashes = new Uint8Array(32 * job.items.length);
-    job.items.forEach((d, i) => hashes.set(hashBytesRaw(d), 32 * i));
-    parentPort!.postMessage({ id: job.id, hashes }, [hashes.buffer]);
     return;
   }
   if (job.op === 'decode') {

@@ -91,32 +91,7 @@ describe('batches compressed in place', () => {
   });
 });
 
-describe('hashing on the pool (ingest of a large file)', () => {
-  it('a worker thread (built pool, dist/) hashes views of shared and of plain memory as hashBytes does', async () => {
-    const url = new URL('../../dist/storage/compress-pool.js', import.meta.url).href;
-    const built = (await import(url)) as typeof import('../../src/storage/compress-pool.js');
-    const pool = new built.CompressPool(1);
-    try {
-      const list = items();
-      const shared = new Uint8Array(new SharedArrayBuffer(list.reduce((n, b) => n + b.length + 3, 0)));
-      let at = 0;
-      const views = list.map((b) => {
-        shared.set(b, at + 3); // not at the start of a buffer
-        at += b.length + 3;
-        return shared.subarray(at - b.length, at);
-      });
-      const plain = list.map((b) => Buffer.concat([Buffer.from('xy'), b]).subarray(2));
-      const want = list.map(hashBytes);
-      expect(await pool.hash(views)).toEqual(want);
-      expect(await pool.hash(plain)).toEqual(want);
-      expect(await pool.hash([])).toEqual([]);
-      // Inline (no worker): the same.
-      expect(await new CompressPool(0).hash(views)).toEqual(want);
-    } finally {
-      await pool.close();
-    }
-  });
-
+describe('LocalPacks.hasMany (ingest of a large file)', () => {
   it('LocalPacks.hasMany answers as has, for stored, pending and unknown hashes, past one batch', () => {
     const dir = tempDir('strata-has-many-');
     const repo = Repository.init(dir);

@@ -10,11 +10,10 @@
  * literal chunks. Such a manifest names its canonical manifest in `content`.
  */
 import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
-import { open } from 'node:fs/promises';
-import { sharedCompressPool } from '../../storage/compress-pool.js';
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
+import { chunkOnWorker, workerChunksAvailable } from '../chunking/worker-chunks.js';
 import { rememberCanonicalChunks } from '../objects/canonical-chunks.js';
 import { PreviousChunks } from './previous-chunks.js';
 import type { Span } from '../objects/objects.js';
@@ -41,12 +40,11 @@ export interface WorktreeChunks {
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
 /** Formats whose new chunks may be span-coded against the previous version. */
 const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
-/** Files of at least this many bytes have their chunks hashed on a worker thread (ingestFile). */
-const WORKER_HASH_BYTES = 16 << 20;
-/** Chunk bytes per hashing job. */
-const HASH_BATCH_BYTES = 2 << 20;
-/** Bytes per read of readShared. */
-const SHARED_READ_BYTES = 1 << 20;
+/**
+ * Files of at least this many bytes are cut and hashed on a worker thread (worker-chunks.ts) in a pass that
+ * stores nothing (ingestFile).
+ */
+const WORKER_CHUNK_BYTES = 16 << 20;
 
 /** The file's size, or 0 if it cannot be read (the read that follows reports why). */
 function fileSize(path: string): number {
@@ -54,33 +52,6 @@ function fileSize(path: string): number {
     return statSync(path).size;
   } catch {
     return 0;
-  }
-}
-
-/**
- * A file's bytes, in reads of SHARED_READ_BYTES into shared memory: the chunks cut from them go to the
- * hashing worker without a copy. A buffer is read into again once `settled()` (the bytes whose chunks were
- * handled: nothing refers to them any more) passed its end; fresh ones were freed only when both threads
- * had collected them, ~100 MB more at the peak of a 1 GiB add.
- */
-async function* readShared(path: string, settled: () => number): AsyncGenerator<Buffer> {
-  const fh = await open(path, 'r');
-  const used: { buf: Buffer; end: number }[] = [];
-  let pos = 0;
-  try {
-    for (;;) {
-      const buf =
-        used.length > 0 && used[0]!.end <= settled()
-          ? used.shift()!.buf
-          : Buffer.from(new SharedArrayBuffer(SHARED_READ_BYTES));
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) return;
-      pos += bytesRead;
-      used.push({ buf, end: pos });
-      yield buf.subarray(0, bytesRead);
-    }
-  } finally {
-    await fh.close();
   }
 }
 
@@ -116,15 +87,11 @@ export async function ingestFile(
   // Two-pass mode: pass 1 only collects the chunks new to the repository.
   const twoPass =
     opts.store && opts.previous !== undefined && SPAN_FORMATS.has(fmt.format) && packs.has(opts.previous);
-  // A large file's chunks are hashed on the pool's worker thread, a batch at a time, while the main thread
-  // cuts the next batch; read into shared memory, the worker hashes them in place. Only while the worker
-  // has nothing else to do: a pass that stores chunks whole keeps it busy compressing them, and hash jobs
-  // queued behind those stalled the main thread (the 1 GiB v0 add: 10.5 → 13 s).
-  const hashPool =
-    (twoPass || !opts.store) && fileSize(absPath) >= WORKER_HASH_BYTES ? sharedCompressPool() : undefined;
-  const src = hashPool?.parallel
-    ? readShared(absPath, () => size)
-    : createReadStream(absPath, { highWaterMark: 1 << 20 });
+  // A large file is cut and hashed on a worker thread while the main thread handles the chunks before
+  // (chunkOnWorker), in a pass that stores nothing: one that stores chunks whole keeps the second core busy
+  // compressing them (hashing there as well made the 1 GiB v0 add 10.5 → 13 s).
+  const onWorker =
+    (twoPass || !opts.store) && fileSize(absPath) >= WORKER_CHUNK_BYTES && workerChunksAvailable();
   const fresh: NewChunk[] = [];
   const freshNames = new Set<string>();
   let kept = 0;
@@ -190,39 +157,29 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   };
-  /** A batch of chunks whose hashes are being computed. */
-  type Hashing = { chunks: Uint8Array[]; hashes: Promise<Hash[]> };
-  const settle = async ({ chunks, hashes }: Hashing): Promise<void> => {
-    const hs = await hashes;
-    const present = opts.store ? packs.hasMany(hs) : undefined;
-    for (let i = 0; i < chunks.length; i++) await onChunk(chunks[i]!, hs[i]!, present?.[i] ?? false);
-  };
-  let batch: Uint8Array[] = [];
-  let batchBytes = 0;
-  let hashing: Hashing | undefined;
-  for await (const chunk of chunkStream(
-    src as AsyncIterable<Uint8Array>,
-    fmt.chunkFormat,
-    repo.chunking,
-    long,
-  )) {
-    if (!hashPool) {
+  if (onWorker) {
+    for await (const { chunks, hashes } of chunkOnWorker(
+      absPath,
+      fmt.chunkFormat,
+      repo.chunking,
+      long,
+      () => size,
+    )) {
+      const present = opts.store ? packs.hasMany(hashes) : undefined;
+      for (let i = 0; i < chunks.length; i++) await onChunk(chunks[i]!, hashes[i]!, present?.[i] ?? false);
+    }
+  } else {
+    const src = createReadStream(absPath, { highWaterMark: 1 << 20 });
+    for await (const chunk of chunkStream(
+      src as AsyncIterable<Uint8Array>,
+      fmt.chunkFormat,
+      repo.chunking,
+      long,
+    )) {
       const h = hashBytes(chunk);
       await onChunk(chunk, h, opts.store && packs.has(h));
-      continue;
     }
-    batch.push(chunk);
-    batchBytes += chunk.length;
-    if (batchBytes < HASH_BATCH_BYTES) continue;
-    // This batch is hashed while the previous one is settled and the next one cut.
-    const next = { chunks: batch, hashes: hashPool.hash(batch) };
-    batch = [];
-    batchBytes = 0;
-    if (hashing) await settle(hashing);
-    hashing = next;
   }
-  if (hashing) await settle(hashing);
-  if (batch.length) await settle({ chunks: batch, hashes: hashPool!.hash(batch) });
   prev = undefined; // pass 1 only: not held through pass 2
   repo.counters.filesHashed++;
   repo.counters.bytesHashed += size;
