@@ -56,6 +56,36 @@ describe('canonical JSON and objects', () => {
     expect(code(() => decodeCommit(Buffer.from('not json'), 'x'))).toBe('INTEGRITY');
   });
 
+  it('a segment is encoded directly exactly as canonical JSON, and anything unusual falls back to it', () => {
+    const r = (n: number): number => Math.floor(Math.random() * n);
+    const hex = (): string => hashBytes(Buffer.from(String(Math.random())));
+    for (let t = 0; t < 50; t++) {
+      const spans = Array.from({ length: r(300) }, () => [hex(), r(2 ** 40), r(2 ** 20)]);
+      const seg = { type: 'segment/v1', spans } as Parameters<typeof encodeObject>[0];
+      expect(encodeObject(seg).toString('latin1')).toBe(canonicalJson(seg));
+    }
+    const odd: unknown[][] = [
+      [
+        [H, 0, 1],
+        ['A'.repeat(64), 0, 1],
+      ], // upper-case hex
+      [['x"y', 0, 1]],
+      [[H, -1, 1]],
+      [[H, 0, 1.5]],
+      [[H, 0, 2 ** 53]],
+      [[H, 0]],
+      [[H, -0, 4]],
+    ];
+    for (const spans of odd) {
+      const seg = { type: 'segment/v1', spans } as Parameters<typeof encodeObject>[0];
+      expect(encodeObject(seg).toString('utf8')).toBe(canonicalJson(seg));
+    }
+    const extra = { type: 'segment/v1', spans: [[H, 0, 1]], note: 'x' } as unknown as Parameters<
+      typeof encodeObject
+    >[0];
+    expect(encodeObject(extra).toString('utf8')).toBe(canonicalJson(extra));
+  });
+
   it('refuses trees with unsafe or unsorted names', () => {
     const tree = (names: string[]): Buffer =>
       Buffer.from(

@@ -29,6 +29,11 @@ export interface HashedChunks {
   hashes: Hash[];
 }
 
+/**
+ * Files of at least this many bytes are worth a worker of their own (~30 ms to start): add in a pass that
+ * stores nothing, status, a working-tree diff.
+ */
+export const WORKER_CHUNK_BYTES = 16 << 20;
 /** Bytes per read. */
 const READ_BYTES = 1 << 20;
 /** Reads sent to the worker and not answered yet. */

@@ -13,7 +13,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
-import { chunkOnWorker, workerChunksAvailable } from '../chunking/worker-chunks.js';
+import { WORKER_CHUNK_BYTES, chunkOnWorker, workerChunksAvailable } from '../chunking/worker-chunks.js';
 import { rememberCanonicalChunks } from '../objects/canonical-chunks.js';
 import { PreviousChunks } from './previous-chunks.js';
 import type { Span } from '../objects/objects.js';
@@ -40,12 +40,6 @@ export interface WorktreeChunks {
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
 /** Formats whose new chunks may be span-coded against the previous version. */
 const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
-/**
- * Files of at least this many bytes are cut and hashed on a worker thread (worker-chunks.ts) in a pass that
- * stores nothing (ingestFile).
- */
-const WORKER_CHUNK_BYTES = 16 << 20;
-
 /** The file's size, or 0 if it cannot be read (the read that follows reports why). */
 function fileSize(path: string): number {
   try {
