@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson, contentId, contentIdOfJson } from '../../src/core/diff/canonical.js';
+import { canonicalJson, contentId, contentIdOfJson, plainJsonText } from '../../src/core/diff/canonical.js';
 import { rng } from '../helpers/prng.js';
 
 /** Random JSON-ish values from a small alphabet, so that equal canonical forms occur often. */
@@ -263,5 +263,57 @@ describe('contentIdOfJson key ranges (a key read from the bytes)', () => {
     const nested = Buffer.from('{"b":{"a":1},"c":[{"a":2}]}');
     expect(contentIdOfJson(nested, 0, nested.length, keys, ranges)).toBeDefined();
     expect(ranges[0]).toBe(-1);
+  });
+});
+
+describe('plainJsonText (keys read from their bytes)', () => {
+  it('is the canonical text of the value wherever it answers, and answers for plain strings and integers', () => {
+    const raws = [
+      '"abc"',
+      '""',
+      '"é 𝔘 \u2028"',
+      '"a\\"b"',
+      '"a\\u0041"',
+      '"tab\there"',
+      '5',
+      '-5',
+      '0',
+      '-0',
+      '007',
+      '123456789012345',
+      '1234567890123456',
+      '1.5',
+      '1e3',
+      '-',
+      'true',
+      'null',
+      '[1]',
+      '{"a":1}',
+      '"',
+      '"x',
+      'x"',
+      '"\\n"',
+      '"ab\u0001"',
+    ];
+    const r = rng(11);
+    for (let t = 0; t < 500; t++) {
+      const len = Math.floor(r() * 12);
+      let s = '';
+      for (let i = 0; i < len; i++) s += String.fromCharCode(32 + Math.floor(r() * 95));
+      raws.push(JSON.stringify(s), String(Math.floor((r() - 0.5) * 10 ** Math.floor(r() * 18))));
+    }
+    let answered = 0;
+    for (const raw of raws) {
+      const bytes = Buffer.from(` ${raw} `);
+      const text = plainJsonText(bytes, 1, bytes.length - 1);
+      if (text === undefined) continue;
+      answered++;
+      expect(text).toBe(canonicalJson(JSON.parse(raw)));
+    }
+    expect(plainJsonText(Buffer.from('"abc"'), 0, 5)).toBe('"abc"');
+    expect(plainJsonText(Buffer.from('42'), 0, 2)).toBe('42');
+    for (const raw of ['"a\\"b"', '-0', '007', '1.5', '1234567890123456', '"tab\there"'])
+      expect(plainJsonText(Buffer.from(raw), 0, Buffer.byteLength(raw))).toBeUndefined();
+    expect(answered).toBeGreaterThan(700);
   });
 });

@@ -176,6 +176,35 @@ function writeCanonical(value: unknown): void {
 /** Identity of a line that is not a parsable example (kept apart from parsed ones). */
 export const rawId = (text: string): string => identity(text, 'm\0');
 
+const utf8Text = new TextDecoder('utf-8');
+
+/**
+ * The canonical JSON text of the JSON value spelled by bytes [from, to), when the bytes are that text
+ * already: a string with no escape and no control byte (JSON.stringify would write it back the same), or
+ * an integer of at most 15 digits (not -0). Undefined for anything else (the caller parses it). Keys are
+ * mostly such values: a keyed diff reads each example's key this way, without JSON.parse and canonicalJson.
+ */
+export function plainJsonText(bytes: Uint8Array, from: number, to: number): string | undefined {
+  const n = to - from;
+  if (n < 1) return undefined;
+  const first = bytes[from]!;
+  if (first === 0x22) {
+    if (n < 2 || bytes[to - 1] !== 0x22) return undefined;
+    for (let i = from + 1; i < to - 1; i++) {
+      const b = bytes[i]!;
+      if (b === 0x5c || b < 0x20 || b === 0x22) return undefined;
+    }
+    return utf8Text.decode(bytes.subarray(from, to));
+  }
+  let i = from;
+  if (first === 0x2d) i++;
+  const digits = to - i;
+  if (digits < 1 || digits > 15) return undefined;
+  if (bytes[i] === 0x30 && (digits > 1 || i > from)) return undefined; // a leading zero, or -0
+  for (let k = i; k < to; k++) if (bytes[k]! < 0x30 || bytes[k]! > 0x39) return undefined;
+  return utf8Text.decode(bytes.subarray(from, to));
+}
+
 export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' &&
   v !== null &&

@@ -17,6 +17,7 @@ import {
   getPath,
   identity,
   isPlainObject,
+  plainJsonText,
   rawId,
   splitPath,
   stripFields,
@@ -465,6 +466,15 @@ async function* diffFileIn(
    * jsonTopLevelLoose): false, and no key set, when one of the fields is absent.
    */
   function setKeyFromRanges(rec: Rec, json: Uint8Array): boolean {
+    if (keyNames!.length === 1 && keyRanges![0]! >= 0) {
+      // A plain string or integer (most keys): its bytes are its canonical text.
+      const text = plainJsonText(json, keyRanges![0]!, keyRanges![1]!);
+      if (text !== undefined) {
+        rec.key = `[${text}]`;
+        rec.keyValue = text.charCodeAt(0) === 0x22 ? text.slice(1, -1) : Number(text);
+        return true;
+      }
+    }
     const vals: unknown[] = [];
     for (let k = 0; k < keyNames!.length; k++) {
       const from = keyRanges![2 * k]!;
