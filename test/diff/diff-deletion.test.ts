@@ -2,12 +2,7 @@
 // the removed examples are checked without content ids (diff-file.ts `alone`), yet stay exact when one of
 // the new side's records equals a removed one byte for byte, up to key order, or not at all.
 import { describe, expect, it } from 'vitest';
-import { Repository } from '../../src/core/repository.js';
-import type { Span } from '../../src/core/objects/objects.js';
-import type { Hash } from '../../src/storage/hash.js';
-import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
-import { tempDir } from '../core/helpers.js';
-import { collect } from './helpers.js';
+import { collect, spanCodedSides } from './helpers.js';
 
 const CHUNKS = 60;
 const PER_CHUNK = 10;
@@ -16,43 +11,25 @@ const line = (id: number): string => JSON.stringify(row(id)) + '\n';
 
 /** Old version: CHUNKS chunks of PER_CHUNK records; new version: every 7th record deleted, plus `extra`. */
 function setup(extra: string | undefined, broken?: number) {
-  const repo = Repository.init(tempDir());
   const lines = Array.from({ length: CHUNKS }, (_, c) =>
     Array.from({ length: PER_CHUNK }, (_, i) => {
       const id = c * PER_CHUNK + i;
       return id === broken ? `{"id": ${id}, "text": "not closed\n` : line(id);
     }),
   );
-  const chunks = lines.map((ls) => repo.objects.putChunk(Buffer.from(ls.join(''))));
-  const at = (c: number, r: number): number => Buffer.byteLength(lines[c]!.slice(0, r).join(''));
-  const put = (spans: Span[]) => {
-    const size = spans.reduce((n, s) => n + s[2], 0);
-    return repo.objects.manifest(repo.objects.putManifest({ size, format: 'jsonl' }, spans));
-  };
   const deleted: number[] = [];
-  const newSpans: Span[] = [];
-  for (let c = 0; c < CHUNKS; c++)
-    for (let r = 0; r < PER_CHUNK; r++) {
+  const sides = spanCodedSides(
+    lines,
+    (c, r) => {
       const id = c * PER_CHUNK + r;
       // The last chunk keeps all its records: an extra record appended after it has no deletion beside it.
-      if (id % 7 === 3 && c < CHUNKS - 1) {
-        deleted.push(id);
-        continue;
-      }
-      const prev = newSpans.at(-1);
-      const from = at(c, r);
-      const len = at(c, r + 1) - from;
-      if (prev && prev[0] === chunks[c] && prev[1] + prev[2] === from) prev[2] += len;
-      else newSpans.push([chunks[c] as Hash, from, len]);
-    }
-  if (extra !== undefined) {
-    const n = repo.objects.putChunk(Buffer.from(extra));
-    newSpans.push([n, 0, Buffer.byteLength(extra)]);
-  }
-  const oldM = put(chunks.map((h, c) => [h, 0, at(c, PER_CHUNK)] as Span));
-  const newM = put(newSpans);
-  const [b, a] = sidesFromManifests(repo, 'd.jsonl', oldM, newM);
-  return { b: b!, a: a!, deleted };
+      if (id % 7 !== 3 || c === CHUNKS - 1) return undefined;
+      deleted.push(id);
+      return '';
+    },
+    extra,
+  );
+  return { ...sides, deleted };
 }
 
 describe('a deletion with a few records stored again', () => {

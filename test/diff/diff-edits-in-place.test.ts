@@ -3,13 +3,8 @@
 // pairs whose key is repeated, or whose partner lies elsewhere, are left to the key groups. Each case runs in
 // memory and with the keys spilled to disk (a budget of 64 KiB), with and without events (--stat).
 import { describe, expect, it } from 'vitest';
-import { Repository } from '../../src/core/repository.js';
-import type { Span } from '../../src/core/objects/objects.js';
-import type { Hash } from '../../src/storage/hash.js';
-import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
 import type { DiffOptions } from '../../src/core/diff/index.js';
-import { tempDir } from '../core/helpers.js';
-import { collect } from './helpers.js';
+import { collect, spanCodedSides } from './helpers.js';
 
 const CHUNKS = 40;
 const PER_CHUNK = 10;
@@ -22,35 +17,10 @@ const line = (id: number): string => JSON.stringify(row(id)) + '\n';
  * `replace` are stored again (one new chunk per record, at its place) with the given lines.
  */
 function setup(replace: Map<number, string>) {
-  const repo = Repository.init(tempDir());
   const lines = Array.from({ length: CHUNKS }, (_, c) =>
     Array.from({ length: PER_CHUNK }, (_, i) => line(c * PER_CHUNK + i)),
   );
-  const chunks = lines.map((ls) => repo.objects.putChunk(Buffer.from(ls.join(''))));
-  const at = (c: number, r: number): number => Buffer.byteLength(lines[c]!.slice(0, r).join(''));
-  const put = (spans: Span[]) => {
-    const size = spans.reduce((n, s) => n + s[2], 0);
-    return repo.objects.manifest(repo.objects.putManifest({ size, format: 'jsonl' }, spans));
-  };
-  const newSpans: Span[] = [];
-  for (let c = 0; c < CHUNKS; c++)
-    for (let r = 0; r < PER_CHUNK; r++) {
-      const id = c * PER_CHUNK + r;
-      const text = replace.get(id);
-      if (text !== undefined) {
-        if (text !== '')
-          newSpans.push([repo.objects.putChunk(Buffer.from(text)), 0, Buffer.byteLength(text)]);
-        continue;
-      }
-      const prev = newSpans.at(-1);
-      const from = at(c, r);
-      const len = at(c, r + 1) - from;
-      if (prev && prev[0] === chunks[c] && prev[1] + prev[2] === from) prev[2] += len;
-      else newSpans.push([chunks[c] as Hash, from, len]);
-    }
-  const oldM = put(chunks.map((h, c) => [h, 0, at(c, PER_CHUNK)] as Span));
-  const [b, a] = sidesFromManifests(repo, 'd.jsonl', oldM, put(newSpans));
-  return { b: b!, a: a! };
+  return spanCodedSides(lines, (c, r) => replace.get(c * PER_CHUNK + r));
 }
 
 const edited = (id: number) => JSON.stringify({ ...row(id), text: `example ${id}, rewritten` }) + '\n';
