@@ -610,7 +610,7 @@ async function* diffFileIn(
     unitTok = [(u) => u * stride, (u) => u * stride];
     // Indices of the in-order shared pairs, then the end of both files.
     const regionBufs = [newRegionLines(), newRegionLines()] as const;
-    // With a key: the Recs of a region's changed lines, and those identified by a scan (with their bytes).
+    // With a key: the Recs of a region's changed lines, and those parsed to be settled in it (settleInRegion).
     const regionRecs: Rec[] = [];
     const parsed: [Parsed, Parsed] = [[], []];
     const inOrder = longestIncreasing(sharedA);
