@@ -25,6 +25,7 @@ import {
 import { canonicalEqual, diffFields, wordDiff } from './fields.js';
 import { isJsonText, jsonTopLevelLoose } from './json-check.js';
 import { IdColumns, matchIds } from './id-columns.js';
+import { KeyPresence } from './key-presence.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
   MAX_JSON_BYTES,
@@ -230,11 +231,15 @@ export async function* diffFile(
   after: DiffSide | null,
   opts: DiffOptions = {},
 ): AsyncGenerator<DiffEvent> {
-  const dir = new SpillDir(opts.tmpDir);
-  try {
-    yield* diffFileIn(before, after, opts, dir);
-  } finally {
-    dir.close();
+  // First with the keys of unchanged lines as fingerprints only (KeyPresence); should one of them recur,
+  // nothing has been shown yet and the diff runs again with a record per line.
+  for (const compact of [true, false]) {
+    const dir = new SpillDir(opts.tmpDir);
+    try {
+      if (!(yield* diffFileIn(before, after, opts, dir, compact))) return;
+    } finally {
+      dir.close();
+    }
   }
 }
 
@@ -243,7 +248,8 @@ async function* diffFileIn(
   after: DiffSide | null,
   opts: DiffOptions,
   spillDir: SpillDir,
-): AsyncGenerator<DiffEvent> {
+  compactEqual: boolean,
+): AsyncGenerator<DiffEvent, boolean | undefined> {
   const any = after ?? before;
   if (!any) throw new StrataError('BAD_INPUT', 'diffFile needs at least one side');
   const path = any.path;
@@ -414,6 +420,10 @@ async function* diffFileIn(
   ];
   // Anchors as (before token, after token) pairs: shared pieces, runs of equal lines, examples matched.
   const anchors = new AnchorList(budget / 4, spillDir);
+  // With a key they only order the changes shown: a diff that shows none (--stat) counts them unordered.
+  const ordered = !keyPaths || limit > 0;
+  // With a key, the keys of equal lines as fingerprints (while none recurs), not records: see diffFile.
+  const presence = compactEqual && keyPaths ? new KeyPresence(budget / 4) : undefined;
   /** A key of top-level fields only (`--key id`): read from the bytes by contentIdOfJson. */
   const keyNames = keyPaths?.every((p) => p.length === 1)
     ? keyPaths.map((p) => Buffer.from(p[0]!, 'utf8'))
@@ -589,6 +599,7 @@ async function* diffFileIn(
       });
   }
   function addKeyed(rec: Rec): void {
+    if (presence && rec.key !== undefined) presence.add(rec.key, false);
     if (keyRecs) return spillKeyed(rec);
     recs[rec.side].push(rec);
     if ((recs[0].length + recs[1].length) * KEYED_REC_BYTES <= (budget * 3) / 4) return;
@@ -622,6 +633,7 @@ async function* diffFileIn(
     for (const k of inOrder) {
       const stop: [number, number] = k < 0 ? [nUnits[0], nUnits[1]] : [sharedB[k]!, sharedA[k]!];
       throwIfAborted(signal);
+      if (presence?.conflict) return true; // (as below, without reading the rest first)
       const units: [number[], number[]] = [[], []];
       for (const s of [0, 1] as const)
         for (let u = prev[s] + 1; u < stop[s]; u++) if (!shared[s][u]) units[s].push(u);
@@ -739,7 +751,8 @@ async function* diffFileIn(
         for (const [i, j] of runs) anchors.push(tokAt(L0, i), tokAt(L1, j));
       } else {
         // With a key, equal lines are unchanged examples but still need their keys (duplicate keys are
-        // detected among the examples read): each pair is parsed once, for its key only.
+        // detected among the examples read): each pair is parsed once, for its key only. A key that does
+        // not recur (KeyPresence) makes the pair an anchor and no record.
         for (const [i0, j0, count] of runs) {
           for (let k = 0; k < count; k++) {
             const i = i0 + k;
@@ -761,6 +774,11 @@ async function* diffFileIn(
                   b.keyValue = kv.keyValue;
                 }
               } else b.error = a.error = p.error;
+            }
+            if (presence && b.key !== undefined && b.error === undefined) {
+              presence.add(b.key, true);
+              if (ordered) anchors.push(b.tok, a.tok);
+              continue;
             }
             a.key = b.key;
             a.keyValue = b.keyValue;
@@ -883,6 +901,8 @@ async function* diffFileIn(
       cols[s].pause();
     }
   }
+  // An unchanged example's key may recur: nothing was shown yet, the diff runs again (diffFile).
+  if (presence?.conflict) return true;
   for (const s of [0, 1] as const) notes.push(...readers[s].notes);
   for (const message of notes) {
     warnings++;
@@ -1144,8 +1164,6 @@ async function* diffFileIn(
   for (const w of dupWarnings) yield w;
 
   // Anchors (shared pieces and matched examples) in after-order; the in-order ones split both sides into gaps.
-  // With a key they only order the changes shown: a diff that shows none (--stat) counts them unordered.
-  const ordered = !keyPaths || limit > 0;
   let anchorB = new Float64Array(0);
   let anchorA = new Float64Array(0);
   if (!ordered) anchors.clear();
