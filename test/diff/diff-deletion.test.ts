@@ -2,6 +2,7 @@
 // the removed examples are checked without content ids (diff-file.ts `alone`), yet stay exact when one of
 // the new side's records equals a removed one byte for byte, up to key order, or not at all.
 import { describe, expect, it } from 'vitest';
+import { sideFromBytes } from '../../src/core/diff/index.js';
 import { collect, spanCodedSides } from './helpers.js';
 
 const CHUNKS = 60;
@@ -80,5 +81,21 @@ describe('a deletion with a few records stored again', () => {
     const m = r.changes.find((c) => c.kind === 'modified')!;
     expect(m.key).toBe(10);
     expect(m.fields?.map((f) => f.path)).toEqual(['text']);
+  });
+});
+
+describe('a key value the loose scan passes but JSON.parse refuses', () => {
+  it('a raw tab in a key, in a large region (the keys read from the bytes): no crash, matched by content', async () => {
+    const rows = Array.from({ length: 200 }, (_, i) => JSON.stringify({ id: `k${i}`, text: `row ${i}` }));
+    const bad = '{"id":"a\tb","text":"x"}';
+    const b = sideFromBytes('d.jsonl', [...rows, bad].join('\n') + '\n');
+    const a = sideFromBytes(
+      'd.jsonl',
+      [...rows.slice().reverse(), bad.replace('"x"', '"y"')].join('\n') + '\n',
+    );
+    // A tiny budget: the region is large, and its lines are keyed by the loose scan (identifyKey).
+    const r = await collect(b, a, { key: ['id'], memoryBudget: 2048 });
+    expect(r.summary.counts).toEqual({ added: 1, removed: 1, modified: 0 });
+    expect(r.warnings.length).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { isJsonText, jsonTopLevel, jsonTopLevelLoose } from '../../src/core/diff/json-check.js';
+import {
+  isJsonText,
+  jsonTopLevel,
+  jsonTopLevelKeys,
+  jsonTopLevelLoose,
+} from '../../src/core/diff/json-check.js';
 import { parseJsonLine } from '../../src/core/diff/records.js';
 import { mulberry32 } from '../helpers/prng.js';
 
@@ -126,6 +131,7 @@ describe('isJsonText', () => {
     const strict = new Int32Array(6);
     const loose = new Int32Array(6);
     const alphabet = Buffer.from('{}[]",:\\0123456789-+.eEtrufalsnu k14id\t', 'latin1');
+    const quoted = keys.map((k) => Buffer.from(`"${k.toString()}"`));
     let passedLoose = 0;
     for (let i = 0; i < 20000; i++) {
       const v = randomValue(rnd, 1);
@@ -152,6 +158,12 @@ describe('isJsonText', () => {
         const l = jsonTopLevelLoose(b, keys, loose);
         if (s) expect(l).toBe(true);
         if (s) expect([...loose]).toEqual([...strict]);
+        // The early stop: the loose scan's key ranges wherever it passes and found every key.
+        const early = new Int32Array(6);
+        if (l && !loose.includes(-1)) {
+          expect(jsonTopLevelKeys(b, keys, early, quoted)).toBe(true);
+          expect([...early]).toEqual([...loose]);
+        }
         if (l && !s) {
           passedLoose++;
           // Only what strings hold may be wrong: a raw control character.
@@ -160,5 +172,23 @@ describe('isJsonText', () => {
       }
     }
     expect(passedLoose).toBeGreaterThan(0);
+  });
+
+  it('jsonTopLevelKeys stops once every key is found and named nowhere after, and reads on otherwise', () => {
+    const keys = [Buffer.from('id')];
+    const quoted = [Buffer.from('"id"')];
+    const r = new Int32Array(2);
+    const at = (line: string) => {
+      const ok = jsonTopLevelKeys(Buffer.from(line), keys, r, quoted);
+      return ok && r[0]! >= 0 ? line.slice(r[0], r[1]) : undefined;
+    };
+    // Stops after the key: the rest is not looked at.
+    expect(at('{"id":7,"text":[[[oops')).toBe('7');
+    // A later member of that name (JSON.parse keeps the last): read on to it.
+    expect(at('{"id":7,"x":1,"id":"eight"}')).toBe('"eight"');
+    // The name in quotes later, but nested or in a string: read on; the top-level value stands.
+    expect(at('{"id":7,"x":{"id":9}}')).toBe('7');
+    expect(at('{"id":7,"x":"say \\"id\\""}')).toBe('7');
+    expect(at('{"x":{"id":9}}')).toBeUndefined(); // no top-level id
   });
 });

@@ -23,7 +23,7 @@ import {
   stripFields,
 } from './canonical.js';
 import { canonicalEqual, diffFields, wordDiff } from './fields.js';
-import { isJsonText, jsonTopLevelLoose } from './json-check.js';
+import { isJsonText, jsonTopLevelKeys, jsonTopLevelLoose } from './json-check.js';
 import { IdColumns, matchIds } from './id-columns.js';
 import { KeyPresence } from './key-presence.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
@@ -429,6 +429,7 @@ async function* diffFileIn(
     ? keyPaths.map((p) => Buffer.from(p[0]!, 'utf8'))
     : undefined;
   const keyRanges = keyNames ? new Int32Array(2 * keyNames.length) : undefined;
+  const quotedKeys = keyNames?.map((k) => Buffer.concat([Buffer.from('"'), k, Buffer.from('"')]));
   const keyOf = (value: unknown): { key: string; keyValue: unknown } | undefined => {
     if (!keyPaths) return undefined;
     const vals = keyPaths.map((p) => getPath(value, p));
@@ -473,7 +474,7 @@ async function* diffFileIn(
   }
   /**
    * The key of top-level fields from the value ranges a scan of `json` left in keyRanges (contentIdOfJson,
-   * jsonTopLevelLoose): false, and no key set, when one of the fields is absent.
+   * jsonTopLevelLoose): false, and no key set, when one of the fields is absent or its value is not JSON.
    */
   function setKeyFromRanges(rec: Rec, json: Uint8Array): boolean {
     if (keyNames!.length === 1 && keyRanges![0]! >= 0) {
@@ -489,7 +490,11 @@ async function* diffFileIn(
     for (let k = 0; k < keyNames!.length; k++) {
       const from = keyRanges![2 * k]!;
       if (from < 0) return false;
-      vals.push(JSON.parse(utf8.decode(json.subarray(from, keyRanges![2 * k + 1]!))));
+      try {
+        vals.push(JSON.parse(utf8.decode(json.subarray(from, keyRanges![2 * k + 1]!))));
+      } catch {
+        return false; // a value the loose scan passed (a raw control character in a string)
+      }
     }
     rec.key = canonicalJson(vals);
     rec.keyValue = vals.length === 1 ? vals[0] : vals;
@@ -764,8 +769,17 @@ async function* diffFileIn(
             if (lb !== undefined) b.line = lb;
             if (la1 !== undefined) a.line = la1;
             const slice = L0.buf[i]!.subarray(L0.start[i], L0.end[i]);
-            // The key from a scan of the bytes where it can (identifyKey), else from the parsed line.
-            if (!(la[0].jsonl && identifyKey(b, slice, false))) {
+            // The key from a scan of the bytes where it can (identifyKey; only as far as the key with a
+            // KeyPresence: a line read wrongly there can only cost the exact second run), else from the
+            // parsed line.
+            const scanned = presence
+              ? la[0].jsonl &&
+                ignore.length === 0 &&
+                !!keyNames &&
+                jsonTopLevelKeys(slice, keyNames, keyRanges!, quotedKeys!) &&
+                setKeyFromRanges(b, slice)
+              : la[0].jsonl && identifyKey(b, slice, false);
+            if (!scanned) {
               const p = lineRecord(slice, undefined, la[0].jsonl).parse();
               if (p.ok) {
                 const kv = keyOf(p.value);

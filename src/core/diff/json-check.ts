@@ -148,6 +148,31 @@ export function jsonTopLevelLoose(
   return scanJson(b, keys, ranges, true);
 }
 
+/**
+ * jsonTopLevelLoose for a line whose only use is its key (an unchanged line, diff-file.ts KeyPresence): the
+ * scan stops once every key's value was found and no later byte spells a key's name in quotes (`quoted`:
+ * the names with their quotes), which a later member of that name (JSON.parse keeps the last) would need.
+ * The rest of the line is not checked: true does not mean the line is JSON.
+ */
+export function jsonTopLevelKeys(
+  bytes: Uint8Array,
+  keys: ReadonlyArray<Uint8Array>,
+  ranges: Int32Array,
+  quoted: ReadonlyArray<Uint8Array>,
+): boolean {
+  ranges.fill(-1);
+  const b = bufferView(bytes);
+  nextBackslash = -2;
+  return scanJson(b, keys, ranges, true, quoted);
+}
+
+/** Every key's value found, and no key's quoted name after `at`. */
+function allFoundLast(b: Buffer, at: number, ranges: Int32Array, quoted: ReadonlyArray<Uint8Array>): boolean {
+  for (let k = 0; k < quoted.length; k++) if (ranges[2 * k]! < 0) return false;
+  for (const q of quoted) if (b.indexOf(q, at) >= 0) return false;
+  return true;
+}
+
 /** The index in `keys` of the name in b[from, to), or -1. */
 function keyIndex(b: Uint8Array, from: number, to: number, keys: ReadonlyArray<Uint8Array>): number {
   for (let k = 0; k < keys.length; k++) {
@@ -165,6 +190,8 @@ function scanJson(
   keys: ReadonlyArray<Uint8Array> | undefined,
   ranges: Int32Array | undefined,
   loose = false,
+  /** jsonTopLevelKeys: stop early. */
+  quoted?: ReadonlyArray<Uint8Array>,
 ): boolean {
   const str = loose ? (b: Uint8Array, i: number, n: number) => stringSkip(b as Buffer, i, n) : stringEnd;
   const b = bytes;
@@ -207,6 +234,7 @@ function scanJson(
           ranges![2 * member] = valueAt;
           ranges![2 * member + 1] = i;
           member = -1;
+          if (quoted && allFoundLast(b as Buffer, i, ranges!, quoted)) return true;
         }
         while (i < n && isWs(b[i]!)) i++;
         if (top === 0) return i === n;

@@ -774,7 +774,7 @@ export async function sideFromWorktree(
   const readPiece = async (i: number): Promise<Uint8Array> => {
     const fd = openSync(absPath, 'r');
     try {
-      const buf = Buffer.alloc(pieces[i]!.length);
+      const buf = Buffer.allocUnsafe(pieces[i]!.length); // filled below, or an error
       let got = 0;
       while (got < buf.length) {
         const n = readSync(fd, buf, got, buf.length - got, starts[i]! + got);
