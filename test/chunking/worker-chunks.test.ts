@@ -79,8 +79,14 @@ async function onWorker(path: string, format: ChunkFormat) {
 }
 
 describe('chunks cut on a worker thread', () => {
-  it('the built module finds its worker', () => {
-    expect(built.workerChunksAvailable()).toBe(true);
+  it('the built module finds its worker, for files of 16 MiB or more that can be read', () => {
+    const big = join(dir, 'big');
+    const small = join(dir, 'small');
+    writeFileSync(big, Buffer.alloc(16 << 20));
+    writeFileSync(small, Buffer.alloc((16 << 20) - 1));
+    expect(built.worthAChunkWorker(big)).toBe(true);
+    expect(built.worthAChunkWorker(small)).toBe(false);
+    expect(built.worthAChunkWorker(join(dir, 'missing'))).toBe(false);
   });
 
   const cases: Array<[string, ChunkFormat, () => Buffer]> = [

@@ -5,7 +5,7 @@
  * answers with lengths and hashes, and the chunks handed out here are views into those buffers (or a copy,
  * for a chunk across two reads), the same bytes chunkStream would give, in the same order.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -33,15 +33,27 @@ export interface HashedChunks {
  * Files of at least this many bytes are worth a worker of their own (~30 ms to start): add in a pass that
  * stores nothing, status, a working-tree diff.
  */
-export const WORKER_CHUNK_BYTES = 16 << 20;
+const WORKER_CHUNK_BYTES = 16 << 20;
 /** Bytes per read. */
 const READ_BYTES = 1 << 20;
 /** Reads sent to the worker and not answered yet. */
 const DEPTH = 6;
 
-/** Whether chunkOnWorker can start its worker (not when running from the TypeScript sources). */
-export function workerChunksAvailable(): boolean {
-  return existsSync(fileURLToPath(new URL('./chunk-worker.js', import.meta.url)));
+/**
+ * Whether the file at `path` is worth cutting with chunkOnWorker (WORKER_CHUNK_BYTES or more) and its worker
+ * can start (not when running from the TypeScript sources). False for a file that cannot be read: the read
+ * that follows reports why.
+ */
+export function worthAChunkWorker(path: string): boolean {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return false;
+  }
+  return (
+    size >= WORKER_CHUNK_BYTES && existsSync(fileURLToPath(new URL('./chunk-worker.js', import.meta.url)))
+  );
 }
 
 /**

@@ -3,7 +3,7 @@
  * shared by both versions cancel unread), and a working-tree file is cut with the repository's own
  * chunker so that its unchanged chunks get the same ids as the stored ones.
  */
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import {
@@ -15,7 +15,7 @@ import {
 import { hashBytes } from '../../storage/hash.js';
 import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
-import { WORKER_CHUNK_BYTES, chunkOnWorker, workerChunksAvailable } from '../chunking/worker-chunks.js';
+import { chunkOnWorker, worthAChunkWorker } from '../chunking/worker-chunks.js';
 import type { FileManifest, Span } from '../objects/objects.js';
 import { ChunkTable, Parts, pairParts, refineParts } from './part-table.js';
 import type { Repository } from '../repository.js';
@@ -746,7 +746,7 @@ export async function sideFromWorktree(
       at += len;
     }
     long = chunks.long;
-  } else if (statSync(absPath).size >= WORKER_CHUNK_BYTES && workerChunksAvailable()) {
+  } else if (worthAChunkWorker(absPath)) {
     // Cut and hashed on a worker thread, as add does (worker-chunks.ts); no chunk is kept.
     const found: [number, number][] = [];
     for await (const b of chunkOnWorker(absPath, chunkFormat, repo.chunking, found, () => at)) {

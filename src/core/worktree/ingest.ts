@@ -13,7 +13,7 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:
 import type { Hash } from '../../storage/hash.js';
 import { hashBytes } from '../../storage/hash.js';
 import { chunkStream } from '../chunking/index.js';
-import { WORKER_CHUNK_BYTES, chunkOnWorker, workerChunksAvailable } from '../chunking/worker-chunks.js';
+import { chunkOnWorker, worthAChunkWorker } from '../chunking/worker-chunks.js';
 import { rememberCanonicalChunks } from '../objects/canonical-chunks.js';
 import { PreviousChunks } from './previous-chunks.js';
 import type { Span } from '../objects/objects.js';
@@ -40,15 +40,6 @@ export interface WorktreeChunks {
 const RECORD_FORMATS = new Set(['jsonl', 'text']);
 /** Formats whose new chunks may be span-coded against the previous version. */
 const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
-/** The file's size, or 0 if it cannot be read (the read that follows reports why). */
-function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
-  }
-}
-
 /** New chunks kept in memory between the passes; beyond this they are re-read from the file. */
 const KEEP_BYTES = 8 << 20;
 
@@ -84,8 +75,7 @@ export async function ingestFile(
   // A large file is cut and hashed on a worker thread while the main thread handles the chunks before
   // (chunkOnWorker), in a pass that stores nothing: one that stores chunks whole keeps the second core busy
   // compressing them (hashing there as well made the 1 GiB v0 add 10.5 → 13 s).
-  const onWorker =
-    (twoPass || !opts.store) && fileSize(absPath) >= WORKER_CHUNK_BYTES && workerChunksAvailable();
+  const onWorker = (twoPass || !opts.store) && worthAChunkWorker(absPath);
   const fresh: NewChunk[] = [];
   const freshNames = new Set<string>();
   let kept = 0;
