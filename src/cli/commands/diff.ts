@@ -72,6 +72,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             } else {
               out.stdout.write(human(ev));
             }
+            await out.drained();
           }
           if (o.stat && !o.json) out.stdout.write(renderStat(summaries, { color: out.color }));
           if (o.exitCode && summaries.some((s) => s.status !== 'unchanged')) process.exitCode = 1;
