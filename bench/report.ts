@@ -302,6 +302,8 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   );
   out.push('');
 
+  out.push(...issue7Goals(r, verdict, okNum));
+
   out.push('## strata operations');
   out.push('');
   const ops = r.steps.filter(
@@ -551,4 +553,101 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   const results = JSON.parse(readFileSync(input, 'utf8')) as Results;
   await writeMarkdown(output, renderMarkdown(results));
   console.log(`wrote ${output} from ${input}`);
+}
+
+/**
+ * Issue 7's goals (dedupe by example), in the bench's version names: its v1 → v2 (1% edited) is v0 → v1
+ * here, its v4 (10% deleted) is v3, its v3 (5% appended) is v2. Stored bytes are what each commit added to
+ * .strata/ (the first version's whole size for v0).
+ */
+function issue7Goals(
+  r: Results,
+  verdict: (ok: boolean | null) => string,
+  okNum: (s: Step | undefined) => number | null,
+): string[] {
+  const commit = (v: VersionName): Step | undefined => find(r, 'strata', 'commit', v);
+  const stored = (v: VersionName): number | null => {
+    const s = commit(v);
+    return s?.ok && typeof s.storedBytes === 'number' ? s.storedBytes : null;
+  };
+  const added = (v: VersionName, prev: VersionName): number | null => {
+    const a = stored(v);
+    const b = stored(prev);
+    return a === null || b === null ? null : a - b;
+  };
+  const base = stored('v0');
+  const share = (n: number | null): string =>
+    n === null || !base
+      ? '-'
+      : `${formatBytes(n)} (${((100 * n) / base).toFixed(2)}% of v0's ${formatBytes(base)})`;
+  const within = (n: number | null, f: number): boolean | null =>
+    n === null || !base ? null : n <= f * base;
+  const rawBytes = (v: VersionName): number | null =>
+    r.data?.versions.find((x) => x.name === v)?.files.jsonl?.bytes ?? null;
+  const appended =
+    rawBytes('v2') !== null && rawBytes('v1') !== null ? rawBytes('v2')! - rawBytes('v1')! : null;
+  const v0Raw = rawBytes('v0');
+  const atV0Ratio = appended === null || !base || !v0Raw ? null : (appended * base) / v0Raw;
+  const t = (v: VersionName): number | null => okNum(commit(v));
+  const noWorse = (v: VersionName): boolean | null =>
+    t(v) === null || t('v0') === null ? null : (t(v) as number) <= (t('v0') as number);
+  const stream = (v: VersionName): Step | undefined =>
+    r.steps.find(
+      (s) =>
+        s.tool === 'strata' &&
+        s.step === 'library-stream' &&
+        s.label.startsWith('bytes from local') &&
+        s.label.includes(`stream ${v} `),
+    );
+  const mbps = (v: VersionName): number | null => {
+    const x = stream(v)?.extra as { MBps?: unknown; verified?: unknown } | undefined;
+    return stream(v)?.ok && x?.verified === true && typeof x.MBps === 'number' ? x.MBps : null;
+  };
+  const s0 = mbps('v0');
+  const s3 = mbps('v3');
+  const diff01 = r.diffs.find((x) => x.scenario === 'jsonl' && x.from === 'v0' && x.to === 'v1');
+  const rows: string[][] = [
+    ['v1 (1% edited) stores ≤ 2% of v0', share(added('v1', 'v0')), verdict(within(added('v1', 'v0'), 0.02))],
+    [
+      'v3 (10% deleted) stores ≤ 2% of v0',
+      share(added('v3', 'v2')),
+      verdict(within(added('v3', 'v2'), 0.02)),
+    ],
+    [
+      "v2 (5% appended) stores about the appended bytes, compressed (≤ 1.25 × at v0's ratio)",
+      `${added('v2', 'v1') === null ? '-' : formatBytes(added('v2', 'v1'))} for ${appended === null ? '-' : formatBytes(appended)} appended` +
+        (atV0Ratio === null ? '' : ` (at v0's ratio: ${formatBytes(atV0Ratio)})`),
+      verdict(
+        added('v2', 'v1') === null || atV0Ratio === null ? null : added('v2', 'v1')! <= 1.25 * atV0Ratio,
+      ),
+    ],
+    [
+      'commit of v1 and v3 no slower than v0',
+      `v1 ${timeCell(commit('v1'))}, v3 ${timeCell(commit('v3'))}, v0 ${timeCell(commit('v0'))}`,
+      verdict(noWorse('v1') === null || noWorse('v3') === null ? null : !!noWorse('v1') && !!noWorse('v3')),
+    ],
+    [
+      'diff v0..v1 < 1 s, exact',
+      diff01
+        ? `${formatSeconds(diff01.seconds)}, ${diff01.match ? 'exact' : diff01.match === null ? 'no counts' : 'MISMATCH'}`
+        : '-',
+      verdict(diff01 && diff01.match !== null ? diff01.match && (diff01.seconds ?? 9) < 1 : null),
+    ],
+    [
+      'library read of v3 ≥ 80% of v0',
+      s0 !== null && s3 !== null
+        ? `v3 ${s3.toFixed(0)} MB/s, v0 ${s0.toFixed(0)} MB/s (${((100 * s3) / s0).toFixed(0)}%)`
+        : '-',
+      verdict(s0 !== null && s3 !== null ? s3 >= 0.8 * s0 : null),
+    ],
+  ];
+  return [
+    '## Goals of issue 7 (dedupe by example)',
+    '',
+    "The issue's v1 → v2 (1% edited) is v0 → v1 here, its v4 (10% deleted) is v3, its v3 (5% appended) is v2. " +
+      'Stored bytes are what each commit added to `.strata/`.',
+    '',
+    table(['goal', 'measured', 'status'], rows),
+    '',
+  ];
 }

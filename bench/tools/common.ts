@@ -1,4 +1,4 @@
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dataFile, type Truth, type VersionName } from '../generate.js';
 import { runTimed, type CommandResult } from '../lib/exec.js';
@@ -52,10 +52,20 @@ export function versionSha(
   return info.sha256;
 }
 
-/** Copies a generated file into a working directory (a real copy: tools may rewrite files in place). */
+/**
+ * Copies a generated file into a working directory (a real copy: tools may rewrite files in place), and
+ * flushes it to disk before any tool is timed on it: otherwise the kernel writes the fresh GiB back while
+ * the tool runs, and its own durable writes queue behind that (every tool is staged the same way).
+ */
 export async function stage(src: string, dest: string): Promise<void> {
   await mkdir(dirname(dest), { recursive: true });
   await copyFile(src, dest);
+  const f = await open(dest, 'r+');
+  try {
+    await f.sync();
+  } finally {
+    await f.close();
+  }
 }
 
 export async function verify(path: string, sha: string): Promise<boolean> {

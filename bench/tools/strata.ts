@@ -38,6 +38,9 @@ import {
   type Contender,
 } from './common.js';
 
+/** Local byte reads of v0 and v3 in the library-streaming step: the median of this many is reported. */
+const STREAM_RUNS = 3;
+
 export const ATTRIBUTES = [
   'data/*.jsonl format=jsonl key=id',
   'data/*.csv format=csv key=id',
@@ -568,28 +571,47 @@ export class Strata implements Contender {
     if (remote)
       for (const version of ['v0', 'v3', 'v4'] as const)
         runs.push({ version, where: 's3', location: remote.url, mode: 'bytes', env: remote.env });
-    const steps: Step[] = [];
-    for (const r of runs) {
-      const hash = this.commits.get(r.version);
-      const label = `stream ${r.version} data/train.jsonl`;
-      if (!hash) {
-        steps.push(skippedStep('strata', 'library-stream', label, `no commit hash for ${r.version}`));
-        continue;
-      }
-      const v = this.ctx.truth.versions.find((x) => x.name === r.version);
-      const size = v?.files.jsonl?.bytes ?? 0;
+    type Run = (typeof runs)[number];
+    type Parsed = { bytes: number; examples: number; seconds: number; openSeconds: number };
+    const measure = async (r: Run, hash: string): Promise<{ out: CommandResult; parsed?: Parsed }> => {
       const out = await runner(
         this.ctx,
         this.wd,
         r.env,
       )('node', [child, dist, `${r.location}@${hash}`, DATA_PATH, r.mode, r.mode === 'examples' ? '2' : '1']);
-      let parsed: { bytes: number; examples: number; seconds: number; openSeconds: number } | undefined;
       try {
-        parsed = JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '') as typeof parsed;
+        return { out, parsed: JSON.parse(out.stdout.trim().split('\n').at(-1) ?? '') as Parsed };
       } catch {
-        parsed = undefined;
+        return { out };
       }
-      const step = stepOf('strata', 'library-stream', `${r.mode} from ${r.where} (${label})`, [out]);
+    };
+    // The local byte reads of v0 and v3 (issue 7's ratio) are taken STREAM_RUNS times, alternately, and the
+    // median kept: one read of each swung the ratio by 20% on this noisy machine.
+    const repeated = (r: Run): boolean => r.where === 'local' && r.mode === 'bytes' && r.version !== 'v4';
+    const tries = new Map<Run, { out: CommandResult; parsed?: Parsed }[]>();
+    for (let round = 0; round < STREAM_RUNS; round++)
+      for (const r of runs) {
+        if (round > 0 && !repeated(r)) continue;
+        const hash = this.commits.get(r.version);
+        if (!hash) continue;
+        const got = await measure(r, hash);
+        tries.set(r, [...(tries.get(r) ?? []), got]);
+      }
+    const steps: Step[] = [];
+    for (const r of runs) {
+      const label = `stream ${r.version} data/train.jsonl`;
+      const all = tries.get(r);
+      if (!all) {
+        steps.push(skippedStep('strata', 'library-stream', label, `no commit hash for ${r.version}`));
+        continue;
+      }
+      const failed = all.find((t) => !t.parsed || !t.out.ok);
+      const { out, parsed } =
+        failed ?? [...all].sort((a, b) => a.parsed!.seconds - b.parsed!.seconds)[(all.length - 1) >> 1]!;
+      const v = this.ctx.truth.versions.find((x) => x.name === r.version);
+      const size = v?.files.jsonl?.bytes ?? 0;
+      const median = all.length > 1 ? `, median of ${all.length}` : '';
+      const step = stepOf('strata', 'library-stream', `${r.mode} from ${r.where} (${label}${median})`, [out]);
       if (parsed) {
         const verified = r.mode === 'bytes' ? parsed.bytes === size : parsed.examples === v?.rows;
         step.extra = {
@@ -597,6 +619,7 @@ export class Strata implements Contender {
           MBps: size / 1e6 / parsed.seconds,
           examplesPerSecond: r.mode === 'examples' ? parsed.examples / parsed.seconds : undefined,
           verified,
+          ...(all.length > 1 ? { runsSeconds: all.map((t) => t.parsed?.seconds ?? null) } : {}),
         };
       } else if (step.ok) {
         step.ok = false;
