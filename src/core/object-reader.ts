@@ -50,11 +50,23 @@ export class LocalObjectReader implements ObjectReader {
    * at up to twice one core's rate. An object neither can take (not a plain or zstd chunk, in a pack not
    * yet sealed, missing or damaged) is read by getRaw, which reports what is wrong.
    */
-  async *getMany(hashes: Iterable<string>): AsyncGenerator<{ hash: string; data: Uint8Array }> {
+  getMany(hashes: Iterable<string>): AsyncGenerator<{ hash: string; data: Uint8Array }> {
+    return this.read(hashes);
+  }
+
+  /** As getMany, for objects that must be chunks: any other kind is an INTEGRITY error (ObjectDb.getRaw). */
+  chunks(hashes: Iterable<string>): AsyncGenerator<{ hash: string; data: Uint8Array }> {
+    return this.read(hashes, KIND.chunk);
+  }
+
+  private async *read(
+    hashes: Iterable<string>,
+    kind?: number,
+  ): AsyncGenerator<{ hash: string; data: Uint8Array }> {
     const list = Array.isArray(hashes) ? (hashes as readonly string[]) : [...hashes];
     // (Without a decoding thread - one core, or run from src/ - the pool decodes on this thread: same path.)
     if (list.length < POOL_MIN) {
-      for (const hash of list) yield { hash, data: this.objects.getRaw(hash) };
+      for (const hash of list) yield { hash, data: this.objects.getRaw(hash, kind) };
       return;
     }
     const pool = sharedCompressPool();
@@ -117,7 +129,7 @@ export class LocalObjectReader implements ObjectReader {
       delete jobs[cur];
       for (let k = 0; k < out.length; k++) {
         const hash = list[cur * DECODE_BATCH + k]!;
-        yield { hash, data: out[k] ?? this.objects.getRaw(hash) };
+        yield { hash, data: out[k] ?? this.objects.getRaw(hash, kind) };
       }
     }
   }

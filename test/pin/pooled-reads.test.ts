@@ -139,4 +139,37 @@ describe('LocalObjectReader.getMany', () => {
       raw.mockRestore();
     }
   });
+
+  it('chunks() refuses an object that is not a chunk (INTEGRITY), as a file read must', async () => {
+    const { repo, hashes } = setup();
+    const reader = new LocalObjectReader(repo.objects);
+    const seen: string[] = [];
+    await expect(
+      (async () => {
+        for await (const { hash } of reader.chunks(hashes)) seen.push(hash);
+      })(),
+    ).rejects.toMatchObject({ code: 'INTEGRITY' });
+    expect(seen).toEqual(hashes.slice(0, 200)); // the manifest is the 201st
+  });
+
+  it('ObjectDb.readFile streams a span-coded file exactly, old chunks interleaved with new ones', async () => {
+    const { repo, bytes } = setup();
+    const chunks = [...bytes.keys()].filter((h) => repo.objects.kindOf(h) === 'chunk') as Hash[];
+    // Every chunk cut around a middle piece of the next one (old, new, old, ...), as a span-coded file is.
+    const spans: [Hash, number, number][] = [];
+    const want: Buffer[] = [];
+    for (let i = 0; i + 1 < chunks.length; i++) {
+      const a = bytes.get(chunks[i]!)!;
+      const b = bytes.get(chunks[i + 1]!)!;
+      const cut = a.length >> 1;
+      spans.push([chunks[i]!, 0, cut], [chunks[i + 1]!, 1, 3], [chunks[i]!, cut, a.length - cut]);
+      want.push(a.subarray(0, cut), b.subarray(1, 4), a.subarray(cut));
+    }
+    const size = want.reduce((n, b) => n + b.length, 0);
+    const m = repo.objects.manifest(repo.objects.putManifest({ size, format: 'jsonl' }, spans));
+    repo.objects.flush();
+    const got: Buffer[] = [];
+    for await (const b of repo.objects.readFile(m)) got.push(Buffer.from(b));
+    expect(Buffer.concat(got).equals(Buffer.concat(want))).toBe(true);
+  });
 });

@@ -152,10 +152,10 @@ export async function* fileBytes(
 const RECENT_CHUNKS = 32;
 
 /** A tiny LRU of decoded chunks (Map keeps insertion order: the first key is the least recently used). */
-class RecentChunks {
+export class RecentChunks {
   private readonly map = new Map<string, Uint8Array>();
 
-  constructor(private readonly capacity: number) {}
+  constructor(private readonly capacity = RECENT_CHUNKS) {}
 
   get(h: string): Uint8Array | undefined {
     const d = this.map.get(h);
