@@ -29,6 +29,9 @@ function ratio(x: number | null | undefined, base: number | null | undefined): s
   return ` (×${(x / base).toFixed(2)})`;
 }
 
+const verdict = (ok: boolean | null): string => (ok === null ? 'not measured' : ok ? 'met' : 'NOT met');
+const okNum = (s: Step | undefined): number | null => (s?.ok ? s.seconds : null);
+
 function timeCell(s: Step | undefined): string {
   if (!s) return '-';
   if (s.skipped) return `skipped`;
@@ -257,8 +260,6 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
     (a, s) => (!a || (s.maxRssKiB ?? 0) > (a.maxRssKiB ?? 0) ? s : a),
     undefined,
   );
-  const verdict = (ok: boolean | null): string => (ok === null ? 'not measured' : ok ? 'met' : 'NOT met');
-  const okNum = (s: Step | undefined): number | null => (s?.ok ? s.seconds : null);
   const g1 =
     okNum(c1) !== null && okNum(b1) !== null ? (okNum(c1) as number) <= 0.8 * (okNum(b1) as number) : null;
   const g2 = ss?.ok && rs?.ok ? (ss.storedBytes ?? Infinity) <= (rs.storedBytes ?? 0) : null;
@@ -302,7 +303,7 @@ export function renderMarkdown(r: Results, notesPath = 'bench/NOTES.md'): string
   );
   out.push('');
 
-  out.push(...issue7Goals(r, verdict, okNum));
+  out.push(...issue7Goals(r));
 
   out.push('## strata operations');
   out.push('');
@@ -560,11 +561,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
  * here, its v4 (10% deleted) is v3, its v3 (5% appended) is v2. Stored bytes are what each commit added to
  * .strata/ (the first version's whole size for v0).
  */
-function issue7Goals(
-  r: Results,
-  verdict: (ok: boolean | null) => string,
-  okNum: (s: Step | undefined) => number | null,
-): string[] {
+export function issue7Goals(r: Results): string[] {
   const commit = (v: VersionName): Step | undefined => find(r, 'strata', 'commit', v);
   const stored = (v: VersionName): number | null => {
     const s = commit(v);
