@@ -8,6 +8,7 @@ import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
 import { sharedCompressPool } from '../../src/storage/compress-pool.js';
 import { StrataError } from '../../src/storage/errors.js';
 import { tempDir } from '../core/helpers.js';
+import { damageReadAhead } from '../helpers/damaged-reads.js';
 import { collect } from './helpers.js';
 
 const line = (id: number, text = `example ${id} with a handful of words`): string =>
@@ -109,21 +110,8 @@ describe('reading ahead in a diff of stored versions', () => {
   it('damaged bytes read ahead are never used, whichever thread decodes them: the chunk is read inline', async () => {
     const setupResult = setup();
     const { repo } = setupResult;
-    const packs = repo.objects.packs;
-    const readShared = packs.readEncodedShared.bind(packs);
     // Every 5th chunk read ahead comes back with a flipped byte (as if the pack were damaged on the way).
-    const victims = new Set<string>();
-    let seen = 0;
-    const read = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hashes) => {
-      const out = readShared(hashes);
-      hashes.forEach((h, k) => {
-        const loc = out.locations[k];
-        if (!loc || seen++ % 5 !== 0) return;
-        victims.add(h);
-        new Uint8Array(out.buffer)[out.at[k]! + Math.floor(loc.length / 2)]! ^= 0x40;
-      });
-      return out;
-    });
+    const { victims, spy: read } = damageReadAhead(repo.objects.packs, 5);
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
       await diffsExactly(setupResult);

@@ -8,6 +8,7 @@ import { Repository } from '../../src/core/repository.js';
 import { sharedCompressPool } from '../../src/storage/compress-pool.js';
 import type { Hash } from '../../src/storage/hash.js';
 import { tempDir } from '../core/helpers.js';
+import { damageReadAhead } from '../helpers/damaged-reads.js';
 import { rng } from '../helpers/prng.js';
 
 /** 400 distinct chunks of JSONL (compressible: zstd-coded), and a manifest (not a chunk) among them. */
@@ -84,20 +85,8 @@ describe('LocalObjectReader.getMany', () => {
 
   it('damaged bytes read ahead are never handed out: those chunks are read again and verified by getRaw', async () => {
     const { repo, hashes, bytes } = setup();
-    const packs = repo.objects.packs;
-    const readShared = packs.readEncodedShared.bind(packs);
-    const victims = new Set<string>();
-    let seen = 0;
-    const read = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hs) => {
-      const out = readShared(hs);
-      hs.forEach((h, k) => {
-        const loc = out.locations[k];
-        if (!loc || loc.kind !== 0 || seen++ % 7 !== 0) return;
-        victims.add(h);
-        new Uint8Array(out.buffer)[out.at[k]! + Math.floor(loc.length / 2)]! ^= 0x40;
-      });
-      return out;
-    });
+    // Every 7th chunk read ahead comes back with a flipped byte (as if the pack were damaged on the way).
+    const { victims, spy: read } = damageReadAhead(repo.objects.packs, 7);
     const raw = vi.spyOn(repo.objects, 'getRaw');
     try {
       const got = await readAll(repo, hashes);
