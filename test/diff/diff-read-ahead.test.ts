@@ -8,7 +8,7 @@ import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
 import { sharedCompressPool } from '../../src/storage/compress-pool.js';
 import { StrataError } from '../../src/storage/errors.js';
 import { tempDir } from '../core/helpers.js';
-import { damageReadAhead } from '../helpers/damaged-reads.js';
+import { damageReadAhead, slowDecodePool } from '../helpers/read-ahead-faults.js';
 import { collect } from './helpers.js';
 
 const line = (id: number, text = `example ${id} with a handful of words`): string =>
@@ -84,14 +84,8 @@ describe('reading ahead in a diff of stored versions', () => {
   it('the reader decodes chunks read ahead itself while the pool is busy, and waits only for those sent', async () => {
     const setupResult = setup();
     const { repo, edited } = setupResult;
-    const pool = sharedCompressPool();
-    const decodeOnPool = pool.decode.bind(pool);
     // A slow pool: each batch comes back only after a timer.
-    const decode = vi
-      .spyOn(pool, 'decode')
-      .mockImplementation(
-        (items) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(items)), 20)),
-      );
+    const decode = slowDecodePool(20);
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
       await diffsExactly(setupResult);

@@ -8,7 +8,7 @@ import { Repository } from '../../src/core/repository.js';
 import { sharedCompressPool } from '../../src/storage/compress-pool.js';
 import type { Hash } from '../../src/storage/hash.js';
 import { tempDir } from '../core/helpers.js';
-import { damageReadAhead } from '../helpers/damaged-reads.js';
+import { damageReadAhead, slowDecodePool } from '../helpers/read-ahead-faults.js';
 import { rng } from '../helpers/prng.js';
 
 /** 400 distinct chunks of JSONL (compressible: zstd-coded), and a manifest (not a chunk) among them. */
@@ -63,13 +63,7 @@ describe('LocalObjectReader.getMany', () => {
 
   it('the reader decodes the nearest batches itself while the pool is slow, in the same order', async () => {
     const { repo, hashes, bytes } = setup();
-    const pool = sharedCompressPool();
-    const decodeOnPool = pool.decode.bind(pool);
-    const decode = vi
-      .spyOn(pool, 'decode')
-      .mockImplementation(
-        (items) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(items)), 30)),
-      );
+    const decode = slowDecodePool(30);
     try {
       const got = await readAll(repo, hashes);
       expect(got.map((g) => g[0])).toEqual(hashes);

@@ -1,4 +1,5 @@
-import { vi } from 'vitest';
+import { vi, type MockInstance } from 'vitest';
+import { sharedCompressPool, type CompressPool } from '../../src/storage/compress-pool.js';
 import type { LocalPacks } from '../../src/storage/local-packs.js';
 
 /**
@@ -25,4 +26,15 @@ export function damageReadAhead(
     return out;
   });
   return { victims, spy };
+}
+
+/** Makes the shared pool's decode answer each batch only after `ms` (a busy decoding thread). */
+export function slowDecodePool(ms: number): MockInstance<CompressPool['decode']> {
+  const pool = sharedCompressPool();
+  const decodeOnPool = pool.decode.bind(pool);
+  return vi
+    .spyOn(pool, 'decode')
+    .mockImplementation(
+      (items) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(items)), ms)),
+    );
 }
