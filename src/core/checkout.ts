@@ -10,6 +10,7 @@ import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import type { IndexEntry } from '../storage/index-db.js';
 import { branchRef, createBranch, detachHead, readHead, setHeadToBranch, advanceHead } from './refs.js';
+import { readFile } from './object-reader.js';
 import type { Repository } from './repository.js';
 import { resolveCommit } from './rev-parse.js';
 import { fileState, makeEntry, nowNs } from './stage.js';
@@ -38,7 +39,7 @@ export async function writeWorktreeFile(repo: Repository, path: string, manifest
     );
   }
   try {
-    for await (const b of repo.objects.readFile(m)) {
+    for await (const b of readFile(repo.objects, m)) {
       let off = 0;
       while (off < b.length) off += writeSync(fd, b, off, b.length - off);
     }

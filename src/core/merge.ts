@@ -16,6 +16,7 @@ import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import { commit } from './commit.js';
 import { canonicalJson, getPath, splitPath } from './diff/canonical.js';
+import { readFile } from './object-reader.js';
 import type { Repository } from './repository.js';
 import { advanceHead, readHead } from './refs.js';
 import { resolveCommit } from './rev-parse.js';
@@ -87,7 +88,7 @@ export function mergeBase(repo: Repository, a: Hash, b: Hash): Hash | null {
 async function* lines(repo: Repository, manifest: Hash | undefined): AsyncGenerator<string> {
   if (!manifest) return;
   const rl = createInterface({
-    input: Readable.from(repo.objects.readFile(repo.objects.manifest(manifest))),
+    input: Readable.from(readFile(repo.objects, repo.objects.manifest(manifest))),
     crlfDelay: Infinity,
   });
   for await (const l of rl) if (l.trim() !== '') yield l;

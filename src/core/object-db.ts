@@ -6,8 +6,6 @@ import { StrataError } from '../storage/errors.js';
 import { hashBytes, type Hash } from '../storage/hash.js';
 import type { LocalPacks } from '../storage/local-packs.js';
 import { KIND } from '../storage/pack-format.js';
-import { LocalObjectReader } from './object-reader.js';
-import { RecentChunks } from './pin/bytes.js';
 import {
   checkSegmentRef,
   decodeCommit,
@@ -26,8 +24,6 @@ import {
 
 /** Chunks ObjectDb.chunk keeps decoded (see `recent`). */
 const RECENT_CHUNKS = 32;
-/** Spans whose chunks readFile asks for at once (its read-ahead plans over them). */
-const READ_GROUP = 4096;
 /** Files with at most this many spans keep them inline in the manifest. */
 export const INLINE_SPAN_LIMIT = 256;
 const SEGMENT_MIN_SPANS = 16;
@@ -170,49 +166,6 @@ export class ObjectDb {
       return visit(bytes, at, off, len);
     });
     return count === ref.spans && covered === ref.size;
-  }
-
-  /**
-   * Streams a file's bytes span by span, verifying every chunk it reads (and that it is a chunk). The chunks
-   * of READ_GROUP spans at a time are read through LocalObjectReader.chunks, decoded on both cores;
-   * consecutive spans into the same chunk read it once, and so do a span-coded file's old chunk and the new
-   * chunk interleaved with it (RecentChunks).
-   */
-  async *readFile(m: FileManifest): AsyncGenerator<Uint8Array> {
-    const reader = new LocalObjectReader(this);
-    const recent = new RecentChunks();
-    let total = 0;
-    const emit = async function* (group: Span[]): AsyncGenerator<Uint8Array> {
-      const it = reader.chunks(recent.plan(group.map((s) => s[0])))[Symbol.asyncIterator]();
-      try {
-        for (const [h, off, len] of group) {
-          let c = recent.get(h);
-          if (!c) {
-            const n = await it.next();
-            if (n.done || n.value.hash !== h)
-              throw new StrataError('INTERNAL', `chunks read out of order (wanted ${h})`, { hash: h });
-            recent.set(h, (c = n.value.data));
-          }
-          if (off + len > c.length)
-            throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-          total += len;
-          yield off === 0 && len === c.length ? c : c.subarray(off, off + len);
-        }
-      } finally {
-        await it.return?.(undefined);
-      }
-    };
-    let group: Span[] = [];
-    for (const s of this.spans(m)) {
-      group.push(s);
-      if (group.length === READ_GROUP) {
-        yield* emit(group);
-        group = [];
-      }
-    }
-    if (group.length) yield* emit(group);
-    if (total !== m.size)
-      throw new StrataError('INTEGRITY', `file spans cover ${total} bytes, manifest says ${m.size}`);
   }
 
   /** Builds (and stores) a manifest, segmenting long span lists at content-defined boundaries. */

@@ -51,22 +51,26 @@ export class LocalObjectReader implements ObjectReader {
    * yet sealed, missing or damaged) is read by getRaw, which reports what is wrong.
    */
   getMany(hashes: Iterable<string>): AsyncGenerator<{ hash: string; data: Uint8Array }> {
-    return this.read(hashes);
+    return this.readWith(hashes, (hash) => this.objects.getRaw(hash));
   }
 
   /** As getMany, for objects that must be chunks: any other kind is an INTEGRITY error (ObjectDb.getRaw). */
   chunks(hashes: Iterable<string>): AsyncGenerator<{ hash: string; data: Uint8Array }> {
-    return this.read(hashes, KIND.chunk);
+    return this.readWith(hashes, (hash) => this.objects.getRaw(hash, KIND.chunk));
   }
 
-  private async *read(
+  /**
+   * As getMany, with `fallback` for each object the batched path does not take or could not verify: what it
+   * returns is handed out (getMany's reads and verifies it; fsck records the problem and goes on).
+   */
+  async *readWith(
     hashes: Iterable<string>,
-    kind?: number,
+    fallback: (hash: string) => Uint8Array,
   ): AsyncGenerator<{ hash: string; data: Uint8Array }> {
     const list = Array.isArray(hashes) ? (hashes as readonly string[]) : [...hashes];
     // (Without a decoding thread - one core, or run from src/ - the pool decodes on this thread: same path.)
     if (list.length < POOL_MIN) {
-      for (const hash of list) yield { hash, data: this.objects.getRaw(hash, kind) };
+      for (const hash of list) yield { hash, data: fallback(hash) };
       return;
     }
     const pool = sharedCompressPool();
@@ -129,7 +133,7 @@ export class LocalObjectReader implements ObjectReader {
       delete jobs[cur];
       for (let k = 0; k < out.length; k++) {
         const hash = list[cur * DECODE_BATCH + k]!;
-        yield { hash, data: out[k] ?? this.objects.getRaw(hash, kind) };
+        yield { hash, data: out[k] ?? fallback(hash) };
       }
     }
   }
@@ -173,5 +177,89 @@ export async function* manifestSpans(r: ObjectReader, m: FileManifest): AsyncGen
     const seg = decodeSegment(await r.get(s.hash), s.hash);
     checkSegmentRef(seg, s);
     yield* seg.spans;
+  }
+}
+
+/**
+ * Streams a stored file's bytes span by span, verifying every chunk it reads (and that it is a chunk): what
+ * checkout, switch, cat and merge write from. The chunks of READ_GROUP spans at a time are read through
+ * LocalObjectReader.chunks, decoded on both cores; consecutive spans into the same chunk read it once, and so
+ * do a span-coded file's old chunk and the new chunk interleaved with it (RecentChunks). Not a method of
+ * ObjectDb: a no-op status loads ObjectDb, and must not load the compression pool.
+ */
+export async function* readFile(objects: ObjectDb, m: FileManifest): AsyncGenerator<Uint8Array> {
+  const reader = new LocalObjectReader(objects);
+  const recent = new RecentChunks();
+  let total = 0;
+  const emit = async function* (group: Span[]): AsyncGenerator<Uint8Array> {
+    const it = reader.chunks(recent.plan(group.map((s) => s[0])))[Symbol.asyncIterator]();
+    try {
+      for (const [h, off, len] of group) {
+        let c = recent.get(h);
+        if (!c) {
+          const n = await it.next();
+          if (n.done || n.value.hash !== h)
+            throw new StrataError('INTERNAL', `chunks read out of order (wanted ${h})`, { hash: h });
+          recent.set(h, (c = n.value.data));
+        }
+        if (off + len > c.length)
+          throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
+        total += len;
+        yield off === 0 && len === c.length ? c : c.subarray(off, off + len);
+      }
+    } finally {
+      await it.return?.(undefined);
+    }
+  };
+  let group: Span[] = [];
+  for (const s of objects.spans(m)) {
+    group.push(s);
+    if (group.length === READ_GROUP) {
+      yield* emit(group);
+      group = [];
+    }
+  }
+  if (group.length) yield* emit(group);
+  if (total !== m.size)
+    throw new StrataError('INTEGRITY', `file spans cover ${total} bytes, manifest says ${m.size}`);
+}
+
+/** Spans whose chunks readFile asks for at once (its read-ahead plans over them). */
+const READ_GROUP = 4096;
+
+/** Chunks a reader keeps decoded: enough for an old chunk, the new chunk interleaved with it, neighbours. */
+const RECENT_CHUNKS = 32;
+
+/** A tiny LRU of decoded chunks (Map keeps insertion order: the first key is the least recently used). */
+export class RecentChunks {
+  private readonly map = new Map<string, Uint8Array>();
+
+  constructor(private readonly capacity = RECENT_CHUNKS) {}
+
+  get(h: string): Uint8Array | undefined {
+    const d = this.map.get(h);
+    if (d) {
+      this.map.delete(h);
+      this.map.set(h, d);
+    }
+    return d;
+  }
+
+  set(h: string, d: Uint8Array): void {
+    this.map.set(h, d);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+  }
+
+  /** The misses that reading `hashes` in order would have, given the current contents. */
+  plan(hashes: readonly string[]): string[] {
+    const sim = new Map<string, true>([...this.map.keys()].map((k) => [k, true]));
+    const misses: string[] = [];
+    for (const h of hashes) {
+      if (sim.has(h)) sim.delete(h);
+      else misses.push(h);
+      sim.set(h, true);
+      if (sim.size > this.capacity) sim.delete(sim.keys().next().value!);
+    }
+    return misses;
   }
 }

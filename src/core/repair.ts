@@ -296,7 +296,7 @@ export async function repair(start = '.'): Promise<RepairReport> {
     const report = rebuildIndex(root);
     const r = Repository.open(root);
     try {
-      report.unrepairable = fsck(r).problems;
+      report.unrepairable = (await fsck(r)).problems;
     } finally {
       r.close();
     }
@@ -324,7 +324,7 @@ const emptyReport = (): RepairReport => ({
 });
 
 /** The database opens and is sound: replace its object index by a scan of the packs. */
-function reindex(repo: Repository): RepairReport {
+async function reindex(repo: Repository): Promise<RepairReport> {
   const report = emptyReport();
   const dir = join(repo.strataDir, 'packs');
   const scan = scanPacks(dir);
@@ -352,7 +352,7 @@ function reindex(repo: Repository): RepairReport {
   });
   repo.objects.packs.forgetPacks();
   moveDamaged(repo.strataDir, fixed.moveAside, report);
-  report.unrepairable = fsck(repo).problems;
+  report.unrepairable = (await fsck(repo)).problems;
   return report;
 }
 

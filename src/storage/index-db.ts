@@ -361,6 +361,18 @@ export class IndexDb {
     ).iterate() as IterableIterator<ObjectLocation>;
   }
 
+  /** The objects the index places in pack `pack`, in offset order. */
+  objectsInPack(pack: number): ObjectLocation[] {
+    return this.prep('SELECT * FROM objects WHERE pack = ? ORDER BY offset').all(pack) as ObjectLocation[];
+  }
+
+  /** Objects whose pack the index does not list (a damaged index). */
+  objectsOutsidePacks(): ObjectLocation[] {
+    return this.prep(
+      'SELECT * FROM objects WHERE pack NOT IN (SELECT id FROM packs) ORDER BY pack, offset',
+    ).all() as ObjectLocation[];
+  }
+
   objectCount(): number {
     return (this.prep('SELECT count(*) AS n FROM objects').get() as { n: number }).n;
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import { add, commit, diffRevisions, fsck, Repository } from '../../src/core/index.js';
+import { readFile } from '../../src/core/object-reader.js';
 import type { ChangeEvent, DiffEvent, SummaryEvent } from '../../src/core/diff/index.js';
 import { SpanEncoder, type Piece } from '../../src/core/worktree/span-encoder.js';
 import { CompressPool } from '../../src/storage/compress-pool.js';
@@ -46,7 +47,7 @@ async function fileAt(repo: Repository, c: string, path: string) {
   const entry = repo.objects.tree(repo.objects.commit(c).tree).entries.find((e) => e.name === path)!;
   const m = repo.objects.manifest(entry.hash);
   const parts: Uint8Array[] = [];
-  for await (const b of repo.objects.readFile(m)) parts.push(Uint8Array.prototype.slice.call(b));
+  for await (const b of readFile(repo.objects, m)) parts.push(Uint8Array.prototype.slice.call(b));
   return { manifest: m, bytes: Buffer.concat(parts) };
 }
 
@@ -175,7 +176,7 @@ for (const format of ['csv', 'tsv'] as const) {
             .sort((a, b) => a - b),
         ).toEqual([...deleted].sort((a, b) => a - b));
         expect(changes.filter((c) => c.kind === 'added').map((c) => Number(c.key))).toEqual(inserted);
-        expect(fsck(repo).problems).toEqual([]);
+        expect((await fsck(repo)).problems).toEqual([]);
       } finally {
         repo.close();
       }

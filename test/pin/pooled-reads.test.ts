@@ -3,7 +3,7 @@
 // furthest batches) or by the reader itself (the nearest), and handed out in the order asked. What the pool
 // returns is only a shortcut: anything it cannot decode is read and verified by getRaw.
 import { describe, expect, it, vi } from 'vitest';
-import { LocalObjectReader } from '../../src/core/object-reader.js';
+import { LocalObjectReader, readFile } from '../../src/core/object-reader.js';
 import { Repository } from '../../src/core/repository.js';
 import { sharedCompressPool } from '../../src/storage/compress-pool.js';
 import type { Hash } from '../../src/storage/hash.js';
@@ -135,7 +135,7 @@ describe('LocalObjectReader.getMany', () => {
     expect(seen).toEqual(hashes.slice(0, 200)); // the manifest is the 201st
   });
 
-  it('ObjectDb.readFile streams a span-coded file exactly, old chunks interleaved with new ones', async () => {
+  it('readFile streams a span-coded file exactly, old chunks interleaved with new ones', async () => {
     const { repo, bytes } = setup();
     const chunks = [...bytes.keys()].filter((h) => repo.objects.kindOf(h) === 'chunk') as Hash[];
     // Every chunk cut around a middle piece of the next one (old, new, old, ...), as a span-coded file is.
@@ -152,7 +152,7 @@ describe('LocalObjectReader.getMany', () => {
     const m = repo.objects.manifest(repo.objects.putManifest({ size, format: 'jsonl' }, spans));
     repo.objects.flush();
     const got: Buffer[] = [];
-    for await (const b of repo.objects.readFile(m)) got.push(Buffer.from(b));
+    for await (const b of readFile(repo.objects, m)) got.push(Buffer.from(b));
     expect(Buffer.concat(got).equals(Buffer.concat(want))).toBe(true);
   });
 });

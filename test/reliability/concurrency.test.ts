@@ -114,7 +114,7 @@ const history = (r: Repository): Hash[] => {
 /** fsck clean, SQLite integrity ok, the commit graph table agrees with the objects. */
 async function consistent(dir: string): Promise<void> {
   await withRepo(dir, async (r) => {
-    expect(fsck(r).problems).toEqual([]);
+    expect((await fsck(r)).problems).toEqual([]);
     expect(r.db.prep('PRAGMA integrity_check').get()).toEqual({ integrity_check: 'ok' });
     const h = history(r);
     const rows = r.db.prep('SELECT COUNT(*) AS n FROM commits').get() as { n: number };
@@ -321,8 +321,8 @@ describe.each([
         // A fresh clone of the remote is complete and clean.
         const c = fresh('check');
         await clone(url, c, { settings, all: true });
-        await withRepo(c, (r) => {
-          expect(fsck(r).problems).toEqual([]);
+        await withRepo(c, async (r) => {
+          expect((await fsck(r)).problems).toEqual([]);
           expect(r.db.getRef('refs/heads/main')).toBe(winner);
         });
       }

@@ -427,7 +427,7 @@ async function verify(
   const repo = Repository.open(lane.repo);
   try {
     if (phase === 'killed' || lane.run % 4 === 0) {
-      const f = fsck(repo);
+      const f = await fsck(repo);
       expect(f.problems, `${what}: fsck`).toEqual([]);
       if (phase === 'killed') report.danglingPackFiles += f.danglingFiles.length;
     }

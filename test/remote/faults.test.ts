@@ -111,7 +111,7 @@ describe('push through faults', () => {
     const dst = join(tmp('rc'), 'c');
     await clone(url, dst, { settings: { endpoint: moto.endpoint }, all: true });
     expectSameFiles(dir, dst);
-    await withRepo(dst, (repo) => expect(fsck(repo).problems).toEqual([]));
+    await withRepo(dst, async (repo) => expect((await fsck(repo)).problems).toEqual([]));
   });
 
   it('clone and fetch complete through 503s, resets and truncated bodies', async () => {

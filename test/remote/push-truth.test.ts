@@ -132,7 +132,7 @@ describe.each(backends)('push against what the remote holds now, on %s', (_name,
     const c = await clone(url, dst, { settings: b.settings, all: true });
     expect(c.commit).toBe(commit);
     expectSameFiles(src, dst);
-    await withRepo(dst, (repo) => expect(fsck(repo).problems).toEqual([]));
+    await withRepo(dst, async (repo) => expect((await fsck(repo)).problems).toEqual([]));
   }
 
   it('a remote emptied behind our back (every key deleted) gets every object on the next push', async () => {

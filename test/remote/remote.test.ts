@@ -61,8 +61,8 @@ describe.each(backends)('remote on %s', (_name, make) => {
     const c = await clone(url, dst, { settings: b.settings });
     expect(c).toMatchObject({ branch: 'main', commit });
     expectSameFiles(dir, dst);
-    await withRepo(dst, (repo) => {
-      const report = fsck(repo);
+    await withRepo(dst, async (repo) => {
+      const report = await fsck(repo);
       expect(report.problems).toEqual([]);
       expect(repo.db.getRef('refs/remotes/origin/main')).toBe(commit);
     });
@@ -99,7 +99,7 @@ describe.each(backends)('remote on %s', (_name, make) => {
     const dst = join(tmp('dst'), 'c');
     await clone(url, dst, { settings: b.settings, all: true });
     expectSameFiles(dir, dst);
-    await withRepo(dst, (repo) => expect(fsck(repo).problems).toEqual([]));
+    await withRepo(dst, async (repo) => expect((await fsck(repo)).problems).toEqual([]));
   });
 
   it('fetch and pull fast-forward; a diverged pull says how to merge', async () => {
@@ -157,7 +157,7 @@ describe.each(backends)('remote on %s', (_name, make) => {
     const check = join(tmp('check'), 'c');
     const c = await clone(url, check, { settings: b.settings, all: true });
     expect(c.commit).toBe(winner);
-    await withRepo(check, (repo) => expect(fsck(repo).problems).toEqual([]));
+    await withRepo(check, async (repo) => expect((await fsck(repo)).problems).toEqual([]));
   });
 
   it('refuses a remote whose strata.json has an unknown format version', async () => {

@@ -103,13 +103,14 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
       const { looksLikePin } = await import('../../core/pin/pin.js');
       if (looksLikePin(spec)) return (await import('./pin.js')).catPin(g(), spec);
       const { resolveRevision } = await import('../../core/rev-parse.js');
+      const { readFile } = await import('../../core/object-reader.js');
       await withRepo(g(), async (repo) => {
         if (!spec.includes(':'))
           throw new StrataError('BAD_INPUT', `expected REV:PATH, got '${spec}'`, { spec });
         const r = resolveRevision(repo, spec);
         if (r.kind !== 'file')
           throw new StrataError('BAD_INPUT', `${spec} is a ${r.kind}, not a file`, { spec });
-        await pipeline(Readable.from(repo.objects.readFile(repo.objects.manifest(r.hash))), process.stdout, {
+        await pipeline(Readable.from(readFile(repo.objects, repo.objects.manifest(r.hash))), process.stdout, {
           end: false,
         });
       });
@@ -140,8 +141,8 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
       const out = output(o);
       if (o.repair) return repairCommand(out, g());
       const { fsck } = await import('../../core/fsck.js');
-      await withRepo(g(), (repo) => {
-        const r = fsck(repo);
+      await withRepo(g(), async (repo) => {
+        const r = await fsck(repo);
         out.result(r, () => {
           for (const p of r.problems) out.line(out.paint('red', `error: ${p.message}`));
           for (const f of r.danglingFiles)

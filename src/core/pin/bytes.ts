@@ -5,7 +5,7 @@
  */
 import { StrataError } from '../../storage/errors.js';
 import { decodeSegment, type FileManifest, type Span } from '../objects/objects.js';
-import type { ObjectReader } from '../object-reader.js';
+import { RecentChunks, type ObjectReader } from '../object-reader.js';
 
 /** Spans of `m` that overlap [start, end), each with its file offset, reading only needed segments. */
 async function* spansInRange(
@@ -97,7 +97,7 @@ export async function* fileBytes(
   let total = 0;
   // Recently read chunks: a span-coded file (FORMAT.md) interleaves spans of an old chunk with spans of a
   // new one (old, new, old, ...), and each chunk is read once while it stays among the last few used.
-  const recent = new RecentChunks(RECENT_CHUNKS);
+  const recent = new RecentChunks();
   const piece = (c: Uint8Array, span: Span, at: number, clipEnd: number): Uint8Array => {
     const [h, off, len] = span;
     if (off + len > c.length)
@@ -146,41 +146,4 @@ export async function* fileBytes(
       `file spans cover ${total} of bytes [${start}, ${stop}); manifest size is ${m.size}`,
       { start, end: stop, size: m.size },
     );
-}
-
-/** Chunks kept by fileBytes: enough for an old chunk, the new chunk interleaved with it, and neighbours. */
-const RECENT_CHUNKS = 32;
-
-/** A tiny LRU of decoded chunks (Map keeps insertion order: the first key is the least recently used). */
-export class RecentChunks {
-  private readonly map = new Map<string, Uint8Array>();
-
-  constructor(private readonly capacity = RECENT_CHUNKS) {}
-
-  get(h: string): Uint8Array | undefined {
-    const d = this.map.get(h);
-    if (d) {
-      this.map.delete(h);
-      this.map.set(h, d);
-    }
-    return d;
-  }
-
-  set(h: string, d: Uint8Array): void {
-    this.map.set(h, d);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
-  }
-
-  /** The misses that reading `hashes` in order would have, given the current contents. */
-  plan(hashes: readonly string[]): string[] {
-    const sim = new Map<string, true>([...this.map.keys()].map((k) => [k, true]));
-    const misses: string[] = [];
-    for (const h of hashes) {
-      if (sim.has(h)) sim.delete(h);
-      else misses.push(h);
-      sim.set(h, true);
-      if (sim.size > this.capacity) sim.delete(sim.keys().next().value!);
-    }
-    return misses;
-  }
 }
