@@ -192,23 +192,11 @@ export async function* readFile(objects: ObjectDb, m: FileManifest): AsyncGenera
   const recent = new RecentChunks();
   let total = 0;
   const emit = async function* (group: Span[]): AsyncGenerator<Uint8Array> {
-    const it = reader.chunks(recent.plan(group.map((s) => s[0])))[Symbol.asyncIterator]();
-    try {
-      for (const [h, off, len] of group) {
-        let c = recent.get(h);
-        if (!c) {
-          const n = await it.next();
-          if (n.done || n.value.hash !== h)
-            throw new StrataError('INTERNAL', `chunks read out of order (wanted ${h})`, { hash: h });
-          recent.set(h, (c = n.value.data));
-        }
-        if (off + len > c.length)
-          throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-        total += len;
-        yield off === 0 && len === c.length ? c : c.subarray(off, off + len);
-      }
-    } finally {
-      await it.return?.(undefined);
+    let k = 0;
+    for await (const c of chunksOfSpans(group, recent, (plan) => reader.chunks(plan))) {
+      const [, off, len] = group[k++]!;
+      total += len;
+      yield off === 0 && len === c.length ? c : c.subarray(off, off + len);
     }
   };
   let group: Span[] = [];
@@ -222,6 +210,44 @@ export async function* readFile(objects: ObjectDb, m: FileManifest): AsyncGenera
   if (group.length) yield* emit(group);
   if (total !== m.size)
     throw new StrataError('INTEGRITY', `file spans cover ${total} bytes, manifest says ${m.size}`);
+}
+
+/**
+ * The chunk of each of `spans`, in order, each fetched once while it stays among the `recent` ones: a dry run
+ * of `recent` plans which to ask `fetch` for (in order), so the same decisions are taken as the bytes arrive
+ * (a span-coded file's old chunk is read once although the new chunk's spans interleave with its own).
+ * Checks that each span lies within its chunk. What readFile and fileBytes (pins) cut their pieces from.
+ */
+export async function* chunksOfSpans(
+  spans: readonly Span[],
+  recent: RecentChunks,
+  fetch: (hashes: string[]) => AsyncGenerator<{ hash: string; data: Uint8Array }>,
+): AsyncGenerator<Uint8Array> {
+  if (spans.length === 0) return;
+  const it = fetch(recent.plan(spans.map((s) => s[0])))[Symbol.asyncIterator]();
+  try {
+    for (const [h, off, len] of spans) {
+      let data = recent.get(h);
+      if (!data) {
+        const n = await it.next();
+        if (n.done || n.value.hash !== h)
+          throw new StrataError('INTERNAL', `object reader returned objects out of order (wanted ${h})`, {
+            hash: h,
+          });
+        recent.set(h, (data = n.value.data));
+      }
+      if (off + len > data.length)
+        throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, {
+          hash: h,
+          off,
+          len,
+          size: data.length,
+        });
+      yield data;
+    }
+  } finally {
+    await it.return?.(undefined);
+  }
 }
 
 /** Spans whose chunks readFile asks for at once (its read-ahead plans over them). */

@@ -5,7 +5,7 @@
  */
 import { StrataError } from '../../storage/errors.js';
 import { decodeSegment, type FileManifest, type Span } from '../objects/objects.js';
-import { RecentChunks, type ObjectReader } from '../object-reader.js';
+import { chunksOfSpans, RecentChunks, type ObjectReader } from '../object-reader.js';
 
 /** Spans of `m` that overlap [start, end), each with its file offset, reading only needed segments. */
 async function* spansInRange(
@@ -99,45 +99,34 @@ export async function* fileBytes(
   // new one (old, new, old, ...), and each chunk is read once while it stays among the last few used.
   const recent = new RecentChunks();
   const piece = (c: Uint8Array, span: Span, at: number, clipEnd: number): Uint8Array => {
-    const [h, off, len] = span;
-    if (off + len > c.length)
-      throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len, size: c.length });
     const from = Math.max(start, at) - at;
-    const to = Math.min(clipEnd, at + len) - at;
+    const to = Math.min(clipEnd, at + span[2]) - at;
     total += to - from;
-    return c.subarray(off + from, off + to);
+    return c.subarray(span[1] + from, span[1] + to);
   };
   for await (const group of spansInRange(r, m, start, stop, end)) {
     const head = group.filter((g) => g.at < end);
-    if (head.length) {
-      // The chunks to fetch: a dry run of the recent-chunk cache over this group's spans, so the same
-      // decisions are taken below when the bytes arrive.
-      const plan = recent.plan(head.map((g) => g.span[0]));
-      const it = r.getMany(plan, { signal: opts.signal })[Symbol.asyncIterator]();
-      try {
-        for (const { span, at } of head) {
-          const h = span[0];
-          let data = recent.get(h);
-          if (!data) {
-            const n = await it.next();
-            if (n.done || n.value.hash !== h)
-              throw new StrataError('INTERNAL', `object reader returned objects out of order (wanted ${h})`, {
-                hash: h,
-              });
-            data = n.value.data;
-            recent.set(h, data);
-          }
-          yield piece(data, span, at, stop);
-        }
-      } finally {
-        await it.return?.(undefined);
-      }
+    const tail = group.slice(head.length);
+    let k = 0;
+    for await (const c of chunksOfSpans(
+      head.map((g) => g.span),
+      recent,
+      (plan) => r.getMany(plan, { signal: opts.signal }),
+    )) {
+      const { span, at } = head[k++]!;
+      yield piece(c, span, at, stop);
     }
-    for (const { span, at } of group.slice(head.length)) {
-      const h = span[0];
-      let data = recent.get(h);
-      if (!data) recent.set(h, (data = await r.get(h, { signal: opts.signal })));
-      yield piece(data, span, at, stop);
+    // Past `end` (a soft end): one fetch at a time, only as far as the consumer reads.
+    k = 0;
+    for await (const c of chunksOfSpans(
+      tail.map((g) => g.span),
+      recent,
+      async function* (hashes) {
+        for (const hash of hashes) yield { hash, data: await r.get(hash, { signal: opts.signal }) };
+      },
+    )) {
+      const { span, at } = tail[k++]!;
+      yield piece(c, span, at, stop);
     }
   }
   if (total !== stop - start)
