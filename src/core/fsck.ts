@@ -44,7 +44,6 @@ export async function fsck(repo: Repository): Promise<FsckReport> {
     });
   }
   const packs = repo.db.packs();
-  const inPack = (id: number): ObjectLocation[] => repo.db.objectsInPack(id);
   // 1. Every pack scans cleanly and agrees with the index.
   for (const p of packs) {
     let bytes: Buffer;
@@ -63,7 +62,7 @@ export async function fsck(repo: Repository): Promise<FsckReport> {
     }
     try {
       // The index's rows of this pack at once (one query, not one per entry).
-      const rows = new Map(inPack(p.id).map((l) => [l.hash, l]));
+      const rows = new Map(repo.db.objectsInPack(p.id).map((l) => [l.hash, l]));
       for (const e of scanPack(bytes, `pack ${p.name}`)) {
         const loc = rows.get(e.hash);
         if (loc && (loc.offset !== e.offset || loc.length !== e.length)) {
@@ -113,7 +112,7 @@ export async function fsck(repo: Repository): Promise<FsckReport> {
     ))
       void read; // verified, or its problem recorded
   };
-  for (const p of packs) await verify(inPack(p.id));
+  for (const p of packs) await verify(repo.db.objectsInPack(p.id));
   await verify(repo.db.objectsOutsidePacks());
   // 3. Connectivity: every ref reaches complete data.
   const reachable = new Set<string>();
