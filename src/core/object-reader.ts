@@ -3,7 +3,6 @@
  * a remote's packs read with ranged GETs. Pins, export and remote reads are written against this, so
  * they work the same on a local repository and straight from S3.
  */
-import { CODEC_NONE, CODEC_ZSTD } from '../storage/codec.js';
 import { decodeVerified, sharedCompressPool, type Encoded } from '../storage/compress-pool.js';
 import { StrataError } from '../storage/errors.js';
 import { hashBytes } from '../storage/hash.js';
@@ -82,22 +81,10 @@ export class LocalObjectReader implements ObjectReader {
     let inFlight = 0;
     let cur = 0;
     const readBatch = (): void => {
-      const batch = list.slice(read * DECODE_BATCH, (read + 1) * DECODE_BATCH);
+      staged.push(
+        this.objects.packs.readDecodable(list.slice(read * DECODE_BATCH, (read + 1) * DECODE_BATCH)),
+      );
       read++;
-      const items: (Encoded | undefined)[] = batch.map(() => undefined);
-      try {
-        const got = this.objects.packs.readEncodedShared(batch);
-        batch.forEach((hash, k) => {
-          const loc = got.locations[k];
-          if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD))
-            return;
-          const bytes = new Uint8Array(got.buffer, got.at[k]!, loc.length);
-          items[k] = { codec: loc.codec, bytes, rawLength: loc.raw_length, hash };
-        });
-      } catch {
-        /* each read by getRaw, which names the problem */
-      }
-      staged.push(items);
     };
     // The decoding thread is given the furthest batch read and not yet taken, up to DECODE_IN_FLIGHT.
     const feed = (): void => {

@@ -19,7 +19,17 @@ import {
 } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CODEC_DELTA, decode, decodeRecipe, encode, encodeRecipe, type DeltaOp } from './codec.js';
+import {
+  CODEC_DELTA,
+  CODEC_NONE,
+  CODEC_ZSTD,
+  decode,
+  decodeRecipe,
+  encode,
+  encodeRecipe,
+  type DeltaOp,
+} from './codec.js';
+import type { Encoded } from './compress-pool.js';
 import { StrataError } from './errors.js';
 import { createHasher, hashBytes } from './hash.js';
 import type { IndexDb, ObjectLocation } from './index-db.js';
@@ -260,6 +270,27 @@ export class LocalPacks {
       bytes: this.pread(fd, loc.offset, loc.length, path),
       where: `pack ${name}`,
     };
+  }
+
+  /**
+   * What a decoding thread can take of `hashes`: the plain or zstd chunks of sealed packs, as their stored
+   * bytes in one shared buffer (readEncodedShared); undefined for anything else (missing, another kind or
+   * codec, in a pack still being written, unreadable), which the caller reads by hash to learn what is wrong.
+   */
+  readDecodable(hashes: readonly string[]): (Encoded | undefined)[] {
+    const out: (Encoded | undefined)[] = hashes.map(() => undefined);
+    try {
+      const read = this.readEncodedShared(hashes);
+      hashes.forEach((hash, k) => {
+        const loc = read.locations[k];
+        if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;
+        const bytes = new Uint8Array(read.buffer, read.at[k]!, loc.length);
+        out[k] = { codec: loc.codec, bytes, rawLength: loc.raw_length, hash };
+      });
+    } catch {
+      /* each read by hash */
+    }
+    return out;
   }
 
   /**

@@ -5,7 +5,6 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
-import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import {
   decodedSize,
   decodeVerifiedInto,
@@ -13,7 +12,6 @@ import {
   type Encoded,
 } from '../../storage/compress-pool.js';
 import { hashBytes } from '../../storage/hash.js';
-import { KIND } from '../../storage/pack-format.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
 import { chunkOnWorker, worthAChunkWorker } from '../chunking/worker-chunks.js';
 import type { FileManifest, Span } from '../objects/objects.js';
@@ -379,19 +377,11 @@ class ChunkCache {
       // The stored bytes straight into one shared buffer: the decoding thread reads them without a copy or a
       // transfer. What cannot be read so (missing, unreadable, not a plain or zstd chunk) is read inline when
       // (if) its piece is read, which reports what is wrong.
-      let read;
-      try {
-        read = this.repo.objects.packs.readEncodedShared(hashes);
-      } catch {
-        continue;
+      for (const e of this.repo.objects.packs.readDecodable(hashes)) {
+        if (!e) continue;
+        this.staged.set(e.hash, e);
+        this.stagedOrder.push(e.hash);
       }
-      hashes.forEach((h, k) => {
-        const loc = read.locations[k];
-        if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;
-        const bytes = new Uint8Array(read.buffer, read.at[k]!, loc.length);
-        this.staged.set(h, { codec: loc.codec, bytes, rawLength: loc.raw_length, hash: h });
-        this.stagedOrder.push(h);
-      });
     }
     this.feed();
   }
