@@ -15,7 +15,7 @@
  * copy of the template. Kill moments are spread over the measured duration of an unkilled run: a tenth in
  * the process start-up, most over the working part, a few around the very end.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   cpSync,
@@ -57,6 +57,24 @@ export function cli(cwd: string, args: string[], env: Record<string, string> = {
   });
   if (r.status !== 0) throw new Error(`strata ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * cli without blocking this process: a lane's re-run must not hold up the other lanes' kill timers and
+ * /proc polls (with spawnSync they fired late, and kills were counted as before the open).
+ */
+export function cliAsync(cwd: string, args: string[], env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, encoding: 'utf8', env: { ...process.env, ...CHILD_ENV, ...env }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`strata ${args.join(' ')} failed (${String(err.code)}): ${stderr}`));
+        else resolve(stdout);
+      },
+    );
+  });
 }
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -195,12 +213,6 @@ export interface Lane {
 export interface CrashOp {
   name: string;
   args: string[];
-  /**
-   * Time kills from the spawn (at the baseline's open time + a fraction of its working time) instead of from
-   * the moment the child is seen holding the index open: for operations whose open the 2 ms poll misses too
-   * often under load (gc: most runs completed with no kill armed).
-   */
-  killFromSpawn?: boolean;
   /** Builds the pristine state in `dir` (at least `dir/repo`); may stash data for checks. */
   build(dir: string, data: Record<string, unknown>): Promise<void>;
   /** Resets a lane from the template; default: copy `repo/` (and `remote/` when the template has one). */
@@ -302,20 +314,26 @@ function runKilled(
     let lockMs: number | null = null;
     let killedAtMs: number | null = null;
     let timer: NodeJS.Timeout | undefined;
-    const arm = (ms: number): void => {
-      timer = setTimeout(() => {
-        killedAtMs = performance.now() - t0;
-        child.kill('SIGKILL');
-      }, ms);
-    };
-    if (kill?.anchor === 'spawn') arm(kill.ms);
-    const poll = setInterval(() => {
-      const now = performance.now() - t0;
+    // Whether the child has the index open or holds the lock is looked at once more just before the kill:
+    // this process's event loop can be held up (another lane's synchronous re-run), and the kill timer can
+    // then fire before the poll has had a turn to see an open that happened long before.
+    const look = (now: number): void => {
       if (lockMs === null && existsSync(lockFile)) lockMs = now;
       if (openMs === null && child.pid !== undefined && hasOpen(child.pid, indexFile)) {
         openMs = now;
         if (kill?.anchor === 'open') arm(kill.ms);
       }
+    };
+    const arm = (ms: number): void => {
+      timer = setTimeout(() => {
+        killedAtMs = performance.now() - t0;
+        if (kill?.anchor === 'spawn') look(killedAtMs);
+        child.kill('SIGKILL');
+      }, ms);
+    };
+    if (kill?.anchor === 'spawn') arm(kill.ms);
+    const poll = setInterval(() => {
+      look(performance.now() - t0);
       if (openMs !== null && (lockMs !== null || kill === null || killedAtMs !== null)) {
         if (kill !== null) clearInterval(poll);
       }
@@ -531,12 +549,7 @@ export async function crashCampaign(op: CrashOp, root: string, opts: RunOptions)
     mkdirSync(l.dir, { recursive: true });
     while (!failed && report.kills < target && next < maxAttempts) {
       const p = plan[next++ % plan.length]!;
-      const at: KillPoint =
-        p.anchor === 'spawn'
-          ? p
-          : op.killFromSpawn
-            ? { anchor: 'spawn', ms: tpl.openMs + p.frac * workMs }
-            : { anchor: 'open', ms: p.frac * workMs };
+      const at: KillPoint = p.anchor === 'spawn' ? p : { anchor: 'open', ms: p.frac * workMs };
       l.run++;
       await (op.reset ?? defaultReset)(l, tpl);
       const r = await runKilled(l.repo, op.args, at, op.env?.(l) ?? {});

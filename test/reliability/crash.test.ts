@@ -32,7 +32,7 @@ import { rng } from '../helpers/prng.js';
 import { SHARED_DATA } from '../helpers/shared-data.js';
 import {
   CHILD_ENV,
-  cli,
+  cliAsync,
   copyFresh,
   crashCampaign,
   measureStartup,
@@ -324,7 +324,6 @@ export const OPS: CrashOp[] = [
   {
     name: 'gc',
     args: ['gc'],
-    killFromSpawn: true,
     async build(dir) {
       const repo = join(dir, 'repo');
       mkdirSync(repo, { recursive: true });
@@ -348,7 +347,7 @@ export const OPS: CrashOp[] = [
       await commitAll(repo, 'v2');
     },
     async rerun(_repo, lane) {
-      cli(lane.repo, ['gc']);
+      await cliAsync(lane.repo, ['gc']);
     },
   },
 ];
