@@ -45,9 +45,11 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .action(async (rev: string | undefined, o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);
       const { log } = await import('../../core/history.js');
-      await withRepo(g(), (repo) => {
+      await withRepo(g(), async (repo) => {
         let first = true;
         for (const c of log(repo, rev ?? 'HEAD', { limit: o.maxCount })) {
+          // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
+          await out.drained();
           if (out.json) out.record(c);
           else if (o.oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
           else {
