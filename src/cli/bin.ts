@@ -51,7 +51,8 @@ function runCached(file: string, args: readonly string[]): void {
     require(file);
     return;
   }
-  let source = readFileSync(file, 'utf8');
+  // latin1: the build writes the bundle as pure ASCII (scripts/build-cli.mjs asciiOnly), a one-byte string.
+  let source = readFileSync(file, 'latin1');
   if (source.startsWith('#!')) source = '//' + source.slice(2);
   const st = statSync(file);
   const dir = join(dirname(file), CACHE_DIR);

@@ -392,6 +392,14 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     }
   });
 
+  it('the bundle is pure ASCII (the launcher reads it as latin1) and keeps non-ASCII text as escapes', () => {
+    const bytes = readFileSync(join(BIN_DIR, 'strata-main.cjs'));
+    expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+    // src/ has non-ASCII characters (comments, and strings such as the diff's arrow): they are escaped.
+    expect(readFileSync(join(ROOT, 'src', 'cli', 'diff-output.ts'), 'utf8')).toMatch(/[^\x00-\x7f]/);
+    expect(bytes.toString('latin1')).toMatch(/\\u(2192|00b5|00d7|2014)/);
+  });
+
   it('code cache: written by the first run of a command, used as it is by the next, rewritten when refused', () => {
     rmSync(join(binDir, '.cache'), { recursive: true, force: true });
     // A cache of another build or Node is dropped when a cache is written.
