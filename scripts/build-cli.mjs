@@ -152,14 +152,14 @@ const cjs = {
  */
 function asciiOnly(file) {
   const lines = readFileSync(file, 'utf8').split('\n');
-  const bad = /[^\x00-\x7f]/;
+  const bad = /[\u0080-\uffff]/;
   lines.forEach((l, i) => {
     if (bad.test(l) && !/^\s*(\/\*|\*|\/\/)/.test(l))
       throw new Error(`${file}:${i + 1}: a non-ASCII character outside a comment line`);
   });
   const text = lines
     .join('\n')
-    .replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    .replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   writeFileSync(file, text);
 }
 
