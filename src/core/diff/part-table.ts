@@ -308,8 +308,11 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
 }
 
 /** Ids of both sides' parts (equal ids: equal bytes) and which parts have no partner on the other side. */
+/** The id of each part of a side, made when asked (see StoredPiece in repo-sides.ts). */
+export type PartIds = (i: number) => string;
+
 export interface Pairing {
-  ids: [string[], string[]];
+  ids: [PartIds, PartIds];
   unmatched: [Uint8Array, Uint8Array];
   /** For each part, the index of its partner on the other side, or -1. */
   partner: [Int32Array, Int32Array];
@@ -318,8 +321,9 @@ export interface Pairing {
 /**
  * Pairs the parts of two sides that hold the same bytes (the same chunk range, or the same segment): as
  * many pairs as each range allows (the smaller of its counts on the two sides), in order where the versions
- * keep it. The parts of a pair get one id string (the same object on both sides, so the engine's matching
- * compares pointers); every other part gets an id of its own. A segment's id keeps the prefix `segment:`.
+ * keep it. The parts of a pair get one id (their pair's number) on both sides; every other part gets an id
+ * of its own. A segment's id keeps the prefix `segment:`. The engine pairs such sides by `partner`: ids are
+ * made only when asked, not held (a string per part was ~10 MB of a 1 GiB deletion diff's heap).
  */
 export function pairParts(a: Parts, b: Parts): Pairing {
   const same = (i: number, j: number): boolean => {
@@ -384,24 +388,19 @@ export function pairParts(a: Parts, b: Parts): Pairing {
       pair(p, list[u]!);
     }
   }
-  // 3. Ids.
-  const prefix = (p: Parts, x: number): string => (p.isSegment(x) ? 'segment:' : '');
-  const ids: [string[], string[]] = [new Array<string>(a.n), new Array<string>(b.n)];
+  // 3. Ids: a pair's number, or the side's tag and the part's index.
   const unmatched: [Uint8Array, Uint8Array] = [new Uint8Array(a.n), new Uint8Array(b.n)];
+  const pairNo: [Int32Array, Int32Array] = [new Int32Array(a.n), new Int32Array(b.n)];
   let pairs = 0;
   for (let p = 0; p < a.n; p++) {
     const q = partner[0][p]!;
-    if (q < 0) {
-      unmatched[0][p] = 1;
-      ids[0][p] = `${prefix(a, p)}b${p}`;
-      continue;
-    }
-    ids[0][p] = ids[1][q] = `${prefix(a, p)}${pairs++}`;
+    if (q < 0) unmatched[0][p] = 1;
+    else pairNo[0][p] = pairNo[1][q] = pairs++;
   }
-  for (let q = 0; q < b.n; q++) {
-    if (partner[1][q]! >= 0) continue;
-    unmatched[1][q] = 1;
-    ids[1][q] = `${prefix(b, q)}a${q}`;
-  }
-  return { ids, unmatched, partner };
+  for (let q = 0; q < b.n; q++) if (partner[1][q]! < 0) unmatched[1][q] = 1;
+  const idsOf =
+    (s: 0 | 1, parts: Parts, tag: string): PartIds =>
+    (i) =>
+      `${parts.isSegment(i) ? 'segment:' : ''}${unmatched[s][i] ? `${tag}${i}` : pairNo[s][i]!}`;
+  return { ids: [idsOf(0, a, 'b'), idsOf(1, b, 'a')], unmatched, partner };
 }

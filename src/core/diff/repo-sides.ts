@@ -15,7 +15,7 @@ import { hashBytes } from '../../storage/hash.js';
 import { chunkStream, type ChunkFormat } from '../chunking/index.js';
 import { chunkOnWorker, worthAChunkWorker } from '../chunking/worker-chunks.js';
 import type { FileManifest, Span } from '../objects/objects.js';
-import { ChunkTable, Parts, pairParts, refineParts } from './part-table.js';
+import { ChunkTable, Parts, pairParts, refineParts, type PartIds } from './part-table.js';
 import type { Repository } from '../repository.js';
 import type { DiffPiece, DiffSide, FileFormat } from './types.js';
 
@@ -147,10 +147,13 @@ export function sidesFromManifests(
   let pa = after ? partsOf(after) : null;
   if (!pb || !pa) {
     // One side only: nothing cancels, every part is read.
-    const solo = (p: Parts, tag: string): string[] => Array.from({ length: p.n }, (_, i) => `${tag}${i}`);
+    const solo =
+      (tag: string): PartIds =>
+      (i) =>
+        `${tag}${i}`;
     return [
-      pb && before ? sideFromParts(repo, path, before, pb, table, cache, solo(pb, 'b')) : null,
-      pa && after ? sideFromParts(repo, path, after, pa, table, cache, solo(pa, 'a')) : null,
+      pb && before ? sideFromParts(repo, path, before, pb, table, cache, solo('b')) : null,
+      pa && after ? sideFromParts(repo, path, after, pa, table, cache, solo('a')) : null,
     ];
   }
   if (lines) [pb, pa] = refineParts(pb, pa, table.size);
@@ -467,12 +470,12 @@ export function sideFromManifest(repo: Repository, path: string, m: FileManifest
   const table = new ChunkTable();
   const parts = new Parts();
   for (const [h, off, len] of repo.objects.spans(m)) parts.push(table.number(h), off, len);
-  const ids = Array.from({ length: parts.n }, (_, i) => {
+  const ids: PartIds = (i) => {
     const h = table.hash(parts.chunk[i]!);
     const off = parts.off[i]!;
     const len = parts.len[i]!;
     return off === 0 ? `${h}+${len}` : `${h}@${off}+${len}`;
-  });
+  };
   return sideFromParts(repo, path, m, parts, table, new ChunkCache(repo), ids);
 }
 
@@ -511,7 +514,7 @@ export function sideFromCanonical(
   for (const [h, off, len] of repo.objects.spans(m)) parts.push(table.number(h), off, len);
   const cache = new ChunkCache(repo);
   const plan = other ? canonicalReadPlan(parts, table, pieces, starts, open, other, cache.wanted) : undefined;
-  const stored = sideFromParts(repo, path, m, parts, table, cache, new Array<string>(parts.n).fill(''), plan);
+  const stored = sideFromParts(repo, path, m, parts, table, cache, () => '', plan);
   const side: DiffSide = {
     ...stored,
     pieces,
@@ -564,6 +567,23 @@ function canonicalReadPlan(
   return plan.hashes.length >= READ_AHEAD_MIN ? plan : undefined;
 }
 
+/**
+ * A piece of a stored side. Its id is made when asked: two stored sides are paired by `partner` (the engine
+ * then asks only glued pieces and other formats' readers for ids), and a string held per piece was ~10 MB of
+ * the heap of a 1 GiB diff with hundreds of thousands of pieces.
+ */
+class StoredPiece implements DiffPiece {
+  constructor(
+    readonly length: number,
+    private readonly ids: PartIds,
+    private readonly i: number,
+  ) {}
+
+  get id(): string {
+    return this.ids(this.i);
+  }
+}
+
 function sideFromParts(
   repo: Repository,
   path: string,
@@ -571,7 +591,7 @@ function sideFromParts(
   parts: Parts,
   table: ChunkTable,
   cache: ChunkCache,
-  ids: string[],
+  ids: PartIds,
   plan?: ReadPlan,
 ): DiffSide {
   const n = parts.n;
@@ -583,7 +603,7 @@ function sideFromParts(
     starts[i] = at;
     at += len;
     // A small integer (not a boxed double read from the column): ~16 bytes less per piece.
-    pieces[i] = { id: ids[i]!, length: len <= 0x3fffffff ? len | 0 : len };
+    pieces[i] = new StoredPiece(len <= 0x3fffffff ? len | 0 : len, ids, i);
   }
   const readSpan = async (h: string, off: number, len: number): Promise<Uint8Array> => {
     const c = await cache.get(h);
