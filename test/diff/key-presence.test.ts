@@ -1,6 +1,6 @@
 // The fingerprints of unchanged lines' keys (diff-file.ts, KeyPresence): a key that recurs where one
-// occurrence is an unchanged line, or a set past its budget, sends the diff to its exact second run; keys of
-// changed examples alone never do. And through repository sides, that second run reads the pieces again.
+// occurrence is an unchanged line, or a set past its budget that holds (or then meets) an unchanged line's
+// key, sends the diff to its exact second run; keys of changed examples alone never do. And through repository sides, that second run reads the pieces again.
 import { describe, expect, it } from 'vitest';
 import { KeyPresence } from '../../src/core/diff/key-presence.js';
 import { sidesFromManifests } from '../../src/core/diff/repo-sides.js';
@@ -36,6 +36,22 @@ describe('KeyPresence', () => {
     for (let i = 0; i < 20_000 && !small.conflict; i++) small.add(String(i), true);
     expect(small.conflict).toBe(true);
     expect(small.add('new', true)).toBe(false);
+  });
+
+  it('past its budget with only changed examples’ keys, stays out of conflict until an equal line comes', () => {
+    // A keyed shuffle: one region of changed examples, more keys than the budget holds. Running the diff a
+    // second time would change nothing: changed examples' keys alone never conflict.
+    const p = new KeyPresence(64 * 1024);
+    for (let i = 0; i < 50_000; i++) expect(p.add(String(i), false)).toBe(true);
+    expect(p.conflict).toBe(false);
+    // An equal line now could recur among the keys no longer kept: only the exact run can tell.
+    expect(p.add('49999', true)).toBe(false);
+    expect(p.conflict).toBe(true);
+    // An equal line's key before the budget is reached: passing it is a conflict, as before.
+    const q = new KeyPresence(64 * 1024);
+    q.add('e', true);
+    for (let i = 0; i < 50_000 && !q.conflict; i++) q.add(String(i), false);
+    expect(q.conflict).toBe(true);
   });
 });
 

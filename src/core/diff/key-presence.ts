@@ -2,9 +2,11 @@
  * With a key, the keys of the equal lines of changed regions (unchanged examples), kept as 64-bit
  * fingerprints rather than as records: such an example takes part in no change unless its key recurs, among
  * the other equal lines or among the examples that changed. `add` says when that may be so (a fingerprint
- * met twice, where one was an equal line's) or when the set outgrew its budget: the diff then runs again the
- * exact way, with a record per equal line (diff-file.ts). A collision of fingerprints can only cost that
- * second run, never a wrong result.
+ * met twice, where one was an equal line's) or when the set outgrew its budget while it held an equal line's
+ * key, or an equal line came after it had: the diff then runs again the exact way, with a record per equal
+ * line (diff-file.ts). Keys of changed examples alone can never conflict, so past the budget they are no
+ * longer kept until an equal line comes (a keyed shuffle, one region of changed examples, ran twice). A
+ * collision of fingerprints can only cost that second run, never a wrong result.
  */
 const EQUAL = 1;
 const EQUAL_TWICE = 2;
@@ -14,7 +16,11 @@ export class KeyPresence {
   /** Open addressing: per slot the fingerprint's two words and its flags (0: empty). */
   private slots = new Uint32Array(3 * 1024);
   private size = 0;
-  /** True once an equal line's key may recur, or the set would pass its budget. */
+  /** Keys of equal lines in the set. */
+  private equals = 0;
+  /** The set outgrew its budget with only changed examples' keys in it: those are no longer kept. */
+  private full = false;
+  /** True once an equal line's key may recur, or cannot be checked (the set outgrew its budget). */
   conflict = false;
 
   constructor(private readonly budgetBytes: number) {}
@@ -22,6 +28,11 @@ export class KeyPresence {
   /** Notes a key, of an equal line (`equal`) or of an example that changed; false once in conflict. */
   add(key: string, equal: boolean): boolean {
     if (this.conflict) return false;
+    if (this.full) {
+      // Changed examples' keys past the budget: an equal line's key could not be checked against them.
+      if (equal) this.conflict = true;
+      return !this.conflict;
+    }
     let h1 = 0x811c9dc5;
     let h2 = 0x9e3779b1;
     for (let i = 0; i < key.length; i++) {
@@ -39,11 +50,13 @@ export class KeyPresence {
         this.slots[at] = h1;
         this.slots[at + 1] = h2;
         this.slots[at + 2] = equal ? EQUAL : CHANGED;
+        if (equal) this.equals++;
         if (++this.size * 2 > cap) this.grow();
         return !this.conflict;
       }
       if (this.slots[at] !== h1 || this.slots[at + 1] !== h2) continue;
       const next = flags | (equal ? (flags & EQUAL ? EQUAL_TWICE : EQUAL) : CHANGED);
+      if (equal && !(flags & EQUAL)) this.equals++;
       this.slots[at + 2] = next;
       if (next & EQUAL && next & (EQUAL_TWICE | CHANGED)) this.conflict = true;
       return !this.conflict;
@@ -53,7 +66,11 @@ export class KeyPresence {
   private grow(): void {
     const old = this.slots;
     if (old.byteLength * 2 > this.budgetBytes) {
-      this.conflict = true;
+      if (this.equals > 0) this.conflict = true;
+      else {
+        this.full = true;
+        this.slots = new Uint32Array(0);
+      }
       return;
     }
     this.slots = new Uint32Array(old.length * 2);
