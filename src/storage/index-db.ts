@@ -171,6 +171,12 @@ export class IndexDb {
   readonly db: Database.Database;
   /** The database file (named in INTEGRITY errors when SQLite finds it damaged). */
   readonly file: string;
+  /**
+   * Bumped by every addPack (the only way objects rows are added): while it stays the same, a hash this
+   * process found absent from the index is still absent, but for rows another process adds, which
+   * `INSERT OR IGNORE` turns into a harmless second copy (LocalPacks.putEncoded).
+   */
+  generation = 0;
 
   private constructor(db: Database.Database, file = '') {
     this.db = db;
@@ -329,6 +335,7 @@ export class IndexDb {
 
   /** Registers a finished (fsynced) pack and all its objects in one transaction. */
   addPack(name: string, size: number, objects: Omit<ObjectLocation, 'pack'>[]): number {
+    this.generation++;
     return this.transaction(() => {
       const id = Number(
         this.prep('INSERT INTO packs (name, size) VALUES (?, ?)').run(name, size).lastInsertRowid,

@@ -88,6 +88,16 @@ export class LocalPacks {
     );
   }
 
+  /** True if the object is pending in this writer: put, and not yet in the index. */
+  hasPending(hash: string): boolean {
+    return this.current?.byHash.has(hash) === true || this.finishedByHash.has(hash);
+  }
+
+  /** A mark that stays the same while no rows are added to the index (IndexDb.generation). */
+  get indexGeneration(): number {
+    return this.db.generation;
+  }
+
   /** `has` for many hashes, the index asked a batch at a time. */
   hasMany(hashes: readonly string[]): boolean[] {
     const inDb = this.db.hasObjects(hashes);
@@ -113,8 +123,17 @@ export class LocalPacks {
   }
 
   /** Appends an already-encoded object (used by fetch, which receives stored bytes). */
-  putEncoded(hash: string, kind: number, codec: number, rawLength: number, bytes: Uint8Array): void {
-    if (this.has(hash)) return;
+  putEncoded(
+    hash: string,
+    kind: number,
+    codec: number,
+    rawLength: number,
+    bytes: Uint8Array,
+    absentSince?: number,
+  ): void {
+    // absentSince: the index generation at which the caller found `hash` absent from the index; while it
+    // holds, only what is pending here needs a look (a commit of new chunks asked the index ~3 times each).
+    if (absentSince === this.db.generation ? this.hasPending(hash) : this.has(hash)) return;
     const p = this.openPack();
     const header = entryHeader(hash, kind, codec, rawLength, bytes.length);
     this.write(p, header);

@@ -140,6 +140,52 @@ describe('ChunkSink and OldChunks', () => {
     expect(entries?.length).toBe(chunks.length);
   });
 
+  it('absentSince spares the index lookups only while no pack was indexed since: never a second copy', async () => {
+    const d = tempDir('strata-absent-since-');
+    const r = Repository.init(d);
+    try {
+      const packs = r.objects.packs;
+      const db = packs.db;
+      let lookups = 0;
+      const hasObject = db.hasObject.bind(db);
+      db.hasObject = (h: string) => (lookups++, hasObject(h));
+      const entries = (): number =>
+        (packs as unknown as { current?: { entries: unknown[] } }).current?.entries.length ?? 0;
+      const c = (i: number): Uint8Array => bytes(line(1000 + i).repeat(50));
+      // Found absent at this generation: neither add nor the write asks the index again.
+      const since = packs.indexGeneration;
+      const sink = new ChunkSink(packs, new CompressPool(0));
+      for (let i = 0; i < 5; i++) await sink.add(hashBytes(c(i)), c(i), since);
+      await sink.finish();
+      expect(lookups).toBe(0);
+      expect(entries()).toBe(5);
+      // Pending in this writer: not written twice, still without the index.
+      await sink.add(hashBytes(c(0)), c(0), since);
+      await sink.finish();
+      expect(entries()).toBe(5);
+      expect(lookups).toBe(0);
+      // Indexed since (flush: addPack): a stale absentSince is not trusted, and the chunk now in the index
+      // (by another writer, as far as this sink knows) is not stored again.
+      packs.flush();
+      expect(packs.indexGeneration).not.toBe(since);
+      const again = new ChunkSink(packs, new CompressPool(0));
+      await again.add(hashBytes(c(1)), c(1), since);
+      await again.finish();
+      expect(lookups).toBeGreaterThan(0);
+      expect(entries()).toBe(0);
+      // And putEncoded itself, given a stale generation, asks the index.
+      const before = lookups;
+      packs.putEncoded(hashBytes(c(2)), KIND.chunk, CODEC_NONE, c(2).length, c(2), since);
+      expect(lookups).toBe(before + 1);
+      expect(entries()).toBe(0);
+      for (let i = 0; i < 5; i++)
+        expect(Buffer.from(c(i)).equals(r.objects.chunk(hashBytes(c(i))))).toBe(true);
+    } finally {
+      r.close();
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
   it('an old chunk named again further on (a span-coded previous version) is matched at every naming', async () => {
     // Old chunks A, B and C; the previous version names A, then B, A, C, A (A's halves apart): the records
     // of the new chunk come from every naming of A.

@@ -16,6 +16,8 @@ interface Batch {
   hashes: string[];
   ends: number[];
   region: SharedArrayBuffer;
+  /** The index generation when its first chunk was found absent (LocalPacks.putEncoded). */
+  generation: number;
 }
 
 export class ChunkSink {
@@ -41,15 +43,22 @@ export class ChunkSink {
     private pool?: CompressPool,
   ) {}
 
-  /** Queues a chunk unless the repository (or this sink) already has it. */
-  async add(hash: string, data: Uint8Array): Promise<void> {
-    if (this.queued.has(hash) || this.packs.has(hash)) return;
+  /**
+   * Queues a chunk unless the repository (or this sink) already has it. `absentSince`: the index generation
+   * (LocalPacks.indexGeneration) at which the caller found it absent from the index (hasMany): while that
+   * holds, the index is not asked again, here or when the chunk is written.
+   */
+  async add(hash: string, data: Uint8Array, absentSince?: number): Promise<void> {
+    if (this.queued.has(hash)) return;
+    const generation = this.packs.indexGeneration;
+    if (absentSince === generation ? this.packs.hasPending(hash) : this.packs.has(hash)) return;
     this.queued.add(hash);
     if (this.batchBytes + data.length > REGION_BYTES) await this.dispatch();
     // A copy (the chunk may be a view into a larger read buffer); a chunk larger than a region gets its own.
     const b = (this.batch ??= {
       hashes: [],
       ends: [],
+      generation,
       region:
         data.length > REGION_BYTES
           ? new SharedArrayBuffer(data.length)
@@ -86,7 +95,14 @@ export class ChunkSink {
     for (let i = 0; i < ends.length; i++) {
       const raw = batch.ends[i]! - (i ? batch.ends[i - 1]! : 0);
       const s = i ? ends[i - 1]! : 0;
-      this.packs.putEncoded(batch.hashes[i]!, KIND.chunk, codecs[i]!, raw, stored.subarray(s, ends[i]!));
+      this.packs.putEncoded(
+        batch.hashes[i]!,
+        KIND.chunk,
+        codecs[i]!,
+        raw,
+        stored.subarray(s, ends[i]!),
+        batch.generation,
+      );
       this.queued.delete(batch.hashes[i]!); // in the pack now: packs.has() answers for it
     }
     // Written (putEncoded writes through): the region may be filled again.

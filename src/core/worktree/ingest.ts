@@ -69,6 +69,11 @@ export async function ingestFile(
   const countRecords = RECORD_FORMATS.has(fmt.format);
   const sink = opts.store ? new ChunkSink(repo.objects.packs) : undefined;
   const packs = repo.objects.packs;
+  /**
+   * The index generation of pass 1's lookups: a chunk they found absent is stored without asking the index
+   * again while it holds (ChunkSink.add). Nothing adds index rows during an ingest, so it holds throughout.
+   */
+  const absentSince = packs.indexGeneration;
   // Two-pass mode: pass 1 only collects the chunks new to the repository.
   const twoPass =
     opts.store && opts.previous !== undefined && SPAN_FORMATS.has(fmt.format) && packs.has(opts.previous);
@@ -116,7 +121,7 @@ export async function ingestFile(
         layout.push(-1);
         repo.counters.previousChunksReused++;
       } else if (stored || !twoPass) {
-        if (!stored) await sink!.add(h, chunk);
+        if (!stored) await sink!.add(h, chunk, absentSince);
         layout.push(-1);
       } else {
         const keep = kept + chunk.length <= KEEP_BYTES;
@@ -255,7 +260,7 @@ export async function ingestFile(
         } else {
           // The sink copies it: one buffer serves every chunk stored whole (a shuffle: all of them).
           scratch ??= new Uint8Array(repo.chunking.max);
-          await sink!.add(c.hash, read(i, true, scratch));
+          await sink!.add(c.hash, read(i, true, scratch), absentSince);
           put(canonical[c.at]!);
         }
         emitted = c.at + 1;
