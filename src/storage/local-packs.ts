@@ -133,9 +133,7 @@ export class LocalPacks {
   /** True if the object is stored (committed or pending in this writer). */
   has(hash: string): boolean {
     // (Not pendingEntry: that builds an object, and commits ask this for every chunk they write.)
-    return (
-      this.current?.byHash.has(hash) === true || this.finishedByHash.has(hash) || this.db.hasObject(hash)
-    );
+    return this.hasPending(hash) || this.db.hasObject(hash);
   }
 
   /** True if the object is pending in this writer: put, and not yet in the index. */
@@ -151,9 +149,7 @@ export class LocalPacks {
   /** `has` for many hashes, the index asked a batch at a time. */
   hasMany(hashes: readonly string[]): boolean[] {
     const inDb = this.db.hasObjects(hashes);
-    return hashes.map(
-      (h, i) => inDb[i]! || this.current?.byHash.has(h) === true || this.finishedByHash.has(h),
-    );
+    return hashes.map((h, i) => inDb[i]! || this.hasPending(h));
   }
 
   private pendingEntry(hash: string): (PackEntry & { fd?: number; path: string }) | undefined {
@@ -189,9 +185,9 @@ export class LocalPacks {
     if (absentSince === this.db.generation ? this.hasPending(hash) : this.has(hash)) return;
     const p = this.openPack();
     const header = entryHeader(hash, kind, codec, rawLength, bytes.length);
-    this.write(p, header);
+    packWrite(p, header);
     const offset = p.size;
-    this.write(p, bytes);
+    packWrite(p, bytes);
     const entry: PackEntry = { hash, kind, codec, offset, length: bytes.length, rawLength };
     p.entries.push(entry);
     p.byHash.set(hash, entry);
@@ -240,17 +236,13 @@ export class LocalPacks {
     }
   }
 
-  private write(p: OpenPack, b: Uint8Array): void {
-    packWrite(p, b);
-  }
-
   private openPack(): OpenPack {
     if (this.current) return this.current;
     const tmpPath = join(this.dir, `tmp-${process.pid}-${randomHex(6)}.pack`);
     const fd = openSync(tmpPath, 'wx+'); // readable too: pending objects are read back (delta bases)
     const p = openPackFile(tmpPath, fd);
     this.current = p;
-    this.write(p, packHeader());
+    packWrite(p, packHeader());
     return p;
   }
 
@@ -615,16 +607,12 @@ export class PackWriter {
       const fd = openSync(tmpPath, 'wx');
       p = openPackFile(tmpPath, fd);
       this.current = p;
-      this.write(p, packHeader());
+      packWrite(p, packHeader());
     }
-    this.write(p, entryHeader(hash, kind, codec, rawLength, bytes.length));
+    packWrite(p, entryHeader(hash, kind, codec, rawLength, bytes.length));
     const entry: PackEntry = { hash, kind, codec, offset: p.size, length: bytes.length, rawLength };
-    this.write(p, bytes);
+    packWrite(p, bytes);
     p.entries.push(entry);
-  }
-
-  private write(p: OpenPack, b: Uint8Array): void {
-    packWrite(p, b);
   }
 
   private finish(): void {

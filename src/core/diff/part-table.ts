@@ -307,10 +307,10 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
   return [refine(a), refine(b)];
 }
 
-/** Ids of both sides' parts (equal ids: equal bytes) and which parts have no partner on the other side. */
 /** The id of each part of a side, made when asked (see StoredPiece in repo-sides.ts). */
 export type PartIds = (i: number) => string;
 
+/** Ids of both sides' parts (equal ids: equal bytes) and which parts have no partner on the other side. */
 export interface Pairing {
   ids: [PartIds, PartIds];
   unmatched: [Uint8Array, Uint8Array];
