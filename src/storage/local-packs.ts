@@ -105,6 +105,23 @@ function packDrain(p: OpenPack): void {
   p.used = 0;
 }
 
+/**
+ * Seals an open pack file: its buffered bytes written, fsynced, closed and renamed to `<blake3>.pack` in
+ * `dir` (the directory is not fsynced here). An empty pack is removed instead: undefined.
+ */
+function sealPackFile(dir: string, p: OpenPack): string | undefined {
+  packDrain(p);
+  fsyncSync(p.fd);
+  closeSync(p.fd);
+  if (p.entries.length === 0) {
+    unlinkSync(p.tmpPath);
+    return undefined;
+  }
+  const name = p.hasher.digestHex();
+  renameSync(p.tmpPath, join(dir, `${name}.pack`));
+  return name;
+}
+
 function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
   while (off < b.length) off += writeSync(fd, b, off, b.length - off);
@@ -251,15 +268,8 @@ export class LocalPacks {
     const p = this.current;
     if (!p) return;
     this.current = undefined;
-    packDrain(p);
-    fsyncSync(p.fd);
-    closeSync(p.fd);
-    if (p.entries.length === 0) {
-      unlinkSync(p.tmpPath);
-      return;
-    }
-    const name = p.hasher.digestHex();
-    renameSync(p.tmpPath, join(this.dir, `${name}.pack`));
+    const name = sealPackFile(this.dir, p);
+    if (name === undefined) return;
     this.finished.push({ name, size: p.size, entries: p.entries });
     const path = join(this.dir, `${name}.pack`);
     for (const entry of p.entries) this.finishedByHash.set(entry.hash, { entry, path });
@@ -269,12 +279,7 @@ export class LocalPacks {
   flush(): void {
     this.finishPack();
     if (this.finished.length === 0) return;
-    const dfd = openSync(this.dir, 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    fsyncDir(this.dir);
     const batch = this.finished;
     this.db.transaction(() => {
       for (const p of batch) {
@@ -619,12 +624,8 @@ export class PackWriter {
     const p = this.current;
     if (!p) return;
     this.current = undefined;
-    packDrain(p);
-    fsyncSync(p.fd);
-    closeSync(p.fd);
-    const name = p.hasher.digestHex();
-    renameSync(p.tmpPath, join(this.dir, `${name}.pack`));
-    this.written.push({ name, size: p.size, entries: p.entries });
+    const name = sealPackFile(this.dir, p);
+    if (name !== undefined) this.written.push({ name, size: p.size, entries: p.entries });
   }
 
   /** Seals the last pack and fsyncs the directory: every written pack is durable under its name. */
