@@ -7,6 +7,7 @@
  */
 import type { GlobalOpts } from './context.js';
 import type { CommitOpts, StatusOpts } from './commands/worktree.js';
+import { useFdSinks } from './output.js';
 
 export type FastCommand =
   | { command: 'status'; g: GlobalOpts; opts: StatusOpts }
@@ -60,6 +61,7 @@ export function parseFastPath(args: readonly string[]): FastCommand | undefined 
 
 /** Runs a parsed fast-path command. */
 export async function runFastPath(f: FastCommand): Promise<void> {
+  useFdSinks();
   const { commitCommand, statusCommand } = await import('./commands/worktree.js');
   if (f.command === 'status') await statusCommand(f.g, f.opts);
   else await commitCommand(f.g, f.opts);

@@ -6,6 +6,7 @@ import { redact, StrataError } from '../core/errors.js';
 import { EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
 import { parseFastPath, runFastPath } from './fast-path.js';
+import { stdio } from './output.js';
 
 // CommonJS packages are loaded with require(): importing them as ES modules costs a parse of their source
 // for named exports (cjs-module-lexer) on every run. commander is loaded only when the fast path
@@ -36,26 +37,30 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const fast = parseFastPath(argv.slice(2));
     if (fast) await runFastPath(fast);
-    else await (await buildProgram(argv.slice(2))).parseAsync(argv);
+    else {
+      // (Not for the fast path: it writes with FdSinks, and setting up process.stdout costs what it saves.)
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code === 'EPIPE') process.exit(0);
+      });
+      await (await buildProgram(argv.slice(2))).parseAsync(argv);
+    }
     return 0;
   } catch (e) {
     if (commanderModule && e instanceof commanderModule.CommanderError) {
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (e instanceof StrataError) {
-      if (json) process.stdout.write(JSON.stringify({ type: 'error', error: e.toJSON() }) + '\n');
-      if (!e.data.reported || !json) process.stderr.write(`strata: ${e.message} [${e.code}]\n`);
+      const { stdout, stderr } = stdio();
+      if (json) stdout.write(JSON.stringify({ type: 'error', error: e.toJSON() }) + '\n');
+      if (!e.data.reported || !json) stderr.write(`strata: ${e.message} [${e.code}]\n`);
       return EXIT_CODES[e.code] ?? EXIT_INTERNAL;
     }
     if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    process.stderr.write(`strata: internal error: ${redact((e as Error)?.stack ?? String(e))}\n`);
+    stdio().stderr.write(`strata: internal error: ${redact((e as Error)?.stack ?? String(e))}\n`);
     return EXIT_INTERNAL;
   }
 }
 
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(0);
-});
 main(process.argv).then((code) => {
   // A command may have set a non-error exit status of its own (diff --exit-code).
   if (code !== 0 || process.exitCode === undefined) process.exitCode = code;

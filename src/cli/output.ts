@@ -2,9 +2,54 @@
  * The one Output object commands render through: plain or JSON (Lines) on stdout, warnings and progress
  * on stderr, colour only on a TTY and never when NO_COLOR is set.
  */
+import { writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { isatty } from 'node:tty';
 import type { SingleBar } from 'cli-progress';
 import type { Progress } from '../core/stage.js';
+
+/** Where Output writes: a process stream, or an FdSink. */
+export type OutStream = NodeJS.WriteStream | FdSink;
+
+/**
+ * stdout or stderr written with writeSync on its descriptor, for the no-op commands of the fast path
+ * (fast-path.ts): setting up process.stdout and process.stderr for a pipe (net.Socket, libuv's pipe handle)
+ * was ~8 ms of a no-op `status` run by a script, as much as the status itself. A blocking write, so nothing
+ * is left queued at exit; EAGAIN (a descriptor some other process made non-blocking) waits 1 ms and retries.
+ * Never mixed with the process stream of the same descriptor: only Output writes through it, and only for
+ * the fast path's commands, which print nothing else.
+ */
+export class FdSink {
+  readonly isTTY: boolean;
+  constructor(readonly fd: number) {
+    this.isTTY = isatty(fd);
+  }
+
+  write(s: string): boolean {
+    const b = Buffer.from(s);
+    for (let at = 0; at < b.length;) {
+      try {
+        at += writeSync(this.fd, b, at, b.length - at);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+      }
+    }
+    return true;
+  }
+}
+
+let fdSinks = false;
+/** New Outputs write through FdSinks instead of process.stdout/stderr (fast-path.ts, before it runs). */
+export function useFdSinks(): void {
+  fdSinks = true;
+}
+
+/** stdout and stderr as this run writes them: FdSinks after useFdSinks, else the process streams. */
+export const stdio = (): { stdout: OutStream; stderr: OutStream } =>
+  fdSinks
+    ? { stdout: new FdSink(1), stderr: new FdSink(2) }
+    : { stdout: process.stdout, stderr: process.stderr };
 
 /** cli-progress is loaded only when a bar is actually shown (a TTY): most runs never need it. */
 const loadSingleBar = (): typeof SingleBar =>
@@ -16,8 +61,8 @@ export class Output {
 
   constructor(
     readonly json = false,
-    readonly stdout: NodeJS.WriteStream = process.stdout,
-    readonly stderr: NodeJS.WriteStream = process.stderr,
+    readonly stdout: OutStream = stdio().stdout,
+    readonly stderr: OutStream = stdio().stderr,
   ) {
     this.tty = !!stderr.isTTY;
     this.color = !!stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
@@ -46,7 +91,7 @@ export class Output {
    */
   async drained(): Promise<void> {
     const s = this.stdout;
-    if (!s.writableNeedDrain) return;
+    if (s instanceof FdSink || !s.writableNeedDrain) return;
     await new Promise<void>((resolve) => {
       const done = (): void => {
         s.off('drain', done);
@@ -75,7 +120,7 @@ export class Output {
     if (!this.tty || process.env.STRATA_NO_PROGRESS) return { stop() {} };
     const bar = new (loadSingleBar())({
       format: `${label} {value} MiB | {speed} MiB/s | {file}`,
-      stream: this.stderr,
+      stream: this.stderr instanceof FdSink ? process.stderr : this.stderr,
       hideCursor: true,
       clearOnComplete: true,
     });

@@ -312,6 +312,28 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     expect(r.stdout).toContain('nothing to commit, working tree clean');
   });
 
+  it('the fast path writes to its descriptors itself: a reader gone (EPIPE) ends status quietly with 0', () => {
+    // A pipe whose read end is closed before strata starts: its first write fails with EPIPE. (python3: Node
+    // cannot hand a child a raw pipe; it is on every machine that runs the S3 suite.)
+    const py = [
+      'import os, subprocess, sys',
+      'r, w = os.pipe(); os.close(r)',
+      'p = subprocess.run(sys.argv[1:], stdout=w, stderr=subprocess.PIPE)',
+      'sys.stdout.write(str(p.returncode) + "\\n" + p.stderr.decode())',
+    ].join('\n');
+    for (const args of [['status'], ['status', '--json'], ['commit', '-a', '-m', 'x', '--json']]) {
+      const r = spawnSync('python3', ['-c', py, process.execPath, bin, ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+        env: { ...process.env, STRATA_AUTHOR: 'Test <test@example.com>', STRATA_NO_PROVENANCE: '1' },
+      });
+      const [code, ...stderr] = r.stdout.split('\n');
+      // commit -a on a clean tree: exit 1, NOTHING_TO_COMMIT, whose JSON error line meets the closed pipe.
+      expect({ args, code }).toEqual({ args, code: args[0] === 'commit' ? '1' : '0' });
+      expect(stderr.join('\n')).not.toContain('internal error');
+    }
+  });
+
   it('a no-op status loads no package it does not need, and of better-sqlite3 only its native addon', () => {
     const r = traced(repo, ['status']);
     const viaBin = ((): string[] => {
