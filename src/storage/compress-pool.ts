@@ -28,8 +28,9 @@ export interface Encoded {
 }
 
 /**
- * A decode job: with `out`, the bytes are decoded into that shared buffer (if large enough) instead of a new
- * one; with `keyMin`, the records of each decoded item are keyed too (record-keys.ts; `quoted`: as CSV/TSV).
+ * A decode job: with `out`, the bytes are decoded into that buffer (if large enough) instead of a new one - a
+ * shared one in place, an ArrayBuffer moved to the thread and back; with `keyMin`, the records of each decoded
+ * item are keyed too (record-keys.ts; `quoted`: as CSV/TSV).
  */
 export type Job =
   | { id: number; op: 'compress'; level: number; items: Uint8Array[] }
@@ -38,7 +39,9 @@ export type Job =
       id: number;
       op: 'decode';
       items: Encoded[];
-      out?: SharedArrayBuffer;
+      out?: SharedArrayBuffer | ArrayBuffer;
+      /** Without a usable `out`, the buffer the thread makes has at least this many bytes. */
+      outMin?: number;
       keyMin?: number;
       /** CSV/TSV records: split at '\n' outside quotes (record-keys.ts). */
       quoted?: boolean;
@@ -85,6 +88,11 @@ export function compressInPlace(region: Uint8Array, ends: Uint32Array, level: nu
 export interface Decoded {
   data: (Uint8Array | undefined)[];
   records?: RecordTriples[];
+  /**
+   * The buffer `data` are views of when it is the caller's to reuse: the job's `out` if that was an ArrayBuffer
+   * (moved to the thread and back), or the one the thread made (at least `outMin` bytes).
+   */
+  buffer?: ArrayBuffer;
 }
 
 interface Pending {
@@ -100,6 +108,47 @@ export function decodedSize(e: Encoded): number {
   if (e.codec === CODEC_ZSTD && Number.isSafeInteger(e.rawLength) && e.rawLength >= 0)
     return e.rawLength <= maxZstdOutput(e.bytes.length) ? e.rawLength : 0;
   return 0;
+}
+
+/**
+ * Decodes and verifies a batch into one buffer (decodeVerifiedInto): the job's `out` if it is large enough (a
+ * shared one written in place, else moved back with the answer), else a new one of `outMin` bytes at least.
+ * `sizes[i]` is item i's length, or -k-1 for one that did not decode (k bytes set aside for it); with
+ * `keyMin`, the records of each item are keyed (record-keys.ts). What the decoding thread runs, and the pool
+ * without one.
+ */
+export function decodeBatch(
+  items: Encoded[],
+  out: SharedArrayBuffer | ArrayBuffer | undefined,
+  outMin = 0,
+  keyMin?: number,
+  quoted?: boolean,
+): {
+  packed: Uint8Array;
+  shared: boolean;
+  sizes: number[];
+  data: (Uint8Array | undefined)[];
+  keyed?: { keys: Float64Array; bounds: number[] };
+} {
+  // Decoded straight into one buffer: a decoded copy per chunk would pile up as garbage (external memory)
+  // between the decoding thread's rare collections.
+  const sizes = items.map(decodedSize);
+  const total = sizes.reduce((n, k) => n + k, 0);
+  const given = out && out.byteLength >= total ? out : undefined;
+  const packed = given
+    ? new Uint8Array(given, 0, total)
+    : new Uint8Array(Math.max(total, outMin)).subarray(0, total);
+  const data: (Uint8Array | undefined)[] = [];
+  let at = 0;
+  items.forEach((e, i) => {
+    const dst = packed.subarray(at, at + sizes[i]!);
+    at += sizes[i]!;
+    const ok = decodeVerifiedInto(e, dst);
+    if (!ok) sizes[i] = -sizes[i]! - 1;
+    data.push(ok ? dst : undefined);
+  });
+  const keyed = keyMin === undefined ? undefined : keyAll(data, keyMin, quoted);
+  return { packed, shared: given instanceof SharedArrayBuffer, sizes, data, ...(keyed ? { keyed } : {}) };
 }
 
 /** Decodes `e` into `dst` (decodedSize(e) bytes); whether it decoded to its raw length and hash. */
@@ -202,21 +251,39 @@ export class CompressPool {
 
   /**
    * Decodes and verifies a batch (as decode) and, with `keyMin`, keys the records of each item at least
-   * that long, on the worker thread. With `out` (shared, at least as long as the items' raw lengths
-   * together), the bytes come back as views into it: the caller reuses it once it no longer needs them.
+   * that long, on the worker thread. With `out` (at least as long as the items' raw lengths together), the
+   * bytes come back as views into it: the caller reuses it once it no longer needs them. A shared `out` is
+   * written in place; an ArrayBuffer is moved to the thread and back (`returned`), so that the thread keeps no
+   * hold on it (a SharedArrayBuffer stays alive until both threads let go of it). Items in shared buffers
+   * only (else `out` is not used).
    * `quoted`: the items are CSV/TSV, whose records end at a '\n' outside quotes (keyRecords).
    */
-  decodeKeyed(items: Encoded[], keyMin?: number, out?: SharedArrayBuffer, quoted = false): Promise<Decoded> {
+  decodeKeyed(
+    items: Encoded[],
+    keyMin?: number,
+    out?: SharedArrayBuffer | ArrayBuffer,
+    quoted = false,
+    outMin = 0,
+  ): Promise<Decoded> {
     if (!this.parallel) {
-      const data = items.map(decodeVerified);
-      if (keyMin === undefined) return Promise.resolve({ data });
-      const { keys, bounds } = keyAll(data, keyMin, quoted);
-      return Promise.resolve({ data, records: splitKeys(keys, bounds) });
+      // As the decoding thread does it (decodeBatch): never a view of an item's stored bytes (a plain chunk
+      // decodes to its own bytes), which the caller may reuse once this is back.
+      const d = decodeBatch(items, out, outMin, keyMin, quoted);
+      return Promise.resolve({
+        data: d.data,
+        ...(d.keyed ? { records: splitKeys(d.keyed.keys, d.keyed.bounds) } : {}),
+        ...(d.shared ? {} : { buffer: d.packed.buffer as ArrayBuffer }),
+      });
     }
+    const lent = out instanceof ArrayBuffer ? out : undefined;
     const finish = (m: Reply): Decoded => {
       if (!('sizes' in m)) throw new Error('a compress reply to a decode job');
       const data = unpack(m.packed ?? new Uint8Array(out!), m.sizes);
-      return m.keys ? { data, records: splitKeys(m.keys, m.bounds!) } : { data };
+      return {
+        data,
+        ...(m.keys ? { records: splitKeys(m.keys, m.bounds!) } : {}),
+        ...(m.packed && m.packed.byteOffset === 0 ? { buffer: m.packed.buffer as ArrayBuffer } : {}),
+      };
     };
     if (items.every((e) => e.bytes.buffer instanceof SharedArrayBuffer)) {
       return this.submit<Decoded>(
@@ -225,10 +292,12 @@ export class CompressPool {
           op: 'decode',
           items,
           ...(out ? { out } : {}),
+          ...(outMin ? { outMin } : {}),
           ...(keyMin !== undefined ? { keyMin } : {}),
           ...(quoted ? { quoted } : {}),
         }),
         finish,
+        lent ? [lent] : [],
       );
     }
     // One buffer each way, moved rather than copied: a batch of small chunks otherwise costs an object and a

@@ -4,8 +4,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encode } from './codec.js';
-import { compressInPlace, decodedSize, decodeVerifiedInto, type Job } from './compress-pool.js';
-import { keyAll } from './record-keys.js';
+import { compressInPlace, decodeBatch, type Job } from './compress-pool.js';
 
 /** `b` in an ArrayBuffer of its own, so that it can be transferred without cloning. */
 function own(b: Uint8Array): Uint8Array<ArrayBuffer> {
@@ -23,26 +22,14 @@ parentPort!.on('message', (job: Job) => {
     return;
   }
   if (job.op === 'decode') {
-    // Decoded straight into one buffer: the caller's shared one if it gave one large enough, else one moved
-    // to the caller (unpack() in compress-pool.ts). A decoded copy per chunk would pile up here as garbage
-    // (external memory) between this thread's rare collections.
-    const sizes = job.items.map(decodedSize);
-    const total = sizes.reduce((n, k) => n + k, 0);
-    const shared = job.out && job.out.byteLength >= total ? job.out : undefined;
-    const packed = shared ? new Uint8Array(shared, 0, total) : new Uint8Array(total);
-    const data: (Uint8Array | undefined)[] = [];
-    let at = 0;
-    job.items.forEach((e, i) => {
-      const dst = packed.subarray(at, at + sizes[i]!);
-      at += sizes[i]!;
-      const ok = decodeVerifiedInto(e, dst);
-      if (!ok) sizes[i] = -sizes[i]! - 1;
-      data.push(ok ? dst : undefined);
-    });
-    const keyed = job.keyMin === undefined ? undefined : keyAll(data, job.keyMin, job.quoted);
-    const transfer: ArrayBuffer[] = keyed ? [keyed.keys.buffer] : [];
-    if (!shared) transfer.push(packed.buffer as ArrayBuffer);
-    parentPort!.postMessage({ id: job.id, ...(shared ? {} : { packed }), sizes, ...keyed }, transfer);
+    // Into the job's buffer or one moved to the caller (decodeBatch), with the keys of its records if asked.
+    const d = decodeBatch(job.items, job.out, job.outMin, job.keyMin, job.quoted);
+    const transfer: ArrayBuffer[] = d.keyed ? [d.keyed.keys.buffer as ArrayBuffer] : [];
+    if (!d.shared) transfer.push(d.packed.buffer as ArrayBuffer);
+    parentPort!.postMessage(
+      { id: job.id, ...(d.shared ? {} : { packed: d.packed }), sizes: d.sizes, ...d.keyed },
+      transfer,
+    );
     return;
   }
   const out = job.items.map((d) => {

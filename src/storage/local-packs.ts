@@ -343,11 +343,12 @@ export class LocalPacks {
    * What a decoding thread can take of `hashes`: the plain or zstd chunks of sealed packs, as their stored
    * bytes in one shared buffer (readEncodedShared); undefined for anything else (missing, another kind or
    * codec, in a pack still being written, unreadable), which the caller reads by hash to learn what is wrong.
+   * With `into` (large enough), the bytes are read into it (readEncodedShared).
    */
-  readDecodable(hashes: readonly string[]): (Encoded | undefined)[] {
+  readDecodable(hashes: readonly string[], into?: SharedArrayBuffer): (Encoded | undefined)[] {
     const out: (Encoded | undefined)[] = hashes.map(() => undefined);
     try {
-      const read = this.readEncodedShared(hashes);
+      const read = this.readEncodedShared(hashes, into);
       hashes.forEach((hash, k) => {
         const loc = read.locations[k];
         if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;

@@ -15,11 +15,14 @@ const line = (id: number, text = `example ${id} with a handful of words`): strin
   JSON.stringify({ id, text }) + '\n';
 
 /**
- * 1,000 chunks of three records; the after version edits the middle record of every third chunk, stored
+ * 1,000 chunks (or `chunks`) of three records; the after version edits the middle record of every third chunk, stored
  * span-coded as a commit stores it: sub-chunk spans around the edit into the old chunk, the edited record in
- * a new chunk.
+ * a new chunk - one per record, or with `group`, one per `group` edited records (each a span of it).
  */
-function setup(): { repo: Repository; before: FileManifest; after: FileManifest; edited: number[] } {
+function setup(
+  group = 1,
+  chunks = 1000,
+): { repo: Repository; before: FileManifest; after: FileManifest; edited: number[] } {
   const repo = Repository.init(tempDir());
   const put = (list: Span[]): FileManifest => {
     const size = list.reduce((n, s) => n + s[2], 0);
@@ -28,7 +31,17 @@ function setup(): { repo: Repository; before: FileManifest; after: FileManifest;
   const beforeSpans: Span[] = [];
   const afterSpans: Span[] = [];
   const edited: number[] = [];
-  for (let c = 0; c < 1000; c++) {
+  // The edited record of example `id`, in its new chunk: the chunk of its group of `group` consecutive edits.
+  const editedSpan = (id: number): Span => {
+    const k = Math.floor(id / 9 / group) * 9 * group; // (every ninth id is edited: 1, 10, 19, ...)
+    const records = Array.from({ length: group }, (_, j) => k + 9 * j + 1).map((i) =>
+      line(i, `example ${i}, edited`),
+    );
+    const at = records.slice(0, (id - k - 1) / 9).reduce((n, r) => n + Buffer.byteLength(r), 0);
+    const chunk = Buffer.from(records.join(''));
+    return [repo.objects.putChunk(chunk), at, Buffer.byteLength(records[(id - k - 1) / 9]!)];
+  };
+  for (let c = 0; c < chunks; c++) {
     const [a, b, d] = [line(3 * c), line(3 * c + 1), line(3 * c + 2)];
     const bytes = Buffer.from(a + b + d);
     const h = repo.objects.putChunk(bytes);
@@ -38,14 +51,9 @@ function setup(): { repo: Repository; before: FileManifest; after: FileManifest;
       continue;
     }
     edited.push(3 * c + 1);
-    const e = Buffer.from(line(3 * c + 1, `example ${3 * c + 1}, edited`));
     const alen = Buffer.byteLength(a);
     const blen = Buffer.byteLength(b);
-    afterSpans.push(
-      [h, 0, alen],
-      [repo.objects.putChunk(e), 0, e.length],
-      [h, alen + blen, Buffer.byteLength(d)],
-    );
+    afterSpans.push([h, 0, alen], editedSpan(3 * c + 1), [h, alen + blen, Buffer.byteLength(d)]);
   }
   repo.objects.flush();
   return { repo, before: put(beforeSpans), after: put(afterSpans), edited };
@@ -63,7 +71,7 @@ describe('reading ahead in a diff of stored versions', () => {
   it('decodes the chunks of the pieces that do not cancel ahead, each once, and finds exactly the edits', async () => {
     const setupResult = setup();
     const { repo } = setupResult;
-    const decode = vi.spyOn(sharedCompressPool(), 'decode');
+    const decode = vi.spyOn(sharedCompressPool(), 'decodeKeyed');
     const chunk = vi.spyOn(repo.objects, 'chunk');
     try {
       await diffsExactly(setupResult);
@@ -127,10 +135,10 @@ describe('reading ahead in a diff of stored versions', () => {
       : before.spans![27]![0];
     // The pool reports it as not decoding to its hash (what it does with damaged stored bytes).
     const pool = sharedCompressPool();
-    const decodeOnPool = pool.decode.bind(pool);
-    const damaged = vi.spyOn(pool, 'decode').mockImplementation(async (items) => {
-      const out = await decodeOnPool(items);
-      return out.map((d, i) => (items[i]!.hash === victim ? undefined : d));
+    const decodeOnPool = pool.decodeKeyed.bind(pool);
+    const damaged = vi.spyOn(pool, 'decodeKeyed').mockImplementation(async (items, ...rest) => {
+      const out = await decodeOnPool(items, ...rest);
+      return { ...out, data: out.data.map((d, i) => (items[i]!.hash === victim ? undefined : d)) };
     });
     // First, the inline read is sound: the diff is exact all the same.
     const r = await collect(bs, as);
@@ -145,5 +153,46 @@ describe('reading ahead in a diff of stored versions', () => {
     await expect(collect(bs2, as2)).rejects.toMatchObject({ code: 'INTEGRITY' });
     expect(damaged.mock.calls.some((c) => c[0].some((e) => e.hash === victim))).toBe(true);
     damaged.mockRestore();
+  });
+
+  // (6,000 chunks: what the diff reads ahead at once is ~500 chunks, so that buffers come back to be reused.)
+  it.each([
+    ['whole new chunks (views handed out)', 1],
+    ['edits gathered in new chunks (copies handed out, buffers reused)', 10],
+  ])('bytes handed out stay as they were, whatever buffer is reused: %s', async (_, group) => {
+    const setupResult = setup(group, 6000);
+    const { repo, before, after, edited } = setupResult;
+    const decode = vi.spyOn(sharedCompressPool(), 'decodeKeyed');
+    const read = vi.spyOn(repo.objects.packs, 'readEncodedShared');
+    try {
+      const [bs, as] = sidesFromManifests(repo, 'd.jsonl', before, after);
+      // Every piece's bytes as handed out, kept to the end, with a copy made at once. The new side's edited
+      // records are whole chunks, handed out as views of the buffer they were decoded into; the old side's
+      // are pieces of chunks, copied out of it.
+      const kept: { bytes: Uint8Array; then: Buffer }[] = [];
+      let views = 0;
+      for (const side of [bs!, as!]) {
+        const readPiece = side.readPiece.bind(side);
+        side.readPiece = async (i) => {
+          const bytes = await readPiece(i);
+          if (bytes.buffer.byteLength > 2 * bytes.length) views++;
+          kept.push({ bytes, then: Buffer.from(bytes) });
+          return bytes;
+        };
+      }
+      const r = await collect(bs, as);
+      expect(r.summary.counts).toEqual({ added: 0, removed: 0, modified: edited.length });
+      expect(kept.length).toBeGreaterThan(2 * edited.length - 1);
+      for (const k of kept) expect(Buffer.from(k.bytes).equals(k.then)).toBe(true);
+      // Stored bytes were read into buffers that earlier reads used.
+      const into = read.mock.calls.map((c) => c[1]).filter((b) => b !== undefined);
+      expect(new Set(into).size).toBeLessThan(into.length);
+      if (group === 1) expect(views).toBeGreaterThan(0);
+      // Copies only: batches were decoded into buffers that came back from earlier ones.
+      else expect(decode.mock.calls.filter((c) => c[2] instanceof ArrayBuffer).length).toBeGreaterThan(2);
+    } finally {
+      decode.mockRestore();
+      read.mockRestore();
+    }
   });
 });

@@ -15,8 +15,8 @@ export function damageReadAhead(
   const readShared = packs.readEncodedShared.bind(packs);
   const victims = new Set<string>();
   let seen = 0;
-  const spy = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hashes) => {
-    const out = readShared(hashes);
+  const spy = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hashes, into) => {
+    const out = readShared(hashes, into);
     hashes.forEach((h, k) => {
       const loc = out.locations[k];
       if (!loc || loc.kind !== 0 || seen++ % every !== 0) return;
@@ -28,13 +28,16 @@ export function damageReadAhead(
   return { victims, spy };
 }
 
-/** Makes the shared pool's decode answer each batch only after `ms` (a busy decoding thread). */
-export function slowDecodePool(ms: number): MockInstance<CompressPool['decode']> {
+/**
+ * Makes the shared pool's decoding (decodeKeyed, which decode calls too) answer each batch only after `ms` (a
+ * busy decoding thread).
+ */
+export function slowDecodePool(ms: number): MockInstance<CompressPool['decodeKeyed']> {
   const pool = sharedCompressPool();
-  const decodeOnPool = pool.decode.bind(pool);
+  const decodeOnPool = pool.decodeKeyed.bind(pool);
   return vi
-    .spyOn(pool, 'decode')
+    .spyOn(pool, 'decodeKeyed')
     .mockImplementation(
-      (items) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(items)), ms)),
+      (...args) => new Promise((resolve) => setTimeout(() => resolve(decodeOnPool(...args)), ms)),
     );
 }

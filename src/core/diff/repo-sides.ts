@@ -224,6 +224,43 @@ interface ReadPlan {
   sent: number;
 }
 
+/**
+ * A reused buffer of the diff's reads: stored bytes read ahead (shared: the decoding thread reads them in
+ * place), or decoded chunks (an ArrayBuffer the decoding thread decodes a batch into, moved there and back).
+ * It is reused once no chunk in it is held (decoded, read out, dropped, or copied into the LRU) and its batch
+ * is back, unless a view of it was handed out.
+ */
+interface DecodeSlot {
+  /** (A decoded slot's, while at the decoding thread or before its first batch came back: none.) */
+  buf: SharedArrayBuffer | ArrayBuffer | undefined;
+  /** Chunks in it not yet released (ChunkCache.drop). */
+  held: number;
+  inFlight: boolean;
+  /** Released: in the free list (or let go when that was full); taken again by takeSlot only. */
+  free: boolean;
+  /** A view of it was handed out (ChunkCache.cutFrom): never reused. */
+  leaked: boolean;
+}
+/** Bytes of a new slot at least (a batch of chat chunks is ~0.7 MB decoded); free slots kept at most, per kind. */
+const SLOT_BYTES = 1024 * 1024;
+const MAX_FREE_SLOTS = 16;
+/** Slot size asked for a read-ahead batch's stored bytes (~0.13 MB of compressed chat chunks). */
+const READ_SLOT_BYTES = 256 * 1024;
+/** Chunks up to this size are decoded on this thread into its reused scratch buffer. */
+const SCRATCH_MAX = 1024 * 1024;
+
+/**
+ * Bytes [off, off + len) of chunk `c`: a copy when `copy` (c is in a reused buffer) or when a view would keep a
+ * buffer more than twice its size alive (a piece the engine keeps must not keep a batch), else a view.
+ */
+function cut(hash: string, c: Uint8Array, off: number, len: number, copy: boolean): Uint8Array {
+  if (off + len > c.length)
+    throw new StrataError('INTEGRITY', `span exceeds chunk ${hash}`, { hash, off, len });
+  return copy || (c.buffer.byteLength > 2 * c.length && len < c.length / 2)
+    ? Buffer.from(c.subarray(off, off + len))
+    : c.subarray(off, off + len);
+}
+
 class ChunkCache {
   private readonly map = new Map<string, Uint8Array>();
   /** Chunks sent ahead to the decoding thread: their bytes, or undefined when they must be read inline. */
@@ -248,58 +285,89 @@ class ChunkCache {
   /** Batches the views keep alive: how many views each, and their bytes together. */
   private readonly batchRefs = new Map<ArrayBufferLike, number>();
   private viewBatchBytes = 0;
+  /** The slot each chunk sent to the decoding thread is decoded into, until it is read out or dropped. */
+  private readonly slotOf = new Map<string, DecodeSlot>();
+  /** The slot each staged chunk's stored bytes were read into, until they are decoded or dropped. */
+  private readonly encSlotOf = new Map<string, DecodeSlot>();
+  /** Free slots, of each kind. */
+  private readonly freeRead: DecodeSlot[] = [];
+  private readonly freeDecoded: DecodeSlot[] = [];
+  /** Where this thread decodes a chunk that one piece reads (copied out at once). */
+  private scratch = Buffer.alloc(0);
   constructor(private readonly repo: Repository) {}
 
   /**
-   * A chunk's bytes. Sub-chunk spans make both sides read pieces of the same chunks in turn (an old chunk's
-   * replaced range, then the new chunk holding several edited records): without this each would be
-   * decompressed and verified once per piece.
+   * Bytes [off, off + len) of a chunk. Sub-chunk spans make both sides read pieces of the same chunks in turn
+   * (an old chunk's replaced range, then the new chunk holding several edited records): without this cache
+   * each would be decompressed and verified once per piece.
+   *
+   * What comes back is the caller's to keep: a copy of a chunk decoded into a reused buffer (a DecodeSlot, or
+   * this thread's scratch), else a view of the chunk's own buffer when it is most of it (a copy of every chunk
+   * was 1 GB of garbage). The slot's view is cut here, in the same synchronous run that releases it.
    */
-  async get(hash: string): Promise<Uint8Array> {
+  async read(hash: string, off: number, len: number): Promise<Uint8Array> {
     if (++this.gets % YIELD_EVERY === 0 && this.inFlight > 0)
       await new Promise<void>((resolve) => setImmediate(resolve));
     const view = this.views.get(hash);
     if (view) {
+      const out = this.cutFrom(hash, view, off, len);
       // The last planned piece of this chunk lets its view (and, with the last view, its batch) go.
       const left = (this.wanted.get(hash) ?? 1) - 1;
       this.wanted.set(hash, left);
       if (left <= 0) this.dropView(hash, view);
-      return view;
+      return out;
     }
     const hit = this.map.get(hash);
     if (hit) {
       this.map.delete(hash);
       this.map.set(hash, hit);
-      return hit;
+      return cut(hash, hit, off, len, false);
     }
     let data: Uint8Array | undefined;
     const enc = this.staged.get(hash);
     const pending = enc ? undefined : this.ahead.get(hash);
     if (enc) {
-      // Read ahead but not yet given to the decoding thread: decoded here rather than waited for.
+      // Read ahead but not yet given to the decoding thread: decoded here rather than waited for, into this
+      // thread's scratch buffer when no other planned piece reads the chunk (its span is copied out at once).
       this.staged.delete(hash);
-      const dst = Buffer.allocUnsafeSlow(decodedSize(enc));
-      data = decodeVerifiedInto(enc, dst) ? dst : undefined;
+      const read = this.detach(this.encSlotOf, hash);
+      const size = decodedSize(enc);
       const left = (this.wanted.get(hash) ?? 1) - 1;
       this.wanted.set(hash, left);
-      if (data && left <= 0) return data;
+      if (left <= 0 && size <= SCRATCH_MAX) {
+        if (this.scratch.length < size) this.scratch = Buffer.allocUnsafeSlow(Math.max(size, 64 * 1024));
+        const dst = this.scratch.subarray(0, size);
+        const ok = decodeVerifiedInto(enc, dst);
+        if (read) this.drop(read);
+        if (ok) return cut(hash, dst, off, len, true);
+      } else {
+        const dst = Buffer.allocUnsafeSlow(size);
+        data = decodeVerifiedInto(enc, dst) ? dst : undefined;
+        if (read) this.drop(read);
+        if (data && left <= 0) return cut(hash, data, off, len, false);
+      }
     } else if (pending) {
       this.ahead.delete(hash);
       data = await pending;
       // A chunk no other planned piece reads is not kept: an old chunk around one edit is read once.
       const left = (this.wanted.get(hash) ?? 1) - 1;
       this.wanted.set(hash, left);
-      if (data && left <= 0) return data;
+      if (data && left <= 0) {
+        const out = this.cutFrom(hash, data, off, len);
+        this.release(hash);
+        return out;
+      }
       if (data) {
         this.keepView(hash, data);
-        return data;
+        return this.cutFrom(hash, data, off, len);
       }
+      this.release(hash);
     }
     // Read inline when not sent ahead, or when the decoding thread could not decode it (a delta-coded
     // chunk, or a damaged one: the inline read then reports what is wrong).
     data ??= this.repo.objects.chunk(hash);
     this.remember(hash, data);
-    return data;
+    return cut(hash, data, off, len, false);
   }
 
   /**
@@ -311,6 +379,7 @@ class ChunkCache {
   private keepView(hash: string, data: Uint8Array): void {
     if (data.buffer.byteLength <= 2 * data.length) {
       this.remember(hash, data);
+      this.release(hash);
       return;
     }
     this.views.set(hash, data);
@@ -319,19 +388,78 @@ class ChunkCache {
     this.batchRefs.set(data.buffer, n + 1);
     for (const [k, v] of this.views) {
       if (this.viewBatchBytes <= VIEW_BATCH_BYTES) break;
+      this.remember(k, v); // (a copy: a view of a batch is never kept alone)
       this.dropView(k, v);
-      this.remember(k, v);
     }
   }
 
   private dropView(hash: string, view: Uint8Array): void {
     this.views.delete(hash);
+    this.release(hash);
     const n = (this.batchRefs.get(view.buffer) ?? 1) - 1;
     if (n > 0) this.batchRefs.set(view.buffer, n);
     else {
       this.batchRefs.delete(view.buffer);
       this.viewBatchBytes -= view.buffer.byteLength;
     }
+  }
+
+  /**
+   * cut() for a chunk that may be in a slot: a small piece of it is copied; most of it is handed out as a view
+   * (copying every chunk made a shuffle's diff ~5% slower), and the slot is then never reused: it goes with the
+   * engine's last view of it, as a batch's own buffer did.
+   */
+  private cutFrom(hash: string, c: Uint8Array, off: number, len: number): Uint8Array {
+    const slot = this.slotOf.get(hash);
+    if (slot && len >= c.length / 2) slot.leaked = true;
+    return cut(hash, c, off, len, !!slot && !slot.leaked);
+  }
+
+  /** The chunk decoded into a slot is read out or dropped: the slot is reused once all its chunks are. */
+  private release(hash: string): void {
+    this.unhold(this.slotOf, hash);
+  }
+
+  /** Forgets which slot `hash` is in, returning it (still held: `drop` it when done). */
+  private detach(of: Map<string, DecodeSlot>, hash: string): DecodeSlot | undefined {
+    const slot = of.get(hash);
+    if (slot) of.delete(hash);
+    return slot;
+  }
+
+  private unhold(of: Map<string, DecodeSlot>, hash: string): void {
+    const slot = this.detach(of, hash);
+    if (slot) this.drop(slot);
+  }
+
+  private drop(slot: DecodeSlot): void {
+    slot.held--;
+    this.freeIfDone(slot);
+  }
+
+  private freeIfDone(slot: DecodeSlot): void {
+    if (slot.held > 0 || slot.inFlight || slot.free || slot.leaked || !slot.buf) return;
+    slot.free = true;
+    const free = slot.buf instanceof SharedArrayBuffer ? this.freeRead : this.freeDecoded;
+    if (free.length < MAX_FREE_SLOTS) free.push(slot);
+  }
+
+  /**
+   * A free slot of at least `size` bytes, or a new one: shared for stored bytes read ahead (the decoding
+   * thread reads them in place), an ArrayBuffer for decoded ones (moved to the thread and back).
+   */
+  private takeSlot(size: number, shared: boolean): DecodeSlot {
+    const free = shared ? this.freeRead : this.freeDecoded;
+    const i = free.findIndex((s) => s.buf!.byteLength >= size);
+    const slot = i >= 0 ? free.splice(i, 1)[0]! : undefined;
+    if (slot) {
+      slot.free = false;
+      return slot;
+    }
+    // A new decoded slot's buffer is made by the decoding thread (SLOT_BYTES at least): made here, zeroing
+    // it cost this thread, the busier one, ~1 s of a shuffle's diff.
+    const buf = shared ? new SharedArrayBuffer(Math.max(size, SLOT_BYTES)) : undefined;
+    return { buf, held: 0, inFlight: false, free: false, leaked: false };
   }
 
   private remember(hash: string, data: Uint8Array): void {
@@ -380,11 +508,19 @@ class ChunkCache {
       // The stored bytes straight into one shared buffer: the decoding thread reads them without a copy or a
       // transfer. What cannot be read so (missing, unreadable, not a plain or zstd chunk) is read inline when
       // (if) its piece is read, which reports what is wrong.
-      for (const e of this.repo.objects.packs.readDecodable(hashes)) {
+      // ... into a reused slot (READ_SLOT_BYTES is ~8 batches of compressed chat chunks; a larger read gets a
+      // buffer of its own), held until each chunk read into it is decoded or dropped.
+      const slot = this.takeSlot(READ_SLOT_BYTES, true);
+      for (const e of this.repo.objects.packs.readDecodable(hashes, slot.buf as SharedArrayBuffer)) {
         if (!e) continue;
         this.staged.set(e.hash, e);
         this.stagedOrder.push(e.hash);
+        if (e.bytes.buffer === slot.buf) {
+          slot.held++;
+          this.encSlotOf.set(e.hash, slot);
+        }
       }
+      this.freeIfDone(slot);
     }
     this.feed();
   }
@@ -400,9 +536,12 @@ class ChunkCache {
     for (const k of this.ahead.keys()) {
       if (this.ahead.size + this.staged.size <= 4 * READ_AHEAD_CHUNKS) break;
       this.ahead.delete(k);
+      this.release(k);
     }
-    while (this.staged.size > 4 * READ_AHEAD_CHUNKS && this.stagedHead < this.stagedOrder.length)
-      this.staged.delete(this.stagedOrder[this.stagedHead++]!);
+    while (this.staged.size > 4 * READ_AHEAD_CHUNKS && this.stagedHead < this.stagedOrder.length) {
+      const h = this.stagedOrder[this.stagedHead++]!;
+      if (this.staged.delete(h)) this.unhold(this.encSlotOf, h);
+    }
     // Hashes the reader decoded itself (at the front) are forgotten.
     while (this.stagedHead < this.stagedOrder.length && !this.staged.has(this.stagedOrder[this.stagedHead]!))
       this.stagedHead++;
@@ -421,9 +560,30 @@ class ChunkCache {
       }
       if (batch.length === 0) break;
       this.inFlight++;
-      const decoded = sharedCompressPool().decode(batch);
+      // Decoded into a reused slot (not a new buffer per batch, garbage until this thread's next full
+      // collection: ~64 MB of the 1% edit diff's peak), which is free again once each chunk in it has been read
+      // out (copied), dropped, or copied into the LRU.
+      const slot = this.takeSlot(
+        batch.reduce((n, e) => n + decodedSize(e), 0),
+        false,
+      );
+      slot.held = batch.length;
+      slot.inFlight = true;
+      for (const e of batch) this.slotOf.set(e.hash, slot);
+      const decoded = sharedCompressPool()
+        .decodeKeyed(batch, undefined, slot.buf, false, SLOT_BYTES)
+        .then((d) => {
+          slot.buf = d.buffer;
+          return d.data;
+        });
+      // The stored bytes stay in their read slots until the decoding thread is done with them.
+      const read = batch.map((e) => this.detach(this.encSlotOf, e.hash));
       const settled = (): void => {
         this.inFlight--;
+        slot.inFlight = false;
+        if (!slot.buf?.byteLength) slot.leaked = true; // moved to the thread and not given back
+        this.freeIfDone(slot);
+        for (const r of read) if (r) this.drop(r);
         this.feed();
       };
       decoded.then(settled, settled);
@@ -605,16 +765,7 @@ function sideFromParts(
     // A small integer (not a boxed double read from the column): ~16 bytes less per piece.
     pieces[i] = new StoredPiece(len <= 0x3fffffff ? len | 0 : len, ids, i);
   }
-  const readSpan = async (h: string, off: number, len: number): Promise<Uint8Array> => {
-    const c = await cache.get(h);
-    if (off + len > c.length)
-      throw new StrataError('INTEGRITY', `span exceeds chunk ${h}`, { hash: h, off, len });
-    // A small view into a batch decoded on the pool is copied: a piece the engine keeps must not keep the
-    // batch. A piece of most of its chunk is passed as it is (a copy of every chunk was 1 GB of garbage).
-    return c.buffer.byteLength > 2 * c.length && len < c.length / 2
-      ? Buffer.from(c.subarray(off, off + len))
-      : c.subarray(off, off + len);
-  };
+  const readSpan = (h: string, off: number, len: number): Promise<Uint8Array> => cache.read(h, off, len);
   const readPiece = async (i: number): Promise<Uint8Array> => {
     if (plan) {
       const pos = plan.at.get(i);
