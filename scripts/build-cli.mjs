@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `strata` bin (npm run build, after tsc): src/cli/main.ts bundled by esbuild into one CommonJS file,
-// dist/bin/strata-main.cjs, run by the launcher dist/bin/strata.cjs (src/cli/bin.ts, a V8 code cache).
+// dist/bin/strata-main.cjs, and src/cli/fast-main.ts (plain status and commit) into dist/bin/strata-fast.cjs,
+// run by the launcher dist/bin/strata.cjs (src/cli/bin.ts, a V8 code cache).
 // One file instead of ~50 ES modules: no module resolution, no ESM loader, and a lazily imported module
 // stays lazy (esbuild initialises it at its first import()). Usage: node scripts/build-cli.mjs [OUT_DIR]
 //
@@ -170,6 +171,7 @@ function asciiOnly(file) {
 rmSync(out, { recursive: true, force: true });
 for (const [entry, file] of [
   ['src/cli/main.ts', 'strata-main.cjs'],
+  ['src/cli/fast-main.ts', 'strata-fast.cjs'],
   ['src/cli/bin.ts', 'strata.cjs'],
 ]) {
   noDynamicImport(await build({ ...cjs, entryPoints: [join(root, entry)], outfile: join(out, file) }));

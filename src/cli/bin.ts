@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The `strata` executable (package.json `bin`): scripts/build-cli.mjs bundles it into dist/bin/strata.cjs,
- * next to dist/bin/strata-main.cjs, the whole CLI (main.ts) in one CommonJS file. It runs that bundle with a
- * V8 code cache: compiling the functions a command runs costs more than the command itself on a no-op
- * `status` (issue 6), and a cache made by an earlier run of the same command skips it. Node 20 has no
- * compile cache of its own (module.enableCompileCache is Node 22).
+ * next to dist/bin/strata-main.cjs, the whole CLI (main.ts) in one CommonJS file, and
+ * dist/bin/strata-fast.cjs, the plain `status` and `commit` alone (fast-main.ts), which it runs for what the
+ * fast path takes (fast-args.ts): every start reads, hashes and deserializes its bundle, and the small one
+ * took ~10 ms off a no-op status. It runs the bundle with a V8 code cache: compiling the functions a command
+ * runs costs more than the command itself on a no-op `status` (issue 6), and a cache made by an earlier run
+ * of the same command skips it. Node 20 has no compile cache of its own (module.enableCompileCache is Node 22).
  *
- * The cache is one file per command word in dist/bin/.cache/, named after the Node version and the
- * bundle's size and mtime (a rebuild or another Node makes new ones; V8 also refuses a cache of other
- * flags or source). It is written, atomically, when it was missing or refused; a directory that cannot be
- * written just means no cache. STRATA_COMPILE_CACHE=0 turns it off.
+ * The cache is one file per bundle and command word in dist/bin/.cache/, named after the bundle, the Node
+ * version and the bundle's size and mtime (a rebuild or another Node makes new ones; V8 also refuses a cache
+ * of other flags or source). It is written, atomically, when it was missing or refused; a directory that
+ * cannot be written just means no cache. STRATA_COMPILE_CACHE=0 turns it off.
  *
  * The bundle has no import(): a vm script has no module loader for it (the build turns import('pkg') into a
  * require and fails on any other). Not run from dist/cli/bin.js (tsc's copy): there is no bundle next to it.
@@ -27,8 +29,10 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
+import { parseFastPath } from './fast-args.js';
 
-const BUNDLE = 'strata-main.cjs';
+/** The bundles, by the tag their cache files start with. */
+const BUNDLES = { main: 'strata-main.cjs', fast: 'strata-fast.cjs' } as const;
 const CACHE_DIR = '.cache';
 /** Cache files kept at most (one per command word: typos must not fill the directory). */
 const MAX_CACHE_FILES = 64;
@@ -45,7 +49,7 @@ function cacheWord(args: readonly string[]): string {
 }
 
 /** Runs the bundle at `file` (the CommonJS module wrapper, as require() would) with a code cache. */
-function runCached(file: string, args: readonly string[]): void {
+function runCached(tag: keyof typeof BUNDLES, file: string, args: readonly string[]): void {
   const require = createRequire(file);
   if (process.env.STRATA_COMPILE_CACHE === '0') {
     require(file);
@@ -56,7 +60,7 @@ function runCached(file: string, args: readonly string[]): void {
   if (source.startsWith('#!')) source = '//' + source.slice(2);
   const st = statSync(file);
   const dir = join(dirname(file), CACHE_DIR);
-  const prefix = `${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}-`;
+  const prefix = `${tag}-${process.version}-${process.arch}-${st.size}-${Math.trunc(st.mtimeMs)}-`;
   const cacheFile = join(dir, `${prefix}${cacheWord(args)}.v8`);
   let cachedData: Buffer | undefined;
   try {
@@ -69,7 +73,7 @@ function runCached(file: string, args: readonly string[]): void {
     { filename: file, cachedData },
   );
   if (!cachedData || script.cachedDataRejected)
-    process.once('exit', () => saveCache(script, dir, cacheFile, prefix));
+    process.once('exit', () => saveCache(script, dir, cacheFile, tag, prefix));
   const module = { exports: {} };
   (script.runInThisContext() as (...a: unknown[]) => void).call(
     module.exports,
@@ -82,12 +86,15 @@ function runCached(file: string, args: readonly string[]): void {
 }
 
 /** Writes the cache of what this run compiled (tmp + rename: a concurrent run reads all or nothing). */
-function saveCache(script: vm.Script, dir: string, cacheFile: string, prefix: string): void {
+function saveCache(script: vm.Script, dir: string, cacheFile: string, tag: string, prefix: string): void {
   try {
     mkdirSync(dir, { recursive: true });
     const names = readdirSync(dir);
-    // Caches of another build or Node are dead: drop them; and keep the directory bounded.
-    for (const n of names) if (!n.startsWith(prefix)) unlinkSync(join(dir, n));
+    // Caches of this bundle's other builds, another Node, or no bundle are dead: drop them (not the other
+    // bundle's); and keep the directory bounded.
+    const ofSome = (n: string): boolean => Object.keys(BUNDLES).some((t) => n.startsWith(`${t}-`));
+    for (const n of names)
+      if ((n.startsWith(`${tag}-`) && !n.startsWith(prefix)) || !ofSome(n)) unlinkSync(join(dir, n));
     if (names.filter((n) => n.startsWith(prefix)).length >= MAX_CACHE_FILES) return;
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData());
@@ -97,4 +104,6 @@ function saveCache(script: vm.Script, dir: string, cacheFile: string, prefix: st
   }
 }
 
-runCached(join(dirname(fileURLToPath(import.meta.url)), BUNDLE), process.argv.slice(2));
+const args = process.argv.slice(2);
+const tag = parseFastPath(args) ? 'fast' : 'main';
+runCached(tag, join(dirname(fileURLToPath(import.meta.url)), BUNDLES[tag]), args);

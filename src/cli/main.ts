@@ -2,11 +2,9 @@
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
-import { redact, StrataError } from '../core/errors.js';
-import { EXIT_CODES, EXIT_INTERNAL, EXIT_USAGE } from './exit-codes.js';
+import { EXIT_USAGE, reportError } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
 import { parseFastPath, runFastPath } from './fast-path.js';
-import { stdio } from './output.js';
 
 // CommonJS packages are loaded with require(): importing them as ES modules costs a parse of their source
 // for named exports (cjs-module-lexer) on every run. commander is loaded only when the fast path
@@ -49,15 +47,7 @@ export async function main(argv: string[]): Promise<number> {
     if (commanderModule && e instanceof commanderModule.CommanderError) {
       return e.exitCode === 0 ? 0 : EXIT_USAGE;
     }
-    if (e instanceof StrataError) {
-      const { stdout, stderr } = stdio();
-      if (json) stdout.write(JSON.stringify({ type: 'error', error: e.toJSON() }) + '\n');
-      if (!e.data.reported || !json) stderr.write(`strata: ${e.message} [${e.code}]\n`);
-      return EXIT_CODES[e.code] ?? EXIT_INTERNAL;
-    }
-    if ((e as NodeJS.ErrnoException).code === 'EPIPE') return 0;
-    stdio().stderr.write(`strata: internal error: ${redact((e as Error)?.stack ?? String(e))}\n`);
-    return EXIT_INTERNAL;
+    return reportError(e, json);
   }
 }
 

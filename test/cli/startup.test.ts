@@ -434,7 +434,9 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     expect(run(repo, ['status']).stdout).toContain('nothing to commit');
     const files = cacheFiles();
     expect(files).toHaveLength(2);
-    expect(files.some((f) => f.endsWith('--.v8'))).toBe(true); // --version: no command word
+    // --version: no command word, the whole CLI's bundle; status: the fast path's bundle (strata-fast.cjs).
+    expect(files.some((f) => f.startsWith('main-') && f.endsWith('--.v8'))).toBe(true);
+    expect(files.some((f) => f.startsWith('fast-') && f.endsWith('-status.v8'))).toBe(true);
     const status = join(
       binDir,
       '.cache',
@@ -454,5 +456,30 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     });
     expect(readFileSync(status).equals(Buffer.alloc(first.length, 7))).toBe(false);
     expect(cacheFiles()).toHaveLength(2);
+    // A cache written for one bundle leaves the other's alone (they are different builds of nothing).
+    const before = readFileSync(status);
+    expect(run(repo, ['log', '--oneline']).code).toBe(0);
+    expect(cacheFiles()).toHaveLength(3);
+    expect(readFileSync(status).equals(before)).toBe(true);
+  });
+
+  it('runs the small bundle for the fast path only, with the same answers and exit codes as the whole CLI', () => {
+    // Which bundle ran: the one whose code cache the run wrote (`main-...` or `fast-...`, bin.ts).
+    const bundles = (args: string[], cwd = repo): string[] => {
+      rmSync(join(binDir, '.cache'), { recursive: true, force: true });
+      run(cwd, args);
+      return cacheFiles().map((f) => `strata-${f.split('-')[0]}.cjs`);
+    };
+    expect(bundles(['status'])).toEqual(['strata-fast.cjs']);
+    expect(bundles(['commit', '-a', '-m', 'x', '--json'])).toEqual(['strata-fast.cjs']);
+    expect(bundles(['status', '-v'])).toEqual(['strata-main.cjs']); // not the fast path's: commander's error
+    expect(bundles(['log'])).toEqual(['strata-main.cjs']);
+    for (const [cwd, args] of [
+      [hookDir, ['status']],
+      [hookDir, ['status', '--json']],
+      [repo, ['commit', '-a', '-m', 'x']],
+      [repo, ['commit', '-a', '-m', 'x', '--json']],
+    ] as const)
+      expect(run(cwd, [...args])).toEqual(strata(cwd, [...args]));
   });
 });
