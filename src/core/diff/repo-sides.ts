@@ -358,8 +358,10 @@ class ChunkCache {
         return out;
       }
       if (data) {
+        // Cut before keepView, which may let the slot go (copied into the LRU) when over its budget.
+        const out = this.cutFrom(hash, data, off, len);
         this.keepView(hash, data);
-        return this.cutFrom(hash, data, off, len);
+        return out;
       }
       this.release(hash);
     }
@@ -464,8 +466,9 @@ class ChunkCache {
 
   private remember(hash: string, data: Uint8Array): void {
     if (data.length > CHUNK_CACHE_BYTES / 4) return;
-    // A chunk decoded on the pool is a view into its batch's buffer: kept alone, it would keep the batch.
-    if (data.buffer.byteLength > 2 * data.length) {
+    // A chunk decoded on the pool is a view into its batch's buffer: kept alone, it would keep the batch, or
+    // (in a slot, which is reused once released) change under the cache.
+    if (data.buffer.byteLength > 2 * data.length || this.slotOf.has(hash)) {
       const copy = Buffer.allocUnsafe(data.length);
       copy.set(data);
       data = copy;
