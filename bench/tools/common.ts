@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { dataFile, type Truth, type VersionName } from '../generate.js';
@@ -65,6 +66,15 @@ export async function stage(src: string, dest: string): Promise<void> {
     await f.sync();
   } finally {
     await f.close();
+  }
+  // Everything the tool before this one wrote is on disk too (`sync`, untimed): otherwise the kernel writes it
+  // back during this tool's timed commit, and a tool that fsyncs its own files (strata does) waits behind it.
+  // strata's 1% edit commit took 3.9 s in one run and 5.0-5.1 s in the next two, right after git's commit of
+  // v0 (~400 MB written, not synced), while 3.6-4.1 s by hand.
+  try {
+    execFileSync('sync', { stdio: 'ignore' });
+  } catch {
+    /* no sync(1): the page cache as it is */
   }
 }
 

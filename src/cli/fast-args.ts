@@ -4,7 +4,7 @@
  * forms are taken - the flags listed below, each spelled as `--help` shows it - and everything else
  * (`-am`, `--`, an unknown flag, an argument, `--help`) returns undefined and goes through commander, so
  * its messages and errors stay commander's. The actions are the ones commander runs (commands/worktree.ts),
- * run by fast-path.ts. This file imports nothing: the launcher (bin.ts) parses with it to choose the bundle.
+ * run by fast-path.ts. This file imports types only: the launcher (bin.ts) parses with it to choose the bundle.
  */
 import type { GlobalOpts } from './context.js';
 import type { CommitOpts, StatusOpts } from './commands/worktree.js';
