@@ -253,9 +253,9 @@ export class CompressPool {
    * Decodes and verifies a batch (as decode) and, with `keyMin`, keys the records of each item at least
    * that long, on the worker thread. With `out` (at least as long as the items' raw lengths together), the
    * bytes come back as views into it: the caller reuses it once it no longer needs them. A shared `out` is
-   * written in place; an ArrayBuffer is moved to the thread and back (`returned`), so that the thread keeps no
-   * hold on it (a SharedArrayBuffer stays alive until both threads let go of it). Items in shared buffers
-   * only (else `out` is not used).
+   * written in place; an ArrayBuffer is moved to the thread and back (`buffer`), so that the thread keeps no
+   * hold on it (a SharedArrayBuffer stays alive until both threads let go of it). The thread uses `out` only
+   * for items in shared buffers; without a thread it is always used. `outMin`: see decodeBatch.
    * `quoted`: the items are CSV/TSV, whose records end at a '\n' outside quotes (keyRecords).
    */
   decodeKeyed(
