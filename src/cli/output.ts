@@ -39,17 +39,15 @@ export class FdSink {
   }
 }
 
-let fdSinks = false;
+let fdSinks: { stdout: FdSink; stderr: FdSink } | undefined;
 /** New Outputs write through FdSinks instead of process.stdout/stderr (fast-path.ts, before it runs). */
 export function useFdSinks(): void {
-  fdSinks = true;
+  fdSinks ??= { stdout: new FdSink(1), stderr: new FdSink(2) };
 }
 
 /** stdout and stderr as this run writes them: FdSinks after useFdSinks, else the process streams. */
 export const stdio = (): { stdout: OutStream; stderr: OutStream } =>
-  fdSinks
-    ? { stdout: new FdSink(1), stderr: new FdSink(2) }
-    : { stdout: process.stdout, stderr: process.stderr };
+  fdSinks ?? { stdout: process.stdout, stderr: process.stderr };
 
 /** cli-progress is loaded only when a bar is actually shown (a TTY): most runs never need it. */
 const loadSingleBar = (): typeof SingleBar =>
