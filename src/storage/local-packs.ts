@@ -127,6 +127,9 @@ function writeAll(fd: number, b: Uint8Array): void {
   while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }
 
+/** Prefetched locations kept at most (LocalPacks.prefetchLocations). */
+const PREFETCH_KEPT = 16384;
+
 export class LocalPacks {
   private current: OpenPack | undefined;
   private readonly fds = new Map<number, number>();
@@ -136,6 +139,8 @@ export class LocalPacks {
   private finished: { name: string; size: number; entries: PackEntry[] }[] = [];
   private readonly finishedByHash = new Map<string, { entry: PackEntry; path: string }>();
   private readonly baseCache = new Map<string, Uint8Array>();
+  /** Locations looked up ahead (prefetchLocations), each taken once by readEncodedShared. */
+  private readonly prefetched = new Map<string, ObjectLocation>();
   compressionLevel: number;
 
   constructor(
@@ -327,7 +332,7 @@ export class LocalPacks {
         if (pending.fd === undefined) closeSync(fd);
       }
     }
-    const loc = this.db.findObject(hash);
+    const loc = this.takePrefetched(hash) ?? this.db.findObject(hash);
     if (!loc) throw new StrataError('NOT_FOUND', `object ${hash} not found`, { hash });
     const { name, path, fd } = this.sealed(loc.pack);
     return {
@@ -377,8 +382,7 @@ export class LocalPacks {
     at: number[];
     locations: (ObjectLocation | undefined)[];
   } {
-    const found = this.db.findObjects(hashes);
-    const locations = hashes.map((h, i) => (this.pendingEntry(h) ? undefined : found[i]));
+    const locations = this.locate(hashes);
     const at: number[] = [];
     let total = 0;
     for (const loc of locations) {
@@ -407,6 +411,51 @@ export class LocalPacks {
       i = j;
     }
     return { buffer, at, locations };
+  }
+
+  /**
+   * Looks the locations of `hashes` up now, in hash order, for readEncodedShared to take (each once): a
+   * reader that knows what it will read (a diff's read-ahead) looks up thousands at a time. Measured on the
+   * 1 GiB chat set's 1% edit diff: ~13 µs a hash 32 at a time between other work, against ~5 sorted and in
+   * one pass (SQLite walks the index's pages in order; a few dozen lookups between parses find them cold).
+   */
+  prefetchLocations(hashes: readonly string[]): void {
+    // Locations never taken (chunks the reader found elsewhere) are let go rather than piling up.
+    if (this.prefetched.size > PREFETCH_KEPT) this.prefetched.clear();
+    const want = [...new Set(hashes)].filter((h) => !this.prefetched.has(h)).sort();
+    const found = this.db.findObjects(want);
+    for (let i = 0; i < want.length; i++) {
+      const loc = found[i];
+      if (loc) this.prefetched.set(want[i]!, loc);
+    }
+  }
+
+  private takePrefetched(hash: string): ObjectLocation | undefined {
+    const loc = this.prefetched.get(hash);
+    if (loc) this.prefetched.delete(hash);
+    return loc;
+  }
+
+  /** Where each of `hashes` is in a sealed pack (taking prefetched locations), or undefined. */
+  private locate(hashes: readonly string[]): (ObjectLocation | undefined)[] {
+    const out: (ObjectLocation | undefined)[] = new Array<ObjectLocation | undefined>(hashes.length);
+    const ask: string[] = [];
+    const askAt: number[] = [];
+    for (let i = 0; i < hashes.length; i++) {
+      const h = hashes[i]!;
+      const loc = this.takePrefetched(h);
+      if (loc) out[i] = loc;
+      else {
+        ask.push(h);
+        askAt.push(i);
+      }
+    }
+    if (ask.length) {
+      const found = this.db.findObjects(ask);
+      for (let k = 0; k < ask.length; k++) out[askAt[k]!] = found[k];
+    }
+    for (let i = 0; i < hashes.length; i++) if (out[i] && this.pendingEntry(hashes[i]!)) out[i] = undefined;
+    return out;
   }
 
   /**
@@ -561,6 +610,7 @@ export class LocalPacks {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
     this.names.clear();
+    this.prefetched.clear();
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 // LocalPacks.readEncodedShared: the stored bytes of many objects into one shared buffer (the diff's read-ahead
 // hands it to the decoding thread), each exactly what readEncoded reads, adjacent objects in one read.
 import { rmSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Repository } from '../../src/core/repository.js';
 import { hashBytes } from '../../src/storage/hash.js';
 import { tempDir } from '../core/helpers.js';
@@ -67,6 +67,55 @@ describe('LocalPacks.readEncodedShared', () => {
       const other = repo.objects.packs.readEncodedShared(ask, small);
       expect(other.buffer).not.toBe(small);
       expect(Buffer.from(other.buffer).equals(Buffer.from(got.buffer))).toBe(true);
+    } finally {
+      repo.close();
+    }
+  });
+});
+
+describe('LocalPacks.prefetchLocations', () => {
+  it('looks locations up ahead, for readEncodedShared and readEncoded to take once each; forgetPacks drops them', () => {
+    const d = tempDir('strata-prefetch-');
+    dirs.push(d);
+    const repo = Repository.init(d);
+    try {
+      const hashes = Array.from({ length: 30 }, (_, i) =>
+        repo.objects.putChunk(Buffer.from(`prefetched ${i} `.repeat(20 + i))),
+      );
+      repo.objects.flush();
+      const packs = repo.objects.packs;
+      const missing = hashBytes(Buffer.from('never stored'));
+      const plain = packs.readEncodedShared([...hashes, missing]);
+      const find = vi.spyOn(repo.db, 'findObjects');
+      const findOne = vi.spyOn(repo.db, 'findObject');
+      const asked = (): string[] => find.mock.calls.flatMap((c) => [...c[0]]);
+      // Out of order and repeated: looked up once, in hash order.
+      packs.prefetchLocations([...hashes.slice(0, 20)].reverse().concat(hashes[3]!, missing));
+      expect(asked()).toEqual([...new Set([...hashes.slice(0, 20), missing])].sort());
+      find.mockClear();
+      const got = packs.readEncodedShared([...hashes, missing]);
+      expect(got.at).toEqual(plain.at);
+      expect(got.locations).toEqual(plain.locations);
+      expect(Buffer.from(got.buffer).equals(Buffer.from(plain.buffer))).toBe(true);
+      // Only what was not prefetched is asked (the missing one was not found, so not kept).
+      expect(asked()).toEqual([...hashes.slice(20), missing]);
+      // Each prefetched location is taken once: asking again goes to the index.
+      find.mockClear();
+      packs.readEncodedShared([hashes[0]!]);
+      expect(asked()).toEqual([hashes[0]]);
+      // readEncoded takes a prefetched location too.
+      packs.prefetchLocations([hashes[25]!]);
+      findOne.mockClear();
+      expect(Buffer.from(packs.readEncoded(hashes[25]!).bytes)).toEqual(
+        Buffer.from(plain.buffer, plain.at[25], plain.locations[25]!.length),
+      );
+      expect(findOne).not.toHaveBeenCalled();
+      // forgetPacks (gc, repair) drops what was looked up.
+      packs.prefetchLocations([hashes[26]!]);
+      packs.forgetPacks();
+      find.mockClear();
+      packs.readEncodedShared([hashes[26]!]);
+      expect(asked()).toEqual([hashes[26]]);
     } finally {
       repo.close();
     }
