@@ -20,7 +20,14 @@ import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
 import { ChunkSink } from './chunk-sink.js';
-import { SpanEncoder, YIELD_EVERY, yieldToEventLoop, type Coverage, type Piece } from './span-encoder.js';
+import {
+  SpanEncoder,
+  YIELD_EVERY,
+  yieldToEventLoop,
+  type Coverage,
+  type EncoderLimits,
+  type Piece,
+} from './span-encoder.js';
 import type { FormatInfo } from './formats.js';
 
 export interface IngestResult {
@@ -58,7 +65,17 @@ export async function ingestFile(
   repo: Repository,
   absPath: string,
   fmt: FormatInfo,
-  opts: { store: boolean; onBytes?: (n: number) => void; previous?: Hash; keepChunks?: boolean },
+  opts: {
+    store: boolean;
+    onBytes?: (n: number) => void;
+    previous?: Hash;
+    keepChunks?: boolean;
+    /**
+     * Memory limits of span-coding (tests: small ones force the paths a large file takes): the encoder's
+     * window, and the bytes of new chunks kept between the passes (KEEP_BYTES).
+     */
+    limits?: Pick<EncoderLimits, 'window' | 'keepUnmatched'> & { keepBytes?: number };
+  },
 ): Promise<IngestResult> {
   const canonical: Span[] = [];
   /** Per canonical chunk: its number among the fresh chunks, or -1 if stored (or had) whole. */
@@ -101,6 +118,8 @@ export async function ingestFile(
   let enc = twoPass
     ? new SpanEncoder(repo, read, {
         records: expectedRecords(repo, opts.previous!, absPath),
+        window: opts.limits?.window,
+        keepUnmatched: opts.limits?.keepUnmatched,
         maxChunk: repo.chunking.max,
         quoted: fmt.chunkFormat === 'csv' || fmt.chunkFormat === 'tsv',
       })
@@ -124,7 +143,7 @@ export async function ingestFile(
         if (!stored) await sink!.add(h, chunk, absentSince);
         layout.push(-1);
       } else {
-        const keep = kept + chunk.length <= KEEP_BYTES;
+        const keep = kept + chunk.length <= (opts.limits?.keepBytes ?? KEEP_BYTES);
         if (keep) kept += chunk.length;
         freshNames.add(h);
         enc!.want(fresh.length, chunk);
@@ -323,10 +342,11 @@ function coverage(
 /**
  * Gathers the literal pieces of span-coded chunks, in file order, into new chunks of about `target` bytes
  * (never more than `max`), which compress far better than one small piece each. A piece's span is known
- * once its chunk is sealed: `span(piece)` is valid after `seal()`.
+ * once its chunk is sealed: `span(piece)` is valid after `seal()`. The pieces' bytes are copied at once into
+ * one reused buffer (they may be views of the encoder's read buffer, valid until its next chunk).
  */
 class LiteralChunks {
-  private parts: Uint8Array[] = [];
+  private buf: Uint8Array;
   private size = 0;
   private waiting: { piece: Extract<Piece, { kind: 'lit' }>; offset: number }[] = [];
   private static readonly placed = new WeakMap<object, Span>();
@@ -335,13 +355,25 @@ class LiteralChunks {
     private readonly sink: ChunkSink,
     private readonly target: number,
     private readonly max: number,
-  ) {}
+  ) {
+    this.buf = new Uint8Array(max);
+  }
 
   async add(piece: Extract<Piece, { kind: 'lit' }>): Promise<void> {
     const len = piece.end - piece.start;
     if (this.size > 0 && this.size + len > this.max) await this.seal();
+    if (this.size + len > this.buf.length) {
+      const grown = new Uint8Array(this.size + len);
+      grown.set(this.buf.subarray(0, this.size));
+      this.buf = grown;
+    }
     this.waiting.push({ piece, offset: this.size });
-    this.parts.push(...piece.parts);
+    let at = this.size;
+    for (const p of piece.parts) {
+      this.buf.set(p, at);
+      at += p.length;
+    }
+    if (at - this.size !== len) throw new StrataError('INTERNAL', 'a literal piece of the wrong length');
     piece.parts = []; // the piece is kept until the manifest is built: its bytes are not
     this.size += len;
     if (this.size >= this.target) await this.seal();
@@ -349,12 +381,11 @@ class LiteralChunks {
 
   async seal(): Promise<void> {
     if (this.size === 0) return;
-    const bytes = Buffer.concat(this.parts, this.size);
+    const bytes = this.buf.subarray(0, this.size);
     const hash = hashBytes(bytes);
-    await this.sink.add(hash, bytes);
+    await this.sink.add(hash, bytes); // copied by the sink: the buffer is free again
     for (const w of this.waiting)
       LiteralChunks.placed.set(w.piece, [hash, w.offset, w.piece.end - w.piece.start]);
-    this.parts = [];
     this.size = 0;
     this.waiting = [];
   }

@@ -56,7 +56,10 @@ export const YIELD_EVERY = 256;
  */
 export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** A piece of a span-coded chunk: bytes of an old chunk, or bytes [start, end) of the new chunk itself. */
+/**
+ * A piece of a span-coded chunk: bytes of an old chunk, or bytes [start, end) of the new chunk itself. A
+ * literal's `parts` may be views of the encoder's reused read buffer: valid until the next `encode`.
+ */
 export type Piece =
   | { kind: 'ref'; chunk: string; offset: number; length: number }
   | { kind: 'lit'; start: number; end: number; parts: Uint8Array[] };
@@ -155,6 +158,8 @@ export class SpanEncoder {
   private readonly window = new Map<number, Buffer>();
   /** Buffers of chunks that left the window, to read the next ones into. */
   private readonly spare: Uint8Array[] = [];
+  /** The buffer `pieces` reads a chunk into (`maxChunk` bytes; none without it). */
+  private scratch: Uint8Array | undefined;
   /** The window's own buffers (`maxChunk` bytes each). */
   private readonly owned = new WeakSet<ArrayBufferLike>();
   /** Per fresh chunk: 1 once read into the window, 2 if its unmatched records' bytes were not all kept. */
@@ -473,7 +478,8 @@ export class SpanEncoder {
   /**
    * Fresh chunk i as pieces, if at least half of its bytes are records found in at most MAX_SOURCES old
    * chunks; else undefined (store it whole). Adjacent ranges of one old chunk are merged. Its bytes are
-   * read (`read(i, true)`) only if the window kept too few of them.
+   * read (`read(i, true)`) only if the window kept too few of them, into a reused buffer: a new one per chunk
+   * was ~4,400 page faults of the 1 GiB 1% edit's commit (15% of the file's chunks are read so).
    */
   encode(i: number): Piece[] | undefined {
     const pieces = this.pieces(i);
@@ -493,7 +499,8 @@ export class SpanEncoder {
       if (sources.length > MAX_SOURCES) return undefined;
     }
     if (sources.length === 0) return undefined;
-    const data = this.windowed[i] === 1 ? undefined : this.read(i, true);
+    if (!this.scratch && this.maxChunk > 0) this.scratch = new Uint8Array(this.maxChunk);
+    const data = this.windowed[i] === 1 ? undefined : this.read(i, true, this.scratch);
     const bytes = (r: number, s: number, e: number): Uint8Array =>
       data?.subarray(s, e) ?? this.unmatched.get(r)!;
     const pieces: Piece[] = [];
