@@ -170,6 +170,34 @@ describe('Chunker', () => {
     }
   });
 
+  it('with reuseJoins, the chunks of each push (used before the next) are the same bytes as without', () => {
+    const rnd = xorshift32(4242);
+    const data = randomRecords(rnd, 2 * 1024 * 1024, { quotes: true, finalNewline: false });
+    for (const f of FORMATS) {
+      for (const params of [DEFAULT_CHUNK_PARAMS, SMALL]) {
+        const whole = chunkAll(data, f, params).map((c) => Buffer.from(c));
+        for (const maxPiece of [1000, 70_000, 1 << 20]) {
+          const c = new Chunker(f, params, { reuseJoins: true });
+          const got: Buffer[] = [];
+          const copy = (cs: Uint8Array[]): void => {
+            for (const x of cs) got.push(Buffer.from(x)); // copied at once: the next push may reuse them
+          };
+          for (let p = 0; p < data.length;) {
+            const n = Math.min(data.length - p, 1 + (rnd() % maxPiece));
+            copy(c.push(data.subarray(p, p + n)));
+            p += n;
+          }
+          copy(c.finish());
+          expect(lengths(got), `${f} pieces<=${maxPiece}`).toEqual(lengths(whole));
+          expect(
+            got.every((x, i) => x.equals(whole[i]!)),
+            `${f} pieces<=${maxPiece}`,
+          ).toBe(true);
+        }
+      }
+    }
+  });
+
   it('every chunk of a record format ends at a record boundary, and min/max hold', () => {
     const rnd = xorshift32(99);
     for (let round = 0; round < 12; round++) {

@@ -9,7 +9,8 @@ import { Chunker } from './chunker.js';
 import type { ChunkerJob, ChunkerReply, ChunkerSetup } from './worker-chunks.js';
 
 const setup = workerData as ChunkerSetup;
-const chunker = new Chunker(setup.format, setup.params);
+// Each push's chunks are hashed before the next push: the chunker may join into reused buffers.
+const chunker = new Chunker(setup.format, setup.params, { reuseJoins: true });
 
 parentPort!.on('message', (job: ChunkerJob) => {
   let reply: ChunkerReply;
