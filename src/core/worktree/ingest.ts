@@ -49,6 +49,8 @@ const RECORD_FORMATS = new Set(['jsonl', 'text']);
 const SPAN_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
 /** New chunks kept in memory between the passes; beyond this they are re-read from the file. */
 const KEEP_BYTES = 8 << 20;
+/** Bytes read at once for a run of adjacent fresh chunks read again (ingestFile's `fromBlock`). */
+const BLOCK_BYTES = 1 << 20;
 
 interface NewChunk {
   hash: string;
@@ -103,12 +105,44 @@ export async function ingestFile(
   let kept = 0;
   let spanCoded = false;
   let fd: number | undefined;
+  /**
+   * Bytes [blockStart, blockStart + blockLength) of the file, read ahead at once for a run of fresh chunks that
+   * lie next to each other: a read per chunk cost ~9 µs (the 1 GiB 10% deletion's ~60k re-read chunks: 0.6 s).
+   */
+  let block: Buffer | undefined;
+  let blockStart = 0;
+  let blockLength = 0;
+  /** The bytes of fresh chunk i through the block (read ahead from it on a miss), or undefined. */
+  const fromBlock = (i: number, into?: Uint8Array): Uint8Array | undefined => {
+    const c = fresh[i]!;
+    if (c.offset < blockStart || c.offset + c.length > blockStart + blockLength) {
+      // Worth a block only where the next fresh chunk follows this one.
+      const next = fresh[i + 1];
+      if (!next || next.offset !== c.offset + c.length) return undefined;
+      block ??= Buffer.allocUnsafeSlow(BLOCK_BYTES);
+      if (c.length > block.length) return undefined;
+      let end = c.offset + c.length;
+      for (let j = i + 1; j < fresh.length; j++) {
+        const f = fresh[j]!;
+        if (f.offset !== end || f.offset + f.length - c.offset > block.length) break;
+        end = f.offset + f.length;
+      }
+      fd ??= openSync(absPath, 'r');
+      readAt(fd, c.offset, end - c.offset, absPath, block);
+      blockStart = c.offset;
+      blockLength = end - c.offset;
+    }
+    const from = c.offset - blockStart;
+    const out = into && into.length >= c.length ? into.subarray(0, c.length) : new Uint8Array(c.length);
+    out.set(block!.subarray(from, from + c.length));
+    return out;
+  };
   /** A fresh chunk's bytes: kept since pass 1, or read again (and if `checked`, checked against its hash). */
   const read = (i: number, checked: boolean, into?: Uint8Array): Uint8Array => {
     const c = fresh[i]!;
     if (c.data) return c.data;
     fd ??= openSync(absPath, 'r');
-    const data = readAt(fd, c.offset, c.length, absPath, into);
+    const data = fromBlock(i, into) ?? readAt(fd, c.offset, c.length, absPath, into);
     if (checked && hashBytes(data) !== c.hash) {
       throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
     }
