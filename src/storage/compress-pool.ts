@@ -173,9 +173,17 @@ export function decodeVerified(e: Encoded): Uint8Array | undefined {
   }
 }
 
+/**
+ * Jobs handed to one worker at a time. More than one: a worker is given its next job only when this thread
+ * takes its answer, which a busy event loop puts off (the 1 GiB deletion's commit: both threads ~70% busy,
+ * each waiting on the other); the jobs queued at the worker keep it going meanwhile.
+ */
+const JOBS_PER_WORKER = 3;
+
 export class CompressPool {
   private readonly workers: Worker[] = [];
-  private readonly idle: Worker[] = [];
+  /** Jobs at each worker (answers not yet taken), by worker. */
+  private readonly load = new Map<Worker, number>();
   private readonly queue: { job: Job; transfer: ArrayBuffer[] }[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -204,7 +212,7 @@ export class CompressPool {
       // the process alive.
       w.unref();
       this.workers.push(w);
-      this.idle.push(w);
+      this.load.set(w, 0);
     }
   }
 
@@ -336,17 +344,30 @@ export class CompressPool {
   }
 
   private pump(): void {
-    while (this.idle.length && this.queue.length) {
-      const w = this.idle.pop()!;
+    while (this.queue.length) {
+      // The least loaded worker, if it can take another job.
+      let w: Worker | undefined;
+      let least = JOBS_PER_WORKER;
+      for (const x of this.workers) {
+        const n = this.load.get(x)!;
+        if (n < least) {
+          least = n;
+          w = x;
+        }
+      }
+      if (!w) return;
       const { job, transfer } = this.queue.shift()!;
-      w.ref();
+      if (least === 0) w.ref();
+      this.load.set(w, least + 1);
       w.postMessage(job, transfer);
     }
   }
 
   private release(w: Worker): void {
-    w.unref();
-    this.idle.push(w);
+    const n = this.load.get(w)! - 1;
+    this.load.set(w, n);
+    // Unref'd when it has nothing to do: an idle worker must not keep the process alive.
+    if (n === 0) w.unref();
     this.pump();
   }
 
