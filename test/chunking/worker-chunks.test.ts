@@ -61,12 +61,12 @@ async function inline(path: string, format: ChunkFormat) {
   return { lens, hashes, long };
 }
 
-async function onWorker(path: string, format: ChunkFormat) {
+async function onWorker(path: string, format: ChunkFormat, share = true) {
   const long: [number, number][] = [];
   const lens: number[] = [];
   const hashes: string[] = [];
   let settled = 0;
-  for await (const b of built.chunkOnWorker(path, format, PARAMS, long, () => settled)) {
+  for await (const b of built.chunkOnWorker(path, format, PARAMS, long, () => settled, { share })) {
     b.chunks.forEach((c, i) => {
       // The bytes handed out are the bytes hashed.
       expect(hashBytes(c)).toBe(b.hashes[i]);
@@ -105,10 +105,14 @@ describe('chunks cut on a worker thread', () => {
       const data = make();
       writeFileSync(path, data);
       const want = await inline(path, fmt);
+      // Hashed by both threads (each chunk by the one that claims it), and by the worker alone.
+      for (const share of [true, false]) {
+        const got = await onWorker(path, fmt, share);
+        expect(got.lens).toEqual(want.lens);
+        expect(got.hashes).toEqual(want.hashes);
+        expect(got.long).toEqual(want.long);
+      }
       const got = await onWorker(path, fmt);
-      expect(got.lens).toEqual(want.lens);
-      expect(got.hashes).toEqual(want.hashes);
-      expect(got.long).toEqual(want.long);
       expect(got.lens.reduce((a, b) => a + b, 0)).toBe(data.length);
       if (name.includes('over-long')) expect(want.long.length).toBeGreaterThan(0);
     },

@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { StrataError, type ErrorCode } from '../../storage/errors.js';
-import type { Hash } from '../../storage/hash.js';
+import { hashBytes, type Hash } from '../../storage/hash.js';
 import type { ChunkFormat } from './chunker.js';
 import type { ChunkParams } from './params.js';
 
@@ -19,9 +19,18 @@ export interface ChunkerSetup {
   params: ChunkParams;
 }
 export type ChunkerJob = { op: 'push'; data: Uint8Array } | { op: 'finish' };
+/**
+ * A push's chunks: their lengths, and their hashes (32 bytes each, shared) as the worker writes them. Each
+ * chunk is hashed by one thread, the one that claims it in `claims` (compareExchange from 0): the worker
+ * from the first chunk on (HASH_WORKER, then HASH_DONE once its hash is written), the main thread from the
+ * last back (HASH_MAIN).
+ */
 export type ChunkerReply =
-  | { lens: Uint32Array; hashes: Uint8Array; long: [number, number][] }
+  | { lens: Uint32Array; claims: Int32Array; hashes: Uint8Array; long: [number, number][] }
   | { error: { message: string; code?: string } };
+export const HASH_WORKER = 1;
+export const HASH_DONE = 2;
+export const HASH_MAIN = 3;
 
 /** Chunks with their hashes, in file order. */
 export interface HashedChunks {
@@ -38,6 +47,8 @@ const WORKER_CHUNK_BYTES = 16 << 20;
 const READ_BYTES = 1 << 20;
 /** Reads sent to the worker and not answered yet. */
 const DEPTH = 6;
+/** How long the worker may take to write a hash before it is given up on. */
+const HASH_WAIT_MS = 60_000;
 
 /**
  * Whether the file at `path` is worth cutting with chunkOnWorker (WORKER_CHUNK_BYTES or more) and its worker
@@ -67,6 +78,8 @@ export async function* chunkOnWorker(
   params: ChunkParams,
   long: [number, number][],
   settled: () => number,
+  /** `share: false`: the worker hashes every chunk (tests; by default this thread helps, see HASH_*). */
+  opts: { share?: boolean } = {},
 ): AsyncGenerator<HashedChunks> {
   const fh = await open(path, 'r');
   const setup: ChunkerSetup = { format, params };
@@ -130,12 +143,33 @@ export async function* chunkOnWorker(
         throw new StrataError((r.error.code ?? 'INTERNAL') as ErrorCode, r.error.message, { path });
       }
       const chunks: Uint8Array[] = [];
-      const hashes: Hash[] = [];
-      const hb = Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength);
-      for (let i = 0; i < r.lens.length; i++) {
+      const n = r.lens.length;
+      for (let i = 0; i < n; i++) {
         chunks.push(bytesAt(chunkAt, r.lens[i]!));
-        hashes.push(hb.toString('hex', 32 * i, 32 * i + 32) as Hash);
         chunkAt += r.lens[i]!;
+      }
+      // This thread hashes from the last chunk back while the worker has not claimed them (it hashes from the
+      // first on): the 1 GiB 1% edit's first pass was bound by the worker, with this thread half idle.
+      const hashes: Hash[] = new Array<Hash>(n);
+      if (opts.share !== false)
+        for (let j = n - 1; j >= 0; j--) {
+          if (Atomics.compareExchange(r.claims, j, 0, HASH_MAIN) !== 0) break;
+          hashes[j] = hashBytes(chunks[j]!);
+        }
+      const hb = Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength);
+      for (let i = 0; i < n && hashes[i] === undefined; i++) {
+        // Claimed by the worker: wait (a few µs) for it to be written. (Its 'error' event cannot arrive while
+        // this thread waits: a worker that died while hashing is given up on after a while.)
+        for (const start = Date.now(); ;) {
+          const v = Atomics.load(r.claims, i);
+          if (v === HASH_DONE) break;
+          if (failed) throw failed;
+          if (Date.now() - start > HASH_WAIT_MS)
+            throw new StrataError('INTERNAL', `the chunking thread stopped while hashing ${path}`, { path });
+          // Notified once it is written; not yet claimed (only without `share`): looked at again soon.
+          Atomics.wait(r.claims, i, v, v === 0 ? 1 : 50);
+        }
+        hashes[i] = hb.toString('hex', 32 * i, 32 * i + 32) as Hash;
       }
       for (const l of r.long) long.push(l);
       if (chunks.length > 0) yield { chunks, hashes };
