@@ -416,7 +416,7 @@ export class LocalPacks {
   /**
    * Looks the locations of `hashes` up now, in hash order, for readEncodedShared to take (each once): a
    * reader that knows what it will read (a diff's read-ahead) looks up thousands at a time. Measured on the
-   * 1 GiB chat set's 1% edit diff: ~13 µs a hash 32 at a time between other work, against ~5 sorted and in
+   * 1 GiB chat set's 1% edit diff: ~13 µs a hash 32 at a time between other work, against ~6-7 sorted and in
    * one pass (SQLite walks the index's pages in order; a few dozen lookups between parses find them cold).
    */
   prefetchLocations(hashes: readonly string[]): void {
