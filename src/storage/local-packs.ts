@@ -129,6 +129,8 @@ function writeAll(fd: number, b: Uint8Array): void {
 
 /** Prefetched locations kept at most (LocalPacks.prefetchLocations). */
 const PREFETCH_KEPT = 16384;
+/** Locations of a reading order looked up at once (LocalPacks.prefetchAhead). */
+const PREFETCH_AHEAD = 4096;
 
 export class LocalPacks {
   private current: OpenPack | undefined;
@@ -428,6 +430,18 @@ export class LocalPacks {
       const loc = found[i];
       if (loc) this.prefetched.set(want[i]!, loc);
     }
+  }
+
+  /**
+   * For a reader going through `list` in order, about to read [from, end): once `end` passes `located` (how
+   * far its locations were looked up), looks up the next PREFETCH_AHEAD from `from` (prefetchLocations).
+   * Returns how far they are looked up now.
+   */
+  prefetchAhead(list: readonly string[], from: number, end: number, located: number): number {
+    if (end <= located) return located;
+    const upTo = Math.min(list.length, from + PREFETCH_AHEAD);
+    this.prefetchLocations(list.slice(from, upTo));
+    return upTo;
   }
 
   private takePrefetched(hash: string): ObjectLocation | undefined {

@@ -116,6 +116,14 @@ describe('LocalPacks.prefetchLocations', () => {
       find.mockClear();
       packs.readEncodedShared([hashes[26]!]);
       expect(asked()).toEqual([hashes[26]]);
+      // prefetchAhead: a reading order's next window, once a read goes past what was looked up.
+      find.mockClear();
+      const order = hashes.slice(10);
+      expect(packs.prefetchAhead(order, 2, 4, 0)).toBe(order.length);
+      expect(asked()).toEqual(order.slice(2).sort());
+      find.mockClear();
+      expect(packs.prefetchAhead(order, 4, 6, order.length)).toBe(order.length);
+      expect(find).not.toHaveBeenCalled();
     } finally {
       repo.close();
     }

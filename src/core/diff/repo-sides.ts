@@ -202,8 +202,6 @@ const READ_AHEAD_CHUNKS = 256;
 const READ_AHEAD_BATCH = 32;
 /** Plans shorter than this are read inline: starting the decoding thread would cost more than it saves. */
 const READ_AHEAD_MIN = 64;
-/** Chunks of a plan whose locations are looked up at once, in hash order (LocalPacks.prefetchLocations). */
-const LOCATE_AHEAD = 4096;
 /** A diff expanding at least this many segments of the before side starts the decoding thread at once. */
 const EARLY_POOL_SEGMENTS = 8;
 /**
@@ -230,7 +228,7 @@ interface ReadPlan {
   /** Position in `hashes` of each part index that is in the plan. */
   at: Map<number, number>;
   sent: number;
-  /** How far the chunks' locations have been looked up (LocalPacks.prefetchLocations). */
+  /** How far the chunks' locations have been looked up (LocalPacks.prefetchAhead). */
   located: number;
 }
 
@@ -503,10 +501,7 @@ class ChunkCache {
     // Whole batches only, but for the plan's last one.
     while (until - plan.sent >= READ_AHEAD_BATCH || (until === plan.hashes.length && plan.sent < until)) {
       const end = Math.min(until, plan.sent + READ_AHEAD_BATCH);
-      if (end > plan.located) {
-        plan.located = Math.min(plan.hashes.length, plan.sent + LOCATE_AHEAD);
-        this.repo.objects.packs.prefetchLocations(plan.hashes.slice(plan.sent, plan.located));
-      }
+      plan.located = this.repo.objects.packs.prefetchAhead(plan.hashes, plan.sent, end, plan.located);
       const hashes: string[] = [];
       for (let i = plan.sent; i < end; i++) {
         const h = plan.hashes[i]!;
