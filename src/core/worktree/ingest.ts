@@ -112,8 +112,8 @@ export async function ingestFile(
   let block: Buffer | undefined;
   let blockStart = 0;
   let blockLength = 0;
-  /** The bytes of fresh chunk i through the block (read ahead from it on a miss), or undefined. */
-  const fromBlock = (i: number, into?: Uint8Array): Uint8Array | undefined => {
+  /** The bytes of fresh chunk i through the block (read ahead from `file` on a miss), or undefined. */
+  const fromBlock = (file: number, i: number, into?: Uint8Array): Uint8Array | undefined => {
     const c = fresh[i]!;
     if (c.offset < blockStart || c.offset + c.length > blockStart + blockLength) {
       // Worth a block only where the next fresh chunk follows this one.
@@ -127,8 +127,7 @@ export async function ingestFile(
         if (f.offset !== end || f.offset + f.length - c.offset > block.length) break;
         end = f.offset + f.length;
       }
-      fd ??= openSync(absPath, 'r');
-      readAt(fd, c.offset, end - c.offset, absPath, block);
+      readAt(file, c.offset, end - c.offset, absPath, block);
       blockStart = c.offset;
       blockLength = end - c.offset;
     }
@@ -142,7 +141,7 @@ export async function ingestFile(
     const c = fresh[i]!;
     if (c.data) return c.data;
     fd ??= openSync(absPath, 'r');
-    const data = fromBlock(i, into) ?? readAt(fd, c.offset, c.length, absPath, into);
+    const data = fromBlock(fd, i, into) ?? readAt(fd, c.offset, c.length, absPath, into);
     if (checked && hashBytes(data) !== c.hash) {
       throw new StrataError('CONFLICT', `${absPath} changed while it was being added`, { path: absPath });
     }
