@@ -8,6 +8,7 @@
  */
 import { diffArrays } from 'diff';
 import { StrataError, throwIfAborted } from '../../storage/errors.js';
+import { memoryLimit } from '../../storage/memory-limit.js';
 import { StreamingLis, countBelow, longestIncreasing, pairGap } from './align.js';
 import {
   bytesIdentity,
@@ -275,6 +276,13 @@ async function* diffFileIn(
       cost,
       ...extra,
     };
+  };
+  // Between steps of the loops below: stop if asked to, and collect what earlier steps left if memory is
+  // above the limit (storage/memory-limit.ts).
+  const memory = memoryLimit();
+  const checkpoint = (): void => {
+    throwIfAborted(signal);
+    memory.check();
   };
   throwIfAborted(signal);
 
@@ -637,7 +645,7 @@ async function* diffFileIn(
     let prev: [number, number] = [-1, -1];
     for (const k of inOrder) {
       const stop: [number, number] = k < 0 ? [nUnits[0], nUnits[1]] : [sharedB[k]!, sharedA[k]!];
-      throwIfAborted(signal);
+      checkpoint();
       if (presence?.conflict) return true; // (as below, without reading the rest first)
       const units: [number[], number[]] = [[], []];
       for (const s of [0, 1] as const)
@@ -895,7 +903,7 @@ async function* diffFileIn(
       const reader = readers[s];
       let tok = 0;
       for (let u = 0; u < reader.units.length; u++) {
-        throwIfAborted(signal);
+        checkpoint();
         if (shared[s][u]) {
           toks[s][u] = tok++;
           continue;
@@ -969,7 +977,7 @@ async function* diffFileIn(
       (groups.get(g) ?? groups.set(g, []).get(g)!).push(r);
     }
     for (const group of groups.values()) {
-      throwIfAborted(signal);
+      checkpoint();
       const first = group[0]!;
       const records = await readers[first.side].read(first.unit);
       for (const rec of group) apply(rec, records[rec.ord]!);
@@ -1118,7 +1126,7 @@ async function* diffFileIn(
       let missing = keylessSame.missing;
       let more = rd.next();
       while (more) {
-        throwIfAborted(signal);
+        checkpoint();
         const kind = w[0]!;
         const h = [w[1]!, w[2]!, w[3]!, w[4]!];
         const first = w[5]! * TWO32 + w[6]!;
@@ -1231,6 +1239,7 @@ async function* diffFileIn(
     const n = Math.min(list.length, Math.max(0, limit - emitted));
     emitted += n;
     for (let start = 0; start < n; start += FETCH_BATCH) {
+      checkpoint();
       const batch = list.slice(start, Math.min(n, start + FETCH_BATCH));
       await fetch(batch.flatMap((p) => [p.b, p.a].filter((r): r is Rec => r !== undefined)));
       for (const p of batch) {
@@ -1264,7 +1273,7 @@ async function* diffFileIn(
     recs[1] = [];
     const at = [0, 0];
     while (at[0]! < un[0].length || at[1]! < un[1].length) {
-      throwIfAborted(signal);
+      checkpoint();
       const g = Math.min(
         at[0]! < un[0].length ? gapOf(un[0][at[0]!]!) : Infinity,
         at[1]! < un[1].length ? gapOf(un[1][at[1]!]!) : Infinity,

@@ -24,6 +24,7 @@ import {
   sideFromWorktree,
 } from './repo-sides.js';
 import type { DiffEvent, DiffSide } from './types.js';
+import { memoryLimit } from '../../storage/memory-limit.js';
 
 export interface DiffRevisionsOptions {
   /** Limit to these repository paths (files or directories). */
@@ -134,6 +135,8 @@ export async function* diffRevisions(
       };
       continue;
     }
+    // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
+    memoryLimit().check();
     yield* diffFile(beforeSide, afterSide, {
       ...(key ? { key } : {}),
       ...(opts.ignoreFields ? { ignoreFields: opts.ignoreFields } : {}),

@@ -5,6 +5,7 @@
  */
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { StrataError } from '../../storage/errors.js';
+import { memoryLimit } from '../../storage/memory-limit.js';
 import {
   decodedSize,
   decodeVerifiedInto,
@@ -302,6 +303,7 @@ class ChunkCache {
   private readonly freeDecoded: DecodeSlot[] = [];
   /** Where this thread decodes a chunk that one piece reads (copied out at once). */
   private scratch = Buffer.alloc(0);
+  private readonly memory = memoryLimit();
   constructor(private readonly repo: Repository) {}
 
   /**
@@ -314,8 +316,12 @@ class ChunkCache {
    * was 1 GB of garbage). The slot's view is cut here, in the same synchronous run that releases it.
    */
   async read(hash: string, off: number, len: number): Promise<Uint8Array> {
-    if (++this.gets % YIELD_EVERY === 0 && this.inFlight > 0)
-      await new Promise<void>((resolve) => setImmediate(resolve));
+    if (++this.gets % YIELD_EVERY === 0) {
+      // Chunks decoded into fresh buffers and the pieces cut from them die as the reader moves on: above the
+      // memory limit they are collected (storage/memory-limit.ts).
+      this.memory.check();
+      if (this.inFlight > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     const view = this.views.get(hash);
     if (view) {
       const out = this.cutFrom(hash, view, off, len);

@@ -19,6 +19,7 @@ import { PreviousChunks } from './previous-chunks.js';
 import type { Span } from '../objects/objects.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
+import { memoryLimit } from '../../storage/memory-limit.js';
 import { ChunkSink } from './chunk-sink.js';
 import {
   SpanEncoder,
@@ -293,8 +294,15 @@ export async function ingestFile(
     try {
       if (enc && !(await enc.resolve(opts.previous!, coverage(layout, canonical, reusedPrev))))
         enc = undefined;
+      // Pass 1's tables and the old chunks' bytes die here: above the limit, collect them now, not once
+      // pass 2 has grown on top of them.
+      const memory = memoryLimit();
+      memory.check();
       for (const [i, c] of fresh.entries()) {
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+        if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+          await yieldToEventLoop();
+          memory.check();
+        }
         const pieces = enc?.encode(i);
         if (pieces && !spanCoded) {
           spanCoded = true;

@@ -1,0 +1,96 @@
+/**
+ * MemoryLimit (storage/memory-limit.ts): a full collection when the resident set is above the limit, none
+ * below it or when turned off, a back-off after one that freed little; and a diff whose process is always
+ * "above the limit" collects at its checkpoints and stays exact.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { MemoryLimit } from '../../src/storage/memory-limit.js';
+
+const MiB = 1024 * 1024;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const tick = (): Promise<void> => sleep(15);
+/** Waits until the collections so far are at most a tenth of the time since the limit was made (its pace). */
+async function paced(limit: MemoryLimit): Promise<void> {
+  await sleep(15 + 10 * limit.collectMs);
+}
+/** ArrayBuffers no one holds: only a full collection frees them (they are counted until then). */
+function garbage(mib: number): void {
+  let junk: ArrayBuffer[] | undefined = Array.from({ length: mib }, () => new ArrayBuffer(MiB));
+  new Uint8Array(junk[0]!)[0] = 1;
+  junk = undefined;
+}
+
+describe('MemoryLimit', () => {
+  it('collects when the resident set is above the limit: garbage ArrayBuffers are freed', () => {
+    const limit = new MemoryLimit(100 * MiB, () => 101 * MiB);
+    garbage(40);
+    const before = process.memoryUsage().arrayBuffers;
+    expect(limit.check()).toBe(true);
+    expect(limit.collections).toBe(1);
+    expect(limit.lastFreed).toBeGreaterThanOrEqual(16 * MiB);
+    expect(process.memoryUsage().arrayBuffers).toBeLessThan(before - 16 * MiB);
+  });
+
+  it('does not collect below the limit, nor when the limit is 0', async () => {
+    const rss = vi.fn(() => 50 * MiB);
+    const below = new MemoryLimit(100 * MiB, rss);
+    expect(below.check()).toBe(false);
+    expect(rss).toHaveBeenCalledTimes(1);
+    const off = new MemoryLimit(0, () => 1e12);
+    await tick();
+    expect(off.check()).toBe(false);
+    expect(below.collections + off.collections).toBe(0);
+  });
+
+  it('looks at the resident set at most every 10 ms', () => {
+    const rss = vi.fn(() => 50 * MiB);
+    const limit = new MemoryLimit(100 * MiB, rss);
+    for (let i = 0; i < 100; i++) limit.check();
+    expect(rss).toHaveBeenCalledTimes(1);
+  });
+
+  it('backs off after a collection that freed little, and collects again once one frees enough', async () => {
+    const limit = new MemoryLimit(100 * MiB, () => 101 * MiB);
+    garbage(40);
+    expect(limit.check()).toBe(true); // frees the garbage (if the engine did not first): no back-off
+    await sleep(300);
+    await paced(limit);
+    expect(limit.check()).toBe(true); // frees nothing: backs off 250 ms (500 after two)
+    expect(limit.lastFreed).toBeLessThan(16 * MiB);
+    await tick();
+    garbage(40);
+    expect(limit.check()).toBe(false);
+    expect(limit.collections).toBe(2);
+    await sleep(600);
+    await paced(limit);
+    garbage(40); // (made just before: the engine may collect garbage itself while the test waits)
+    expect(limit.check()).toBe(true);
+    expect(limit.lastFreed).toBeGreaterThanOrEqual(16 * MiB);
+  });
+});
+
+describe('a diff under a limit it is always above', () => {
+  it('collects at its checkpoints and finds exactly the changes', async () => {
+    vi.stubEnv('STRATA_MEMORY_LIMIT', '1');
+    try {
+      const { memoryLimit } = await import('../../src/storage/memory-limit.js');
+      const { sideFromBytes } = await import('../../src/core/diff/index.js');
+      const { collect, jsonl } = await import('../diff/helpers.js');
+      const rows = Array.from({ length: 20_000 }, (_, id) => ({ id, text: `example ${id} `.repeat(8) }));
+      const edited = rows
+        .filter((r) => r.id % 3 !== 0)
+        .map((r) => (r.id % 10 === 1 ? { ...r, text: 'x' } : r));
+      const b = sideFromBytes('d.jsonl', jsonl(rows));
+      const a = sideFromBytes('d.jsonl', jsonl(edited));
+      const limit = memoryLimit();
+      expect(limit.limit).toBe(1 * MiB);
+      const r = await collect(b, a, { key: ['id'] });
+      const removed = rows.filter((x) => x.id % 3 === 0).length;
+      const modified = rows.filter((x) => x.id % 10 === 1 && x.id % 3 !== 0).length;
+      expect(r.summary.counts).toEqual({ added: 0, removed, modified });
+      expect(limit.collections).toBeGreaterThan(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
