@@ -1,7 +1,7 @@
 // `strata diff` against the working tree when the stored version is span-coded (FORMAT.md): a touched but
 // unchanged file is unchanged without a diff, and a file whose stored manifest the stat cache names (staged)
 // is diffed stored side against stored side, so the span-coded layout cancels what the versions share.
-import { utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { add, commit, diffRevisions, Repository } from '../../src/core/index.js';
@@ -153,5 +153,32 @@ describe('working-tree diffs against a span-coded version', () => {
       expect(changes[0]!.before.id).toBe(2);
       expect(changes[0]!.fields.map((f) => f.path)).toEqual(['text']);
     }
+  });
+
+  it('reads the working-tree file through one descriptor, closed when the diff is done', async () => {
+    const { repo, file } = await committedV0();
+    // Every 50th example edited: the working-tree side reads ~400 of its pieces.
+    const edited = lines(20000)
+      .split('\n')
+      .map((l, i) => (i % 50 === 7 ? l.replace('as it was', 'EDITED') : l))
+      .join('\n');
+    writeFileSync(file, edited);
+    const open = (): number =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return readlinkSync(`/proc/self/fd/${fd}`) === file;
+        } catch {
+          return false;
+        }
+      }).length;
+    let most = 0;
+    let summary: SummaryEvent | undefined;
+    for await (const e of diffRevisions(repo, undefined, undefined)) {
+      most = Math.max(most, open());
+      if (e.type === 'summary') summary = e;
+    }
+    expect(summary?.counts).toEqual({ added: 0, removed: 0, modified: 400 });
+    expect(most).toBe(1);
+    expect(open()).toBe(0);
   });
 });

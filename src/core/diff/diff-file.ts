@@ -234,13 +234,18 @@ export async function* diffFile(
 ): AsyncGenerator<DiffEvent> {
   // First with the keys of unchanged lines as fingerprints only (KeyPresence); should one of them recur,
   // nothing has been shown yet and the diff runs again with a record per line.
-  for (const compact of [true, false]) {
-    const dir = new SpillDir(opts.tmpDir);
-    try {
-      if (!(yield* diffFileIn(before, after, opts, dir, compact))) return;
-    } finally {
-      dir.close();
+  try {
+    for (const compact of [true, false]) {
+      const dir = new SpillDir(opts.tmpDir);
+      try {
+        if (!(yield* diffFileIn(before, after, opts, dir, compact))) return;
+      } finally {
+        dir.close();
+      }
     }
+  } finally {
+    before?.close?.();
+    after?.close?.();
   }
 }
 

@@ -950,20 +950,23 @@ export async function sideFromWorktree(
     }
     long = found;
   }
+  // One descriptor for all the pieces read (opening the file per piece was ~0.2 s of a 1 GiB working-tree
+  // diff's ~10k pieces), closed by close() when the diff is done.
+  let fd: number | undefined;
   const readPiece = async (i: number): Promise<Uint8Array> => {
-    const fd = openSync(absPath, 'r');
-    try {
-      const buf = Buffer.allocUnsafe(pieces[i]!.length); // filled below, or an error
-      let got = 0;
-      while (got < buf.length) {
-        const n = readSync(fd, buf, got, buf.length - got, starts[i]! + got);
-        if (n === 0) throw new StrataError('CONFLICT', `${path} changed while it was being diffed`, { path });
-        got += n;
-      }
-      return buf;
-    } finally {
-      closeSync(fd);
+    fd ??= openSync(absPath, 'r');
+    const buf = Buffer.allocUnsafe(pieces[i]!.length); // filled below, or an error
+    let got = 0;
+    while (got < buf.length) {
+      const n = readSync(fd, buf, got, buf.length - got, starts[i]! + got);
+      if (n === 0) throw new StrataError('CONFLICT', `${path} changed while it was being diffed`, { path });
+      got += n;
     }
+    return buf;
+  };
+  const close = (): void => {
+    if (fd !== undefined) closeSync(fd);
+    fd = undefined;
   };
   const side: DiffSide = {
     path,
@@ -971,6 +974,7 @@ export async function sideFromWorktree(
     size: at,
     pieces,
     readPiece,
+    close,
     readRange: (offset, length) =>
       readAcross(
         starts,

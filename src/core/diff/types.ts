@@ -27,6 +27,11 @@ export interface DiffSide {
   readPiece(index: number): Promise<Uint8Array>;
   /** Random access for formats that need it (parquet footer, row groups). */
   readRange(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Lets go of what reading holds open (a working-tree file's descriptor); diffFile calls it when done. A read
+   * after it opens again.
+   */
+  close?(): void;
   /** CSV/TSV dialect from the file's attributes; defaults: ',' or '\t', quote '"'. */
   dialect?: { delimiter?: string; quote?: string | false };
   /**
