@@ -3,13 +3,13 @@
  * and walks every ref down to the chunks (and the bases of delta-coded chunks), reporting each problem with
  * the object and pack it concerns. A delta chunk whose base is missing or corrupt is reported by name too.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODEC_DELTA } from '../storage/codec.js';
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import type { ObjectLocation } from '../storage/index-db.js';
-import { KIND, scanPack } from '../storage/pack-format.js';
+import { KIND, scanPackFile } from '../storage/pack-format.js';
 import type { FileManifest } from './objects/objects.js';
 import { decodeSegment, MAX_TREE_DEPTH } from './objects/objects.js';
 import { LocalObjectReader } from './object-reader.js';
@@ -46,24 +46,26 @@ export async function fsck(repo: Repository): Promise<FsckReport> {
   const packs = repo.db.packs();
   // 1. Every pack scans cleanly and agrees with the index.
   for (const p of packs) {
-    let bytes: Buffer;
+    const file = join(packsDir, `${p.name}.pack`);
+    let size: number;
     try {
-      bytes = readFileSync(join(packsDir, `${p.name}.pack`));
+      size = statSync(file).size;
     } catch {
       problems.push({ code: 'MISSING_PACK', message: `pack ${p.name} is missing`, pack: p.name });
       continue;
     }
-    if (bytes.length !== p.size) {
+    if (size !== p.size) {
       problems.push({
         code: 'PACK_SIZE',
-        message: `pack ${p.name} has ${bytes.length} bytes, index says ${p.size}`,
+        message: `pack ${p.name} has ${size} bytes, index says ${p.size}`,
         pack: p.name,
       });
     }
     try {
       // The index's rows of this pack at once (one query, not one per entry).
       const rows = new Map(repo.db.objectsInPack(p.id).map((l) => [l.hash, l]));
-      for (const e of scanPack(bytes, `pack ${p.name}`)) {
+      // Entry headers only, read a block at a time: step 2 reads (and verifies) the objects themselves.
+      for (const e of scanPackFile(file, `pack ${p.name}`)) {
         const loc = rows.get(e.hash);
         if (loc && (loc.offset !== e.offset || loc.length !== e.length)) {
           problems.push({

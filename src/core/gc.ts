@@ -13,14 +13,14 @@
  * old packs nobody names: garbage either way, and the next gc removes it. The repository lock is held
  * throughout, so no commit, add or fetch runs in between.
  */
-import { readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { CODEC_DELTA, decode } from '../storage/codec.js';
 import { StrataError } from '../storage/errors.js';
 import { hashBytes, type Hash } from '../storage/hash.js';
 import type { ObjectLocation } from '../storage/index-db.js';
 import { DEFAULT_MAX_PACK_SIZE, fsyncDir, locationOf, PackWriter } from '../storage/local-packs.js';
-import { ENTRY_HEADER_SIZE, KIND, PACK_HEADER_SIZE, scanPack } from '../storage/pack-format.js';
+import { ENTRY_HEADER_SIZE, KIND, PACK_HEADER_SIZE, scanPackFile } from '../storage/pack-format.js';
 import { kindName } from './object-db.js';
 import { decodeCommit, decodeManifest, decodeSegment, decodeTree } from './objects/objects.js';
 import { pidAlive, type Repository } from './repository.js';
@@ -398,7 +398,7 @@ function findLeftovers(
     let redundant = true;
     try {
       if (statSync(join(dir, f)).size > 0) {
-        for (const e of scanPack(readFileSync(join(dir, f)), `pack ${f}`)) {
+        for (const e of scanPackFile(join(dir, f), `pack ${f}`)) {
           if (reachable.has(e.hash) && !repo.db.hasObject(e.hash)) {
             redundant = false;
             break;

@@ -10,6 +10,9 @@
  * STRATA_FC_RUNS scales the runs per property (default 1000); docs/reliability/hostile-input.md records
  * what was run.
  */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/objects/canonical-json.js';
@@ -49,6 +52,7 @@ import {
   packHeader,
   parseEntryHeader,
   scanPack,
+  scanPackFile,
   type PackEntry,
 } from '../../src/storage/pack-format.js';
 import { zstdCompress } from '../../src/storage/zstd.js';
@@ -503,6 +507,35 @@ describe('pack format', () => {
         expect(h.length).toBe(e.length);
       }
     });
+  });
+
+  it('scanPackFile (a block at a time) gives what scanPack of the whole pack gives: entries or error', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'strata-scan-')), 'p.pack');
+    const outcome = (scan: () => PackEntry[]): unknown => {
+      try {
+        return scan();
+      } catch (e) {
+        return e instanceof StrataError ? { code: e.code, message: e.message } : e;
+      }
+    };
+    const same = (pack: Buffer): void => {
+      writeFileSync(file, pack);
+      const whole = outcome(() => [...scanPack(pack, 'p')]);
+      // Blocks smaller than an entry header, entry-sized, and larger than the pack.
+      for (const block of [1, 45, 64, 1 << 20])
+        expect(outcome(() => [...scanPackFile(file, 'p', block)])).toEqual(whole);
+    };
+    prop('scanPackFile: built packs', fc.array(entryArb, { maxLength: 8 }), (es) => same(buildPack(es).pack));
+    prop(
+      'scanPackFile: mutated packs',
+      fc.tuple(fc.array(entryArb, { maxLength: 5 }), fc.array(byteMutation, { minLength: 1, maxLength: 4 })),
+      ([es, ms]) => same(mutateBytes(buildPack(es).pack, ms)),
+    );
+    prop('scanPackFile: arbitrary bytes', fc.uint8Array({ maxLength: 300 }), (b) =>
+      same(Buffer.concat([packHeader(), b])),
+    );
+    same(Buffer.alloc(0));
+    same(Buffer.from('STRATA'));
   });
 
   it('scanPack of mutated or arbitrary packs: entries inside the pack, or a StrataError', () => {
