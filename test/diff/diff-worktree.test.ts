@@ -1,9 +1,9 @@
 // `strata diff` against the working tree when the stored version is span-coded (FORMAT.md): a touched but
 // unchanged file is unchanged without a diff, and a file whose stored manifest the stat cache names (staged)
 // is diffed stored side against stored side, so the span-coded layout cancels what the versions share.
-import { readdirSync, readlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { add, commit, diffRevisions, Repository } from '../../src/core/index.js';
 import type { DiffEvent, SummaryEvent } from '../../src/core/diff/index.js';
 import { tempDir } from '../core/helpers.js';
@@ -180,5 +180,50 @@ describe('working-tree diffs against a span-coded version', () => {
     expect(summary?.counts).toEqual({ added: 0, removed: 0, modified: 400 });
     expect(most).toBe(1);
     expect(open()).toBe(0);
+  });
+
+  it('--name-only names the changed files from their manifests: no segment expanded, no piece read', async () => {
+    // Large enough that its manifests are segmented (more spans than a manifest holds inline).
+    const dir = tempDir();
+    const repo = Repository.init(dir);
+    const file = join(dir, 'd.jsonl');
+    writeFileSync(file, lines(60000));
+    await add(repo, ['d.jsonl']);
+    await commit(repo, { message: 'v0' });
+    writeFileSync(file, lines(60000, 7000));
+    await commit(repo, { message: 'v1', all: true });
+    expect(repo.objects.manifest(repo.db.indexEntries()[0]!.manifest).segments?.length).toBeGreaterThan(1);
+    writeFileSync(join(dir, 'gone.jsonl'), lines(10));
+    await add(repo, ['gone.jsonl']);
+    await commit(repo, { message: 'v2' });
+    rmSync(join(dir, 'gone.jsonl'));
+    writeFileSync(join(dir, 'new.jsonl'), lines(3));
+    writeFileSync(file, lines(60000, 9000));
+    const expanded = vi.spyOn(repo.objects, 'segmentSpans');
+    const scanned = vi.spyOn(repo.objects, 'scanSegmentSpans');
+    const chunks = vi.spyOn(repo.objects, 'chunk');
+    const canonical = vi.spyOn(repo.db, 'getCanonicalChunks');
+    const names = async (a?: string, b?: string) => {
+      const out: Array<[string, string, number, number]> = [];
+      for await (const e of diffRevisions(repo, a, b, { nameOnly: true }))
+        if (e.type === 'summary') out.push([e.path, e.status, e.bytes.before, e.bytes.after]);
+        else throw new Error(`--name-only gave a ${e.type} event`);
+      return out;
+    };
+    const size = (n: number, edit = -1) => Buffer.byteLength(lines(n, edit));
+    // The working tree against HEAD (the edited file is not staged), then two commits.
+    expect(await names()).toEqual([
+      ['d.jsonl', 'modified', size(60000, 7000), size(60000, 9000)],
+      ['gone.jsonl', 'removed', size(10), 0],
+      ['new.jsonl', 'added', 0, size(3)],
+    ]);
+    expect(await names('HEAD~2', 'HEAD')).toEqual([
+      ['d.jsonl', 'modified', size(60000), size(60000, 7000)],
+      ['gone.jsonl', 'added', 0, size(10)],
+    ]);
+    expect(expanded).not.toHaveBeenCalled();
+    expect(scanned).not.toHaveBeenCalled();
+    expect(chunks).not.toHaveBeenCalled();
+    expect(canonical).not.toHaveBeenCalled();
   });
 });

@@ -3,6 +3,7 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hash } from '../../storage/hash.js';
 import type { Repository } from '../repository.js';
@@ -17,13 +18,15 @@ import { scanWorktree } from '../worktree/scan.js';
 import { diffFile } from './diff-file.js';
 import { canonicalChunks } from '../objects/canonical-chunks.js';
 import {
+  diffFormat,
   sameContent,
   sideFromCanonical,
   sideFromManifest,
   sidesFromManifests,
   sideFromWorktree,
 } from './repo-sides.js';
-import type { DiffEvent, DiffSide } from './types.js';
+import type { DiffEvent, DiffSide, FileFormat } from './types.js';
+import type { FileManifest } from '../objects/objects.js';
 import { memoryLimit } from '../../storage/memory-limit.js';
 
 export interface DiffRevisionsOptions {
@@ -94,11 +97,21 @@ export async function* diffRevisions(
       const am = repo.objects.manifest(ah as Hash);
       // Same bytes stored another way (sub-chunk spans of a new version): unchanged, nothing to read.
       if (bh && bm && sameContent(bh, bm, ah, am)) continue;
+      if (opts.nameOnly) {
+        yield nameOnly(path, diffFormat(am.format), bm, am.size);
+        continue;
+      }
       [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
     } else {
       // The working tree's manifest hash is that of its canonical layout: equal to the stored version's
       // `content` means the same bytes.
       if (ah && bh && repo.objects.contentOf(bh) === ah) continue;
+      if (opts.nameOnly) {
+        // Changed (the hashes differ): no side is built, nothing is read.
+        const format = ah ? diffFormat(formatFor(path, fileAttrs).format) : diffFormat(bm!.format);
+        yield nameOnly(path, format, bm, ah ? statSync(safeJoin(repo.root, path)).size : undefined);
+        continue;
+      }
       if (ah) {
         const fmt = formatFor(path, fileAttrs);
         afterSide = await sideFromWorktree(
@@ -121,20 +134,6 @@ export async function* diffRevisions(
           : sideFromManifest(repo, path, bm)
         : null;
     }
-    if (opts.nameOnly) {
-      yield {
-        type: 'summary',
-        path,
-        format: (afterSide ?? beforeSide)!.format,
-        status: !beforeSide ? 'added' : !afterSide ? 'removed' : 'modified',
-        identical: false,
-        counts: { added: 0, removed: 0, modified: 0 },
-        bytes: { before: beforeSide?.size ?? 0, after: afterSide?.size ?? 0 },
-        warnings: 0,
-        cost: { piecesShared: 0, piecesRead: 0, bytesRead: 0, examplesRead: 0 },
-      };
-      continue;
-    }
     // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
     memoryLimit().check();
     yield* diffFile(beforeSide, afterSide, {
@@ -146,4 +145,27 @@ export async function* diffRevisions(
       tmpDir: join(repo.strataDir, 'tmp'),
     });
   }
+}
+
+/**
+ * `--name-only`'s summary of a changed file: status, format and sizes from the manifests (and the working
+ * tree's file size), no counts: nothing is decoded beyond the file manifests, nothing read.
+ */
+function nameOnly(
+  path: string,
+  format: FileFormat,
+  bm: FileManifest | null,
+  afterSize: number | undefined,
+): DiffEvent {
+  return {
+    type: 'summary',
+    path,
+    format,
+    status: !bm ? 'added' : afterSize === undefined ? 'removed' : 'modified',
+    identical: false,
+    counts: { added: 0, removed: 0, modified: 0 },
+    bytes: { before: bm?.size ?? 0, after: afterSize ?? 0 },
+    warnings: 0,
+    cost: { piecesShared: 0, piecesRead: 0, bytesRead: 0, examplesRead: 0 },
+  };
 }
