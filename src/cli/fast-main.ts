@@ -4,10 +4,12 @@
  * deserializes its bundle, so a no-op status in it took ~10 ms less (bin.ts chooses). Errors and exit codes as
  * main.ts reports them.
  */
+import { enableMemoryLimit } from '../storage/memory-limit.js';
 import { reportError } from './exit-codes.js';
 import { parseFastPath, runFastPath } from './fast-path.js';
 
 async function fastMain(argv: string[]): Promise<number> {
+  enableMemoryLimit();
   try {
     const fast = parseFastPath(argv.slice(2));
     // (The launcher runs this bundle only for what the fast path takes.)

@@ -2,6 +2,7 @@
 /** strata's command line: parse, call core, render. Exit codes come from one table (exit-codes.ts). */
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
+import { enableMemoryLimit } from '../storage/memory-limit.js';
 import { EXIT_USAGE, reportError } from './exit-codes.js';
 import type { GlobalOpts } from './context.js';
 import { parseFastPath, runFastPath } from './fast-path.js';
@@ -32,6 +33,8 @@ export async function buildProgram(args: readonly string[] = []): Promise<Comman
 
 export async function main(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
+  // Commit and diff keep resident memory near a soft limit (storage/memory-limit.ts; docs/CLI.md "Memory").
+  enableMemoryLimit();
   try {
     const fast = parseFastPath(argv.slice(2));
     if (fast) await runFastPath(fast);

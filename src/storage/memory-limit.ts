@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { createRequire } from 'node:module';
 
 /**
  * A soft limit on the process's resident memory, like Go's GOMEMLIMIT: long commands call `check()` at
@@ -16,7 +15,8 @@ import { runInNewContext } from 'node:vm';
  * Paced: forced collections take at most PACE of the time since the first check, and one that frees little
  * (what is held is live) makes the next wait, so a command whose live data is above the limit (a huge
  * diff's tables) keeps most of its speed and only loses the bound. The limit is
- * STRATA_MEMORY_LIMIT (MiB; 0 turns it off), else DEFAULT_LIMIT_MIB.
+ * STRATA_MEMORY_LIMIT (MiB; 0 turns it off), else DEFAULT_LIMIT_MIB in the CLI (enableMemoryLimit) and off
+ * in a program that uses strata as a library.
  */
 export const DEFAULT_LIMIT_MIB = 240;
 /** Largest share of wall time spent in forced collections. */
@@ -40,8 +40,10 @@ function collector(): Collect | null {
   const g = (globalThis as { gc?: unknown }).gc;
   if (typeof g === 'function') return (collect = g as Collect);
   try {
-    setFlagsFromString('--expose-gc');
-    const f: unknown = runInNewContext('gc');
+    // (Loaded here, not at import: the fast path's status and commit import this module and never collect.)
+    const load = createRequire(import.meta.url);
+    (load('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+    const f: unknown = (load('node:vm') as typeof import('node:vm')).runInNewContext('gc');
     collect = typeof f === 'function' ? (f as Collect) : null;
   } catch {
     collect = null;
@@ -104,9 +106,12 @@ function managed(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
+/** MiB when STRATA_MEMORY_LIMIT is not set: 0 (off) unless enableMemoryLimit was called. */
+let defaultMib = 0;
+
 function limitFromEnv(): number {
   const raw = process.env.STRATA_MEMORY_LIMIT;
-  const mib = raw === undefined || raw === '' ? DEFAULT_LIMIT_MIB : Number(raw);
+  const mib = raw === undefined || raw === '' ? defaultMib : Number(raw);
   return Number.isFinite(mib) && mib > 0 ? mib * 1024 * 1024 : 0;
 }
 
@@ -114,4 +119,14 @@ let shared: MemoryLimit | undefined;
 /** The process's limit, shared by every command it runs. */
 export function memoryLimit(): MemoryLimit {
   return (shared ??= new MemoryLimit());
+}
+
+/**
+ * Turns the limit on for this process (DEFAULT_LIMIT_MIB, unless STRATA_MEMORY_LIMIT says otherwise): the CLI
+ * does, at start. A program using strata as a library keeps its own memory policy (no forced collections in
+ * its process) unless it calls this or sets STRATA_MEMORY_LIMIT.
+ */
+export function enableMemoryLimit(mib = DEFAULT_LIMIT_MIB): void {
+  defaultMib = mib;
+  shared = undefined;
 }

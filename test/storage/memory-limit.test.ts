@@ -69,11 +69,31 @@ describe('MemoryLimit', () => {
   });
 });
 
+describe('the process limit', () => {
+  it("is off in a library user's process, on at 240 MiB once the CLI enables it, and STRATA_MEMORY_LIMIT wins", async () => {
+    vi.stubEnv('STRATA_MEMORY_LIMIT', '');
+    try {
+      const { memoryLimit, enableMemoryLimit } = await import('../../src/storage/memory-limit.js');
+      expect(new MemoryLimit().limit).toBe(0);
+      enableMemoryLimit();
+      expect(memoryLimit().limit).toBe(240 * MiB);
+      vi.stubEnv('STRATA_MEMORY_LIMIT', '0');
+      enableMemoryLimit();
+      expect(memoryLimit().limit).toBe(0);
+      vi.stubEnv('STRATA_MEMORY_LIMIT', '100');
+      expect(new MemoryLimit().limit).toBe(100 * MiB);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
 describe('a diff under a limit it is always above', () => {
   it('collects at its checkpoints and finds exactly the changes', async () => {
     vi.stubEnv('STRATA_MEMORY_LIMIT', '1');
     try {
-      const { memoryLimit } = await import('../../src/storage/memory-limit.js');
+      const { memoryLimit, enableMemoryLimit } = await import('../../src/storage/memory-limit.js');
+      enableMemoryLimit(); // (as the CLI does; the variable, 1 MiB, wins)
       const { sideFromBytes } = await import('../../src/core/diff/index.js');
       const { collect, jsonl } = await import('../diff/helpers.js');
       const rows = Array.from({ length: 20_000 }, (_, id) => ({ id, text: `example ${id} `.repeat(8) }));
