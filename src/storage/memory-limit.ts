@@ -12,15 +12,16 @@ import { createRequire } from 'node:module';
  * its peak). Collecting when the limit is crossed bounds that garbage, at the cost of a collection only
  * when memory is actually high.
  *
- * Paced: forced collections take at most PACE of the time since the first check, and one that frees little
+ * Paced: forced collections take at most PACE of the time (over the last 10 s at most), and one that frees little
  * (what is held is live) makes the next wait, so a command whose live data is above the limit (a huge
  * diff's tables) keeps most of its speed and only loses the bound. The limit is
  * STRATA_MEMORY_LIMIT (MiB; 0 turns it off), else DEFAULT_LIMIT_MIB in the CLI (enableMemoryLimit) and off
  * in a program that uses strata as a library.
  */
 export const DEFAULT_LIMIT_MIB = 240;
-/** Largest share of wall time spent in forced collections. */
+/** Largest share of wall time spent in forced collections, over the last PACE_WINDOW_MS at most. */
 const PACE = 0.1;
+const PACE_WINDOW_MS = 10_000;
 /** A collection freeing less than this backs off: MIN_COOLDOWN_MS, doubled per such collection, at most MAX. */
 const WORTH_FREEING = 16 * 1024 * 1024;
 const MIN_COOLDOWN_MS = 250;
@@ -57,7 +58,8 @@ export class MemoryLimit {
   collectMs = 0;
   /** Bytes of heap and ArrayBuffers the last forced collection freed. */
   lastFreed = 0;
-  private readonly start = performance.now();
+  /** The pace's window: collection time spent since `paceFrom` (decayed as the window slides). */
+  private readonly pace = { from: performance.now(), ms: 0 };
   private lastCheck = -Infinity;
   /** No collection before this time, and the wait set after the last that freed little. */
   private quietUntil = 0;
@@ -79,7 +81,7 @@ export class MemoryLimit {
     if (now - this.lastCheck < CHECK_EVERY_MS || now < this.quietUntil) return false;
     this.lastCheck = now;
     if (this.rss() <= this.limit) return false;
-    if (this.collectMs > PACE * (now - this.start)) return false;
+    if (!paceAllows(this.pace, now)) return false;
     const gc = collector();
     if (!gc) return false;
     const before = managed();
@@ -87,6 +89,7 @@ export class MemoryLimit {
     const end = performance.now();
     this.collections++;
     this.collectMs += end - now;
+    this.pace.ms += end - now;
     this.lastCheck = end;
     // A collection that freed little says that what is held is live: wait longer before the next (doubling),
     // until one frees enough again.
@@ -98,6 +101,21 @@ export class MemoryLimit {
     this.quietUntil = end + this.cooldown;
     return true;
   }
+}
+
+/**
+ * Whether forced collections may run at `now`: the time they took in the window is at most PACE of it. The
+ * window reaches back at most PACE_WINDOW_MS; older time is dropped and the time spent scaled down with it, so
+ * a process that was idle (or under the limit) for long does not bank a budget that would let it collect back
+ * to back later.
+ */
+export function paceAllows(pace: { from: number; ms: number }, now: number): boolean {
+  const span = now - pace.from;
+  if (span > PACE_WINDOW_MS) {
+    pace.ms *= PACE_WINDOW_MS / span;
+    pace.from = now - PACE_WINDOW_MS;
+  }
+  return pace.ms <= PACE * (now - pace.from);
 }
 
 /** Bytes the engine manages: its heap in use and ArrayBuffers (~13 µs to ask). */

@@ -4,7 +4,7 @@
  * "above the limit" collects at its checkpoints and stays exact.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { MemoryLimit } from '../../src/storage/memory-limit.js';
+import { MemoryLimit, paceAllows } from '../../src/storage/memory-limit.js';
 
 const MiB = 1024 * 1024;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -40,6 +40,24 @@ describe('MemoryLimit', () => {
     await tick();
     expect(off.check()).toBe(false);
     expect(below.collections + off.collections).toBe(0);
+  });
+
+  it('paces collections to 10% of the last 10 s at most: a long idle time banks no budget', () => {
+    // 50 ms of collections at t = 0: allowed again from t = 500 ms.
+    const pace = { from: 0, ms: 50 };
+    expect(paceAllows(pace, 400)).toBe(false);
+    expect(paceAllows(pace, 500)).toBe(true);
+    // An hour without collections: the window is the last 10 s, so 1 s of collections is the most allowed
+    // (not 6 minutes).
+    const late = { from: 0, ms: 0 };
+    expect(paceAllows(late, 3_600_000)).toBe(true);
+    late.ms += 1000;
+    expect(paceAllows(late, 3_600_000)).toBe(true);
+    late.ms += 1;
+    expect(paceAllows(late, 3_600_000)).toBe(false);
+    // The time spent decays as the window slides: 10 s later half of it counts.
+    expect(paceAllows(late, 3_610_000)).toBe(true);
+    expect(late.ms).toBeCloseTo(500.5);
   });
 
   it('looks at the resident set at most every 10 ms', () => {
