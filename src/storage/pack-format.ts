@@ -96,31 +96,11 @@ export function parseEntryHeader(
   };
 }
 
-/** Walks the entries of a whole pack held in memory (for fsck and re-indexing). */
-export function* scanPack(pack: Uint8Array, where: string): Generator<PackEntry> {
-  checkPackHeader(pack, where);
-  let at = PACK_HEADER_SIZE;
-  while (at < pack.length) {
-    if (at + ENTRY_HEADER_SIZE > pack.length)
-      throw new StrataError('INTEGRITY', `${where}: truncated entry header`, { where, at });
-    let h: ReturnType<typeof parseEntryHeader>;
-    try {
-      h = parseEntryHeader(pack, at);
-    } catch (e) {
-      throw new StrataError('INTEGRITY', `${where}: ${(e as Error).message}`, { where, at }, { cause: e });
-    }
-    const offset = at + ENTRY_HEADER_SIZE;
-    if (offset + h.length > pack.length)
-      throw new StrataError('INTEGRITY', `${where}: truncated entry`, { where, at });
-    yield { hash: h.hash, kind: h.kind, codec: h.codec, offset, length: h.length, rawLength: h.rawLength };
-    at = offset + h.length;
-  }
-}
-
 /**
- * scanPack over a pack file, read in blocks into one reused buffer: the same entries and the same errors,
- * without the whole pack in memory (fsck read each 64 MiB pack into a new buffer: ~16k page faults a pack).
- * Only the entry headers are looked at; the file is opened when iteration starts and closed when it ends.
+ * Walks the entries of a pack file (fsck, gc's unknown packs): each entry's header is checked and the entry
+ * must fit in the file, else INTEGRITY naming where. Read in blocks into one reused buffer, looking only at
+ * the entry headers: a pack is never all in memory (fsck read each 64 MiB pack into a new buffer, ~16k page
+ * faults a pack). The file is opened when iteration starts and closed when it ends.
  */
 export function* scanPackFile(path: string, where: string, blockBytes = 1024 * 1024): Generator<PackEntry> {
   const fd = openSync(path, 'r');

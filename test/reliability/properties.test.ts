@@ -51,7 +51,6 @@ import {
   entryHeader,
   packHeader,
   parseEntryHeader,
-  scanPack,
   scanPackFile,
   type PackEntry,
 } from '../../src/storage/pack-format.js';
@@ -493,14 +492,22 @@ function packEntriesInvariant(entries: PackEntry[], packLength?: number): void {
   }
 }
 
+const scanDir = mkdtempSync(join(tmpdir(), 'strata-scan-'));
+/** The entries scanPackFile finds in `pack` (written to a file), reading `block` bytes at a time. */
+function scanBytes(pack: Uint8Array, block?: number): PackEntry[] {
+  const file = join(scanDir, 'p.pack');
+  writeFileSync(file, pack);
+  return [...scanPackFile(file, 'p', block)];
+}
+
 /** Re-seals an index body with a fresh checksum, so the mutation reaches the record checks. */
 const reseal = (body: Buffer): Buffer => Buffer.concat([body, hashBytesRaw(body)]);
 
 describe('pack format', () => {
-  it('scanPack and parseEntryHeader round-trip built packs', () => {
-    prop('scanPack: round trip', fc.array(entryArb, { maxLength: 8 }), (es) => {
+  it('scanPackFile and parseEntryHeader round-trip built packs', () => {
+    prop('scanPackFile: round trip', fc.array(entryArb, { maxLength: 8 }), (es) => {
       const { pack, index } = buildPack(es);
-      expect([...scanPack(pack, 'p')]).toEqual(index);
+      expect(scanBytes(pack)).toEqual(index);
       for (const e of index) {
         const h = parseEntryHeader(pack, e.offset - ENTRY_HEADER_SIZE);
         expect(h.hash).toBe(e.hash);
@@ -509,48 +516,47 @@ describe('pack format', () => {
     });
   });
 
-  it('scanPackFile (a block at a time) gives what scanPack of the whole pack gives: entries or error', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'strata-scan-')), 'p.pack');
-    const outcome = (scan: () => PackEntry[]): unknown => {
+  it('scanPackFile a small block at a time gives what it gives reading the pack at once: entries or error', () => {
+    const outcome = (pack: Buffer, block: number): unknown => {
       try {
-        return scan();
+        return scanBytes(pack, block);
       } catch (e) {
         return e instanceof StrataError ? { code: e.code, message: e.message } : e;
       }
     };
     const same = (pack: Buffer): void => {
-      writeFileSync(file, pack);
-      const whole = outcome(() => [...scanPack(pack, 'p')]);
-      // Blocks smaller than an entry header, entry-sized, and larger than the pack.
-      for (const block of [1, 45, 64, 1 << 20])
-        expect(outcome(() => [...scanPackFile(file, 'p', block)])).toEqual(whole);
+      const whole = outcome(pack, 1 << 20); // (every pack here is far smaller: one read)
+      // Blocks smaller than an entry header, and about one entry header.
+      for (const block of [1, 45, 64]) expect(outcome(pack, block)).toEqual(whole);
     };
-    prop('scanPackFile: built packs', fc.array(entryArb, { maxLength: 8 }), (es) => same(buildPack(es).pack));
+    prop('scanPackFile blocks: built packs', fc.array(entryArb, { maxLength: 8 }), (es) =>
+      same(buildPack(es).pack),
+    );
     prop(
-      'scanPackFile: mutated packs',
+      'scanPackFile blocks: mutated packs',
       fc.tuple(fc.array(entryArb, { maxLength: 5 }), fc.array(byteMutation, { minLength: 1, maxLength: 4 })),
       ([es, ms]) => same(mutateBytes(buildPack(es).pack, ms)),
     );
-    prop('scanPackFile: arbitrary bytes', fc.uint8Array({ maxLength: 300 }), (b) =>
+    prop('scanPackFile blocks: arbitrary bytes', fc.uint8Array({ maxLength: 300 }), (b) =>
       same(Buffer.concat([packHeader(), b])),
     );
     same(Buffer.alloc(0));
     same(Buffer.from('STRATA'));
   });
 
-  it('scanPack of mutated or arbitrary packs: entries inside the pack, or a StrataError', () => {
+  it('scanPackFile of mutated or arbitrary packs: entries inside the pack, or a StrataError', () => {
     prop(
-      'scanPack: mutations',
+      'scanPackFile: mutations',
       fc.tuple(fc.array(entryArb, { maxLength: 5 }), fc.array(byteMutation, { minLength: 1, maxLength: 4 })),
       ([es, ms]) => {
         const pack = mutateBytes(buildPack(es).pack, ms);
-        const out = decodesOrRefuses(() => [...scanPack(pack, 'p')], PACK_CODES);
+        const out = decodesOrRefuses(() => scanBytes(pack), PACK_CODES);
         if (out) packEntriesInvariant(out, pack.length);
       },
     );
-    prop('scanPack: arbitrary bytes', fc.uint8Array({ maxLength: 300 }), (b) => {
+    prop('scanPackFile: arbitrary bytes', fc.uint8Array({ maxLength: 300 }), (b) => {
       const pack = Buffer.concat([packHeader(), b]);
-      const out = decodesOrRefuses(() => [...scanPack(pack, 'p')], PACK_CODES);
+      const out = decodesOrRefuses(() => scanBytes(pack), PACK_CODES);
       if (out) packEntriesInvariant(out, pack.length);
     });
     prop(
