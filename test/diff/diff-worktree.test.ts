@@ -24,12 +24,12 @@ async function events(repo: Repository, a?: string, b?: string): Promise<DiffEve
   return out;
 }
 
-/** A repository with d.jsonl (20,000 examples) committed as v0. */
-async function committedV0(): Promise<{ repo: Repository; file: string }> {
+/** A repository with d.jsonl (`n` examples, 20,000 by default) committed as v0. */
+async function committedV0(n = 20000): Promise<{ repo: Repository; file: string }> {
   const dir = tempDir();
   const repo = Repository.init(dir);
   const file = join(dir, 'd.jsonl');
-  writeFileSync(file, lines(20000));
+  writeFileSync(file, lines(n));
   await add(repo, ['d.jsonl']);
   await commit(repo, { message: 'v0' });
   return { repo, file };
@@ -184,12 +184,8 @@ describe('working-tree diffs against a span-coded version', () => {
 
   it('--name-only names the changed files from their manifests: no segment expanded, no piece read', async () => {
     // Large enough that its manifests are segmented (more spans than a manifest holds inline).
-    const dir = tempDir();
-    const repo = Repository.init(dir);
-    const file = join(dir, 'd.jsonl');
-    writeFileSync(file, lines(60000));
-    await add(repo, ['d.jsonl']);
-    await commit(repo, { message: 'v0' });
+    const { repo, file } = await committedV0(60000);
+    const dir = repo.root;
     writeFileSync(file, lines(60000, 7000));
     await commit(repo, { message: 'v1', all: true });
     expect(repo.objects.manifest(repo.db.indexEntries()[0]!.manifest).segments?.length).toBeGreaterThan(1);
