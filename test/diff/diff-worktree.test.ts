@@ -222,4 +222,26 @@ describe('working-tree diffs against a span-coded version', () => {
     expect(chunks).not.toHaveBeenCalled();
     expect(canonical).not.toHaveBeenCalled();
   });
+
+  it('--name-only names a file removed after the scan, while the events are read, as removed', async () => {
+    const { repo, file } = await committedV0(100);
+    const dir = repo.root;
+    writeFileSync(join(dir, 'e.jsonl'), lines(5));
+    await add(repo, ['e.jsonl']);
+    await commit(repo, { message: 'v1' });
+    writeFileSync(file, lines(100, 3));
+    writeFileSync(join(dir, 'e.jsonl'), lines(5, 1));
+    writeFileSync(join(dir, 'f.jsonl'), lines(2));
+    const it = diffRevisions(repo, undefined, undefined, { nameOnly: true });
+    // The scan runs before the first event; both other files go once it is out.
+    const first = await it.next();
+    expect(first.value).toMatchObject({ path: 'd.jsonl', status: 'modified' });
+    rmSync(join(dir, 'e.jsonl'));
+    rmSync(join(dir, 'f.jsonl'));
+    const rest: Array<[string, string, number]> = [];
+    for (let r = await it.next(); !r.done; r = await it.next())
+      if (r.value.type === 'summary') rest.push([r.value.path, r.value.status, r.value.bytes.after]);
+    // e.jsonl: stored, now gone. f.jsonl: new, and gone before it was named: not named at all.
+    expect(rest).toEqual([['e.jsonl', 'removed', 0]]);
+  });
 });

@@ -107,9 +107,13 @@ export async function* diffRevisions(
       // `content` means the same bytes.
       if (ah && bh && repo.objects.contentOf(bh) === ah) continue;
       if (opts.nameOnly) {
-        // Changed (the hashes differ): no side is built, nothing is read.
-        const format = ah ? diffFormat(formatFor(path, fileAttrs).format) : diffFormat(bm!.format);
-        yield nameOnly(path, format, bm, ah ? statSync(safeJoin(repo.root, path)).size : undefined);
+        // Changed (the hashes differ): no side is built, nothing is read. A file removed since the scan
+        // (the events are yielded as the caller reads them) is named as it now is: removed, or not at all.
+        const size = ah ? statSync(safeJoin(repo.root, path), { throwIfNoEntry: false })?.size : undefined;
+        if (!bm && size === undefined) continue;
+        const format =
+          size !== undefined ? diffFormat(formatFor(path, fileAttrs).format) : diffFormat(bm!.format);
+        yield nameOnly(path, format, bm, size);
         continue;
       }
       if (ah) {
