@@ -129,14 +129,7 @@ export async function* diffRevisions(
         );
         worktreeChunks.delete(path);
       }
-      // A span-coded version is compared as the canonical chunks `add` cut it into, when the index has them:
-      // the working tree's unchanged chunks then cancel against it, and only the chunks it lacks are read.
-      const canonical = bm ? canonicalChunks(repo, bm) : undefined;
-      beforeSide = bm
-        ? canonical
-          ? sideFromCanonical(repo, path, bm, canonical, afterSide ?? undefined)
-          : sideFromManifest(repo, path, bm)
-        : null;
+      beforeSide = bm ? storedAgainstWorktree(repo, path, bm, afterSide ?? undefined) : null;
     }
     // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
     memoryLimit().check();
@@ -149,6 +142,23 @@ export async function* diffRevisions(
       tmpDir: join(repo.strataDir, 'tmp'),
     });
   }
+}
+
+/**
+ * The stored side of a working-tree diff. A span-coded version is compared as the canonical chunks `add` cut
+ * it into, when the index has them: the working tree's unchanged chunks then cancel against it, and only the
+ * chunks it lacks are read. (The chunk list is not held while the diff runs: ~4 MB of a 1 GiB file's.)
+ */
+function storedAgainstWorktree(
+  repo: Repository,
+  path: string,
+  bm: FileManifest,
+  worktree: DiffSide | undefined,
+): DiffSide {
+  const canonical = canonicalChunks(repo, bm);
+  return canonical
+    ? sideFromCanonical(repo, path, bm, canonical, worktree)
+    : sideFromManifest(repo, path, bm);
 }
 
 /**
