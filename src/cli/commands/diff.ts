@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { SummaryEvent } from '../../core/diff/types.js';
 import { output, repoPaths, withRepo, type GlobalOpts } from '../context.js';
+import { tuneEngineForDiff } from '../engine-tuning.js';
 
 const list = (v: string): string[] =>
   v
@@ -46,6 +47,8 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           });
         if (o.limit !== undefined && !(o.limit >= 0))
           throw new StrataError('BAD_INPUT', '--limit needs a number', {});
+        // (engine-tuning.ts: the engine's largest function is left unoptimized.)
+        tuneEngineForDiff();
         const { diffRevisions } = await import('../../core/diff/diff-revisions.js');
         const { createHumanRenderer, renderJsonLine, renderNameOnly, renderStat } =
           await import('../diff-output.js');

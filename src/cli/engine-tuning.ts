@@ -1,0 +1,26 @@
+/**
+ * V8 settings of the CLI process, for commands that run the example-level diff.
+ *
+ * The diff engine's main generator (core/diff/diff-file.ts, `diffFileIn`: ~23 KB of bytecode) was optimized
+ * and then deoptimized up to ten times a diff, as each phase reached code with no type feedback yet: each
+ * TurboFan compile of it took 100-370 ms of CPU on a compiler thread (the second core, which the decoding
+ * thread needs), and its zone memory stayed in that thread's malloc arena, which glibc keeps. Its hot work is
+ * in the functions it calls, which are small and stay optimized; it runs unoptimized (baseline code) at no
+ * cost in time. Measured on the 1 GiB bench set, alternately with and without: the 1% edit diff 224-233 ->
+ * 208-211 MB peak RSS, the keyed shuffle 298-331 -> 272-278 MB (system time 2.7-3.2 -> 1.9-2.0 s), same wall
+ * time. STRATA_V8_TUNING=0 leaves V8's defaults.
+ *
+ * A library caller keeps its own settings: this is called by the CLI's diff command only.
+ */
+import { setFlagsFromString } from 'node:v8';
+
+/** Functions with more bytecode than this are never optimized (V8's default is 60 KiB). */
+export const MAX_OPTIMIZED_BYTECODE = 16 * 1024;
+
+let tuned = false;
+
+export function tuneEngineForDiff(): void {
+  if (tuned || process.env.STRATA_V8_TUNING === '0') return;
+  tuned = true;
+  setFlagsFromString(`--max-optimized-bytecode-size=${MAX_OPTIMIZED_BYTECODE}`);
+}
