@@ -6,9 +6,9 @@
  * TurboFan compile of it took 100-370 ms of CPU on a compiler thread (the second core, which the decoding
  * thread needs), and its zone memory stayed in that thread's malloc arena, which glibc keeps. Its hot work is
  * in the functions it calls, which are small and stay optimized; it runs unoptimized (baseline code) at no
- * cost in time. Measured on the 1 GiB bench set, alternately with and without: the 1% edit diff 224-233 ->
- * 208-211 MB peak RSS, the keyed shuffle 298-331 -> 272-278 MB (system time 2.7-3.2 -> 1.9-2.0 s), same wall
- * time. STRATA_V8_TUNING=0 leaves V8's defaults.
+ * cost in time. Measured on the 1 GiB bench set, alternately with and without (docs/CLI.md "Memory"): the keyed
+ * shuffle's diff 346-372 -> 270-274 MB, the 10% deletion diff 6.3-6.6 -> 5.4-5.5 s, the full `--json` 1% diff
+ * 4.36 -> 3.30 s. STRATA_V8_TUNING=0 leaves V8's defaults.
  *
  * A library caller keeps its own settings: this is called by the CLI's diff command only.
  */
