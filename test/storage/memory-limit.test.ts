@@ -1,7 +1,7 @@
 /**
  * MemoryLimit (storage/memory-limit.ts): a full collection when the resident set is above the limit, none
- * below it or when turned off, a back-off after one that freed little; and a diff whose process is always
- * "above the limit" collects at its checkpoints and stays exact.
+ * below it or when turned off, a back-off after one that freed little; and a diff and a commit whose process
+ * is always "above the limit" collect at their checkpoints and stay exact.
  */
 import { describe, expect, it, vi } from 'vitest';
 import { MemoryLimit, paceAllows } from '../../src/storage/memory-limit.js';
@@ -127,6 +127,81 @@ describe('a diff under a limit it is always above', () => {
       const modified = rows.filter((x) => x.id % 10 === 1 && x.id % 3 !== 0).length;
       expect(r.summary.counts).toEqual({ added: 0, removed, modified });
       expect(limit.collections).toBeGreaterThan(0);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
+
+describe('a commit under a limit it is always above', () => {
+  it('collects in the first pass and while resolving, not only in the second, and stores exactly the file', async () => {
+    vi.stubEnv('STRATA_MEMORY_LIMIT', '1');
+    try {
+      const { memoryLimit, enableMemoryLimit } = await import('../../src/storage/memory-limit.js');
+      enableMemoryLimit();
+      const { add, commit, Repository } = await import('../../src/core/index.js');
+      const { SpanEncoder } = await import('../../src/core/worktree/span-encoder.js');
+      const { tempDir } = await import('../core/helpers.js');
+      const { readFileSync, writeFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const dir = tempDir();
+      const repo = Repository.init(dir);
+      const file = join(dir, 'd.jsonl');
+      const rows = (edit: (i: number) => boolean): string =>
+        Array.from(
+          { length: 60_000 },
+          (_, i) =>
+            JSON.stringify({ id: i, text: `${edit(i) ? 'EDITED' : 'example'} ${i} `.repeat(6) }) + '\n',
+        ).join('');
+      writeFileSync(
+        file,
+        rows(() => false),
+      );
+      await add(repo, ['d.jsonl']);
+      await commit(repo, { message: 'v0' });
+      // v1: 2.5% of the examples edited (most chunks touched: more than 256 old chunks to index): span-coded against v0, so `add` runs both passes.
+      writeFileSync(
+        file,
+        rows((i) => i % 40 === 7),
+      );
+      // Where each checkpoint falls: before the encoder resolves (pass 1), while it does, or after.
+      const limit = memoryLimit();
+      const when: string[] = [];
+      let phase = 'pass 1';
+      const check = vi.spyOn(limit, 'check').mockImplementation(function (this: typeof limit) {
+        when.push(phase);
+        return MemoryLimit.prototype.check.call(this);
+      });
+      const resolve = SpanEncoder.prototype.resolve;
+      const spy = vi.spyOn(SpanEncoder.prototype, 'resolve').mockImplementation(async function (
+        this: InstanceType<typeof SpanEncoder>,
+        ...args: Parameters<typeof resolve>
+      ) {
+        phase = 'resolve';
+        try {
+          return await resolve.apply(this, args);
+        } finally {
+          phase = 'pass 2';
+        }
+      });
+      try {
+        await add(repo, ['d.jsonl']);
+      } finally {
+        check.mockRestore();
+        spy.mockRestore();
+      }
+      expect(when).toContain('pass 1');
+      expect(when).toContain('resolve');
+      expect(when).toContain('pass 2');
+      expect(limit.collections).toBeGreaterThan(0);
+      await commit(repo, { message: 'v1' });
+      // What was stored reads back as the file.
+      const { readFile } = await import('../../src/core/object-reader.js');
+      const stored = repo.objects.manifest(repo.db.indexEntries()[0]!.manifest);
+      expect(stored.spans ?? stored.segments).toBeDefined();
+      const parts: Uint8Array[] = [];
+      for await (const b of readFile(repo.objects, stored)) parts.push(b);
+      expect(Buffer.concat(parts).equals(readFileSync(file))).toBe(true);
     } finally {
       vi.unstubAllEnvs();
     }

@@ -199,6 +199,9 @@ export async function ingestFile(
     }
     opts.onBytes?.(chunk.length);
   };
+  // Pass 1's garbage (the chunks as cut, batches from the chunking thread) piles up in V8's old space until
+  // its next full collection: above the memory limit it is collected between batches.
+  const pass1Memory = memoryLimit();
   if (onWorker) {
     for await (const { chunks, hashes } of chunkOnWorker(
       absPath,
@@ -209,6 +212,8 @@ export async function ingestFile(
     )) {
       const present = opts.store ? packs.hasMany(hashes) : undefined;
       for (let i = 0; i < chunks.length; i++) await onChunk(chunks[i]!, hashes[i]!, present?.[i] ?? false);
+      // The batch's chunks (copied where kept) are garbage now: above the memory limit, collected.
+      pass1Memory.check();
     }
   } else {
     const src = createReadStream(absPath, { highWaterMark: 1 << 20 });
@@ -220,6 +225,7 @@ export async function ingestFile(
     )) {
       const h = hashBytes(chunk);
       await onChunk(chunk, h, opts.store && packs.has(h));
+      pass1Memory.check();
     }
   }
   prev = undefined; // pass 1 only: not held through pass 2

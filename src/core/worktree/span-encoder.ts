@@ -22,6 +22,7 @@ import {
 import type { Hash } from '../../storage/hash.js';
 import type { LocalPacks } from '../../storage/local-packs.js';
 import { KIND } from '../../storage/pack-format.js';
+import { memoryLimit } from '../../storage/memory-limit.js';
 import { CODEC_NONE, CODEC_ZSTD } from '../../storage/codec.js';
 import {
   keyAll,
@@ -269,8 +270,13 @@ export class SpanEncoder {
     names.clear();
     const chunks = new OldChunks(repo, hashes, this.quoted);
     let found = 0;
+    const memory = memoryLimit();
     for (let n = 0; n < hashes.length; n++) {
-      if (n % YIELD_EVERY === YIELD_EVERY - 1) await yieldToEventLoop();
+      if (n % YIELD_EVERY === YIELD_EVERY - 1) {
+        await yieldToEventLoop();
+        // The old chunks decoded so far die as the index moves on: above the memory limit, collected.
+        memory.check();
+      }
       // Missing or unreadable: just not matched against (fsck reports it).
       const got = await chunks.get(n);
       if (!got || ends[n]! > got.data.length) continue;
