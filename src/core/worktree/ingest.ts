@@ -200,8 +200,8 @@ export async function ingestFile(
     opts.onBytes?.(chunk.length);
   };
   // Pass 1's garbage (the chunks as cut, batches from the chunking thread) piles up in V8's old space until
-  // its next full collection: above the memory limit it is collected between batches.
-  const pass1Memory = memoryLimit();
+  // its next full collection: above the memory limit it is collected between batches (and in pass 2).
+  const memory = memoryLimit();
   if (onWorker) {
     for await (const { chunks, hashes } of chunkOnWorker(
       absPath,
@@ -213,7 +213,7 @@ export async function ingestFile(
       const present = opts.store ? packs.hasMany(hashes) : undefined;
       for (let i = 0; i < chunks.length; i++) await onChunk(chunks[i]!, hashes[i]!, present?.[i] ?? false);
       // The batch's chunks (copied where kept) are garbage now: above the memory limit, collected.
-      pass1Memory.check();
+      memory.check();
     }
   } else {
     const src = createReadStream(absPath, { highWaterMark: 1 << 20 });
@@ -225,7 +225,7 @@ export async function ingestFile(
     )) {
       const h = hashBytes(chunk);
       await onChunk(chunk, h, opts.store && packs.has(h));
-      pass1Memory.check();
+      memory.check();
     }
   }
   prev = undefined; // pass 1 only: not held through pass 2
@@ -302,7 +302,6 @@ export async function ingestFile(
         enc = undefined;
       // Pass 1's tables and the old chunks' bytes die here: above the limit, collect them now, not once
       // pass 2 has grown on top of them.
-      const memory = memoryLimit();
       memory.check();
       for (const [i, c] of fresh.entries()) {
         if (i % YIELD_EVERY === YIELD_EVERY - 1) {
