@@ -12,8 +12,8 @@ import { createRequire } from 'node:module';
  * its peak). Collecting when the limit is crossed bounds that garbage, at the cost of a collection only
  * when memory is actually high.
  *
- * Paced: forced collections take at most PACE of the time (over the last 10 s at most), and one that frees little
- * (what is held is live) makes the next wait, so a command whose live data is above the limit (a huge
+ * Paced: forced collections take at most PACE of the time (over the last 10 s at most), and one that frees
+ * little (what is held is live) makes the next wait, so a command whose live data is above the limit (a huge
  * diff's tables) keeps most of its speed and only loses the bound. The limit is
  * STRATA_MEMORY_LIMIT (MiB; 0 turns it off), else DEFAULT_LIMIT_MIB in the CLI (enableMemoryLimit) and off
  * in a program that uses strata as a library.
@@ -58,7 +58,7 @@ export class MemoryLimit {
   collectMs = 0;
   /** Bytes of heap and ArrayBuffers the last forced collection freed. */
   lastFreed = 0;
-  /** The pace's window: collection time spent since `paceFrom` (decayed as the window slides). */
+  /** The pace's window: collection time spent since `pace.from` (decayed as the window slides). */
   private readonly pace = { from: performance.now(), ms: 0 };
   private lastCheck = -Infinity;
   /** No collection before this time, and the wait set after the last that freed little. */
