@@ -2,14 +2,28 @@
  * The one Output object commands render through: plain or JSON (Lines) on stdout, warnings and progress
  * on stderr, colour only on a TTY and never when NO_COLOR is set.
  */
-import { writeSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { isatty } from 'node:tty';
 import type { SingleBar } from 'cli-progress';
 import type { Progress } from '../core/stage.js';
 
+const requireHere = createRequire(import.meta.url);
+
 /** Where Output writes: a process stream, or an FdSink. */
 export type OutStream = NodeJS.WriteStream | FdSink;
+
+/**
+ * Whether descriptor `fd` is a terminal. node:tty (loaded with net and streams) only for a character device:
+ * loading it cost a no-op `status` run by a script, whose output is a pipe or a file, ~8 ms.
+ */
+function isTerminal(fd: number): boolean {
+  try {
+    if (!fstatSync(fd).isCharacterDevice()) return false;
+  } catch {
+    return false; // closed
+  }
+  return (requireHere('node:tty') as typeof import('node:tty')).isatty(fd);
+}
 
 /**
  * stdout or stderr written with writeSync on its descriptor, for the no-op commands of the fast path
@@ -22,7 +36,7 @@ export type OutStream = NodeJS.WriteStream | FdSink;
 export class FdSink {
   readonly isTTY: boolean;
   constructor(readonly fd: number) {
-    this.isTTY = isatty(fd);
+    this.isTTY = isTerminal(fd);
   }
 
   write(s: string): boolean {
@@ -51,7 +65,7 @@ export const stdio = (): { stdout: OutStream; stderr: OutStream } =>
 
 /** cli-progress is loaded only when a bar is actually shown (a TTY): most runs never need it. */
 const loadSingleBar = (): typeof SingleBar =>
-  (createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')).SingleBar;
+  (requireHere('cli-progress') as typeof import('cli-progress')).SingleBar;
 
 export class Output {
   readonly color: boolean;

@@ -79,20 +79,27 @@ export const wasmBlake3 = (): Blake3Impl => (wasm ??= loadWasm());
 /** The native implementation, or undefined where its binary does not load. */
 export const nativeBlake3 = (): Blake3Impl | undefined => loadNative();
 
-const impl: Blake3Impl = (process.env.STRATA_BLAKE3 === 'wasm' ? undefined : loadNative()) ?? wasmBlake3();
-export const blake3Impl = impl.name;
+/**
+ * The implementation in use, loaded at the first hash: a no-op `status` hashes nothing, and loading the
+ * native binary was ~7 ms of its start-up.
+ */
+let impl: Blake3Impl | undefined;
+const active = (): Blake3Impl =>
+  (impl ??= (process.env.STRATA_BLAKE3 === 'wasm' ? undefined : loadNative()) ?? wasmBlake3());
+/** Which implementation hashes here: 'native' or 'wasm' (loads it). */
+export const blake3Impl = (): Blake3Impl['name'] => active().name;
 
 export function hashBytes(data: Uint8Array): Hash {
-  return impl.hash(data).toString('hex') as Hash;
+  return active().hash(data).toString('hex') as Hash;
 }
 
 /** Raw 32-byte digest. */
 export function hashBytesRaw(data: Uint8Array): Buffer {
-  return impl.hash(data);
+  return active().hash(data);
 }
 
 export function createHasher(): { update(data: Uint8Array): void; digestHex(): Hash } {
-  const h = impl.hasher();
+  const h = active().hasher();
   return { update: (d) => h.update(d), digestHex: () => h.digest().toString('hex') as Hash };
 }
 

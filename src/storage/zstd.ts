@@ -14,9 +14,16 @@ interface Binding {
   getFrameContentSize(frame: Uint8Array): number | null;
 }
 
-const binding = createRequire(import.meta.url)('zstd-napi/binding') as Binding;
-const cctx = new binding.CCtx();
-const dctx = new binding.DCtx();
+/** The binding and its two contexts, loaded at the first use: a no-op `status` (~4 ms of it) needs none. */
+let zstd:
+  { binding: Binding; cctx: InstanceType<Binding['CCtx']>; dctx: InstanceType<Binding['DCtx']> } | undefined;
+function load(): NonNullable<typeof zstd> {
+  if (!zstd) {
+    const binding = createRequire(import.meta.url)('zstd-napi/binding') as Binding;
+    zstd = { binding, cctx: new binding.CCtx(), dctx: new binding.DCtx() };
+  }
+  return zstd;
+}
 let scratch = Buffer.allocUnsafe(0);
 
 /**
@@ -24,6 +31,7 @@ let scratch = Buffer.allocUnsafe(0);
  * the next call (a caller that copies it at once allocates nothing per call); else a buffer of its own.
  */
 export function zstdCompress(data: Uint8Array, level: number, view = false): Buffer {
+  const { binding, cctx } = load();
   const bound = binding.compressBound(data.length);
   if (scratch.length < bound) scratch = Buffer.allocUnsafe(Math.max(bound, 256 * 1024));
   const n = cctx.compress(scratch, data, level);
@@ -42,6 +50,7 @@ export const maxZstdOutput = (n: number): number => Math.ceil(n / 4) * 128 * 102
  * receives the bytes instead of a new buffer (its length must be the output size).
  */
 export function zstdDecompress(frame: Uint8Array, size?: number, into?: Uint8Array): Uint8Array {
+  const { binding, dctx } = load();
   const want = size ?? binding.getFrameContentSize(frame);
   if (want === null || want === undefined)
     throw new StrataError('INTEGRITY', 'zstd frame without a content size', {});

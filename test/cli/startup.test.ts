@@ -46,6 +46,7 @@ const NEVER_FOR_NO_OP: [RegExp, string][] = [
   [/\/node_modules\/ignore\//, 'the ignore package (no .strataignore here: the built-in rules need none)'],
   [/\/dist\/cli\/commands\/(?!worktree\.js$)/, 'the command files of other commands'],
   [/^node:crypto$/, "node:crypto (the lock's nonce needs none, hashing is BLAKE3's)"],
+  [/^node:tty$/, 'node:tty (output to a pipe is not a terminal: output.ts isTerminal)'],
 ];
 
 /** Not loaded by the plain forms of status and commit (src/cli/fast-path.ts). */
