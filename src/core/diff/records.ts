@@ -252,58 +252,81 @@ function dedupeHeader(names: string[]): string[] {
   });
 }
 
+/**
+ * CSV/TSV: the header row is the first piece (the chunker cuts it as a chunk of its own) and every other
+ * piece is a unit of rows. A file smaller than a chunk is one chunk, header and rows together: the rows
+ * after the header in piece 0 are then a unit of their own (its id derived from the piece's, so that equal
+ * pieces still cancel).
+ */
 async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
   const cache = new PieceCache(side, cost);
   const bases = lineBases(side);
   const notes: string[] = [];
   let header: string[] = [];
+  const records = (rows: CsvRow[], base: number | undefined): ParsedRecord[] =>
+    rows.map((row) => {
+      const raw = row.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
+      const endLine = row.info.lines;
+      const startLine = endLine - (raw.match(/\n/g)?.length ?? 0);
+      const ragged = row.record.length !== header.length;
+      return {
+        l1: bytesIdentity(Buffer.from(raw, 'utf8')),
+        line: base === undefined ? undefined : base + startLine - 1,
+        text: () => raw,
+        parse: (): Parsed => {
+          if (ragged)
+            return { ok: false, error: `row has ${row.record.length} fields, header has ${header.length}` };
+          const value: Record<string, string> = {};
+          header.forEach((h, i) => (value[h] = row.record[i]!));
+          return { ok: true, value };
+        },
+      };
+    });
+  /** The records of a piece's text; unparsable (an unclosed quote): every line becomes a raw record. */
+  const parsePiece = (text: string, base: number | undefined): ParsedRecord[] => {
+    try {
+      return records(parseCsvText(text, side), base);
+    } catch (e) {
+      const error = `not valid CSV: ${(e as Error).message}`;
+      return lineRecords(Buffer.from(text), base, true).map((r) => ({
+        ...r,
+        parse: () => ({ ok: false, error }),
+      }));
+    }
+  };
+  /** Rows that share piece 0 with the header. */
+  let headRows: ParsedRecord[] = [];
   if (side.pieces.length > 0) {
     const text = decoder.decode(await cache.get(0));
+    let rows: CsvRow[] | undefined;
     try {
-      header = dedupeHeader(parseCsvText(text, side)[0]?.record ?? []);
+      rows = parseCsvText(text, side);
     } catch (e) {
       notes.push(`header row is not valid CSV: ${(e as Error).message}`);
     }
+    if (rows) {
+      header = dedupeHeader(rows[0]?.record ?? []);
+      headRows = records(rows.slice(1), baseAt(bases, 0));
+    } else {
+      // The header's line and what follows it, as raw lines: still shown, never silently dropped.
+      headRows = parsePiece(text, baseAt(bases, 0)).slice(1);
+    }
   }
-  const units = side.pieces.slice(1).map((p) => ({ id: p.id }));
+  const first = side.pieces[0];
+  const shift = headRows.length > 0 ? 0 : 1;
+  const units = [
+    ...(first && shift === 0 ? [{ id: `${first.id}\0rows` }] : []),
+    ...side.pieces.slice(1).map((p) => ({ id: p.id })),
+  ];
   return {
     format: side.format,
     units,
     notes,
     header,
     async read(u) {
-      const piece = u + 1;
-      const text = decoder.decode(await cache.get(piece));
-      const base = baseAt(bases, piece);
-      let rows: CsvRow[];
-      try {
-        rows = parseCsvText(text, side);
-      } catch (e) {
-        // Unparsable piece (an unclosed quote): every line becomes a raw record.
-        const error = `not valid CSV: ${(e as Error).message}`;
-        return lineRecords(Buffer.from(text), base, true).map((r) => ({
-          ...r,
-          parse: () => ({ ok: false, error }),
-        }));
-      }
-      return rows.map((row) => {
-        const raw = row.raw.replace(/^(\r?\n)+/, '').replace(/\r?\n$/, '');
-        const endLine = row.info.lines;
-        const startLine = endLine - (raw.match(/\n/g)?.length ?? 0);
-        const ragged = row.record.length !== header.length;
-        return {
-          l1: bytesIdentity(Buffer.from(raw, 'utf8')),
-          line: base === undefined ? undefined : base + startLine - 1,
-          text: () => raw,
-          parse: (): Parsed => {
-            if (ragged)
-              return { ok: false, error: `row has ${row.record.length} fields, header has ${header.length}` };
-            const value: Record<string, string> = {};
-            header.forEach((h, i) => (value[h] = row.record[i]!));
-            return { ok: true, value };
-          },
-        };
-      });
+      if (u === 0 && shift === 0) return headRows;
+      const piece = u + shift;
+      return parsePiece(decoder.decode(await cache.get(piece)), baseAt(bases, piece));
     },
   };
 }
