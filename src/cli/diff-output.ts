@@ -170,6 +170,14 @@ export function renderFileHeader(path: string, opts: RenderOptions, status?: Sum
   return lines.join('\n');
 }
 
+/**
+ * A file whose bytes changed while its examples did not (their order, the order of keys in objects, spacing
+ * or number spelling): shown, so that a changed file is never silently left out. (A summary that is
+ * `identical` has the same bytes: its pieces all cancelled.)
+ */
+const sameExamples = (s: SummaryEvent): boolean => s.status === 'unchanged' && !s.identical;
+const SAME_EXAMPLES_NOTE = 'same examples, bytes differ: order or formatting only';
+
 function summaryLine(s: SummaryEvent, opts: RenderOptions): string {
   const paint = painter(opts.color);
   const c = s.counts;
@@ -179,6 +187,7 @@ function summaryLine(s: SummaryEvent, opts: RenderOptions): string {
       (s.duplicateKeys
         ? `; duplicate keys: ${s.duplicateKeys.before} before, ${s.duplicateKeys.after} after`
         : '') +
+      (sameExamples(s) ? `; ${SAME_EXAMPLES_NOTE}` : '') +
       ' @@',
   );
 }
@@ -203,7 +212,7 @@ export function createHumanRenderer(opts: RenderOptions): (ev: DiffEvent) => str
     } else if (ev.type === 'warning') {
       header();
       out += renderWarning(ev, opts) + '\n';
-    } else if (ev.status !== 'unchanged' || headerFor === ev.path) {
+    } else if (ev.status !== 'unchanged' || sameExamples(ev) || headerFor === ev.path) {
       if (headerFor !== ev.path) header(ev.status);
       else if (ev.status === 'added' || ev.status === 'removed')
         out += renderFileHeader(ev.path, opts, ev.status).split('\n').slice(1).join('\n') + '\n';
@@ -229,7 +238,7 @@ export function formatBytes(n: number): string {
 /** `--stat`: one line per file with a change (+added -removed ~modified, bytes) and a total line. */
 export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderOptions): string {
   const paint = painter(opts.color);
-  const changed = summaries.filter((s) => s.status !== 'unchanged');
+  const changed = summaries.filter((s) => s.status !== 'unchanged' || sameExamples(s));
   const width = Math.max(0, ...changed.map((s) => visible(s.path).length));
   const total = { added: 0, removed: 0, modified: 0 };
   const lines = changed.map((s) => {
@@ -240,7 +249,14 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
       s.format === 'binary'
         ? 'Bin'
         : `${paint('green', `+${s.counts.added}`)} ${paint('red', `-${s.counts.removed}`)} ${paint('yellow', `~${s.counts.modified}`)}`;
-    const note = s.status === 'added' ? ' (new)' : s.status === 'removed' ? ' (deleted)' : '';
+    const note =
+      s.status === 'added'
+        ? ' (new)'
+        : s.status === 'removed'
+          ? ' (deleted)'
+          : sameExamples(s)
+            ? ` (${SAME_EXAMPLES_NOTE})`
+            : '';
     return ` ${visible(s.path).padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
   });
   const n = changed.length;
@@ -252,5 +268,5 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
 
 /** `--name-only`: the path of a file that changed, or '' for an unchanged one. */
 export function renderNameOnly(summary: SummaryEvent): string {
-  return summary.status === 'unchanged' ? '' : visible(summary.path) + '\n';
+  return summary.status === 'unchanged' && !sameExamples(summary) ? '' : visible(summary.path) + '\n';
 }

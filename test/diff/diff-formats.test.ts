@@ -387,6 +387,38 @@ describe('output', () => {
     expect(renderNameOnly(r.summary)).toBe('d/x.jsonl\n');
   });
 
+  it('a file whose bytes changed but not its examples (reordered, keys reordered) is shown, with a note', async () => {
+    const rows = [
+      { id: 1, q: 'a' },
+      { id: 2, q: 'b' },
+    ];
+    const r = await collect(
+      sideFromBytes('d/x.jsonl', Buffer.from(jsonl(rows))),
+      sideFromBytes('d/x.jsonl', Buffer.from(jsonl([{ q: 'b', id: 2 }, rows[0]]))),
+      { key: ['id'] },
+    );
+    expect(r.summary).toMatchObject({ status: 'unchanged', identical: false });
+    expect(r.changes).toEqual([]);
+    const note = 'same examples, bytes differ: order or formatting only';
+    expect(renderStat([r.summary], { color: false })).toBe(
+      ` d/x.jsonl | +0 -0 ~0 | 34 B → 34 B (${note})\n 1 file changed, 0 added, 0 removed, 0 modified\n`,
+    );
+    expect(r.events.map(createHumanRenderer({ color: false })).join('')).toBe(
+      `diff --strata a/d/x.jsonl b/d/x.jsonl\n@@ jsonl: 0 added, 0 removed, 0 modified; ${note} @@\n`,
+    );
+    expect(renderNameOnly(r.summary)).toBe('d/x.jsonl\n');
+    // The same bytes (every piece cancels) are not a change at all.
+    const same = await collect(
+      sideFromBytes('d/x.jsonl', Buffer.from(jsonl(rows))),
+      sideFromBytes('d/x.jsonl', Buffer.from(jsonl(rows))),
+    );
+    expect(same.summary.identical).toBe(true);
+    expect(renderStat([same.summary], { color: false })).toBe(
+      ' 0 files changed, 0 added, 0 removed, 0 modified\n',
+    );
+    expect(same.events.map(createHumanRenderer({ color: false })).join('')).toBe('');
+  });
+
   it('terminal escapes and bidi overrides in data, keys, paths and parse errors are shown, not obeyed', async () => {
     const evil = '\x1b]0;pwned\x07\x1b[2J\u202ehidden\x9b31m';
     const path = 'd/\x1b[31mx.jsonl';
