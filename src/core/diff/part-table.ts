@@ -22,13 +22,27 @@ for (let c = 0; c < 16; c++) HEX['0123456789abcdef'.charCodeAt(c)] = c;
 export class ChunkTable {
   private n = 0;
   /** 64 hex digits per number (unused for a string that is not a hash). */
-  private hex = new Uint8Array(64 * 4096);
+  private hex: Uint8Array;
   /** The first 8 digits' value per number; `isHash[k]` 0 for a string that is not a hash. */
-  private first = new Int32Array(4096);
-  private isHash = new Uint8Array(4096);
+  private first: Int32Array;
+  private isHash: Uint8Array;
   /** The strings made so far (or given), by number. */
   private strs: (string | undefined)[] = [];
-  private slots = new Int32Array(8192);
+  private slots: Int32Array;
+
+  /**
+   * `expect`: about how many chunks the table will number (the manifests' span counts, an upper bound): its
+   * columns are made that large at once, not grown by doubling (each growth copies them into new memory).
+   */
+  constructor(expect = 4096) {
+    const cap = Math.max(4096, Math.min(expect, 1 << 20));
+    this.hex = new Uint8Array(64 * cap);
+    this.first = new Int32Array(cap);
+    this.isHash = new Uint8Array(cap);
+    let slots = 8192;
+    while (slots < 2 * cap) slots *= 2;
+    this.slots = new Int32Array(slots);
+  }
   /** Strings that are not hashes (never in a valid manifest): numbered apart, so they stay distinct. */
   private readonly other = new Map<string, number>();
 
@@ -170,10 +184,18 @@ export class ChunkTable {
  */
 export class Parts {
   n = 0;
-  chunk = new Int32Array(1024);
-  off = new Float64Array(1024);
-  len = new Float64Array(1024);
+  chunk: Int32Array;
+  off: Float64Array;
+  len: Float64Array;
   readonly segments: SegmentRef[] = [];
+
+  /** `expect`: about how many parts will be pushed (columns made that large at once). */
+  constructor(expect = 1024) {
+    const cap = Math.max(1024, Math.min(expect, 1 << 21));
+    this.chunk = new Int32Array(cap);
+    this.off = new Float64Array(cap);
+    this.len = new Float64Array(cap);
+  }
 
   push(chunk: number, off: number, len: number): void {
     if (this.n === this.chunk.length) {
@@ -269,14 +291,16 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
       c.push(p.off[i]!, p.off[i]! + p.len[i]!);
     }
   if (cuts.size === 0) return [a, b];
+  let cutCount = 0;
   for (const c of cuts.values()) {
     c.sort((x, y) => x - y);
     let n = 0;
     for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
     c.length = n;
+    cutCount += n;
   }
   const refine = (p: Parts): Parts => {
-    const out = new Parts();
+    const out = new Parts(p.n + cutCount);
     for (const s of p.segments) out.segments.push(s);
     for (let i = 0; i < p.n; i++) {
       const k = p.chunk[i]!;

@@ -104,7 +104,10 @@ export function sidesFromManifests(
     LINE_FORMATS.has(diffFormat(before.format)) &&
     diffFormat(before.format) === diffFormat(after.format);
   const cache = new ChunkCache(repo);
-  const table = new ChunkTable();
+  // Sized at once for every span the manifests list (an upper bound: shared segments stay whole).
+  const spanCount = (m: FileManifest | null): number =>
+    !m ? 0 : m.spans ? m.spans.length : (m.segments ?? []).reduce((n, r) => n + r.spans, 0);
+  const table = new ChunkTable(spanCount(before) + spanCount(after));
   // For line files, segments on both sides (as a multiset) stay whole; the others are expanded.
   const sharedSeg = new Map<string, number>();
   if (lines) {
@@ -128,7 +131,7 @@ export function sidesFromManifests(
     if (unshared >= EARLY_POOL_SEGMENTS) sharedCompressPool();
   }
   const partsOf = (m: FileManifest): Parts => {
-    const parts = new Parts();
+    const parts = new Parts(spanCount(m));
     if (!m.segments) {
       parts.pushSpans(m.spans ?? [], table);
       return parts;
