@@ -281,22 +281,41 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
       sideMask[k]! |= bit;
     }
   }
-  const cuts = new Map<number, number[]>();
+  // The cut points of each chunk both sides reference differently, as one column (chunk k's are
+  // at[k] .. at[k] + count[k]), sorted and without repeats: no array or map entry per chunk.
+  const count = new Int32Array(chunks);
+  let total = 0;
   for (const p of [a, b])
     for (let i = 0; i < p.n; i++) {
       const k = p.chunk[i]!;
       if (k < 0 || sideMask[k] !== 3 || !mixed[k]) continue;
-      let c = cuts.get(k);
-      if (!c) cuts.set(k, (c = []));
-      c.push(p.off[i]!, p.off[i]! + p.len[i]!);
+      count[k]! += 2;
+      total += 2;
     }
-  if (cuts.size === 0) return [a, b];
+  if (total === 0) return [a, b];
+  const at = new Int32Array(chunks);
+  for (let k = 0, n = 0; k < chunks; k++) {
+    at[k] = n;
+    n += count[k]!;
+  }
+  const cut = new Float64Array(total);
+  const fill = at.slice();
+  for (const p of [a, b])
+    for (let i = 0; i < p.n; i++) {
+      const k = p.chunk[i]!;
+      if (k < 0 || sideMask[k] !== 3 || !mixed[k]) continue;
+      cut[fill[k]!++] = p.off[i]!;
+      cut[fill[k]!++] = p.off[i]! + p.len[i]!;
+    }
   let cutCount = 0;
-  for (const c of cuts.values()) {
-    c.sort((x, y) => x - y);
-    let n = 0;
-    for (let i = 0; i < c.length; i++) if (i === 0 || c[i] !== c[n - 1]) c[n++] = c[i]!;
-    c.length = n;
+  for (let k = 0; k < chunks; k++) {
+    const m = count[k]!;
+    if (m === 0) continue;
+    const from = at[k]!;
+    cut.subarray(from, from + m).sort();
+    let n = 1;
+    for (let i = 1; i < m; i++) if (cut[from + i] !== cut[from + n - 1]) cut[from + n++] = cut[from + i]!;
+    count[k] = n;
     cutCount += n;
   }
   const refine = (p: Parts): Parts => {
@@ -306,25 +325,26 @@ export function refineParts(a: Parts, b: Parts, chunks: number): [Parts, Parts] 
       const k = p.chunk[i]!;
       const off = p.off[i]!;
       const len = p.len[i]!;
-      const c = k < 0 || len === 0 || !mixed[k] ? undefined : cuts.get(k);
-      if (!c) {
+      if (k < 0 || len === 0 || !mixed[k] || count[k] === 0) {
         out.push(k, off, len);
         continue;
       }
+      const from = at[k]!;
+      const end = from + count[k]!;
       // First boundary strictly inside the part, by binary search.
-      let lo = 0;
-      let hi = c.length;
+      let lo = from;
+      let hi = end;
       while (lo < hi) {
         const mid = (lo + hi) >>> 1;
-        if (c[mid]! <= off) lo = mid + 1;
+        if (cut[mid]! <= off) lo = mid + 1;
         else hi = mid;
       }
-      let at = off;
-      for (let j = lo; j < c.length && c[j]! < off + len; j++) {
-        out.push(k, at, c[j]! - at);
-        at = c[j]!;
+      let pos = off;
+      for (let j = lo; j < end && cut[j]! < off + len; j++) {
+        out.push(k, pos, cut[j]! - pos);
+        pos = cut[j]!;
       }
-      out.push(k, at, off + len - at);
+      out.push(k, pos, off + len - pos);
     }
     return out;
   };
