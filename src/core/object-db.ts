@@ -64,7 +64,12 @@ export class ObjectDb {
 
   /** Reads and verifies any object's raw bytes, checking its kind when given. */
   getRaw(hash: string, kind?: number): Uint8Array {
-    const o = this.packs.get(hash);
+    let o: ReturnType<LocalPacks['get']>;
+    try {
+      o = this.packs.get(hash);
+    } catch (e) {
+      throw this.notLocal(e, hash);
+    }
     if (kind !== undefined && o.kind !== kind) {
       // Callers check a user's revision's kind before; a mismatch here is an object naming the wrong kind.
       throw new StrataError(
@@ -74,6 +79,28 @@ export class ObjectDb {
       );
     }
     return o.data;
+  }
+
+  /**
+   * `e`, or for an object missing here that a remote holds (the chunk data of other revisions in a clone
+   * made without --all), an error saying so and what to run: the object is not lost, only not downloaded.
+   */
+  private notLocal(e: unknown, hash: string): unknown {
+    if (!(e instanceof StrataError) || e.code !== 'NOT_FOUND') return e;
+    let remote: string | undefined;
+    try {
+      remote = this.packs.db.remoteHolding(hash);
+    } catch {
+      return e;
+    }
+    if (remote === undefined) return e;
+    return new StrataError(
+      'NOT_FOUND',
+      `object ${hash} is not in this repository: it is a partial clone, and remote '${remote}' holds the data ` +
+        `of other revisions (run 'strata fetch --all ${remote}' to download it)`,
+      { hash, remote },
+      { cause: e },
+    );
   }
 
   kindOf(hash: string): string {

@@ -322,6 +322,14 @@ export class IndexDb {
     return this.prep('SELECT 1 FROM objects WHERE hash = ?').get(hash) !== undefined;
   }
 
+  /** A remote whose pack indexes (as last listed) hold the object, if any (a partial clone's chunks). */
+  remoteHolding(hash: string): string | undefined {
+    const r = this.prep('SELECT remote FROM remote_objects WHERE hash = ? ORDER BY remote LIMIT 1').get(
+      hash,
+    ) as { remote: string } | undefined;
+    return r?.remote;
+  }
+
   /** Hashes (of any kind) starting with a prefix, at most `limit`. */
   objectsWithPrefix(prefix: string, limit = 2): string[] {
     return (

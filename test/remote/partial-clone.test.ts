@@ -35,7 +35,17 @@ describe('partial clone', () => {
     const report = JSON.parse(r.stdout);
     expect(report.problems).toEqual([]);
     expect(report.remoteOnly).toBeGreaterThan(0);
+    // Reading the other revision's data says where it is and what to run, not just "not found".
+    const old = run(b, ['cat', 'HEAD~1:v.jsonl']);
+    expect(old.code).toBe(4);
+    expect(old.stderr).toMatch(
+      /is not in this repository: it is a partial clone, and remote 'origin' holds the data of other revisions \(run 'strata fetch --all origin' to download it\) \[NOT_FOUND\]/,
+    );
+    expect(run(b, ['diff', 'HEAD~1', 'HEAD', '--stat']).stderr).toContain("run 'strata fetch --all origin'");
     expect(run(b, ['fetch', '--all']).code).toBe(0);
     expect(JSON.parse(run(b, ['fsck', '--json']).stdout).remoteOnly).toBe(0);
+    const now = run(b, ['cat', 'HEAD~1:v.jsonl']);
+    expect(now.code, now.stderr).toBe(0);
+    expect(now.stdout).toBe(jsonl(300_000, 1));
   });
 });
