@@ -81,5 +81,14 @@ describe('strata diff', () => {
     expect(stat).toContain('a.jsonl');
     expect(stat).toContain('b.csv');
     expect(strata(dir, ['diff', 'HEAD', 'HEAD', 'HEAD']).code).toBe(2);
+    // The same rows in another order: no example changed, but the file did: shown, and a difference.
+    writeFileSync(join(dir, 'b.csv'), 'x,y\n3,4\n1,2\n');
+    ok(dir, ['commit', '-a', '-m', 'rows']);
+    writeFileSync(join(dir, 'b.csv'), 'x,y\n1,2\n3,4\n');
+    ok(dir, ['commit', '-a', '-m', 'reordered']);
+    const moved = strata(dir, ['diff', 'HEAD~1', 'HEAD', '--stat', '--exit-code']);
+    expect(moved.code).toBe(1);
+    expect(moved.stdout).toContain(' b.csv | +0 -0 ~0 | 12 B → 12 B (same examples, bytes differ');
+    expect(strata(dir, ['diff', 'HEAD', 'HEAD', '--exit-code']).code).toBe(0);
   });
 });

@@ -21,7 +21,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
     .option('--key <fields>', 'match examples by these field(s), comma-separated', list)
     .option('--ignore-fields <fields>', 'drop these fields before comparing, comma-separated', list)
     .option('--limit <n>', 'show at most N changes per file', (v) => Number.parseInt(v, 10))
-    .option('--exit-code', 'exit 1 when there are differences')
+    .option('--exit-code', 'exit 1 when there are differences (any file whose bytes changed)')
     .action(
       async (
         args: string[],
@@ -78,7 +78,9 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             await out.drained();
           }
           if (o.stat && !o.json) out.stdout.write(renderStat(summaries, { color: out.color }));
-          if (o.exitCode && summaries.some((s) => s.status !== 'unchanged')) process.exitCode = 1;
+          // A difference: any file shown (bytes changed, even where the examples did not: a shuffle).
+          if (o.exitCode && summaries.some((s) => s.status !== 'unchanged' || !s.identical))
+            process.exitCode = 1;
         });
       },
     );
