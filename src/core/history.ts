@@ -13,16 +13,41 @@ export interface LogEntry extends Commit {
   hash: Hash;
 }
 
-export function* log(repo: Repository, rev = 'HEAD', opts: { limit?: number } = {}): Generator<LogEntry> {
+/**
+ * The commits reachable from `rev`, newest first. With `paths` (repository paths of files or directories;
+ * '' is the whole tree), only those that changed something under them: a commit whose state of those paths
+ * differs from each of its parents' (a merge that took them from one parent is not listed), or a root commit
+ * that has any of them. The walk still goes through every parent.
+ */
+export function* log(
+  repo: Repository,
+  rev = 'HEAD',
+  opts: { limit?: number; paths?: readonly string[] } = {},
+): Generator<LogEntry> {
   const start = resolveCommit(repo, rev);
   const seen = new Set<string>([start]);
   const queue: LogEntry[] = [{ hash: start, ...repo.objects.commit(start) }];
+  const paths = opts.paths?.length ? opts.paths : undefined;
+  /** What each path names in a tree: an object hash (a file's content hash), or '' for nothing. */
+  const stateOf = (tree: Hash): string[] =>
+    paths!.map((p) => {
+      const e = lookupPath(repo, tree, p);
+      return !e ? '' : e.kind === 'file' ? repo.objects.contentOf(e.hash) : `tree:${e.hash}`;
+    });
+  const sameState = (a: string[], b: string[]): boolean => a.every((x, i) => x === b[i]);
+  const touches = (c: LogEntry): boolean => {
+    const mine = stateOf(c.tree);
+    if (c.parents.length === 0) return mine.some((x) => x !== '');
+    return c.parents.every((p) => !sameState(mine, stateOf(repo.objects.commit(p).tree)));
+  };
   let n = 0;
   while (queue.length && (opts.limit === undefined || n < opts.limit)) {
     queue.sort((a, b) => b.time - a.time);
     const c = queue.shift()!;
-    yield c;
-    n++;
+    if (!paths || touches(c)) {
+      yield c;
+      n++;
+    }
     for (const p of c.parents) {
       if (!seen.has(p)) {
         seen.add(p);

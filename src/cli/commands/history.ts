@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
 import type { Repository } from '../../core/repository.js';
-import { cwdOf, output, short, withRepo, type GlobalOpts } from '../context.js';
+import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -37,17 +37,24 @@ async function treeOf(repo: Repository, rev: string): Promise<string> {
 
 export function registerHistoryCommands(program: Command, g: () => GlobalOpts): void {
   program
-    .command('log [rev]')
-    .description('show commit history')
+    .command('log [args...]')
+    .description('show commit history: [REV] [-- PATHS] (only the commits that changed those paths)')
     .option('--oneline', 'one line per commit')
     .option('-n, --max-count <n>', 'show at most N commits', (v) => Number.parseInt(v, 10))
     .option('--json', 'JSON Lines, one commit per line')
-    .action(async (rev: string | undefined, o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
+    .action(async (args: string[], o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);
+      // Operands after `--` are paths (commander folds them into args).
+      const dash = process.argv.indexOf('--');
+      const nPaths = dash >= 0 ? process.argv.length - dash - 1 : 0;
+      const revs = args.slice(0, args.length - nPaths);
+      if (revs.length > 1)
+        throw new StrataError('BAD_INPUT', 'log takes one revision (use -- before paths)', { revs });
       const { log } = await import('../../core/history.js');
       await withRepo(g(), async (repo) => {
+        const paths = repoPaths(repo, g(), args.slice(args.length - nPaths));
         let first = true;
-        for (const c of log(repo, rev ?? 'HEAD', { limit: o.maxCount })) {
+        for (const c of log(repo, revs[0] ?? 'HEAD', { limit: o.maxCount, paths })) {
           // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
           await out.drained();
           if (out.json) out.record(c);
