@@ -16,6 +16,15 @@ import { setFlagsFromString } from 'node:v8';
 
 /** Functions with more bytecode than this are never optimized (V8's default is 60 KiB). */
 export const MAX_OPTIMIZED_BYTECODE = 16 * 1024;
+const V8_DEFAULT = '--max-optimized-bytecode-size=61440';
+
+/**
+ * Where a tuned process leaves the function that puts V8's defaults back (globalThis: the launcher,
+ * src/cli/bin.ts, is another bundle in the same realm). V8 stamps a code cache with the flags in force when it
+ * is made, and refuses it under others: the launcher calls it before writing the code cache at exit, or every
+ * `strata diff` refused the cache the last one wrote, compiled the whole CLI again (~20 ms) and wrote it anew.
+ */
+export const RESTORE_ENGINE_DEFAULTS = Symbol.for('strata.restore-engine-defaults');
 
 let tuned = false;
 
@@ -23,4 +32,6 @@ export function tuneEngineForDiff(): void {
   if (tuned || process.env.STRATA_V8_TUNING === '0') return;
   tuned = true;
   setFlagsFromString(`--max-optimized-bytecode-size=${MAX_OPTIMIZED_BYTECODE}`);
+  (globalThis as Record<symbol, unknown>)[RESTORE_ENGINE_DEFAULTS] = (): void =>
+    setFlagsFromString(V8_DEFAULT);
 }

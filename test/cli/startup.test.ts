@@ -462,6 +462,19 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     expect(run(repo, ['log', '--oneline']).code).toBe(0);
     expect(cacheFiles()).toHaveLength(3);
     expect(readFileSync(status).equals(before)).toBe(true);
+    // `diff` changes a V8 setting (engine-tuning.ts): its cache is still made under the start-up flags, so the
+    // next diff accepts it (a cache made under others was refused and written again by every diff).
+    expect(run(repo, ['diff', 'HEAD', 'HEAD', '--stat']).code).toBe(0);
+    const diff = join(
+      binDir,
+      '.cache',
+      cacheFiles().find((f) => f.endsWith('-diff.v8'))!,
+    );
+    const written = statSync(diff).mtimeMs;
+    const bytes = readFileSync(diff);
+    expect(run(repo, ['diff', 'HEAD', 'HEAD', '--stat']).code).toBe(0);
+    expect(statSync(diff).mtimeMs).toBe(written);
+    expect(readFileSync(diff).equals(bytes)).toBe(true);
   });
 
   it('runs the small bundle for the fast path only, with the same answers and exit codes as the whole CLI', () => {
