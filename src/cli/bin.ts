@@ -29,7 +29,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
-import { RESTORE_ENGINE_DEFAULTS } from './engine-tuning.js';
+import { restoreV8Flags } from '../storage/v8-flags.js';
 import { parseFastPath } from './fast-args.js';
 
 /** The bundles, by the tag their cache files start with. */
@@ -97,10 +97,9 @@ function saveCache(script: vm.Script, dir: string, cacheFile: string, tag: strin
     for (const n of names)
       if ((n.startsWith(`${tag}-`) && !n.startsWith(prefix)) || !ofSome(n)) unlinkSync(join(dir, n));
     if (names.filter((n) => n.startsWith(prefix)).length >= MAX_CACHE_FILES) return;
-    // Made under the flags this process started with, which the next start has: a command that tuned V8
-    // (engine-tuning.ts) puts its defaults back first.
-    const restore = (globalThis as Record<symbol, unknown>)[RESTORE_ENGINE_DEFAULTS];
-    if (typeof restore === 'function') (restore as () => void)();
+    // Made under the flags this process started with, which the next start has: flags a command changed
+    // (storage/v8-flags.ts: the diff's tuning, `--expose-gc` for the memory limit) are put back first.
+    restoreV8Flags();
     const tmp = `${cacheFile}.${process.pid}.tmp`;
     writeFileSync(tmp, script.createCachedData());
     renameSync(tmp, cacheFile);

@@ -12,26 +12,16 @@
  *
  * A library caller keeps its own settings: this is called by the CLI's diff command only.
  */
-import { setFlagsFromString } from 'node:v8';
+import { setV8Flag } from '../storage/v8-flags.js';
 
 /** Functions with more bytecode than this are never optimized (V8's default is 60 KiB). */
 export const MAX_OPTIMIZED_BYTECODE = 16 * 1024;
-const V8_DEFAULT = '--max-optimized-bytecode-size=61440';
-
-/**
- * Where a tuned process leaves the function that puts V8's defaults back (globalThis: the launcher,
- * src/cli/bin.ts, is another bundle in the same realm). V8 stamps a code cache with the flags in force when it
- * is made, and refuses it under others: the launcher calls it before writing the code cache at exit, or every
- * `strata diff` refused the cache the last one wrote, compiled the whole CLI again (~20 ms) and wrote it anew.
- */
-export const RESTORE_ENGINE_DEFAULTS = Symbol.for('strata.restore-engine-defaults');
 
 let tuned = false;
 
+/** (The bin puts V8's default back before it writes the command's code cache: storage/v8-flags.ts.) */
 export function tuneEngineForDiff(): void {
   if (tuned || process.env.STRATA_V8_TUNING === '0') return;
   tuned = true;
-  setFlagsFromString(`--max-optimized-bytecode-size=${MAX_OPTIMIZED_BYTECODE}`);
-  (globalThis as Record<symbol, unknown>)[RESTORE_ENGINE_DEFAULTS] = (): void =>
-    setFlagsFromString(V8_DEFAULT);
+  setV8Flag(`--max-optimized-bytecode-size=${MAX_OPTIMIZED_BYTECODE}`, '--max-optimized-bytecode-size=61440');
 }

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { setV8Flag } from './v8-flags.js';
 
 /**
  * A soft limit on the process's resident memory, like Go's GOMEMLIMIT: long commands call `check()` at
@@ -43,7 +44,7 @@ function collector(): Collect | null {
   try {
     // (Loaded here, not at import: the fast path's status and commit import this module and never collect.)
     const load = createRequire(import.meta.url);
-    (load('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+    setV8Flag('--expose-gc', '--no-expose-gc');
     const f: unknown = (load('node:vm') as typeof import('node:vm')).runInNewContext('gc');
     collect = typeof f === 'function' ? (f as Collect) : null;
   } catch {

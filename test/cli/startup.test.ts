@@ -475,6 +475,23 @@ describe('the bin (dist/bin/strata.cjs: the bundled CLI, with a code cache)', ()
     expect(run(repo, ['diff', 'HEAD', 'HEAD', '--stat']).code).toBe(0);
     expect(statSync(diff).mtimeMs).toBe(written);
     expect(readFileSync(diff).equals(bytes)).toBe(true);
+    // Nor does a run that exposed V8's gc for the memory limit (memory-limit.ts) leave a cache made under it.
+    const dir = tempDir('strata-cache-gc-');
+    try {
+      writeFileSync(join(dir, 'a.jsonl'), '{"id":1}\n');
+      expect(run(dir, ['init']).code).toBe(0);
+      expect(run(dir, ['add', '.']).code).toBe(0);
+      expect(run(dir, ['commit', '-m', 'v0']).code).toBe(0);
+      writeFileSync(join(dir, 'a.jsonl'), '{"id":2}\n');
+      rmSync(diff);
+      // 1 MiB: every memory check collects, through the gc it exposes.
+      expect(run(dir, ['diff', '--stat'], { STRATA_MEMORY_LIMIT: '1' }).stdout).toContain('a.jsonl');
+      const madeUnderGc = statSync(diff).mtimeMs;
+      expect(run(dir, ['diff', '--stat']).code).toBe(0);
+      expect(statSync(diff).mtimeMs).toBe(madeUnderGc);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('runs the small bundle for the fast path only, with the same answers and exit codes as the whole CLI', () => {
