@@ -207,3 +207,49 @@ describe('a commit under a limit it is always above', () => {
     }
   });
 });
+
+describe('a clone under a limit it is always above', () => {
+  it('checks after every range it reads (each object was decoded to be verified), and clones exactly', async () => {
+    vi.stubEnv('STRATA_MEMORY_LIMIT', '1');
+    try {
+      const { memoryLimit, enableMemoryLimit } = await import('../../src/storage/memory-limit.js');
+      enableMemoryLimit();
+      const { add, commit, Repository } = await import('../../src/core/index.js');
+      const { addRemote, clone, push } = await import('../../src/core/remote/index.js');
+      const { tempDir } = await import('../core/helpers.js');
+      const { readFileSync, writeFileSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const a = tempDir();
+      const repo = Repository.init(a);
+      // ~3 MB in 16 KiB chunks: with 1 MiB ranges, several ranges.
+      const text = Array.from({ length: 30_000 }, (_, i) =>
+        JSON.stringify({ id: i, t: `row ${i} `.repeat(9) }),
+      )
+        .join('\n')
+        .concat('\n');
+      writeFileSync(join(a, 'd.jsonl'), text);
+      await add(repo, ['d.jsonl']);
+      await commit(repo, { message: 'v0' });
+      const url = join(tempDir(), 'remote');
+      addRemote(repo, 'origin', url);
+      await push(repo, { remote: 'origin' });
+      repo.close();
+      const limit = memoryLimit();
+      const from: string[] = [];
+      const check = vi.spyOn(limit, 'check').mockImplementation(function (this: typeof limit) {
+        if (/readRanges|ranges\.ts/.test(new Error().stack ?? '')) from.push('range');
+        return MemoryLimit.prototype.check.call(this);
+      });
+      const parent = tempDir();
+      try {
+        await clone(url, join(parent, 'b'), { cwd: parent, maxRangeBytes: 1024 * 1024 });
+      } finally {
+        check.mockRestore();
+      }
+      expect(from.length).toBeGreaterThan(1);
+      expect(readFileSync(join(parent, 'b', 'd.jsonl'), 'utf8')).toBe(text);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
