@@ -23,6 +23,16 @@ export async function withRepo<T>(g: GlobalOpts, fn: (repo: Repository) => Promi
   }
 }
 
+/**
+ * A command's operands split at `--` into revisions and paths (`diff A B -- PATHS`, `log REV -- PATHS`):
+ * commander folds the operands after `--` into the same list, so they are counted from process.argv.
+ */
+export function revisionsAndPaths(args: readonly string[]): { revs: string[]; paths: string[] } {
+  const dash = process.argv.indexOf('--');
+  const nPaths = dash >= 0 ? process.argv.length - dash - 1 : 0;
+  return { revs: args.slice(0, args.length - nPaths), paths: args.slice(args.length - nPaths) };
+}
+
 /** User paths (relative to cwd) → repository paths; '.' at the root is ''. */
 export const repoPaths = (repo: Repository, g: GlobalOpts, paths: string[]): string[] =>
   paths.map((p) => toRepoPath(repo.root, cwdOf(g), p));

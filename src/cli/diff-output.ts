@@ -268,5 +268,6 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
 
 /** `--name-only`: the path of a file that changed, or '' for an unchanged one. */
 export function renderNameOnly(summary: SummaryEvent): string {
-  return summary.status === 'unchanged' && !sameExamples(summary) ? '' : visible(summary.path) + '\n';
+  // (Unchanged with the same bytes: nothing; with other bytes, the same examples: sameExamples, listed.)
+  return summary.status === 'unchanged' && summary.identical ? '' : visible(summary.path) + '\n';
 }

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { SummaryEvent } from '../../core/diff/types.js';
-import { output, repoPaths, withRepo, type GlobalOpts } from '../context.js';
+import { output, repoPaths, revisionsAndPaths, withRepo, type GlobalOpts } from '../context.js';
 import { tuneEngineForDiff } from '../engine-tuning.js';
 
 const list = (v: string): string[] =>
@@ -36,11 +36,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
         },
       ) => {
         const out = output(o);
-        // Operands after `--` are paths (commander folds them into args).
-        const dash = process.argv.indexOf('--');
-        const nPaths = dash >= 0 ? process.argv.length - dash - 1 : 0;
-        const revs = args.slice(0, args.length - nPaths);
-        const paths = args.slice(args.length - nPaths);
+        const { revs, paths } = revisionsAndPaths(args);
         if (revs.length > 2)
           throw new StrataError('BAD_INPUT', 'diff takes at most two revisions (use -- before paths)', {
             revs,

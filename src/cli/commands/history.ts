@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
 import type { Repository } from '../../core/repository.js';
-import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
+import { cwdOf, output, repoPaths, revisionsAndPaths, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -44,17 +44,14 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--json', 'JSON Lines, one commit per line')
     .action(async (args: string[], o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);
-      // Operands after `--` are paths (commander folds them into args).
-      const dash = process.argv.indexOf('--');
-      const nPaths = dash >= 0 ? process.argv.length - dash - 1 : 0;
-      const revs = args.slice(0, args.length - nPaths);
+      const { revs, paths } = revisionsAndPaths(args);
       if (revs.length > 1)
         throw new StrataError('BAD_INPUT', 'log takes one revision (use -- before paths)', { revs });
       const { log } = await import('../../core/history.js');
       await withRepo(g(), async (repo) => {
-        const paths = repoPaths(repo, g(), args.slice(args.length - nPaths));
         let first = true;
-        for (const c of log(repo, revs[0] ?? 'HEAD', { limit: o.maxCount, paths })) {
+        const only = repoPaths(repo, g(), paths);
+        for (const c of log(repo, revs[0] ?? 'HEAD', { limit: o.maxCount, paths: only })) {
           // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
           await out.drained();
           if (out.json) out.record(c);
