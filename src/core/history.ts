@@ -28,17 +28,28 @@ export function* log(
   const seen = new Set<string>([start]);
   const queue: LogEntry[] = [{ hash: start, ...repo.objects.commit(start) }];
   const paths = opts.paths?.length ? opts.paths : undefined;
-  /** What each path names in a tree: an object hash (a file's content hash), or '' for nothing. */
-  const stateOf = (tree: Hash): string[] =>
-    paths!.map((p) => {
-      const e = lookupPath(repo, tree, p);
-      return !e ? '' : e.kind === 'file' ? repo.objects.contentOf(e.hash) : `tree:${e.hash}`;
-    });
+  /**
+   * What each path names in a commit's tree: an object hash (a file's content hash), or '' for nothing. Kept
+   * per commit: a commit's state is asked again as its children's parent.
+   */
+  const states = new Map<string, string[]>();
+  const stateOf = (commit: string): string[] => {
+    let st = states.get(commit);
+    if (!st) {
+      const tree = repo.objects.commit(commit).tree;
+      st = paths!.map((p) => {
+        const e = lookupPath(repo, tree, p);
+        return !e ? '' : e.kind === 'file' ? repo.objects.contentOf(e.hash) : `tree:${e.hash}`;
+      });
+      states.set(commit, st);
+    }
+    return st;
+  };
   const sameState = (a: string[], b: string[]): boolean => a.every((x, i) => x === b[i]);
   const touches = (c: LogEntry): boolean => {
-    const mine = stateOf(c.tree);
+    const mine = stateOf(c.hash);
     if (c.parents.length === 0) return mine.some((x) => x !== '');
-    return c.parents.every((p) => !sameState(mine, stateOf(repo.objects.commit(p).tree)));
+    return c.parents.every((p) => !sameState(mine, stateOf(p)));
   };
   let n = 0;
   while (queue.length && (opts.limit === undefined || n < opts.limit)) {
