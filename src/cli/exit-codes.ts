@@ -13,6 +13,7 @@ export const EXIT_INTERNAL = 70;
 export const EXIT_CODES: Record<ErrorCode, number> = {
   NOTHING_TO_COMMIT: 1,
   VERIFY_FAILED: 1,
+  COMMAND_FAILED: 11,
   BAD_INPUT: 2,
   BAD_REVISION: 2,
   NOT_A_REPOSITORY: 3,

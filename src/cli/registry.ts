@@ -18,6 +18,7 @@ export const COMMAND_FILES = {
   diff: async () => (await import('./commands/diff.js')).registerDiffCommand,
   merge: async () => (await import('./commands/merge.js')).registerMergeCommand,
   pin: async () => (await import('./commands/pin.js')).registerPinCommands,
+  transform: async () => (await import('./commands/transform.js')).registerTransformCommands,
   remote: async () => (await import('./commands/remote.js')).registerRemoteCommands,
   gc: async () => (await import('./commands/gc.js')).registerGcCommand,
 } satisfies Record<string, () => Promise<Register>>;
@@ -50,6 +51,8 @@ export const COMMAND_FILE_OF: Readonly<Record<string, CommandFile>> = {
   export: 'pin',
   verify: 'pin',
   lock: 'pin',
+  run: 'transform',
+  trace: 'transform',
   remote: 'remote',
   push: 'remote',
   fetch: 'remote',

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'NETWORK'
   | 'ABORTED'
   | 'VERIFY_FAILED'
+  | 'COMMAND_FAILED'
   | 'INTERNAL';
 
 /** Environment variables whose values are credentials: never shown in a message or in error data. */

@@ -57,6 +57,11 @@ describe('README', () => {
       new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/chat-data@[0-9a-f]{64}$`, 'm'),
     );
     expect(out).toMatch(/0 problem\(s\)/);
+    // `strata run` committed short.jsonl; `trace` names the run and its input.
+    expect(out).toMatch(/^short\.jsonl file [0-9a-f]{12} {2}made by run [0-9a-f]{12} "run: python3 -c/m);
+    expect(out).toMatch(
+      /^ {2}train\.jsonl file [0-9a-f]{12} {2}committed in [0-9a-f]{12} "friendlier greeting"$/m,
+    );
     // After merging fix-answers into main, the working tree has the friendlier greeting.
     const after = out.slice(out.indexOf('--- after\n') + 10);
     expect(

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
+import type { TransformRecord } from '../../core/transform.js';
 import type { Repository } from '../../core/repository.js';
 import { cwdOf, output, repoPaths, revisionsAndPaths, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
@@ -15,6 +16,18 @@ const date = (c: LogEntry): string => {
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} ${tz}`;
 };
 
+/** The command line of a run, as one line (arguments with spaces or quotes quoted). */
+export const commandLine = (argv: readonly string[]): string =>
+  argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : JSON.stringify(a))).join(' ');
+
+/** The lines `log` and `show` print under a run commit's header. */
+export function describeTransform(t: TransformRecord): string[] {
+  const lines = [`Run:    ${commandLine(t.command)}${t.cwd ? `   (in ${t.cwd})` : ''}`];
+  for (const i of t.inputs) lines.push(`Input:  ${i.path || '.'} ${short(i.hash)}`);
+  for (const o of t.outputs) lines.push(`Output: ${o.path} ${short(o.hash)}`);
+  return lines;
+}
+
 function printCommit(out: Output, c: LogEntry): void {
   out.line(out.paint('yellow', `commit ${c.hash}`));
   if (c.parents.length > 1) out.line(`Merge: ${c.parents.map(short).join(' ')}`);
@@ -22,6 +35,8 @@ function printCommit(out: Output, c: LogEntry): void {
   out.line(`Date:   ${date(c)}`);
   const code = c.meta.code as { commit?: string; dirty?: boolean } | undefined;
   if (code?.commit) out.line(`Code:   ${code.commit}${code.dirty ? ' (dirty)' : ''}`);
+  const t = c.meta.transform as TransformRecord | undefined;
+  if (t && Array.isArray(t.command)) for (const l of describeTransform(t)) out.line(l);
   out.line();
   for (const l of c.message.split('\n')) out.line(`    ${l}`);
 }

@@ -1,0 +1,118 @@
+/** run (a transform whose outputs are committed with a record of it) and trace (a file's lineage). */
+import type { Command } from 'commander';
+import { StrataError } from '../../core/errors.js';
+import type { LineageNode } from '../../core/transform.js';
+import { relative, sep } from 'node:path';
+import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
+import type { Output } from '../output.js';
+import { commandLine } from './history.js';
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v];
+
+function printLineage(out: Output, n: LineageNode, depth: number): void {
+  const pad = '  '.repeat(depth);
+  const what = n.commit
+    ? `${n.transform ? 'made by run' : 'committed in'} ${short(n.commit)} "${(n.message ?? '').split('\n')[0]}"`
+    : 'no commit';
+  out.line(`${pad}${out.paint('bold', n.path || '.')} ${n.kind} ${short(n.hash)}  ${what}`);
+  if (n.transform) {
+    const t = n.transform;
+    const code = n.code?.commit ? `; code ${short(n.code.commit)}${n.code.dirty ? ' (dirty)' : ''}` : '';
+    out.line(`${pad}    $ ${commandLine(t.command)}   (in ${t.cwd || '.'}, ${t.seconds} s${code})`);
+    for (const s of n.staleInputs)
+      out.line(
+        out.paint(
+          'red',
+          `${pad}    stale: input ${s.path || '.'} changed since the run (${short(s.was)} → ${s.now ? short(s.now) : 'deleted'})`,
+        ),
+      );
+    for (const i of n.inputs) printLineage(out, i, depth + 1);
+  } else if (n.commit) out.line(`${pad}    (a source: not made by strata run)`);
+}
+
+export function registerTransformCommands(program: Command, g: () => GlobalOpts): void {
+  program
+    .command('run [command...]')
+    .description(
+      'run a command that turns committed inputs into outputs, then commit the outputs with a record of the run: strata run -i IN -o OUT -- COMMAND ARGS...',
+    )
+    .option(
+      '-i, --input <path>',
+      'a file or directory the command reads (committed, unmodified); repeatable',
+      collect,
+      [],
+    )
+    .option(
+      '-o, --output <path>',
+      'a file or directory the command writes (committed after it succeeds); repeatable',
+      collect,
+      [],
+    )
+    .option('-m, --message <msg>', 'commit message (default: "run: COMMAND")')
+    .option('--json', "machine-readable output (the command's own output still goes to the terminal)")
+    .action(
+      async (
+        command: string[],
+        o: { input: string[]; output: string[]; message?: string; json?: boolean },
+      ) => {
+        const out = output(o);
+        if (!process.argv.includes('--'))
+          throw new StrataError(
+            'BAD_INPUT',
+            'run: put the command after --, e.g. strata run -i IN -o OUT -- python clean.py',
+            {},
+          );
+        const { runTransform } = await import('../../core/transform.js');
+        await withRepo(g(), async (repo) => {
+          const here = relative(repo.root, cwdOf(g()));
+          const cwd = here.startsWith('..') ? '' : here.split(sep).join('/');
+          const ac = new AbortController();
+          const stop = (): void => ac.abort();
+          process.once('SIGINT', stop);
+          try {
+            const r = await runTransform(repo, {
+              command,
+              inputs: repoPaths(repo, g(), o.input),
+              outputs: repoPaths(repo, g(), o.output),
+              cwd,
+              ...(o.message ? { message: o.message } : {}),
+              // With --json, stdout carries the result: the command's output goes to stderr then.
+              stdio: o.json ? ['inherit', 2, 'inherit'] : 'inherit',
+              signal: ac.signal,
+            });
+            const code = r.commit
+              ? (repo.objects.commit(r.commit).meta.code as { dirty?: boolean } | undefined)
+              : undefined;
+            if (code?.dirty)
+              out.warn(
+                'the code repository has uncommitted changes: the record names its HEAD, not exactly the code that ran',
+              );
+            out.result(r, () => {
+              if (!r.commit) out.line('outputs unchanged since HEAD: nothing committed');
+              else
+                out.line(
+                  `[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message ?? `run: ${commandLine(command)}`}`,
+                );
+              for (const i of r.transform.inputs) out.line(`  input  ${i.path || '.'} ${short(i.hash)}`);
+              for (const x of r.transform.outputs) out.line(`  output ${x.path} ${short(x.hash)}`);
+            });
+          } finally {
+            process.off('SIGINT', stop);
+          }
+        });
+      },
+    );
+
+  program
+    .command('trace <path> [rev]')
+    .description("show a file's lineage: the run that made it, from which inputs, and theirs in turn")
+    .option('--json', 'machine-readable output (one nested object)')
+    .action(async (path: string, rev: string | undefined, o: { json?: boolean }) => {
+      const out = output(o);
+      const { trace } = await import('../../core/transform.js');
+      await withRepo(g(), (repo) => {
+        const n = trace(repo, repoPaths(repo, g(), [path])[0]!, rev ?? 'HEAD');
+        out.result(n, () => printLineage(out, n, 0));
+      });
+    });
+}

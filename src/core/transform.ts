@@ -1,0 +1,363 @@
+/**
+ * Transforms with recorded provenance: `strata run` runs a command that reads committed inputs and writes
+ * outputs, then commits the outputs with a record of the run in the commit's `meta.transform` (the command,
+ * where it ran, each input's path and content hash at the commit it was read from, each output's hash); the
+ * code repository's commit is recorded as for every commit (`meta.code`). `trace` follows those records back
+ * from a file to the data it was made from. See docs/CLI.md ("Transforms and lineage").
+ */
+import { spawn, type StdioOptions } from 'node:child_process';
+import { StrataError } from '../storage/errors.js';
+import type { Hash } from '../storage/hash.js';
+import { commit as makeCommit } from './commit.js';
+import { log } from './history.js';
+import type { Repository } from './repository.js';
+import { readHead } from './refs.js';
+import { lookupPath, resolveCommit } from './rev-parse.js';
+import { add, fileState, lazyAttributes } from './stage.js';
+import { buildTree, flattenTree } from './tree-builder.js';
+import { safeJoin } from './worktree/paths.js';
+import { scanWorktree } from './worktree/scan.js';
+
+/** One input or output of a run: a file (its manifest hash) or a directory (its tree hash). */
+export interface TransformPath {
+  path: string;
+  kind: 'file' | 'tree';
+  hash: Hash;
+}
+
+/** What a run commit records in `meta.transform`. */
+export interface TransformRecord {
+  /** The command and its arguments, as run (no shell). */
+  command: string[];
+  /** The directory it ran in, relative to the repository root ('' is the root). */
+  cwd: string;
+  /** The commit the inputs were read from (HEAD when the run started; also the run commit's parent). */
+  base: Hash | null;
+  inputs: TransformPath[];
+  outputs: TransformPath[];
+  /** Wall-clock seconds the command took. */
+  seconds: number;
+}
+
+export interface RunOptions {
+  /** The command and its arguments (run without a shell). */
+  command: string[];
+  /** Repository paths (files or directories) the command reads: committed and unmodified. */
+  inputs: string[];
+  /** Repository paths (files or directories) the command writes: committed after it succeeds. */
+  outputs: string[];
+  /** Repository path of the directory to run in ('' by default: the root). */
+  cwd?: string;
+  message?: string;
+  /** Where the command's input and output go (default: this process's). */
+  stdio?: StdioOptions;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  /** The run commit, or null when the outputs came out as HEAD already has them (nothing to commit). */
+  commit: Hash | null;
+  branch: string | null;
+  transform: TransformRecord;
+}
+
+const under = (p: string, dir: string): boolean => dir === '' || p === dir || p.startsWith(dir + '/');
+
+/** The entry a path names in a commit's tree, as a TransformPath, or undefined. */
+function entryAt(repo: Repository, commit: Hash | null, path: string): TransformPath | undefined {
+  if (!commit) return undefined;
+  const e = lookupPath(repo, repo.objects.commit(commit).tree, path);
+  return e ? { path, kind: e.kind, hash: e.hash } : undefined;
+}
+
+/**
+ * The files under `path` whose working-tree or index state differs from commit `head`'s (added, modified,
+ * deleted, untracked): what makes an input not the committed one. Uses the stat cache; hashes (without
+ * storing) only files whose stat changed.
+ */
+async function changesUnder(repo: Repository, head: Hash | null, path: string): Promise<string[]> {
+  const e = head ? lookupPath(repo, repo.objects.commit(head).tree, path) : undefined;
+  const committed =
+    !e || !head
+      ? new Map<string, { hash: Hash }>()
+      : e.kind === 'file'
+        ? new Map([[path, { hash: e.hash }]])
+        : flattenTree(repo.objects, e.hash, path);
+  const index = new Map(repo.db.indexEntries().map((x) => [x.path, x]));
+  const attrs = lazyAttributes(repo.root);
+  const changed = new Set<string>();
+  for (const [p, c] of committed) {
+    const ix = index.get(p);
+    if (!ix || !repo.objects.sameContent(ix.manifest, c.hash)) {
+      changed.add(p);
+      continue;
+    }
+    const s = await fileState(repo, p, ix, { store: false, attrs });
+    if (!s || !repo.objects.sameContent(s.manifest, c.hash)) changed.add(p);
+  }
+  for (const [p] of index) if (under(p, path) && !committed.has(p)) changed.add(p);
+  for (const f of scanWorktree(repo.root, path).files) if (!committed.has(f.path)) changed.add(f.path);
+  return [...changed].sort();
+}
+
+function checkPaths(opts: RunOptions): void {
+  if (opts.command.length === 0 || !opts.command[0])
+    throw new StrataError('BAD_INPUT', 'run: no command given (strata run -o OUT -- COMMAND ARGS...)', {});
+  if (opts.outputs.length === 0)
+    throw new StrataError('BAD_INPUT', 'run: name at least one output (-o PATH)', {});
+  for (const o of opts.outputs) {
+    if (o === '') throw new StrataError('BAD_INPUT', 'run: the whole repository cannot be an output', {});
+    for (const i of opts.inputs) {
+      if (under(i, o) || under(o, i))
+        throw new StrataError('BAD_INPUT', `run: output ${o} overlaps input ${i || '.'}`, {
+          input: i,
+          output: o,
+        });
+    }
+    for (const o2 of opts.outputs)
+      if (o2 !== o && under(o2, o))
+        throw new StrataError('BAD_INPUT', `run: output ${o2} is inside output ${o}`, { output: o2 });
+  }
+}
+
+/** Nothing staged outside the outputs: the run commit holds the outputs and nothing else. */
+function checkNothingStaged(repo: Repository, head: Hash | null, outputs: string[]): void {
+  const headFiles = flattenTree(repo.objects, head ? repo.objects.commit(head).tree : undefined);
+  const index = repo.db.indexEntries();
+  const seen = new Set<string>();
+  const staged: string[] = [];
+  for (const e of index) {
+    seen.add(e.path);
+    const h = headFiles.get(e.path);
+    if ((!h || !repo.objects.sameContent(h.hash, e.manifest)) && !outputs.some((o) => under(e.path, o)))
+      staged.push(e.path);
+  }
+  for (const p of headFiles.keys()) if (!seen.has(p) && !outputs.some((o) => under(p, o))) staged.push(p);
+  if (staged.length)
+    throw new StrataError(
+      'DIRTY_WORKTREE',
+      `run: changes are staged outside the outputs (commit them, or "strata restore --staged" them): ${staged.slice(0, 5).join(', ')}${staged.length > 5 ? ', ...' : ''}`,
+      { paths: staged },
+    );
+}
+
+async function checkInputs(
+  repo: Repository,
+  head: Hash | null,
+  inputs: string[],
+  when: string,
+): Promise<void> {
+  for (const i of inputs) {
+    if (!entryAt(repo, head, i))
+      throw new StrataError(
+        'NOT_FOUND',
+        `run: input ${i || '.'} is not in the last commit: commit it first (a run records committed inputs only)`,
+        { path: i },
+      );
+    const changed = await changesUnder(repo, head, i);
+    if (changed.length)
+      throw new StrataError(
+        'DIRTY_WORKTREE',
+        `run: input ${i || '.'} ${when}: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', ...' : ''}`,
+        { path: i, paths: changed },
+      );
+  }
+}
+
+/** Runs the command; resolves with its wall-clock seconds, or fails with COMMAND_FAILED. */
+function runCommand(
+  command: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv,
+  opts: RunOptions,
+): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), {
+      cwd,
+      env,
+      stdio: opts.stdio ?? 'inherit',
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.name === 'AbortError') reject(new StrataError('ABORTED', 'run: interrupted', {}));
+      else
+        reject(
+          new StrataError('COMMAND_FAILED', `run: cannot start ${command[0]}: ${e.message}`, {
+            command,
+            errno: e.code,
+          }),
+        );
+    });
+    child.on('exit', (code, sig) => {
+      if (code === 0) resolve(Number(process.hrtime.bigint() - t0) / 1e9);
+      else
+        reject(
+          new StrataError(
+            'COMMAND_FAILED',
+            `run: ${command.join(' ')} ${sig ? `was killed by ${sig}` : `exited with status ${code}`}: nothing committed`,
+            { command, status: code, signal: sig },
+          ),
+        );
+    });
+  });
+}
+
+/**
+ * Runs a transform: checks that the inputs are committed and unmodified and that nothing but the outputs is
+ * staged; runs the command (without the repository lock: it may take hours; STRATA_RUN_BASE names the commit
+ * its inputs are read from); checks that the outputs exist and the inputs are still unmodified; then stages
+ * the outputs (additions, changes and deletions under them) and commits them with the run's record on top of
+ * the base (CONFLICT if HEAD moved meanwhile: the outputs stay in the working tree). A failed command commits
+ * nothing and leaves what it wrote where it is.
+ */
+export async function runTransform(repo: Repository, opts: RunOptions): Promise<RunResult> {
+  checkPaths(opts);
+  const cwd = opts.cwd ?? '';
+  const cwdAbs = cwd === '' ? repo.root : safeJoin(repo.root, cwd);
+  const head = readHead(repo);
+  const base = head.commit ?? null;
+  checkNothingStaged(repo, base, opts.outputs);
+  await checkInputs(repo, base, opts.inputs, 'has changes that are not committed (commit them first)');
+  const inputs = opts.inputs.map((i) => entryAt(repo, base, i)!);
+
+  const env = { ...process.env, STRATA_RUN_BASE: base ?? '', STRATA_ROOT: repo.root };
+  const seconds = await runCommand(opts.command, cwdAbs, env, opts);
+
+  for (const o of opts.outputs) {
+    if (scanWorktree(repo.root, o).files.length === 0)
+      throw new StrataError('NOT_FOUND', `run: the command did not write output ${o}: nothing committed`, {
+        path: o,
+      });
+  }
+  await checkInputs(repo, base, opts.inputs, 'was changed by the command (nothing committed)');
+  if (readHead(repo).commit !== head.commit)
+    throw new StrataError(
+      'CONFLICT',
+      'run: HEAD moved while the command ran: nothing committed (the outputs are in the working tree)',
+      { base },
+    );
+  checkNothingStaged(repo, base, opts.outputs);
+
+  await add(repo, opts.outputs);
+  // Each output as the run commit's tree will hold it (built here as commit builds it).
+  const tree = buildTree(
+    repo.objects,
+    repo.db.indexEntries().map((e) => [e.path, { hash: e.manifest as Hash, size: e.size }]),
+  ).hash;
+  const outputs = opts.outputs.map((o): TransformPath => {
+    const e = lookupPath(repo, tree, o);
+    if (!e)
+      throw new StrataError('NOT_FOUND', `run: output ${o} has no file strata tracks (all ignored?)`, {
+        path: o,
+      });
+    return { path: o, kind: e.kind, hash: e.hash };
+  });
+  const record: TransformRecord = {
+    command: opts.command,
+    cwd,
+    base,
+    inputs,
+    outputs,
+    seconds: Math.round(seconds * 1000) / 1000,
+  };
+  const message = opts.message ?? `run: ${opts.command.join(' ')}`;
+  let result;
+  try {
+    result = await makeCommit(repo, {
+      message,
+      parents: base ? [base] : [],
+      meta: { command: ['strata', 'run', ...opts.command].join(' '), transform: record },
+    });
+  } catch (e) {
+    if (e instanceof StrataError && e.code === 'NOTHING_TO_COMMIT')
+      return { commit: null, branch: head.kind === 'branch' ? head.branch : null, transform: record };
+    throw e;
+  }
+  return { commit: result.commit, branch: result.branch, transform: record };
+}
+
+/** One step of a file's lineage. */
+export interface LineageNode {
+  path: string;
+  kind: 'file' | 'tree';
+  hash: Hash;
+  /** The commit that last changed the path (up to the revision traced), or null if nothing has it. */
+  commit: Hash | null;
+  message: string | null;
+  /** How that commit made it: a run (its record), else null (committed by hand: a source). */
+  transform: TransformRecord | null;
+  code: { commit?: string | null; dirty?: boolean } | null;
+  /**
+   * For a run's output traced at a later revision: the inputs whose content there differs from what the run
+   * read (the output is stale); each with its hash at the traced revision (null: gone).
+   */
+  staleInputs: Array<{ path: string; was: Hash; now: Hash | null }>;
+  /** The lineage of each input of the run, as it was at the run's base. */
+  inputs: LineageNode[];
+}
+
+const MAX_TRACE_DEPTH = 64;
+
+/**
+ * The lineage of `path` as of revision `rev`: the commit that last changed it and, when that commit is a run
+ * whose outputs hold the path, the lineage of each of the run's inputs at the run's base, recursively.
+ */
+export function trace(repo: Repository, path: string, rev = 'HEAD'): LineageNode {
+  const start = resolveCommit(repo, rev);
+  const here = entryAt(repo, start, path);
+  if (!here) throw new StrataError('NOT_FOUND', `${path || '.'} is not in ${rev}`, { path, rev });
+  const memo = new Map<string, LineageNode>();
+  const walk = (commit: Hash, p: string, depth: number): LineageNode => {
+    const k = `${commit}\0${p}`;
+    const hit = memo.get(k);
+    if (hit) return hit;
+    const e = entryAt(repo, commit, p)!;
+    const node: LineageNode = {
+      path: p,
+      kind: e.kind,
+      hash: e.hash,
+      commit: null,
+      message: null,
+      transform: null,
+      code: null,
+      staleInputs: [],
+      inputs: [],
+    };
+    memo.set(k, node);
+    const last = log(repo, commit, { paths: [p], limit: 1 }).next().value;
+    if (!last) return node;
+    node.commit = last.hash;
+    node.message = last.message;
+    node.code = (last.meta.code as LineageNode['code']) ?? null;
+    const t = last.meta.transform as TransformRecord | undefined;
+    if (!t || !Array.isArray(t.outputs) || !t.outputs.some((o) => under(p, o.path))) return node;
+    node.transform = t;
+    if (commit !== last.hash) {
+      // Traced at a later revision: an input changed since the run makes this output stale.
+      for (const i of t.inputs) {
+        const now = entryAt(repo, commit, i.path);
+        if (!now || !sameEntry(repo, now, i))
+          node.staleInputs.push({ path: i.path, was: i.hash, now: now?.hash ?? null });
+      }
+    }
+    if (depth < MAX_TRACE_DEPTH && t.base) {
+      for (const i of t.inputs)
+        if (entryAt(repo, t.base, i.path)) node.inputs.push(walk(t.base, i.path, depth + 1));
+    }
+    return node;
+  };
+  return walk(start, path, 0);
+}
+
+/** Whether two entries hold the same content (a tree: the same files with the same content each). */
+function sameEntry(repo: Repository, a: TransformPath, b: TransformPath): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'file') return repo.objects.sameContent(a.hash, b.hash);
+  if (a.hash === b.hash) return true;
+  const fa = flattenTree(repo.objects, a.hash);
+  const fb = flattenTree(repo.objects, b.hash);
+  if (fa.size !== fb.size) return false;
+  for (const [p, e] of fa) if (!repo.objects.sameContent(e.hash, fb.get(p)?.hash)) return false;
+  return true;
+}

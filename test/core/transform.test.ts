@@ -1,0 +1,227 @@
+// `strata run` commits a transform's outputs with a record of the run (command, inputs at the commit they
+// were read from, outputs, code commit), and `strata trace` follows those records back. Real git repository
+// for the code, real child processes for the commands.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { TransformRecord } from '../../src/core/transform.js';
+import { git } from '../pin/helpers.js';
+import { ok, strata, tempDir } from './helpers.js';
+
+const NODE = process.execPath;
+/** Provenance on (the helpers turn it off by default). */
+const ENV = { STRATA_NO_PROVENANCE: '' };
+
+/** A dataset inside a git repository holding two transform scripts. */
+function setup(): string {
+  const dir = tempDir('strata-run-');
+  git(dir, ['init', '-q', '-b', 'main']);
+  writeFileSync(join(dir, '.gitignore'), 'data/\n');
+  // clean.js: keeps examples whose text is shorter than 20 characters; features.js: adds a length field.
+  writeFileSync(
+    join(dir, 'clean.js'),
+    `const fs = require('fs');
+const lines = fs.readFileSync('data/raw.jsonl', 'utf8').split('\\n').filter(Boolean);
+fs.writeFileSync('data/clean.jsonl', lines.filter((l) => JSON.parse(l).text.length < 20).map((l) => l + '\\n').join(''));
+console.log('clean: wrote data/clean.jsonl');
+`,
+  );
+  writeFileSync(
+    join(dir, 'features.js'),
+    `const fs = require('fs');
+fs.mkdirSync('data/features', { recursive: true });
+const lines = fs.readFileSync('data/clean.jsonl', 'utf8').split('\\n').filter(Boolean);
+fs.writeFileSync('data/features/len.jsonl', lines.map((l) => { const e = JSON.parse(l); e.len = e.text.length; return JSON.stringify(e) + '\\n'; }).join(''));
+`,
+  );
+  git(dir, ['add', '.']);
+  git(dir, ['commit', '-q', '-m', 'scripts']);
+  mkdirSync(join(dir, 'data'));
+  writeFileSync(
+    join(dir, 'data', 'raw.jsonl'),
+    '{"id":1,"text":"short"}\n{"id":2,"text":"a much longer text than the limit"}\n{"id":3,"text":"tiny"}\n',
+  );
+  ok(dir, ['init']);
+  ok(dir, ['add', 'data']);
+  ok(dir, ['commit', '-m', 'raw'], ENV);
+  return dir;
+}
+
+const rev = (dir: string, spec: string): string => ok(dir, ['rev-parse', spec]).trim();
+interface Shown {
+  message: string;
+  parents: string[];
+  meta: { code?: { commit: string; dirty: boolean }; transform: TransformRecord };
+}
+const showJson = (dir: string, r = 'HEAD'): Shown => JSON.parse(ok(dir, ['show', r, '--json']));
+
+describe('strata run', () => {
+  it('commits the outputs with the command, the inputs as read, the outputs and the code commit', () => {
+    const dir = setup();
+    const base = rev(dir, 'HEAD');
+    const r = strata(
+      dir,
+      ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js'],
+      ENV,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('clean: wrote data/clean.jsonl'); // the command's own output
+    expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe(
+      '{"id":1,"text":"short"}\n{"id":3,"text":"tiny"}\n',
+    );
+    const c = showJson(dir);
+    expect(c.parents).toEqual([base]);
+    expect(c.message).toBe(`run: ${NODE} clean.js`);
+    expect(c.meta.code).toMatchObject({ commit: git(dir, ['rev-parse', 'HEAD']), dirty: false });
+    expect(c.meta.transform).toMatchObject({
+      command: [NODE, 'clean.js'],
+      cwd: '',
+      base,
+      inputs: [{ path: 'data/raw.jsonl', kind: 'file', hash: rev(dir, `${base}:data/raw.jsonl`) }],
+      outputs: [{ path: 'data/clean.jsonl', kind: 'file', hash: rev(dir, 'HEAD:data/clean.jsonl') }],
+    });
+    // Only the output is in the commit; log shows the run.
+    expect(ok(dir, ['show', 'HEAD'])).toMatch(/A\tdata\/clean\.jsonl/);
+    expect(ok(dir, ['log', '-n', '1'])).toContain(`Run:    ${NODE} clean.js`);
+  });
+
+  it('trace follows runs back to their sources, and names inputs changed since a run', () => {
+    const dir = setup();
+    ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js'], ENV);
+    const run1 = rev(dir, 'HEAD');
+    ok(
+      dir,
+      ['run', '-i', 'data/clean.jsonl', '-o', 'data/features', '-m', 'features', '--', NODE, 'features.js'],
+      ENV,
+    );
+    const run2 = rev(dir, 'HEAD');
+    expect(showJson(dir).meta.transform.outputs).toEqual([
+      { path: 'data/features', kind: 'tree', hash: rev(dir, 'HEAD:data/features') },
+    ]);
+
+    const t = JSON.parse(ok(dir, ['trace', 'data/features/len.jsonl', '--json']));
+    expect(t).toMatchObject({
+      path: 'data/features/len.jsonl',
+      commit: run2,
+      message: 'features',
+      staleInputs: [],
+    });
+    expect(t.transform.command).toEqual([NODE, 'features.js']);
+    expect(t.inputs).toHaveLength(1);
+    expect(t.inputs[0]).toMatchObject({ path: 'data/clean.jsonl', commit: run1 });
+    expect(t.inputs[0].transform.command).toEqual([NODE, 'clean.js']);
+    expect(t.inputs[0].inputs[0]).toMatchObject({
+      path: 'data/raw.jsonl',
+      message: 'raw',
+      transform: null,
+      inputs: [],
+    });
+    const human = ok(dir, ['trace', 'data/features/len.jsonl']);
+    expect(human).toContain(`$ ${NODE} features.js`);
+    expect(human).toContain('(a source: not made by strata run)');
+
+    // New raw data: clean.jsonl is now stale (its input changed since the run); features is not (its own
+    // input did not change).
+    writeFileSync(join(dir, 'data', 'raw.jsonl'), '{"id":1,"text":"short"}\n{"id":4,"text":"new"}\n');
+    ok(dir, ['commit', '-a', '-m', 'more raw']);
+    const s = JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', '--json']));
+    expect(s.staleInputs).toEqual([
+      {
+        path: 'data/raw.jsonl',
+        was: rev(dir, `${run1}:data/raw.jsonl`),
+        now: rev(dir, 'HEAD:data/raw.jsonl'),
+      },
+    ]);
+    expect(ok(dir, ['trace', 'data/clean.jsonl'])).toContain(
+      'stale: input data/raw.jsonl changed since the run',
+    );
+    expect(JSON.parse(ok(dir, ['trace', 'data/features', '--json'])).staleInputs).toEqual([]);
+    // At the run's own revision nothing is stale.
+    expect(JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', run1, '--json'])).staleInputs).toEqual([]);
+    // A path nothing has: NOT_FOUND.
+    expect(strata(dir, ['trace', 'data/nope.jsonl']).code).toBe(4);
+  });
+
+  it('outputs that come out unchanged commit nothing; a directory output commits deletions under it', () => {
+    const dir = setup();
+    ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js'], ENV);
+    const head = rev(dir, 'HEAD');
+    const again = strata(dir, [
+      'run',
+      '-i',
+      'data/raw.jsonl',
+      '-o',
+      'data/clean.jsonl',
+      '--json',
+      '--',
+      NODE,
+      'clean.js',
+    ]);
+    expect(again.code, again.stderr).toBe(0);
+    // --json: stdout is the result alone; the command's output went to stderr.
+    const res = JSON.parse(again.stdout);
+    expect(res.commit).toBeNull();
+    expect(again.stderr).toContain('clean: wrote');
+    expect(rev(dir, 'HEAD')).toBe(head);
+
+    mkdirSync(join(dir, 'data', 'out'));
+    writeFileSync(join(dir, 'data', 'out', 'old.txt'), 'old\n');
+    ok(dir, ['add', 'data/out']);
+    ok(dir, ['commit', '-m', 'old out']);
+    writeFileSync(
+      join(dir, 'swap.js'),
+      `const fs = require('fs'); fs.rmSync('data/out/old.txt'); fs.writeFileSync('data/out/new.txt', 'new\\n');`,
+    );
+    ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/out', '--', NODE, 'swap.js']);
+    const files = ok(dir, ['ls-tree', '-r', 'HEAD', 'data/out']);
+    expect(files).toContain('data/out/new.txt');
+    expect(files).not.toContain('old.txt');
+  });
+
+  it('refuses inputs that are not committed, and commits nothing when the command fails or misbehaves', () => {
+    const dir = setup();
+    const head = rev(dir, 'HEAD');
+    const run = (args: string[], cmd: string[]) => strata(dir, ['run', ...args, '--', ...cmd]);
+    const io = ['-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl'];
+
+    // No command after --, no output, overlapping paths: usage errors.
+    expect(strata(dir, ['run', '-o', 'data/x', NODE, 'clean.js']).code).toBe(2);
+    expect(run(['-i', 'data/raw.jsonl'], [NODE, 'clean.js']).code).toBe(2);
+    expect(run(['-i', 'data', '-o', 'data/clean.jsonl'], [NODE, 'clean.js']).code).toBe(2);
+    expect(run(['-i', 'data/raw.jsonl', '-o', '../outside'], [NODE, 'clean.js']).code).toBe(10);
+
+    // An input modified in the working tree, or never committed: refused before running.
+    writeFileSync(join(dir, 'data', 'raw.jsonl'), '{"id":9,"text":"edited"}\n');
+    const dirty = run(io, [NODE, 'clean.js']);
+    expect(dirty.code).toBe(6);
+    expect(dirty.stderr).toContain('DIRTY_WORKTREE');
+    expect(existsSync(join(dir, 'data', 'clean.jsonl'))).toBe(false); // not run
+    ok(dir, ['restore', 'data/raw.jsonl']);
+    writeFileSync(join(dir, 'data', 'new.jsonl'), '{}\n');
+    expect(run(['-i', 'data/new.jsonl', '-o', 'data/clean.jsonl'], [NODE, 'clean.js']).code).toBe(4);
+    // ... an untracked file inside an input directory (data/new.jsonl) makes it dirty too.
+    expect(run(['-i', 'data', '-o', 'out.jsonl'], [NODE, '-e', '0']).code).toBe(6);
+
+    // Something staged besides the outputs would slip into the run commit: refused.
+    ok(dir, ['add', 'data/new.jsonl']);
+    expect(run(io, [NODE, 'clean.js']).code).toBe(6);
+    ok(dir, ['rm', '--cached', 'data/new.jsonl']);
+
+    // A failing command: COMMAND_FAILED (11), nothing committed, what it wrote left in place.
+    const fail = run(io, [
+      NODE,
+      '-e',
+      "require('fs').writeFileSync('data/clean.jsonl', 'partial'); process.exit(3)",
+    ]);
+    expect(fail.code).toBe(11);
+    expect(fail.stderr).toContain('exited with status 3');
+    expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe('partial');
+    expect(run(io, ['/nonexistent/cmd']).code).toBe(11);
+    // A command that did not write its output, or that changed its input: nothing committed.
+    expect(run(['-i', 'data/raw.jsonl', '-o', 'data/never.jsonl'], [NODE, '-e', '0']).code).toBe(4);
+    const touch = run(io, [NODE, '-e', "require('fs').appendFileSync('data/raw.jsonl', '{}\\n')"]);
+    expect(touch.code).toBe(6);
+    expect(touch.stderr).toContain('was changed by the command');
+    expect(rev(dir, 'HEAD')).toBe(head);
+  });
+});
