@@ -35,3 +35,12 @@ export type {
   DiffSide,
 } from './diff/types.js';
 export { merge, mergeBase, type MergeResult, type MergeConflict } from './merge.js';
+export {
+  runTransform,
+  trace,
+  type RunOptions,
+  type RunResult,
+  type TransformRecord,
+  type TransformPath,
+  type LineageNode,
+} from './transform.js';
