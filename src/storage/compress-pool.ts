@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
+import { existsSync, readSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CODEC_NONE, CODEC_ZSTD, decode, encode, type Codec } from './codec.js';
 import { maxZstdOutput, zstdDecompress } from './zstd.js';
@@ -25,6 +25,52 @@ export interface Encoded {
   bytes: Uint8Array;
   rawLength: number;
   hash: string;
+  /**
+   * Stored bytes not read yet: `bytes` is where they go (a view of a shared buffer), read from this file
+   * descriptor at `offset` by whichever thread decodes the item (readPending), so that a reader with a
+   * decoding thread leaves the reads to it as well. Descriptors are the process's: any thread reads them.
+   */
+  src?: { fd: number; offset: number };
+}
+
+/**
+ * Reads the stored bytes of the items that have them pending (Encoded.src), one read for items stored one
+ * after the other that lie one after the other in the same buffer. An item whose read fails or comes short
+ * (a closed descriptor, a truncated pack) is left pending with `bytes` unfilled: it does not decode
+ * (decodeVerifiedInto), and the caller reads it by hash, which reports what is wrong.
+ */
+export function readPending(items: readonly Encoded[]): void {
+  for (let i = 0; i < items.length;) {
+    const e = items[i]!;
+    if (!e.src) {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    let end = e.src.offset + e.bytes.length;
+    let bufEnd = e.bytes.byteOffset + e.bytes.length;
+    while (j < items.length) {
+      const n = items[j]!;
+      if (!n.src || n.src.fd !== e.src.fd || n.src.offset !== end) break;
+      if (n.bytes.buffer !== e.bytes.buffer || n.bytes.byteOffset !== bufEnd) break;
+      end += n.bytes.length;
+      bufEnd += n.bytes.length;
+      j++;
+    }
+    const dst = new Uint8Array(e.bytes.buffer, e.bytes.byteOffset, bufEnd - e.bytes.byteOffset);
+    let got = 0;
+    try {
+      while (got < dst.length) {
+        const n = readSync(e.src.fd, dst, got, dst.length - got, e.src.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch {
+      /* left pending */
+    }
+    if (got === dst.length) for (let k = i; k < j; k++) delete items[k]!.src;
+    i = j;
+  }
 }
 
 /**
@@ -139,6 +185,7 @@ export function decodeBatch(
     ? new Uint8Array(given, 0, total)
     : new Uint8Array(Math.max(total, outMin)).subarray(0, total);
   const data: (Uint8Array | undefined)[] = [];
+  readPending(items);
   let at = 0;
   items.forEach((e, i) => {
     const dst = packed.subarray(at, at + sizes[i]!);
@@ -154,6 +201,8 @@ export function decodeBatch(
 /** Decodes `e` into `dst` (decodedSize(e) bytes); whether it decoded to its raw length and hash. */
 export function decodeVerifiedInto(e: Encoded, dst: Uint8Array): boolean {
   if (decodedSize(e) !== dst.length || dst.length !== e.rawLength) return false;
+  if (e.src) readPending([e]);
+  if (e.src) return false;
   try {
     if (e.codec === CODEC_NONE) dst.set(e.bytes);
     else zstdDecompress(e.bytes, e.rawLength, dst);

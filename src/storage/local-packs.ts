@@ -350,17 +350,23 @@ export class LocalPacks {
    * What a decoding thread can take of `hashes`: the plain or zstd chunks of sealed packs, as their stored
    * bytes in one shared buffer (readEncodedShared); undefined for anything else (missing, another kind or
    * codec, in a pack still being written, unreadable), which the caller reads by hash to learn what is wrong.
-   * With `into` (large enough), the bytes are read into it (readEncodedShared).
+   * With `into` (large enough), the bytes are read into it (readEncodedShared). With `defer`, nothing is read
+   * here: each item names where its bytes are (Encoded.src) and the thread that decodes it reads them.
    */
-  readDecodable(hashes: readonly string[], into?: SharedArrayBuffer): (Encoded | undefined)[] {
+  readDecodable(
+    hashes: readonly string[],
+    into?: SharedArrayBuffer,
+    opts: { defer?: boolean } = {},
+  ): (Encoded | undefined)[] {
     const out: (Encoded | undefined)[] = hashes.map(() => undefined);
     try {
-      const read = this.readEncodedShared(hashes, into);
+      const read = this.readEncodedShared(hashes, into, opts.defer);
       hashes.forEach((hash, k) => {
         const loc = read.locations[k];
         if (!loc || loc.kind !== KIND.chunk || (loc.codec !== CODEC_NONE && loc.codec !== CODEC_ZSTD)) return;
         const bytes = new Uint8Array(read.buffer, read.at[k]!, loc.length);
         out[k] = { codec: loc.codec, bytes, rawLength: loc.raw_length, hash };
+        if (opts.defer) out[k].src = { fd: this.sealed(loc.pack).fd, offset: loc.offset };
       });
     } catch {
       /* each read by hash */
@@ -374,11 +380,12 @@ export class LocalPacks {
    * next to each other in a pack (a file's chunks usually do). `at[i]` is where object i's bytes start in
    * the buffer, or -1 for one that is not in a sealed pack (missing, or still being written): read those
    * with readEncoded, which says what is wrong. With `into` (large enough), the bytes are read into it
-   * instead of a new buffer.
+   * instead of a new buffer. With `defer`, only the room is laid out: nothing is read.
    */
   readEncodedShared(
     hashes: readonly string[],
     into?: SharedArrayBuffer,
+    defer = false,
   ): {
     buffer: SharedArrayBuffer;
     at: number[];
@@ -393,7 +400,7 @@ export class LocalPacks {
     }
     const buffer = into && into.byteLength >= total ? into : new SharedArrayBuffer(total);
     const view = new Uint8Array(buffer);
-    for (let i = 0; i < locations.length;) {
+    for (let i = 0; i < locations.length && !defer;) {
       const loc = locations[i];
       if (!loc) {
         i++;

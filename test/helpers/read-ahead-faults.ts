@@ -3,8 +3,9 @@ import { sharedCompressPool, type CompressPool } from '../../src/storage/compres
 import type { LocalPacks } from '../../src/storage/local-packs.js';
 
 /**
- * Makes every `every`-th chunk that `packs.readEncodedShared` (the batched read-ahead of stored bytes) hands
- * out come back with one byte flipped, as if the pack were damaged on the way; the pack itself stays sound,
+ * Makes every `every`-th chunk that `packs.readDecodable` (the batched read-ahead of stored bytes) hands out
+ * come back damaged, as if the pack were damaged on the way: one byte flipped, or for a read left to the
+ * decoding side (Encoded.src), read from one byte further on. The pack itself stays sound,
  * so a reader that verifies and reads such a chunk again gets its true bytes. Returns the damaged hashes and
  * the spy (mockRestore it).
  */
@@ -12,16 +13,17 @@ export function damageReadAhead(
   packs: LocalPacks,
   every: number,
 ): { victims: Set<string>; spy: { mockRestore(): void } } {
-  const readShared = packs.readEncodedShared.bind(packs);
+  const readDecodable = packs.readDecodable.bind(packs);
   const victims = new Set<string>();
   let seen = 0;
-  const spy = vi.spyOn(packs, 'readEncodedShared').mockImplementation((hashes, into) => {
-    const out = readShared(hashes, into);
-    hashes.forEach((h, k) => {
-      const loc = out.locations[k];
-      if (!loc || loc.kind !== 0 || seen++ % every !== 0) return;
-      victims.add(h);
-      new Uint8Array(out.buffer)[out.at[k]! + Math.floor(loc.length / 2)]! ^= 0x40;
+  const spy = vi.spyOn(packs, 'readDecodable').mockImplementation((hashes, into, opts) => {
+    const out = readDecodable(hashes, into, opts);
+    out.forEach((e) => {
+      if (!e || seen++ % every !== 0) return;
+      victims.add(e.hash);
+      // Read already: a byte flipped. Left to the decoding side (Encoded.src): read from one byte further on.
+      if (e.src) e.src.offset += 1;
+      else e.bytes[Math.floor(e.bytes.length / 2)]! ^= 0x40;
     });
     return out;
   });

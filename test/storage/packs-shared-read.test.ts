@@ -161,3 +161,48 @@ describe('IndexDb.findObjects', () => {
     }
   });
 });
+
+describe('LocalPacks.readDecodable({ defer: true }) and readPending', () => {
+  it('reads nothing itself; the decoding side reads each item and verifies it; a failed read leaves it undecoded', async () => {
+    const d = tempDir('strata-deferred-read-');
+    dirs.push(d);
+    const repo = Repository.init(d);
+    try {
+      const r = mulberry32(9);
+      const raw = Array.from({ length: 24 }, (_, i) => Buffer.from(`deferred ${i} ${r()} `.repeat(30 + i)));
+      const hashes = raw.map((b) => repo.objects.putChunk(b));
+      repo.objects.flush();
+      const { decodeBatch, decodeVerifiedInto, readPending } =
+        await import('../../src/storage/compress-pool.js');
+      const ask = [...hashes.slice(0, 12), hashes[20]!, hashes[15]!];
+      const into = new SharedArrayBuffer(1 << 20);
+      new Uint8Array(into).fill(0xee);
+      const items = repo.objects.packs.readDecodable(ask, into, { defer: true });
+      expect(new Uint8Array(into).every((b) => b === 0xee)).toBe(true); // nothing read yet
+      expect(items.every((e) => e?.src && e.bytes.buffer === into)).toBe(true);
+      // The first 12 lie one after the other in the pack and in the buffer: one read; then one each.
+      const d1 = decodeBatch(
+        items.map((e) => e!),
+        undefined,
+      );
+      d1.data.forEach((x, i) => expect(Buffer.from(x!).equals(raw[hashes.indexOf(ask[i]!)]!)).toBe(true));
+      expect(items.every((e) => e!.src === undefined)).toBe(true);
+      // One item decoded alone (the reader's inline path) reads its own bytes.
+      const [one] = repo.objects.packs.readDecodable([hashes[5]!], undefined, { defer: true });
+      const dst = new Uint8Array(raw[5]!.length);
+      expect(decodeVerifiedInto(one!, dst)).toBe(true);
+      expect(Buffer.from(dst).equals(raw[5]!)).toBe(true);
+      // A read past the end of the file (a truncated pack) or on a closed descriptor: left pending, not decoded.
+      const [bad] = repo.objects.packs.readDecodable([hashes[6]!], undefined, { defer: true });
+      bad!.src!.offset = 1e9;
+      readPending([bad!]);
+      expect(bad!.src).toBeDefined();
+      expect(decodeVerifiedInto(bad!, new Uint8Array(raw[6]!.length))).toBe(false);
+      const [closed] = repo.objects.packs.readDecodable([hashes[7]!], undefined, { defer: true });
+      closed!.src!.fd = 1_000_000;
+      expect(decodeBatch([closed!], undefined).data[0]).toBeUndefined();
+    } finally {
+      repo.close();
+    }
+  });
+});

@@ -526,13 +526,16 @@ class ChunkCache {
       }
       plan.sent = end;
       if (hashes.length === 0) continue;
-      // The stored bytes straight into one shared buffer: the decoding thread reads them without a copy or a
-      // transfer. What cannot be read so (missing, unreadable, not a plain or zstd chunk) is read inline when
-      // (if) its piece is read, which reports what is wrong.
+      // Room for the stored bytes in one shared buffer, read into it from the packs by the thread that decodes
+      // them (Encoded.src): mostly the decoding thread, so this one makes no read for them (~13k preads of
+      // the 1 GiB 1% edit diff, ~0.15 s). What cannot be read so (missing, unreadable, not a plain or zstd
+      // chunk) is read inline when (if) its piece is read, which reports what is wrong.
       // ... into a reused slot (READ_SLOT_BYTES is ~8 batches of compressed chat chunks; a larger read gets a
       // buffer of its own), held until each chunk read into it is decoded or dropped.
       const slot = this.takeSlot(READ_SLOT_BYTES, true);
-      for (const e of this.repo.objects.packs.readDecodable(hashes, slot.buf as SharedArrayBuffer)) {
+      for (const e of this.repo.objects.packs.readDecodable(hashes, slot.buf as SharedArrayBuffer, {
+        defer: true,
+      })) {
         if (!e) continue;
         this.staged.set(e.hash, e);
         this.stagedOrder.push(e.hash);
