@@ -16,6 +16,10 @@ export const cwdOf = (g: GlobalOpts): string => g.C ?? process.cwd();
 export async function withRepo<T>(g: GlobalOpts, fn: (repo: Repository) => Promise<T> | T): Promise<T> {
   const { Repository } = await import('../core/repository.js');
   const repo = Repository.open(cwdOf(g));
+  repo.onDemand = (e) =>
+    process.stderr.write(
+      `strata: downloaded ${e.objects} object(s), ${(e.bytes / 1048576).toFixed(1)} MiB, from remote '${e.remote}' (this repository is a partial clone: data comes as needed)\n`,
+    );
   try {
     return await fn(repo);
   } finally {

@@ -3,6 +3,7 @@
  * `restore`, `reset`. Files are written to a temp name beside their target and renamed into place; local
  * changes are never overwritten without `force`, and the refusal names the files.
  */
+import { ensureFileData } from './partial.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -197,6 +198,11 @@ async function moveWorktree(
   let removed = 0;
   const entries: IndexEntry[] = [];
   const deletions: string[] = [];
+  // In a partial clone, the data of the files written that is not here yet (core/partial.ts).
+  await ensureFileData(
+    repo,
+    [...touched, ...(force ? changed : [])].map((p) => toFiles.get(p)?.hash),
+  );
   for (const p of touched) {
     const t = toFiles.get(p);
     if (t) {
@@ -233,13 +239,20 @@ export async function checkoutPaths(repo: Repository, rev: string, paths: string
     const commit = resolveCommit(repo, rev);
     const files = flattenTree(repo.objects, repo.objects.commit(commit).tree);
     const out: string[] = [];
-    for (const p of paths) {
+    const each = paths.map((p) => {
       const hits = [...files.entries()].filter(([k]) => p === '' || k === p || k.startsWith(p + '/'));
       if (!hits.length)
         throw new StrataError('NOT_FOUND', `pathspec '${p}' did not match any file in ${rev}`, {
           path: p,
           rev,
         });
+      return hits;
+    });
+    await ensureFileData(
+      repo,
+      each.flatMap((hits) => hits.map(([, e]) => e.hash)),
+    );
+    for (const hits of each) {
       for (const [k, e] of hits) {
         const entry = await writeWorktreeFile(repo, k, e.hash);
         repo.db.upsertIndexEntry(entry);
@@ -274,6 +287,11 @@ export async function restore(
     const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
     const done: string[] = [];
     const match = (k: string, p: string): boolean => p === '' || k === p || k.startsWith(p + '/');
+    if (source && worktree)
+      await ensureFileData(
+        repo,
+        [...source].filter(([k]) => paths.some((p) => match(k, p))).map(([, e]) => e.hash),
+      );
     for (const p of paths) {
       const universe = new Set([...index.keys(), ...(source?.keys() ?? [])].filter((k) => match(k, p)));
       if (!universe.size)

@@ -9,6 +9,7 @@
  * Example-level merging holds the three versions' examples of that file in memory (by key), so it is meant
  * for files up to a few GiB; larger files conflict at file level with a clear message.
  */
+import { ensureFileData } from './partial.js';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -214,6 +215,12 @@ export async function merge(
     }
     const tree = (h: Hash | null) => flattenTree(repo.objects, h ? repo.objects.commit(h).tree : undefined);
     const [B, O, T] = [tree(base), tree(ours), tree(theirs)];
+    // In a partial clone, the data of every version of the files theirs changed (core/partial.ts).
+    const theirsChanged = [...T].filter(([p, e]) => B.get(p)?.hash !== e.hash).map(([p]) => p);
+    await ensureFileData(
+      repo,
+      theirsChanged.flatMap((p) => [B.get(p)?.hash, O.get(p)?.hash, T.get(p)?.hash]),
+    );
     const attrs = loadAttributes(repo.root);
     const conflicts: MergeConflict[] = [];
     const writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[] = [];

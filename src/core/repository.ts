@@ -23,6 +23,7 @@ import { IndexDb } from '../storage/index-db.js';
 import { LocalPacks } from '../storage/local-packs.js';
 import { chunkParamsFrom, DEFAULT_CHUNK_PARAMS, type ChunkParams } from './chunking/params.js';
 import { ObjectDb } from './object-db.js';
+import type { OnDemandEvent } from './partial.js';
 
 /**
  * `n` random bytes in hex, for the lock's nonce and file names: they only need to differ between lock
@@ -57,6 +58,8 @@ export class Repository {
   readonly objects: ObjectDb;
   readonly chunking: ChunkParams;
   private lockDepth = 0;
+  /** Told of chunk data downloaded on demand in a partial repository (core/partial.ts): a CLI says so. */
+  onDemand?: (e: OnDemandEvent) => void;
   /** Work done by this handle, for tests and benchmarks (e.g. a no-op status hashes nothing). */
   readonly counters = {
     filesHashed: 0,

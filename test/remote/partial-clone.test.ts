@@ -1,5 +1,9 @@
-/** A clone without --all holds only the chunks of its checkout: fsck knows the rest live on the remote. */
+/**
+ * A clone without --all holds only the chunks of its checkout: fsck knows the rest live on the remote, and
+ * commands that read other revisions download their data on demand.
+ */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { jsonl, tmp, writeFiles } from './helpers.js';
@@ -15,7 +19,7 @@ const run = (cwd: string, args: string[]): { code: number; stdout: string; stder
 };
 
 describe('partial clone', () => {
-  it('fsck passes and counts remote-only chunks; fetch --all stores them', () => {
+  it('fsck passes and counts remote-only chunks; data comes on demand; fetch --all stores the rest', () => {
     const a = tmp('pc-a');
     run(a, ['init']);
     writeFiles(a, { 'v.jsonl': jsonl(300_000, 1) });
@@ -35,17 +39,61 @@ describe('partial clone', () => {
     const report = JSON.parse(r.stdout);
     expect(report.problems).toEqual([]);
     expect(report.remoteOnly).toBeGreaterThan(0);
-    // Reading the other revision's data says where it is and what to run, not just "not found".
+    expect(run(b, ['config', 'core.partial']).stdout).toBe('1\n');
+    // A diff with the other revision downloads the data it reads, and says so.
+    const diff = run(b, ['diff', 'HEAD~1', 'HEAD', '--stat']);
+    expect(diff.code, diff.stderr).toBe(0);
+    expect(diff.stdout).toMatch(/1 file changed/);
+    expect(diff.stderr).toMatch(/downloaded \d+ object\(s\), [\d.]+ MiB, from remote 'origin'/);
     const old = run(b, ['cat', 'HEAD~1:v.jsonl']);
-    expect(old.code).toBe(4);
-    expect(old.stderr).toMatch(
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stdout).toBe(jsonl(300_000, 1));
+    expect(old.stderr).toBe(''); // already here
+
+    // fetch, then merge (fast-forward) and switch to what it brought: the files are downloaded as written.
+    writeFiles(a, { 'v.jsonl': jsonl(300_000, 3) });
+    run(a, ['commit', '-a', '-m', 'three']);
+    expect(run(a, ['push']).code).toBe(0);
+    expect(run(b, ['fetch']).code).toBe(0);
+    const ff = run(b, ['merge', 'origin/main']);
+    expect(ff.code, ff.stderr).toBe(0);
+    expect(ff.stderr).toMatch(/downloaded \d+ object\(s\)/);
+    expect(readFileSync(join(b, 'v.jsonl'), 'utf8')).toBe(jsonl(300_000, 3));
+    expect(run(b, ['switch', '--detach', 'HEAD~2']).code).toBe(0);
+    expect(readFileSync(join(b, 'v.jsonl'), 'utf8')).toBe(jsonl(300_000, 1));
+    expect(run(b, ['switch', 'main']).code).toBe(0);
+
+    // A partial clone that does not know it is one (made before data on demand): the read says where the data
+    // is and what to run, not just "not found".
+    writeFiles(a, { 'v.jsonl': jsonl(300_000, 4) });
+    run(a, ['commit', '-a', '-m', 'four']);
+    expect(run(a, ['push']).code).toBe(0);
+    expect(run(b, ['fetch']).code).toBe(0);
+    expect(run(b, ['config', '--unset', 'core.partial']).code).toBe(0);
+    const unknown = run(b, ['cat', 'origin/main:v.jsonl']);
+    expect(unknown.code).toBe(4);
+    expect(unknown.stderr).toMatch(
       /is not in this repository: it is a partial clone, and remote 'origin' holds the data of other revisions \(run 'strata fetch --all origin' to download it\) \[NOT_FOUND\]/,
     );
-    expect(run(b, ['diff', 'HEAD~1', 'HEAD', '--stat']).stderr).toContain("run 'strata fetch --all origin'");
     expect(run(b, ['fetch', '--all']).code).toBe(0);
     expect(JSON.parse(run(b, ['fsck', '--json']).stdout).remoteOnly).toBe(0);
-    const now = run(b, ['cat', 'HEAD~1:v.jsonl']);
+    expect(run(b, ['config', 'core.partial']).code).toBe(4); // complete: nothing to download on demand
+    const now = run(b, ['cat', 'origin/main:v.jsonl']);
     expect(now.code, now.stderr).toBe(0);
-    expect(now.stdout).toBe(jsonl(300_000, 1));
+    expect(now.stdout).toBe(jsonl(300_000, 4));
+  });
+
+  it('a complete repository that fetches everything it lacks stays complete', () => {
+    const a = tmp('pc-full-a');
+    run(a, ['init']);
+    writeFiles(a, { 'v.jsonl': jsonl(50_000, 1) });
+    run(a, ['add', '.']);
+    run(a, ['commit', '-m', 'one']);
+    const url = `file://${join(tmp('pc-full-remote'), 'r')}`;
+    run(a, ['remote', 'add', 'origin', url]);
+    expect(run(a, ['push']).code).toBe(0);
+    // Fetching from a remote that has nothing new: every chunk is here, so no data-on-demand walks later.
+    expect(run(a, ['fetch']).code).toBe(0);
+    expect(run(a, ['config', 'core.partial']).code).toBe(4);
   });
 });

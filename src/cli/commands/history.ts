@@ -131,6 +131,8 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
         const r = resolveRevision(repo, spec);
         if (r.kind !== 'file')
           throw new StrataError('BAD_INPUT', `${spec} is a ${r.kind}, not a file`, { spec });
+        const { ensureFileData } = await import('../../core/partial.js');
+        await ensureFileData(repo, [r.hash]);
         await pipeline(Readable.from(readFile(repo.objects, repo.objects.manifest(r.hash))), process.stdout, {
           end: false,
         });

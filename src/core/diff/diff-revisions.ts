@@ -3,6 +3,7 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
+import { ensureFileData, isPartial } from '../partial.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hash } from '../../storage/hash.js';
@@ -83,6 +84,17 @@ export async function* diffRevisions(
   const paths = [...new Set([...beforeFiles.keys(), ...afterFiles.keys()])]
     .filter((p) => under(p, opts.paths))
     .sort();
+  // In a partial clone, the data of both stored versions of each changed file (core/partial.ts).
+  if (!opts.nameOnly && isPartial(repo)) {
+    const stored = (h: Hash | 'worktree' | undefined): Hash | undefined =>
+      h && h !== 'worktree' && repo.objects.has(h) ? h : undefined;
+    await ensureFileData(
+      repo,
+      paths
+        .filter((p) => beforeFiles.get(p)?.hash !== afterFiles.get(p))
+        .flatMap((p) => [beforeFiles.get(p)?.hash, stored(afterFiles.get(p))]),
+    );
+  }
   for (const path of paths) {
     const bh = beforeFiles.get(path)?.hash;
     const ah = afterFiles.get(path);

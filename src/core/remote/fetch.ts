@@ -12,6 +12,7 @@ import type { Hash } from '../../storage/hash.js';
 import type { ObjectStore } from '../../storage/object-store.js';
 import { KIND } from '../../storage/pack-format.js';
 import { updateWorktree } from '../checkout.js';
+import { markPartial } from '../partial.js';
 import { decodeCommit, decodeSegment } from '../objects/objects.js';
 import { readHead } from '../refs.js';
 import { Repository } from '../repository.js';
@@ -143,7 +144,7 @@ export async function downloadObjects(
  * to date (one LIST) and the download tried once more, where an object the remote no longer holds is
  * INTEGRITY ("the remote is incomplete") and a pack vanishing again is INTEGRITY too.
  */
-async function downloadSynced(
+export async function downloadSynced(
   repo: Repository,
   store: ObjectStore,
   cache: CachedRemoteIndex,
@@ -292,6 +293,13 @@ async function fetchFrom(
       got.bytes += data.bytes;
     }
     Object.assign(result, got);
+    // Without --all, commits whose chunk data is not here make the repository partial: their files are
+    // downloaded when a command reads them (core/partial.ts). With --all, everything is here.
+    if (opts.all) markPartial(repo, false);
+    else if (refs.length) {
+      const tips = [...new Set(refs.map((r) => r.commit))];
+      if ([...chunksOf(repo, tips, true)].some((h) => !repo.objects.has(h))) markPartial(repo, true);
+    }
     // Refs last, after the objects they name are durable.
     const before = new Map(
       (

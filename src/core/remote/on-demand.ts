@@ -1,0 +1,46 @@
+/** Downloads the missing chunks of given files from the remotes that hold them (see core/partial.ts). */
+import type { Repository } from '../repository.js';
+import { downloadSynced } from './fetch.js';
+import { CachedRemoteIndex } from './remote-index.js';
+import { getRemote, listRemotes, openRemoteStore } from './remotes.js';
+
+export async function fetchMissingData(
+  repo: Repository,
+  manifests: Iterable<string | undefined>,
+): Promise<void> {
+  const want = new Set<string>();
+  for (const m of new Set(manifests)) {
+    if (m === undefined) continue;
+    for (const [h] of repo.objects.spans(repo.objects.manifest(m))) if (!repo.objects.has(h)) want.add(h);
+  }
+  if (want.size === 0) return;
+  // By the remote whose (cached) index holds each; what none holds as far as we know is asked of every
+  // remote after its index is brought up to date (a remote repacked since we last listed it).
+  const byRemote = new Map<string, string[]>();
+  const unknown: string[] = [];
+  for (const h of want) {
+    const r = repo.db.remoteHolding(h);
+    if (r === undefined) unknown.push(h);
+    else byRemote.set(r, [...(byRemote.get(r) ?? []), h]);
+  }
+  const remotes = listRemotes(repo).map((r) => r.name);
+  for (const name of remotes) {
+    const hashes = byRemote.get(name) ?? [];
+    if (hashes.length === 0 && unknown.length === 0) continue;
+    const info = getRemote(repo, name);
+    const store = openRemoteStore(info.url, info);
+    const cache = new CachedRemoteIndex(repo, name);
+    try {
+      if (unknown.length) {
+        await cache.sync(store);
+        for (let i = unknown.length - 1; i >= 0; i--)
+          if (cache.has(unknown[i]!)) hashes.push(...unknown.splice(i, 1));
+      }
+      if (hashes.length === 0) continue;
+      const got = await repo.withLock(() => downloadSynced(repo, store, cache, hashes));
+      repo.onDemand?.({ remote: name, objects: got.objects, bytes: got.bytes });
+    } finally {
+      await store.close?.();
+    }
+  }
+}
