@@ -192,7 +192,11 @@ function fetchedMeta<T>(read: () => T, hash: string, what: string, referrer: str
 
 /** Chunks of the files under a commit's tree (or, with `history`, under every commit it reaches). */
 export function chunksOf(repo: Repository, tips: readonly string[], history: boolean): Set<string> {
-  const chunks = new Set<string>();
+  return new Set(eachChunkOf(repo, tips, history));
+}
+
+/** chunksOf as it walks (a chunk may come more than once): a caller that stops early reads no further. */
+function* eachChunkOf(repo: Repository, tips: readonly string[], history: boolean): Generator<string> {
   const seen = new Set<string>();
   const commits = [...tips];
   while (commits.length) {
@@ -211,15 +215,25 @@ export function chunksOf(repo: Repository, tips: readonly string[], history: boo
         else if (!seen.has(e.hash)) {
           seen.add(e.hash);
           const m = fetchedMeta(() => repo.objects.manifest(e.hash), e.hash, 'file', `tree ${t}`);
-          for (const s of m.spans ?? []) chunks.add(s[0]);
+          for (const s of m.spans ?? []) yield s[0];
           for (const seg of m.segments ?? [])
             for (const s of decodeSegment(repo.objects.getRaw(seg.hash, KIND.segment), seg.hash).spans)
-              chunks.add(s[0]);
+              yield s[0];
         }
       }
     }
   }
-  return chunks;
+}
+
+/** Whether some chunk of the files of these commits and their history is not here (stops at the first). */
+function lacksData(repo: Repository, tips: readonly string[]): boolean {
+  const checked = new Set<string>();
+  for (const h of eachChunkOf(repo, tips, true)) {
+    if (checked.has(h)) continue;
+    checked.add(h);
+    if (!repo.objects.has(h)) return true;
+  }
+  return false;
 }
 
 function checkComplete(repo: Repository, remote: string, ref: RemoteRef): void {
@@ -297,8 +311,7 @@ async function fetchFrom(
     // downloaded when a command reads them (core/partial.ts). With --all, everything is here.
     if (opts.all) markPartial(repo, false);
     else if (refs.length) {
-      const tips = [...new Set(refs.map((r) => r.commit))];
-      if ([...chunksOf(repo, tips, true)].some((h) => !repo.objects.has(h))) markPartial(repo, true);
+      if (lacksData(repo, [...new Set(refs.map((r) => r.commit))])) markPartial(repo, true);
     }
     // Refs last, after the objects they name are durable.
     const before = new Map(
