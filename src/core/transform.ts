@@ -9,7 +9,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import { commit as makeCommit } from './commit.js';
-import { log } from './history.js';
+import { log, type LogEntry } from './history.js';
 import type { Repository } from './repository.js';
 import { readHead } from './refs.js';
 import { lookupPath, resolveCommit } from './rev-parse.js';
@@ -262,19 +262,51 @@ export async function runTransform(repo: Repository, opts: RunOptions): Promise<
     seconds: Math.round(seconds * 1000) / 1000,
   };
   const message = opts.message ?? `run: ${opts.command.join(' ')}`;
-  let result;
-  try {
-    result = await makeCommit(repo, {
-      message,
-      parents: base ? [base] : [],
-      meta: { command: ['strata', 'run', ...opts.command].join(' '), transform: record },
-    });
-  } catch (e) {
-    if (e instanceof StrataError && e.code === 'NOTHING_TO_COMMIT')
-      return { commit: null, branch: head.kind === 'branch' ? head.branch : null, transform: record };
-    throw e;
-  }
+  // Outputs that come out as HEAD has them: a commit of its own only when it says something new, that is
+  // when the run that last made them (madeBy) had another command or other inputs: else `trace` would keep
+  // naming that run, and call the outputs stale once their inputs changed, though they were made again.
+  const unchanged = base !== null && repo.objects.commit(base).tree === tree;
+  if (unchanged && outputs.every((o) => sameRun(repo, madeBy(repo, base, o.path).transform, record)))
+    return { commit: null, branch: head.kind === 'branch' ? head.branch : null, transform: record };
+  const result = await makeCommit(repo, {
+    message: unchanged ? `${message} (outputs unchanged)` : message,
+    parents: base ? [base] : [],
+    allowEmpty: unchanged,
+    meta: { command: ['strata', 'run', ...opts.command].join(' '), transform: record },
+  });
   return { commit: result.commit, branch: result.branch, transform: record };
+}
+
+/** Whether a recorded run is this one again: the same command, directory and inputs (by content). */
+function sameRun(repo: Repository, a: TransformRecord | null, b: TransformRecord): boolean {
+  if (!a || a.cwd !== b.cwd || JSON.stringify(a.command) !== JSON.stringify(b.command)) return false;
+  if (a.inputs.length !== b.inputs.length) return false;
+  return a.inputs.every((x, i) => x.path === b.inputs[i]!.path && sameEntry(repo, x, b.inputs[i]!));
+}
+
+/**
+ * The commit that made `path` as it is at `commit`: the newest run (walking back from `commit`) whose outputs
+ * hold the path with this content, found before the last commit that changed the path; else that commit
+ * (null when none has the path).
+ */
+function madeBy(
+  repo: Repository,
+  commit: Hash,
+  path: string,
+): { commit: LogEntry | null; transform: TransformRecord | null } {
+  const here = entryAt(repo, commit, path);
+  const last = log(repo, commit, { paths: [path], limit: 1 }).next().value ?? null;
+  if (!here) return { commit: null, transform: null };
+  for (const c of log(repo, commit)) {
+    const t = c.meta.transform as TransformRecord | undefined;
+    const o = Array.isArray(t?.outputs) ? t.outputs.find((x) => under(path, x.path)) : undefined;
+    if (o && t) {
+      const then = entryAt(repo, c.hash, path);
+      if (then && sameEntry(repo, then, here)) return { commit: c, transform: t };
+    }
+    if (last && c.hash === last.hash) break;
+  }
+  return { commit: last, transform: null };
 }
 
 /** One step of a file's lineage. */
@@ -282,7 +314,10 @@ export interface LineageNode {
   path: string;
   kind: 'file' | 'tree';
   hash: Hash;
-  /** The commit that last changed the path (up to the revision traced), or null if nothing has it. */
+  /**
+   * The commit that made the path as it is: the newest run whose outputs hold it with this content (a run
+   * that made it again the same, too), else the commit that last changed it; null if nothing has it.
+   */
   commit: Hash | null;
   message: string | null;
   /** How that commit made it: a run (its record), else null (committed by hand: a source). */
@@ -325,13 +360,12 @@ export function trace(repo: Repository, path: string, rev = 'HEAD'): LineageNode
       inputs: [],
     };
     memo.set(k, node);
-    const last = log(repo, commit, { paths: [p], limit: 1 }).next().value;
+    const { commit: last, transform: t } = madeBy(repo, commit, p);
     if (!last) return node;
     node.commit = last.hash;
     node.message = last.message;
     node.code = (last.meta.code as LineageNode['code']) ?? null;
-    const t = last.meta.transform as TransformRecord | undefined;
-    if (!t || !Array.isArray(t.outputs) || !t.outputs.some((o) => under(p, o.path))) return node;
+    if (!t) return node;
     node.transform = t;
     if (commit !== last.hash) {
       // Traced at a later revision: an input changed since the run makes this output stale.

@@ -142,7 +142,7 @@ describe('strata run', () => {
     expect(strata(dir, ['trace', 'data/nope.jsonl']).code).toBe(4);
   });
 
-  it('outputs that come out unchanged commit nothing; a directory output commits deletions under it', () => {
+  it('a run again with the same inputs commits nothing; with other inputs it is recorded; a directory output commits deletions under it', () => {
     const dir = setup();
     ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js'], ENV);
     const head = rev(dir, 'HEAD');
@@ -163,9 +163,28 @@ describe('strata run', () => {
     expect(res.commit).toBeNull();
     expect(again.stderr).toContain('clean: wrote');
     expect(rev(dir, 'HEAD')).toBe(head);
+    // New raw data that the filter drops: clean.jsonl comes out the same, but from other inputs. Made again,
+    // that is recorded (a commit with no file change), so that trace names this run and nothing is stale.
+    writeFileSync(
+      join(dir, 'data', 'raw.jsonl'),
+      readFileSync(join(dir, 'data', 'raw.jsonl'), 'utf8') +
+        '{"id":5,"text":"another text far too long to keep"}\n',
+    );
+    ok(dir, ['commit', '-a', '-m', 'longer raw']);
+    expect(JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', '--json'])).staleInputs).toHaveLength(1);
+    const remade = JSON.parse(
+      ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--json', '--', NODE, 'clean.js']),
+    );
+    expect(remade.commit).toBe(rev(dir, 'HEAD'));
+    expect(showJson(dir).message).toBe(`run: ${NODE} clean.js (outputs unchanged)`);
+    const t = JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', '--json']));
+    expect(t).toMatchObject({ commit: remade.commit, staleInputs: [] });
+    expect(t.inputs[0]).toMatchObject({ path: 'data/raw.jsonl', message: 'longer raw' });
+    const after = rev(dir, 'HEAD');
 
     mkdirSync(join(dir, 'data', 'out'));
     writeFileSync(join(dir, 'data', 'out', 'old.txt'), 'old\n');
+    expect(rev(dir, 'HEAD')).toBe(after);
     ok(dir, ['add', 'data/out']);
     ok(dir, ['commit', '-m', 'old out']);
     writeFileSync(
