@@ -213,6 +213,8 @@ export function createHumanRenderer(opts: RenderOptions): (ev: DiffEvent) => str
       header();
       out += renderWarning(ev, opts) + '\n';
     } else if (ev.status !== 'unchanged' || sameExamples(ev) || headerFor === ev.path) {
+      // A binary file's change line said it all: it has no examples to count.
+      if (ev.format === 'binary' && headerFor === ev.path) return out;
       if (headerFor !== ev.path) header(ev.status);
       else if (ev.status === 'added' || ev.status === 'removed')
         out += renderFileHeader(ev.path, opts, ev.status).split('\n').slice(1).join('\n') + '\n';

@@ -320,6 +320,10 @@ describe('formats', () => {
         after: { size: 4 },
       },
     ]);
+    // In the human form, the change line says it all: no example counts for a file without examples.
+    expect(bin.events.map(createHumanRenderer({ color: false })).join('')).toBe(
+      'diff --strata a/x.bin b/x.bin\nBinary file modified: a/x.bin (3 bytes) → b/x.bin (4 bytes)\n',
+    );
     const added = await collect(null, sideFromBytes('n.jsonl', jsonl(rows(3))));
     expect(added.summary).toMatchObject({ status: 'added', counts: { added: 3, removed: 0, modified: 0 } });
     const removed = await collect(sideFromBytes('n.jsonl', jsonl(rows(3))), null);
