@@ -334,6 +334,36 @@ describe('formats', () => {
   });
 });
 
+describe('order of changes', () => {
+  it('in file order: a removed example after the modified one before it in its gap, before the added ones', async () => {
+    const before = '{"id":1,"s":10}\n{"id":2,"s":20}\n{"id":3,"s":30}\n{"id":4,"s":40}\n';
+    const after = '{"id":1,"s":10}\n{"id":2,"s":25}\n{"id":4,"s":40}\n{"id":5,"s":50}\n';
+    const shape = (r: Awaited<ReturnType<typeof collect>>) =>
+      r.changes.map((c) => [c.kind, c.line?.before ?? null, c.line?.after ?? null]);
+    for (const key of [undefined, ['id']]) {
+      const r = await collect(
+        sideFromBytes('t.jsonl', before),
+        sideFromBytes('t.jsonl', after),
+        key ? { key } : {},
+      );
+      expect(shape(r)).toEqual([
+        ['modified', 2, 2],
+        ['removed', 3, null],
+        ['added', null, 4],
+      ]);
+    }
+    const csv = await collect(
+      sideFromBytes('t.csv', 'id,s\n1,10\n2,20\n3,30\n4,40\n'),
+      sideFromBytes('t.csv', 'id,s\n1,10\n2,25\n4,40\n5,50\n'),
+    );
+    expect(shape(csv)).toEqual([
+      ['modified', 3, 3],
+      ['removed', 4, null],
+      ['added', null, 5],
+    ]);
+  });
+});
+
 describe('output', () => {
   const pair = async () =>
     collect(

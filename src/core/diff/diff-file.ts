@@ -1221,14 +1221,33 @@ async function* diffFileIn(
     return g === 0 ? -0.5 : anchorA[g - 1]! + 0.5;
   };
 
-  /** Orders a list of planned changes (file order; removed before added within a gap) and counts them. */
+  /**
+   * Orders a list of planned changes and counts them: in file order; a removed example right after the last
+   * modified one that came before it in its gap (else at the gap's start), so before the added ones there.
+   */
   const order = (list: Planned[]): void => {
+    // Modified examples by gap: their before tokens (increasing) and after tokens.
+    const mods = new Map<number, { b: number[]; a: number[] }>();
+    if (ordered) {
+      const byGap = new Map<number, Array<[number, number]>>();
+      for (const p of list)
+        if (p.a && p.b) {
+          const g = gapOf(p.b);
+          (byGap.get(g) ?? byGap.set(g, []).get(g)!).push([p.b.tok, p.a.tok]);
+        }
+      for (const [g, m] of byGap) {
+        m.sort((x, y) => x[0] - y[0]);
+        mods.set(g, { b: m.map((x) => x[0]), a: m.map((x) => x[1]) });
+      }
+    }
     for (const p of list) {
       if (ordered && p.a) {
         p.pos = p.a.tok;
         p.tie = 1;
       } else if (ordered) {
-        p.pos = removedPos(p.b!);
+        const m = mods.get(gapOf(p.b!));
+        const k = m ? countBelow(m.b, p.b!.tok) : 0;
+        p.pos = k > 0 ? m!.a[k - 1]! + 0.5 : removedPos(p.b!);
         p.tie = p.b!.tok;
       }
       counts[p.kind]++;
