@@ -3,6 +3,7 @@
  * Core modules are imported by the actions that use them (`await import(...)`), never at the top of a
  * command file: a command pays only for what it runs (test/cli/startup.test.ts checks `status`).
  */
+import type { OnDemandEvent } from '../core/partial.js';
 import type { Repository } from '../core/repository.js';
 import { toRepoPath } from '../core/worktree/paths.js';
 import { Output } from './output.js';
@@ -13,13 +14,17 @@ export interface GlobalOpts {
 
 export const cwdOf = (g: GlobalOpts): string => g.C ?? process.cwd();
 
+/** What a command tells its user when a partial clone downloaded data on demand (core/partial.ts). */
+export const onDemandNote = (e: OnDemandEvent): void => {
+  process.stderr.write(
+    `strata: downloaded ${e.objects} object(s), ${(e.bytes / 1048576).toFixed(1)} MiB, from remote '${e.remote}' (this repository is a partial clone: data comes as needed)\n`,
+  );
+};
+
 export async function withRepo<T>(g: GlobalOpts, fn: (repo: Repository) => Promise<T> | T): Promise<T> {
   const { Repository } = await import('../core/repository.js');
   const repo = Repository.open(cwdOf(g));
-  repo.onDemand = (e) =>
-    process.stderr.write(
-      `strata: downloaded ${e.objects} object(s), ${(e.bytes / 1048576).toFixed(1)} MiB, from remote '${e.remote}' (this repository is a partial clone: data comes as needed)\n`,
-    );
+  repo.onDemand = onDemandNote;
   try {
     return await fn(repo);
   } finally {

@@ -63,9 +63,21 @@ describe('partial clone', () => {
     expect(readFileSync(join(b, 'v.jsonl'), 'utf8')).toBe(jsonl(300_000, 1));
     expect(run(b, ['switch', 'main']).code).toBe(0);
 
+    // export (and verify) of a revision fetched but never checked out.
+    writeFiles(a, { 'v.jsonl': jsonl(300_000, 5) });
+    run(a, ['commit', '-a', '-m', 'five']);
+    expect(run(a, ['push']).code).toBe(0);
+    expect(run(b, ['fetch']).code).toBe(0);
+    const dest = join(tmp('pc-export'), 'out');
+    const exp = run(b, ['export', 'origin/main', '--to', dest]);
+    expect(exp.code, exp.stderr).toBe(0);
+    expect(exp.stderr).toMatch(/downloaded \d+ object\(s\)/);
+    expect(readFileSync(join(dest, 'v.jsonl'), 'utf8')).toBe(jsonl(300_000, 5));
+    expect(run(b, ['verify', dest, '--pin', 'origin/main']).code).toBe(0);
+
     // A partial clone that does not know it is one (made before data on demand): the read says where the data
     // is and what to run, not just "not found".
-    writeFiles(a, { 'v.jsonl': jsonl(300_000, 4) });
+    writeFiles(a, { 'v.jsonl': jsonl(300_000, 6) });
     run(a, ['commit', '-a', '-m', 'four']);
     expect(run(a, ['push']).code).toBe(0);
     expect(run(b, ['fetch']).code).toBe(0);
@@ -80,7 +92,7 @@ describe('partial clone', () => {
     expect(run(b, ['config', 'core.partial']).code).toBe(4); // complete: nothing to download on demand
     const now = run(b, ['cat', 'origin/main:v.jsonl']);
     expect(now.code, now.stderr).toBe(0);
-    expect(now.stdout).toBe(jsonl(300_000, 4));
+    expect(now.stdout).toBe(jsonl(300_000, 6));
   });
 
   it('a complete repository that fetches everything it lacks stays complete', () => {

@@ -5,12 +5,13 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import { LOCK_FILE } from '../../core/pin/lock-file.js';
 import type { PinnedRevision } from '../../core/pin/revision.js';
-import { cwdOf, output, withRepo, type GlobalOpts } from '../context.js';
+import { cwdOf, onDemandNote, output, withRepo, type GlobalOpts } from '../context.js';
 
 /** A pin, or a revision of the repository around the working directory. */
 async function openPinOrRev(
   g: GlobalOpts,
   spec: string,
+  path = '',
 ): Promise<{ rev: PinnedRevision; close: () => Promise<void> }> {
   const { looksLikePin, PinnedRevision } = await pins();
   if (looksLikePin(spec)) {
@@ -21,6 +22,15 @@ async function openPinOrRev(
   const repo = Repository.open(cwdOf(g));
   try {
     const rev = await PinnedRevision.fromRepository(repo, spec);
+    // A partial clone downloads the data of the files under `path` first (core/partial.ts).
+    const { ensureFileData, isPartial } = await import('../../core/partial.js');
+    if (isPartial(repo)) {
+      repo.onDemand = onDemandNote;
+      await ensureFileData(
+        repo,
+        (await rev.files(path)).map((f) => f.manifest),
+      );
+    }
     return { rev, close: async () => repo.close() };
   } catch (e) {
     repo.close();
@@ -79,7 +89,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
       async (spec: string, path: string | undefined, o: { to: string; force?: boolean; json?: boolean }) => {
         const out = output(o);
         const { exportRevision } = await pins();
-        const { rev, close } = await openPinOrRev(g(), spec);
+        const { rev, close } = await openPinOrRev(g(), spec, path);
         const bar = out.progress('export');
         try {
           const r = await exportRevision(rev, resolve(cwdOf(g()), o.to), {
@@ -111,7 +121,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .action(async (dir: string, o: { pin: string; path?: string; allowExtra?: boolean; json?: boolean }) => {
       const out = output(o);
       const { verifyDirectory } = await pins();
-      const { rev, close } = await openPinOrRev(g(), o.pin);
+      const { rev, close } = await openPinOrRev(g(), o.pin, o.path);
       try {
         const r = await verifyDirectory(rev, resolve(cwdOf(g()), dir), {
           path: o.path,
