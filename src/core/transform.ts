@@ -49,6 +49,8 @@ export interface RunOptions {
   /** Repository path of the directory to run in ('' by default: the root). */
   cwd?: string;
   message?: string;
+  /** Let the command replace outputs that have changes not committed (else DIRTY_WORKTREE). */
+  force?: boolean;
   /** Where the command's input and output go (default: this process's). */
   stdio?: StdioOptions;
   signal?: AbortSignal;
@@ -220,6 +222,19 @@ export async function runTransform(repo: Repository, opts: RunOptions): Promise<
   checkNothingStaged(repo, base, opts.outputs);
   await checkInputs(repo, base, opts.inputs, 'has changes that are not committed (commit them first)');
   const inputs = opts.inputs.map((i) => entryAt(repo, base, i)!);
+  if (!opts.force) {
+    // What the command would overwrite that no commit holds would be lost (and untracked files under an
+    // output directory would slip into the run commit).
+    for (const o of opts.outputs) {
+      const changed = await changesUnder(repo, base, o);
+      if (changed.length)
+        throw new StrataError(
+          'DIRTY_WORKTREE',
+          `run: output ${o} has changes that are not committed, which the command would replace (commit or restore them, or use --force): ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', ...' : ''}`,
+          { path: o, paths: changed },
+        );
+    }
+  }
 
   const env = { ...process.env, STRATA_RUN_BASE: base ?? '', STRATA_ROOT: repo.root };
   const seconds = await runCommand(opts.command, cwdAbs, env, opts);

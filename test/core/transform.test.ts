@@ -4,7 +4,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { TransformRecord } from '../../src/core/transform.js';
+import { Repository } from '../../src/core/repository.js';
+import { runTransform, type TransformRecord } from '../../src/core/transform.js';
 import { git } from '../pin/helpers.js';
 import { ok, strata, tempDir } from './helpers.js';
 
@@ -197,50 +198,88 @@ describe('strata run', () => {
     expect(files).not.toContain('old.txt');
   });
 
-  it('refuses inputs that are not committed, and commits nothing when the command fails or misbehaves', () => {
+  it('refuses inputs that are not committed, and commits nothing when the command fails or misbehaves', async () => {
     const dir = setup();
     const head = rev(dir, 'HEAD');
-    const run = (args: string[], cmd: string[]) => strata(dir, ['run', ...args, '--', ...cmd]);
-    const io = ['-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl'];
-
-    // No command after --, no output, overlapping paths: usage errors.
+    // The command line: what only it checks (the command after --, paths outside the tree), exit codes.
     expect(strata(dir, ['run', '-o', 'data/x', NODE, 'clean.js']).code).toBe(2);
-    expect(run(['-i', 'data/raw.jsonl'], [NODE, 'clean.js']).code).toBe(2);
-    expect(run(['-i', 'data', '-o', 'data/clean.jsonl'], [NODE, 'clean.js']).code).toBe(2);
-    expect(run(['-i', 'data/raw.jsonl', '-o', '../outside'], [NODE, 'clean.js']).code).toBe(10);
-
-    // An input modified in the working tree, or never committed: refused before running.
-    writeFileSync(join(dir, 'data', 'raw.jsonl'), '{"id":9,"text":"edited"}\n');
-    const dirty = run(io, [NODE, 'clean.js']);
-    expect(dirty.code).toBe(6);
-    expect(dirty.stderr).toContain('DIRTY_WORKTREE');
-    expect(existsSync(join(dir, 'data', 'clean.jsonl'))).toBe(false); // not run
-    ok(dir, ['restore', 'data/raw.jsonl']);
-    writeFileSync(join(dir, 'data', 'new.jsonl'), '{}\n');
-    expect(run(['-i', 'data/new.jsonl', '-o', 'data/clean.jsonl'], [NODE, 'clean.js']).code).toBe(4);
-    // ... an untracked file inside an input directory (data/new.jsonl) makes it dirty too.
-    expect(run(['-i', 'data', '-o', 'out.jsonl'], [NODE, '-e', '0']).code).toBe(6);
-
-    // Something staged besides the outputs would slip into the run commit: refused.
-    ok(dir, ['add', 'data/new.jsonl']);
-    expect(run(io, [NODE, 'clean.js']).code).toBe(6);
-    ok(dir, ['rm', '--cached', 'data/new.jsonl']);
-
-    // A failing command: COMMAND_FAILED (11), nothing committed, what it wrote left in place.
-    const fail = run(io, [
-      NODE,
-      '-e',
-      "require('fs').writeFileSync('data/clean.jsonl', 'partial'); process.exit(3)",
-    ]);
+    expect(strata(dir, ['run', '-o', '../outside', '--', NODE, 'clean.js']).code).toBe(10);
+    const fail = strata(dir, ['run', '-o', 'data/x.jsonl', '--', NODE, '-e', 'process.exit(3)']);
     expect(fail.code).toBe(11);
-    expect(fail.stderr).toContain('exited with status 3');
-    expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe('partial');
-    expect(run(io, ['/nonexistent/cmd']).code).toBe(11);
-    // A command that did not write its output, or that changed its input: nothing committed.
-    expect(run(['-i', 'data/raw.jsonl', '-o', 'data/never.jsonl'], [NODE, '-e', '0']).code).toBe(4);
-    const touch = run(io, [NODE, '-e', "require('fs').appendFileSync('data/raw.jsonl', '{}\\n')"]);
-    expect(touch.code).toBe(6);
-    expect(touch.stderr).toContain('was changed by the command');
-    expect(rev(dir, 'HEAD')).toBe(head);
+    expect(fail.stderr).toContain('exited with status 3: nothing committed [COMMAND_FAILED]');
+
+    // The rest through the library (the same code, without a process per case).
+    const repo = Repository.open(dir);
+    try {
+      const go = (inputs: string[], outputs: string[], command: string[], force = false) =>
+        runTransform(repo, { inputs, outputs, command, stdio: 'ignore', force });
+      const io = [['data/raw.jsonl'], ['data/clean.jsonl']] as const;
+      const code = async (p: Promise<unknown>): Promise<string> =>
+        p.then(
+          () => 'ok',
+          (e: { code?: string }) => e.code ?? String(e),
+        );
+      // No output, overlapping or nested paths, no command: BAD_INPUT.
+      expect(await code(go(['data/raw.jsonl'], [], [NODE, 'clean.js']))).toBe('BAD_INPUT');
+      expect(await code(go(['data'], ['data/clean.jsonl'], [NODE, 'clean.js']))).toBe('BAD_INPUT');
+      expect(await code(go([], ['data', 'data/x'], [NODE, 'clean.js']))).toBe('BAD_INPUT');
+      expect(await code(go([], ['data/x'], []))).toBe('BAD_INPUT');
+
+      // An input modified in the working tree, or never committed: refused before running.
+      writeFileSync(join(dir, 'data', 'raw.jsonl'), '{"id":9,"text":"edited"}\n');
+      expect(await code(go([...io[0]], [...io[1]], [NODE, 'clean.js']))).toBe('DIRTY_WORKTREE');
+      expect(existsSync(join(dir, 'data', 'clean.jsonl'))).toBe(false); // not run
+      ok(dir, ['restore', 'data/raw.jsonl']);
+      writeFileSync(join(dir, 'data', 'new.jsonl'), '{}\n');
+      expect(await code(go(['data/new.jsonl'], ['out.jsonl'], [NODE, 'clean.js']))).toBe('NOT_FOUND');
+      // ... an untracked file inside an input directory (data/new.jsonl) makes it dirty too.
+      expect(await code(go(['data'], ['out.jsonl'], [NODE, '-e', '0']))).toBe('DIRTY_WORKTREE');
+
+      // Something staged besides the outputs would slip into the run commit: refused.
+      ok(dir, ['add', 'data/new.jsonl']);
+      expect(await code(go([...io[0]], [...io[1]], [NODE, 'clean.js']))).toBe('DIRTY_WORKTREE');
+      ok(dir, ['rm', '--cached', 'data/new.jsonl']);
+
+      // A failing command: COMMAND_FAILED, nothing committed, what it wrote left in place.
+      const partial = [
+        NODE,
+        '-e',
+        "require('fs').writeFileSync('data/clean.jsonl', 'partial'); process.exit(3)",
+      ];
+      await expect(go([...io[0]], [...io[1]], partial)).rejects.toMatchObject({
+        code: 'COMMAND_FAILED',
+        data: { status: 3 },
+      });
+      expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe('partial');
+      // An output with changes no commit holds (that partial file) is not replaced without force.
+      const refused = go([...io[0]], [...io[1]], [NODE, 'clean.js']);
+      await expect(refused).rejects.toMatchObject({
+        code: 'DIRTY_WORKTREE',
+        data: { path: 'data/clean.jsonl' },
+      });
+      expect(await code(go([...io[0]], [...io[1]], ['/nonexistent/cmd'], true))).toBe('COMMAND_FAILED');
+      // A command that did not write its output, or that changed its input: nothing committed.
+      expect(await code(go([...io[0]], ['data/never.jsonl'], [NODE, '-e', '0']))).toBe('NOT_FOUND');
+      const touch = go(
+        [...io[0]],
+        [...io[1]],
+        [NODE, '-e', "require('fs').appendFileSync('data/raw.jsonl', '{}\\n')"],
+        true,
+      );
+      await expect(touch).rejects.toMatchObject({
+        code: 'DIRTY_WORKTREE',
+        message: /was changed by the command/,
+      });
+      expect(rev(dir, 'HEAD')).toBe(head);
+      // With force, the run replaces the uncommitted output and commits.
+      ok(dir, ['restore', 'data/raw.jsonl']);
+      const done = await go([...io[0]], [...io[1]], [NODE, 'clean.js'], true);
+      expect(done.commit).toBe(rev(dir, 'HEAD'));
+      expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe(
+        '{"id":1,"text":"short"}\n{"id":3,"text":"tiny"}\n',
+      );
+    } finally {
+      repo.close();
+    }
   });
 });

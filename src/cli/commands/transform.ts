@@ -49,11 +49,12 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
       [],
     )
     .option('-m, --message <msg>', 'commit message (default: "run: COMMAND")')
+    .option('-f, --force', 'let the command replace outputs that have changes not committed')
     .option('--json', "machine-readable output (the command's own output still goes to the terminal)")
     .action(
       async (
         command: string[],
-        o: { input: string[]; output: string[]; message?: string; json?: boolean },
+        o: { input: string[]; output: string[]; message?: string; force?: boolean; json?: boolean },
       ) => {
         const out = output(o);
         if (!process.argv.includes('--'))
@@ -76,6 +77,7 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
               outputs: repoPaths(repo, g(), o.output),
               cwd,
               ...(o.message ? { message: o.message } : {}),
+              force: !!o.force,
               // With --json, stdout carries the result: the command's output goes to stderr then.
               stdio: o.json ? ['inherit', 2, 'inherit'] : 'inherit',
               signal: ac.signal,
