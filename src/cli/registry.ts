@@ -50,6 +50,7 @@ export const COMMAND_FILE_OF: Readonly<Record<string, CommandFile>> = {
   pin: 'pin',
   export: 'pin',
   verify: 'pin',
+  examples: 'pin',
   lock: 'pin',
   run: 'transform',
   trace: 'transform',

@@ -50,6 +50,14 @@ export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
   }
 }
 
+/** A command-line count: a positive integer, else BAD_INPUT. */
+function positiveInt(v: string, what: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+    throw new StrataError('BAD_INPUT', `${what} ${v}: expected a non-negative integer`, { value: v });
+  return n;
+}
+
 /** The pin modules, loaded by the commands that use them. */
 const pins = () => import('../../core/pin/index.js');
 
@@ -106,6 +114,74 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
           );
         } finally {
           bar.stop();
+          await close();
+        }
+      },
+    );
+
+  program
+    .command('examples <spec>')
+    .description(
+      "print a file's examples as JSON Lines (JSONL, CSV/TSV rows as objects, text lines): REV:PATH, PIN:PATH, or REV / PIN for every record file",
+    )
+    .option('-n, --limit <n>', 'at most N examples', (v) => positiveInt(v, '--limit'))
+    .option('--shard <k/n>', 'only shard K of N (0-based), as a training worker reads it')
+    .option('--fields <fields>', 'only these top-level fields of each example, comma-separated', (v) =>
+      v.split(','),
+    )
+    .option('--with-position', 'each line as {"path","offset","value"}')
+    .action(
+      async (
+        spec: string,
+        o: { limit?: number; shard?: string; fields?: string[]; withPosition?: boolean },
+      ) => {
+        const { looksLikePin, parsePinPath, PinnedRevision } = await pins();
+        let shard = 0;
+        let numShards = 1;
+        if (o.shard !== undefined) {
+          const m = /^(\d+)\/(\d+)$/.exec(o.shard);
+          if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
+            throw new StrataError('BAD_INPUT', `--shard ${o.shard}: expected K/N with 0 <= K < N`, {
+              shard: o.shard,
+            });
+          shard = Number(m[1]);
+          numShards = Number(m[2]);
+        }
+        // REV:PATH or PIN:PATH (a pin's location may itself hold ':', as s3://...: the pin parser knows).
+        let opened: { rev: PinnedRevision; close: () => Promise<void> };
+        let path: string | undefined;
+        if (looksLikePin(spec)) {
+          const at = spec.lastIndexOf('@');
+          const colon = spec.indexOf(':', at);
+          const p = colon >= 0 ? parsePinPath(spec) : undefined;
+          const rev = await PinnedRevision.open(p ? { location: p.location, commit: p.commit } : spec, {
+            cwd: cwdOf(g()),
+          });
+          opened = { rev, close: () => rev.close() };
+          path = p?.path;
+        } else {
+          const colon = spec.indexOf(':');
+          path = colon >= 0 ? spec.slice(colon + 1) : undefined;
+          opened = await openPinOrRev(g(), colon >= 0 ? spec.slice(0, colon) : spec, path ?? '');
+        }
+        const { rev, close } = opened;
+        try {
+          let n = 0;
+          const write = (line: string): Promise<void> | void => {
+            if (!process.stdout.write(line)) return new Promise((r) => process.stdout.once('drain', r));
+          };
+          for await (const ex of rev.examples(path, { shard, numShards })) {
+            if (o.limit !== undefined && n >= o.limit) break;
+            n++;
+            let value = ex.value;
+            if (o.fields && value && typeof value === 'object' && !Array.isArray(value)) {
+              const all = value as Record<string, unknown>;
+              value = Object.fromEntries(o.fields.filter((f) => f in all).map((f) => [f, all[f]]));
+            }
+            const line = o.withPosition ? { path: ex.path, offset: ex.offset, value } : value;
+            await write(JSON.stringify(line) + '\n');
+          }
+        } finally {
           await close();
         }
       },

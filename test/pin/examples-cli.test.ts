@@ -1,0 +1,48 @@
+// `strata examples`: a file's examples as JSON Lines, from a revision or a pin, whole or one shard.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ok, strata, tempDir } from '../core/helpers.js';
+
+const GSM8K = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'gsm8k-test.jsonl');
+const lines = (s: string): unknown[] =>
+  s
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as unknown);
+
+describe('strata examples', () => {
+  it('prints examples of JSONL and CSV files of a revision or a pin; --limit, --fields, --shard', () => {
+    const dir = tempDir('strata-examples-');
+    const gsm = readFileSync(GSM8K, 'utf8').split('\n').slice(0, 300).join('\n') + '\n';
+    writeFileSync(join(dir, 'gsm.jsonl'), gsm);
+    writeFileSync(join(dir, 't.csv'), 'id,name\n1,"a, quoted"\n2,"two\nlines"\n');
+    ok(dir, ['init']);
+    ok(dir, ['add', '.']);
+    ok(dir, ['commit', '-m', 'data']);
+    const want = lines(gsm);
+    expect(lines(ok(dir, ['examples', 'HEAD:gsm.jsonl']))).toEqual(want);
+    expect(lines(ok(dir, ['examples', 'HEAD:t.csv']))).toEqual([
+      { id: '1', name: 'a, quoted' },
+      { id: '2', name: 'two\nlines' },
+    ]);
+    expect(lines(ok(dir, ['examples', 'HEAD:gsm.jsonl', '-n', '3', '--fields', 'question']))).toEqual(
+      want.slice(0, 3).map((e) => ({ question: (e as { question: string }).question })),
+    );
+    const first = lines(ok(dir, ['examples', 'HEAD:gsm.jsonl', '-n', '1', '--with-position']))[0];
+    expect(first).toEqual({ path: 'gsm.jsonl', offset: 0, value: want[0] });
+    // Three shards: disjoint, in order, together every example once (as training workers read them).
+    const shards = [0, 1, 2].map((k) => lines(ok(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', `${k}/3`])));
+    expect(shards.every((s) => s.length > 50)).toBe(true);
+    expect(shards.flat()).toEqual(want);
+    // A revision alone: every record file, in tree order; a pin, with or without a path.
+    expect(lines(ok(dir, ['examples', 'HEAD'])).length).toBe(want.length + 2);
+    const pin = ok(dir, ['pin', 'HEAD']).trim();
+    expect(lines(ok(dir, ['examples', `${pin}:t.csv`]))).toHaveLength(2);
+    expect(lines(ok(dir, ['examples', pin, '-n', '5']))).toHaveLength(5);
+    // Bad input: a shard out of range, a count that is not one, a missing file.
+    expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '3/3']).code).toBe(2);
+    expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);
+    expect(strata(dir, ['examples', 'HEAD:nope.jsonl']).code).toBe(4);
+  });
+});
