@@ -1,6 +1,8 @@
-// `strata examples`: a file's examples as JSON Lines, from a revision or a pin, whole or one shard.
+// `strata examples`: a file's examples as JSON Lines (JSONL, CSV, Parquet), from a revision or a pin, whole or
+// one shard.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import { ok, strata, tempDir } from '../core/helpers.js';
 
@@ -40,6 +42,30 @@ describe('strata examples', () => {
     const pin = ok(dir, ['pin', 'HEAD']).trim();
     expect(lines(ok(dir, ['examples', `${pin}:t.csv`]))).toHaveLength(2);
     expect(lines(ok(dir, ['examples', pin, '-n', '5']))).toHaveLength(5);
+    // Parquet: rows as objects (INT64 as numbers), by row groups; shards split at row groups.
+    const ids = Array.from({ length: 1000 }, (_, i) => i);
+    writeFileSync(
+      join(dir, 'p.parquet'),
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'id', data: ids.map(BigInt), type: 'INT64' },
+            { name: 'text', data: ids.map((i) => `row ${i}`), type: 'STRING' },
+          ],
+          rowGroupSize: 100,
+        }),
+      ),
+    );
+    ok(dir, ['add', 'p.parquet']);
+    ok(dir, ['commit', '-m', 'parquet']);
+    const rows = ids.map((i) => ({ id: i, text: `row ${i}` }));
+    expect(lines(ok(dir, ['examples', 'HEAD:p.parquet']))).toEqual(rows);
+    const pq = [0, 1, 2, 3].map((k) => lines(ok(dir, ['examples', 'HEAD:p.parquet', '--shard', `${k}/4`])));
+    expect(pq.filter((s) => s.length > 0).length).toBeGreaterThan(2);
+    expect(pq.flat()).toEqual(rows);
+    expect(lines(ok(dir, ['examples', 'HEAD:p.parquet', '-n', '1', '--with-position']))).toEqual([
+      { path: 'p.parquet', offset: 0, value: rows[0] },
+    ]);
     // Bad input: a shard out of range, a count that is not one, a missing file.
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '3/3']).code).toBe(2);
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);

@@ -50,6 +50,16 @@ export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
   }
 }
 
+/**
+ * Parquet values as JSON: an INT64 (bigint) as a number when it is exact as one, else its digits as a string;
+ * bytes as {"$bytes": base64} (the diff's spelling). Dates are ISO strings already (their toJSON).
+ */
+function plainJson(this: unknown, _key: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') };
+  return v;
+}
+
 /** A command-line count: a positive integer, else BAD_INPUT. */
 function positiveInt(v: string, what: string): number {
   const n = Number(v);
@@ -179,7 +189,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
               value = Object.fromEntries(o.fields.filter((f) => f in all).map((f) => [f, all[f]]));
             }
             const line = o.withPosition ? { path: ex.path, offset: ex.offset, value } : value;
-            await write(JSON.stringify(line) + '\n');
+            await write(JSON.stringify(line, plainJson) + '\n');
           }
         } finally {
           await close();

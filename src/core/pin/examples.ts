@@ -54,7 +54,7 @@ export interface ShardOptions {
   signal?: AbortSignal;
 }
 
-export const RECORD_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv']);
+export const RECORD_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv', 'parquet']);
 
 export interface ShardFile {
   path: string;
@@ -94,7 +94,7 @@ export async function* shardExamples<T = unknown>(
     if (!RECORD_FORMATS.has(f.manifest.format))
       throw new StrataError(
         'BAD_INPUT',
-        `${f.path} is ${f.manifest.format}; examples() reads jsonl, text, csv and tsv files (use read())`,
+        `${f.path} is ${f.manifest.format}; examples() reads jsonl, text, csv, tsv and parquet files (use read())`,
         { path: f.path, format: f.manifest.format },
       );
   }
@@ -130,9 +130,11 @@ export async function* shardExamples<T = unknown>(
     const after = i === resumeFile ? opts.startAfter!.offset : -1;
     const fmt = f.manifest.format;
     const it =
-      fmt === 'csv' || fmt === 'tsv'
-        ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
-        : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+      fmt === 'parquet'
+        ? parquetRows<T>(r, f, a, b, after, opts.signal)
+        : fmt === 'csv' || fmt === 'tsv'
+          ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
+          : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
     for await (const e of it) {
       e.cursor.shard = shard;
       e.cursor.numShards = numShards;
@@ -216,6 +218,67 @@ async function* lines<T>(
   if (!seeking && carry.length && lineStart < b) {
     const line = Buffer.concat(carry);
     if (!(json && blank(line))) yield emit(line, lineStart);
+  }
+}
+
+/**
+ * Parquet rows (objects, as hyparquet reads them: INT64 as bigint, timestamps as Date, bytes as Uint8Array)
+ * of the row groups whose position (the first byte of their column chunks) is in [a, b), read a row group at
+ * a time. An example's offset (and cursor offset) is its row index in the file; rows at or before `after`
+ * are skipped.
+ */
+async function* parquetRows<T>(
+  r: ObjectReader,
+  f: ShardFile,
+  a: number,
+  b: number,
+  after: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Example<T>> {
+  const { parquetMetadataAsync, parquetReadObjects } = await import('hyparquet');
+  const m = f.manifest;
+  const file = {
+    byteLength: m.size,
+    async slice(start: number, end?: number): Promise<ArrayBuffer> {
+      const parts: Uint8Array[] = [];
+      for await (const p of fileBytes(r, m, start, end ?? m.size, { signal })) parts.push(p);
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      return out.buffer;
+    },
+  };
+  let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
+  try {
+    metadata = await parquetMetadataAsync(file);
+  } catch (e) {
+    if (e instanceof StrataError) throw e;
+    throw new StrataError(
+      'BAD_INPUT',
+      `${f.path}: not a Parquet file: ${(e as Error).message}`,
+      { path: f.path },
+      { cause: e },
+    );
+  }
+  let row = 0;
+  for (const g of metadata.row_groups) {
+    const n = Number(g.num_rows);
+    const rowStart = row;
+    row += n;
+    const starts = g.columns.map((c) =>
+      Number(c.meta_data?.dictionary_page_offset ?? c.meta_data?.data_page_offset ?? c.file_offset),
+    );
+    const pos = starts.length ? Math.min(...starts) : 0;
+    if (pos < a || pos >= b || rowStart + n - 1 <= after) continue;
+    const rows = await parquetReadObjects({ file, metadata, rowStart, rowEnd: rowStart + n });
+    for (let k = 0; k < rows.length; k++) {
+      const offset = rowStart + k;
+      if (offset <= after) continue;
+      yield { value: rows[k] as T, path: f.path, offset, cursor: { path: f.path, offset } };
+    }
   }
 }
 
