@@ -4,6 +4,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
+import { PinnedRevision } from '../../src/core/pin/revision.js';
+import { Repository } from '../../src/core/repository.js';
 import { ok, strata, tempDir } from '../core/helpers.js';
 
 const GSM8K = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'gsm8k-test.jsonl');
@@ -14,7 +16,7 @@ const lines = (s: string): unknown[] =>
     .map((l) => JSON.parse(l) as unknown);
 
 describe('strata examples', () => {
-  it('prints examples of JSONL and CSV files of a revision or a pin; --limit, --fields, --shard', () => {
+  it('prints examples of JSONL, CSV and Parquet files of a revision or a pin; --limit, --fields, --shard', async () => {
     const dir = tempDir('strata-examples-');
     const gsm = readFileSync(GSM8K, 'utf8').split('\n').slice(0, 300).join('\n') + '\n';
     writeFileSync(join(dir, 'gsm.jsonl'), gsm);
@@ -66,6 +68,17 @@ describe('strata examples', () => {
     expect(lines(ok(dir, ['examples', 'HEAD:p.parquet', '-n', '1', '--with-position']))).toEqual([
       { path: 'p.parquet', offset: 0, value: rows[0] },
     ]);
+    // Resuming a Parquet shard after a checkpoint (library): exactly the rows after it.
+    const repo = Repository.open(dir);
+    try {
+      const rev = await PinnedRevision.fromRepository(repo, 'HEAD');
+      const got: unknown[] = [];
+      for await (const ex of rev.examples('p.parquet', { startAfter: { path: 'p.parquet', offset: 249 } }))
+        got.push(ex.offset);
+      expect(got).toEqual(ids.slice(250));
+    } finally {
+      repo.close();
+    }
     // Bad input: a shard out of range, a count that is not one, a missing file.
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '3/3']).code).toBe(2);
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);
