@@ -3,7 +3,6 @@
  * `restore`, `reset`. Files are written to a temp name beside their target and renamed into place; local
  * changes are never overwritten without `force`, and the refusal names the files.
  */
-import { ensureFileData } from './partial.js';
 import { closeSync, mkdirSync, openSync, renameSync, rmdirSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -19,6 +18,7 @@ import { flattenTree, type FlatEntry } from './tree-builder.js';
 import { loadAttributes } from './worktree/attributes.js';
 import { safeJoin } from './worktree/paths.js';
 import { statFile } from './worktree/scan.js';
+import { ensureFileData } from './partial.js';
 
 /** Writes one file from its manifest and returns its fresh index entry. */
 export async function writeWorktreeFile(repo: Repository, path: string, manifest: Hash): Promise<IndexEntry> {

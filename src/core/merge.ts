@@ -9,7 +9,6 @@
  * Example-level merging holds the three versions' examples of that file in memory (by key), so it is meant
  * for files up to a few GiB; larger files conflict at file level with a clear message.
  */
-import { ensureFileData } from './partial.js';
 import { unlinkSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
@@ -28,6 +27,7 @@ import { flattenTree } from './tree-builder.js';
 import { loadAttributes } from './worktree/attributes.js';
 import { formatFor } from './worktree/formats.js';
 import { safeJoin } from './worktree/paths.js';
+import { ensureFileData } from './partial.js';
 
 /** Files above this size are not merged example by example. */
 export const MAX_EXAMPLE_MERGE_BYTES = 2 * 1024 ** 3;

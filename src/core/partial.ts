@@ -1,10 +1,10 @@
 /**
  * Data on demand. A clone or fetch made without `--all` brings every commit, tree and manifest but only the
  * chunk data of what it checks out, and marks the repository partial (config `core.partial`). Before a
- * command reads files of another revision (switch, checkout, restore, reset, merge, diff, cat, export, verify), it asks for
- * them here: in a partial repository the chunks of those files that are not here are downloaded from the
- * remotes that hold them, as git's partial clone does from its promisor remote. In a complete repository this
- * is one config lookup.
+ * command reads files of another revision (switch, checkout, restore, reset, merge, diff, cat, export,
+ * verify), it asks for them here: in a partial repository the chunks of those files that are not here are
+ * downloaded from the remotes that hold them, as git's partial clone does from its promisor remote. In a
+ * complete repository this is one config lookup.
  */
 import type { Repository } from './repository.js';
 

@@ -3,7 +3,6 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
-import { ensureFileData, isPartial } from '../partial.js';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hash } from '../../storage/hash.js';
@@ -29,6 +28,7 @@ import {
 import type { DiffEvent, DiffSide, FileFormat } from './types.js';
 import type { FileManifest } from '../objects/objects.js';
 import { memoryLimit } from '../../storage/memory-limit.js';
+import { ensureFileData, isPartial } from '../partial.js';
 
 export interface DiffRevisionsOptions {
   /** Limit to these repository paths (files or directories). */

@@ -21,7 +21,7 @@ export async function fetchMissingData(
   for (const h of want) {
     const r = repo.db.remoteHolding(h);
     if (r === undefined) unknown.push(h);
-    else byRemote.set(r, [...(byRemote.get(r) ?? []), h]);
+    else (byRemote.get(r) ?? byRemote.set(r, []).get(r)!).push(h);
   }
   const remotes = listRemotes(repo).map((r) => r.name);
   for (const name of remotes) {
