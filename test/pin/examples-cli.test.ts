@@ -7,8 +7,9 @@ import { describe, expect, it } from 'vitest';
 import { PinnedRevision } from '../../src/core/pin/revision.js';
 import { Repository } from '../../src/core/repository.js';
 import { ok, strata, tempDir } from '../core/helpers.js';
+import { SHARED_DATA } from '../helpers/shared-data.js';
 
-const GSM8K = join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'gsm8k-test.jsonl');
+const GSM8K = join(SHARED_DATA, 'gsm8k-test.jsonl');
 const lines = (s: string): unknown[] =>
   s
     .split('\n')
