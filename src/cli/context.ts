@@ -3,6 +3,7 @@
  * Core modules are imported by the actions that use them (`await import(...)`), never at the top of a
  * command file: a command pays only for what it runs (test/cli/startup.test.ts checks `status`).
  */
+import { StrataError } from '../core/errors.js';
 import type { OnDemandEvent } from '../core/partial.js';
 import type { Repository } from '../core/repository.js';
 import { toRepoPath } from '../core/worktree/paths.js';
@@ -47,5 +48,15 @@ export const repoPaths = (repo: Repository, g: GlobalOpts, paths: string[]): str
   paths.map((p) => toRepoPath(repo.root, cwdOf(g), p));
 
 export const output = (opts: { json?: boolean }): Output => new Output(!!opts.json);
+
+/** The parser of a count option (`-n N`, `--limit N`): a non-negative integer, else BAD_INPUT naming it. */
+export const countOption =
+  (what: string) =>
+  (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+      throw new StrataError('BAD_INPUT', `${what} ${v}: expected a non-negative integer`, { value: v });
+    return n;
+  };
 
 export const short = (h: string | null | undefined): string => (h ? h.slice(0, 12) : '(none)');

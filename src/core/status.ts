@@ -24,23 +24,29 @@ export interface StatusReport {
 
 export const isClean = (s: StatusReport): boolean => s.staged.length === 0 && s.unstaged.length === 0;
 
-export async function status(repo: Repository, progress?: Progress): Promise<StatusReport> {
-  const head = readHead(repo);
-  const headFiles = flattenTree(
-    repo.objects,
-    head.commit ? repo.objects.commit(head.commit).tree : undefined,
-  );
-  const index = repo.db.indexEntries();
-  const indexMap = new Map(index.map((e) => [e.path, e]));
-
+/** The staged changes: the index against a commit's tree (HEAD's, for status), by path. */
+export function stagedChanges(
+  repo: Repository,
+  commit: Hash | null | undefined,
+  index: IndexEntry[] = repo.db.indexEntries(),
+): StatusReport['staged'] {
+  const headFiles = flattenTree(repo.objects, commit ? repo.objects.commit(commit).tree : undefined);
+  const indexed = new Set(index.map((e) => e.path));
   const staged: StatusReport['staged'] = [];
   for (const e of index) {
     const h = headFiles.get(e.path);
     if (!h) staged.push({ path: e.path, kind: 'added' });
     else if (!repo.objects.sameContent(h.hash, e.manifest)) staged.push({ path: e.path, kind: 'modified' });
   }
-  for (const p of headFiles.keys()) if (!indexMap.has(p)) staged.push({ path: p, kind: 'deleted' });
-  staged.sort((a, b) => (a.path < b.path ? -1 : 1));
+  for (const p of headFiles.keys()) if (!indexed.has(p)) staged.push({ path: p, kind: 'deleted' });
+  return staged.sort((a, b) => (a.path < b.path ? -1 : 1));
+}
+
+export async function status(repo: Repository, progress?: Progress): Promise<StatusReport> {
+  const head = readHead(repo);
+  const index = repo.db.indexEntries();
+  const indexMap = new Map(index.map((e) => [e.path, e]));
+  const staged = stagedChanges(repo, head.commit, index);
 
   const attrs = lazyAttributes(repo.root);
   const unstaged: StatusReport['unstaged'] = [];

@@ -14,6 +14,7 @@ import type { Repository } from './repository.js';
 import { readHead } from './refs.js';
 import { lookupPath, resolveCommit } from './rev-parse.js';
 import { add, fileState, lazyAttributes } from './stage.js';
+import { stagedChanges } from './status.js';
 import { buildTree, flattenTree } from './tree-builder.js';
 import { safeJoin } from './worktree/paths.js';
 import { scanWorktree } from './worktree/scan.js';
@@ -124,17 +125,9 @@ function checkPaths(opts: RunOptions): void {
 
 /** Nothing staged outside the outputs: the run commit holds the outputs and nothing else. */
 function checkNothingStaged(repo: Repository, head: Hash | null, outputs: string[]): void {
-  const headFiles = flattenTree(repo.objects, head ? repo.objects.commit(head).tree : undefined);
-  const index = repo.db.indexEntries();
-  const seen = new Set<string>();
-  const staged: string[] = [];
-  for (const e of index) {
-    seen.add(e.path);
-    const h = headFiles.get(e.path);
-    if ((!h || !repo.objects.sameContent(h.hash, e.manifest)) && !outputs.some((o) => under(e.path, o)))
-      staged.push(e.path);
-  }
-  for (const p of headFiles.keys()) if (!seen.has(p) && !outputs.some((o) => under(p, o))) staged.push(p);
+  const staged = stagedChanges(repo, head)
+    .map((c) => c.path)
+    .filter((p) => !outputs.some((o) => under(p, o)));
   if (staged.length)
     throw new StrataError(
       'DIRTY_WORKTREE',

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { SummaryEvent } from '../../core/diff/types.js';
-import { output, repoPaths, revisionsAndPaths, withRepo, type GlobalOpts } from '../context.js';
+import { countOption, output, repoPaths, revisionsAndPaths, withRepo, type GlobalOpts } from '../context.js';
 import { tuneEngineForDiff } from '../engine-tuning.js';
 
 const list = (v: string): string[] =>
@@ -20,7 +20,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
     .option('--json', 'JSON Lines: change, warning and summary records')
     .option('--key <fields>', 'match examples by these field(s), comma-separated', list)
     .option('--ignore-fields <fields>', 'drop these fields before comparing, comma-separated', list)
-    .option('--limit <n>', 'show at most N changes per file', (v) => Number.parseInt(v, 10))
+    .option('--limit <n>', 'show at most N changes per file', countOption('--limit'))
     .option('--exit-code', 'exit 1 when there are differences (any file whose bytes changed)')
     .action(
       async (
@@ -41,8 +41,6 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           throw new StrataError('BAD_INPUT', 'diff takes at most two revisions (use -- before paths)', {
             revs,
           });
-        if (o.limit !== undefined && !(o.limit >= 0))
-          throw new StrataError('BAD_INPUT', '--limit needs a number', {});
         // (engine-tuning.ts: the engine's largest function is left unoptimized.)
         tuneEngineForDiff();
         const { diffRevisions } = await import('../../core/diff/diff-revisions.js');

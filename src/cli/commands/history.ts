@@ -6,7 +6,16 @@ import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
 import type { TransformRecord } from '../../core/transform.js';
 import type { Repository } from '../../core/repository.js';
-import { cwdOf, output, repoPaths, revisionsAndPaths, short, withRepo, type GlobalOpts } from '../context.js';
+import {
+  countOption,
+  cwdOf,
+  output,
+  repoPaths,
+  revisionsAndPaths,
+  short,
+  withRepo,
+  type GlobalOpts,
+} from '../context.js';
 import type { Output } from '../output.js';
 
 const date = (c: LogEntry): string => {
@@ -55,7 +64,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .command('log [args...]')
     .description('show commit history: [REV] [-- PATHS] (only the commits that changed those paths)')
     .option('--oneline', 'one line per commit')
-    .option('-n, --max-count <n>', 'show at most N commits', (v) => Number.parseInt(v, 10))
+    .option('-n, --max-count <n>', 'show at most N commits', countOption('--max-count'))
     .option('--json', 'JSON Lines, one commit per line')
     .action(async (args: string[], o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import { LOCK_FILE } from '../../core/pin/lock-file.js';
 import type { PinnedRevision } from '../../core/pin/revision.js';
-import { cwdOf, onDemandNote, output, withRepo, type GlobalOpts } from '../context.js';
+import { countOption, cwdOf, onDemandNote, output, withRepo, type GlobalOpts } from '../context.js';
 
 /** A pin, or a revision of the repository around the working directory. */
 async function openPinOrRev(
@@ -58,14 +58,6 @@ function plainJson(this: unknown, _key: string, v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') };
   return v;
-}
-
-/** A command-line count: a positive integer, else BAD_INPUT. */
-function positiveInt(v: string, what: string): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
-    throw new StrataError('BAD_INPUT', `${what} ${v}: expected a non-negative integer`, { value: v });
-  return n;
 }
 
 /** The pin modules, loaded by the commands that use them. */
@@ -134,7 +126,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
     .description(
       "print a file's examples as JSON Lines (JSONL, CSV/TSV rows as objects, text lines): REV:PATH, PIN:PATH, or REV / PIN for every record file",
     )
-    .option('-n, --limit <n>', 'at most N examples', (v) => positiveInt(v, '--limit'))
+    .option('-n, --limit <n>', 'at most N examples', countOption('--limit'))
     .option('--shard <k/n>', 'only shard K of N (0-based), as a training worker reads it')
     .option('--fields <fields>', 'only these top-level fields of each example, comma-separated', (v) =>
       v.split(','),
