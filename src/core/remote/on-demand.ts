@@ -2,7 +2,7 @@
 import type { Repository } from '../repository.js';
 import { downloadSynced } from './fetch.js';
 import { CachedRemoteIndex } from './remote-index.js';
-import { getRemote, listRemotes, openRemoteStore } from './remotes.js';
+import { listRemotes, openRemoteStore } from './remotes.js';
 
 export async function fetchMissingData(
   repo: Repository,
@@ -23,11 +23,10 @@ export async function fetchMissingData(
     if (r === undefined) unknown.push(h);
     else (byRemote.get(r) ?? byRemote.set(r, []).get(r)!).push(h);
   }
-  const remotes = listRemotes(repo).map((r) => r.name);
-  for (const name of remotes) {
+  for (const info of listRemotes(repo)) {
+    const name = info.name;
     const hashes = byRemote.get(name) ?? [];
     if (hashes.length === 0 && unknown.length === 0) continue;
-    const info = getRemote(repo, name);
     const store = openRemoteStore(info.url, info);
     const cache = new CachedRemoteIndex(repo, name);
     try {
