@@ -54,6 +54,7 @@ export const COMMAND_FILE_OF: Readonly<Record<string, CommandFile>> = {
   lock: 'pin',
   run: 'transform',
   trace: 'transform',
+  rerun: 'transform',
   remote: 'remote',
   push: 'remote',
   fetch: 'remote',

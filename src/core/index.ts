@@ -37,6 +37,7 @@ export type {
 export { merge, mergeBase, type MergeResult, type MergeConflict } from './merge.js';
 export {
   runTransform,
+  rerun,
   trace,
   type RunOptions,
   type RunResult,

@@ -317,6 +317,37 @@ function madeBy(
   return { commit: last, transform: null };
 }
 
+/**
+ * Runs again the run that made `path` as HEAD has it (madeBy): the same command, in the same directory, with
+ * the same input and output paths, reading the inputs as HEAD has them now (`strata rerun`). NOT_FOUND when
+ * no run made it (a source, or a file changed by hand since its run).
+ */
+export async function rerun(
+  repo: Repository,
+  path: string,
+  opts: Pick<RunOptions, 'message' | 'stdio' | 'signal' | 'force'> = {},
+): Promise<RunResult & { rerun: Hash }> {
+  const head = readHead(repo).commit;
+  if (!head || !entryAt(repo, head, path))
+    throw new StrataError('NOT_FOUND', `${path || '.'} is not in HEAD`, { path });
+  const made = madeBy(repo, head, path);
+  if (!made.transform || !made.commit)
+    throw new StrataError(
+      'NOT_FOUND',
+      `${path} was not made by strata run as HEAD has it${made.commit ? ` (last changed by ${made.commit.hash.slice(0, 12)}, not a run)` : ''}`,
+      { path },
+    );
+  const t = made.transform;
+  const r = await runTransform(repo, {
+    command: t.command,
+    inputs: t.inputs.map((i) => i.path),
+    outputs: t.outputs.map((o) => o.path),
+    cwd: t.cwd,
+    ...opts,
+  });
+  return { ...r, rerun: made.commit.hash };
+}
+
 /** One step of a file's lineage. */
 export interface LineageNode {
   path: string;

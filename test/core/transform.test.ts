@@ -86,7 +86,7 @@ describe('strata run', () => {
     expect(ok(dir, ['log', '-n', '1'])).toContain(`Run:    ${NODE} clean.js`);
   });
 
-  it('trace follows runs back to their sources, and names inputs changed since a run', () => {
+  it('trace follows runs back to their sources, and names inputs changed since a run; rerun makes a stale output again', () => {
     const dir = setup();
     ok(dir, ['run', '-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js'], ENV);
     const run1 = rev(dir, 'HEAD');
@@ -141,6 +141,19 @@ describe('strata run', () => {
     expect(JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', run1, '--json'])).staleInputs).toEqual([]);
     // A path nothing has: NOT_FOUND.
     expect(strata(dir, ['trace', 'data/nope.jsonl']).code).toBe(4);
+
+    // rerun: the stale output made again by its recorded command from the inputs as HEAD has them.
+    const again = JSON.parse(ok(dir, ['rerun', 'data/clean.jsonl', '--json']));
+    expect(again).toMatchObject({ rerun: run1, commit: rev(dir, 'HEAD') });
+    expect(readFileSync(join(dir, 'data', 'clean.jsonl'), 'utf8')).toBe(
+      '{"id":1,"text":"short"}\n{"id":4,"text":"new"}\n',
+    );
+    const fresh = JSON.parse(ok(dir, ['trace', 'data/clean.jsonl', '--json']));
+    expect(fresh).toMatchObject({ commit: again.commit, staleInputs: [] });
+    expect(fresh.transform.command).toEqual([NODE, 'clean.js']);
+    // Again with nothing changed: nothing to commit. A source has no run to repeat: NOT_FOUND.
+    expect(JSON.parse(ok(dir, ['rerun', 'data/clean.jsonl', '--json'])).commit).toBeNull();
+    expect(strata(dir, ['rerun', 'data/raw.jsonl']).code).toBe(4);
   });
 
   it('a run again with the same inputs commits nothing; with other inputs it is recorded; a directory output commits deletions under it', () => {

@@ -106,6 +106,42 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
     );
 
   program
+    .command('rerun <path>')
+    .description(
+      'run again the run that made PATH (its command, inputs and outputs), on the inputs as HEAD has them',
+    )
+    .option('-m, --message <msg>', 'commit message (default: "run: COMMAND")')
+    .option('-f, --force', 'let the command replace outputs that have changes not committed')
+    .option('--json', "machine-readable output (the command's own output goes to stderr)")
+    .action(async (path: string, o: { message?: string; force?: boolean; json?: boolean }) => {
+      const out = output(o);
+      const { rerun } = await import('../../core/transform.js');
+      await withRepo(g(), async (repo) => {
+        const ac = new AbortController();
+        const stop = (): void => ac.abort();
+        process.once('SIGINT', stop);
+        try {
+          const r = await rerun(repo, repoPaths(repo, g(), [path])[0]!, {
+            ...(o.message ? { message: o.message } : {}),
+            force: !!o.force,
+            stdio: o.json ? ['inherit', 2, 'inherit'] : 'inherit',
+            signal: ac.signal,
+          });
+          out.result(r, () => {
+            const cmd = commandLine(r.transform.command);
+            if (!r.commit) out.line(`same inputs, same outputs as run ${short(r.rerun)}: nothing committed`);
+            else
+              out.line(`[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message ?? `run: ${cmd}`}`);
+            for (const i of r.transform.inputs) out.line(`  input  ${i.path || '.'} ${short(i.hash)}`);
+            for (const x of r.transform.outputs) out.line(`  output ${x.path} ${short(x.hash)}`);
+          });
+        } finally {
+          process.off('SIGINT', stop);
+        }
+      });
+    });
+
+  program
     .command('trace <path> [rev]')
     .description("show a file's lineage: the run that made it, from which inputs, and theirs in turn")
     .option('--json', 'machine-readable output (one nested object)')
