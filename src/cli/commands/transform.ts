@@ -1,7 +1,9 @@
 /** run (a transform whose outputs are committed with a record of it) and trace (a file's lineage). */
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
-import type { LineageNode } from '../../core/transform.js';
+import type { StdioOptions } from 'node:child_process';
+import type { Repository } from '../../core/repository.js';
+import type { LineageNode, RunResult } from '../../core/transform.js';
 import { relative, sep } from 'node:path';
 import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
@@ -28,6 +30,43 @@ function printLineage(out: Output, n: LineageNode, depth: number): void {
       );
     for (const i of n.inputs) printLineage(out, i, depth + 1);
   } else if (n.commit) out.line(`${pad}    (a source: not made by strata run)`);
+}
+
+/**
+ * Runs a transform (`run`, `rerun`) with Ctrl-C stopping its command, and with --json its command's output on
+ * stderr (stdout carries the result); warns when the code repository was dirty; prints the result.
+ */
+async function runAndReport<R extends RunResult>(
+  repo: Repository,
+  out: Output,
+  o: { message?: string },
+  go: (io: { stdio: StdioOptions; signal: AbortSignal }) => Promise<R>,
+  unchanged: (r: R) => string,
+): Promise<void> {
+  const ac = new AbortController();
+  const stop = (): void => ac.abort();
+  process.once('SIGINT', stop);
+  try {
+    const r = await go({ stdio: out.json ? ['inherit', 2, 'inherit'] : 'inherit', signal: ac.signal });
+    const code = r.commit
+      ? (repo.objects.commit(r.commit).meta.code as { dirty?: boolean } | undefined)
+      : undefined;
+    if (code?.dirty)
+      out.warn(
+        'the code repository has uncommitted changes: the record names its HEAD, not exactly the code that ran',
+      );
+    out.result(r, () => {
+      if (!r.commit) out.line(unchanged(r));
+      else
+        out.line(
+          `[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message ?? `run: ${commandLine(r.transform.command)}`}`,
+        );
+      for (const i of r.transform.inputs) out.line(`  input  ${i.path || '.'} ${short(i.hash)}`);
+      for (const x of r.transform.outputs) out.line(`  output ${x.path} ${short(x.hash)}`);
+    });
+  } finally {
+    process.off('SIGINT', stop);
+  }
 }
 
 export function registerTransformCommands(program: Command, g: () => GlobalOpts): void {
@@ -67,40 +106,22 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
         await withRepo(g(), async (repo) => {
           const here = relative(repo.root, cwdOf(g()));
           const cwd = here.startsWith('..') ? '' : here.split(sep).join('/');
-          const ac = new AbortController();
-          const stop = (): void => ac.abort();
-          process.once('SIGINT', stop);
-          try {
-            const r = await runTransform(repo, {
-              command,
-              inputs: repoPaths(repo, g(), o.input),
-              outputs: repoPaths(repo, g(), o.output),
-              cwd,
-              ...(o.message ? { message: o.message } : {}),
-              force: !!o.force,
-              // With --json, stdout carries the result: the command's output goes to stderr then.
-              stdio: o.json ? ['inherit', 2, 'inherit'] : 'inherit',
-              signal: ac.signal,
-            });
-            const code = r.commit
-              ? (repo.objects.commit(r.commit).meta.code as { dirty?: boolean } | undefined)
-              : undefined;
-            if (code?.dirty)
-              out.warn(
-                'the code repository has uncommitted changes: the record names its HEAD, not exactly the code that ran',
-              );
-            out.result(r, () => {
-              if (!r.commit) out.line('outputs unchanged since HEAD: nothing committed');
-              else
-                out.line(
-                  `[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message ?? `run: ${commandLine(command)}`}`,
-                );
-              for (const i of r.transform.inputs) out.line(`  input  ${i.path || '.'} ${short(i.hash)}`);
-              for (const x of r.transform.outputs) out.line(`  output ${x.path} ${short(x.hash)}`);
-            });
-          } finally {
-            process.off('SIGINT', stop);
-          }
+          await runAndReport(
+            repo,
+            out,
+            o,
+            (io) =>
+              runTransform(repo, {
+                command,
+                inputs: repoPaths(repo, g(), o.input),
+                outputs: repoPaths(repo, g(), o.output),
+                cwd,
+                ...(o.message ? { message: o.message } : {}),
+                force: !!o.force,
+                ...io,
+              }),
+            () => 'outputs unchanged since HEAD: nothing committed',
+          );
         });
       },
     );
@@ -116,29 +137,20 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
     .action(async (path: string, o: { message?: string; force?: boolean; json?: boolean }) => {
       const out = output(o);
       const { rerun } = await import('../../core/transform.js');
-      await withRepo(g(), async (repo) => {
-        const ac = new AbortController();
-        const stop = (): void => ac.abort();
-        process.once('SIGINT', stop);
-        try {
-          const r = await rerun(repo, repoPaths(repo, g(), [path])[0]!, {
-            ...(o.message ? { message: o.message } : {}),
-            force: !!o.force,
-            stdio: o.json ? ['inherit', 2, 'inherit'] : 'inherit',
-            signal: ac.signal,
-          });
-          out.result(r, () => {
-            const cmd = commandLine(r.transform.command);
-            if (!r.commit) out.line(`same inputs, same outputs as run ${short(r.rerun)}: nothing committed`);
-            else
-              out.line(`[${r.branch ?? 'detached HEAD'} ${short(r.commit)}] ${o.message ?? `run: ${cmd}`}`);
-            for (const i of r.transform.inputs) out.line(`  input  ${i.path || '.'} ${short(i.hash)}`);
-            for (const x of r.transform.outputs) out.line(`  output ${x.path} ${short(x.hash)}`);
-          });
-        } finally {
-          process.off('SIGINT', stop);
-        }
-      });
+      await withRepo(g(), (repo) =>
+        runAndReport(
+          repo,
+          out,
+          o,
+          (io) =>
+            rerun(repo, repoPaths(repo, g(), [path])[0]!, {
+              ...(o.message ? { message: o.message } : {}),
+              force: !!o.force,
+              ...io,
+            }),
+          (r) => `same inputs, same outputs as run ${short(r.rerun)}: nothing committed`,
+        ),
+      );
     });
 
   program
