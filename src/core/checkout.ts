@@ -16,7 +16,7 @@ import { resolveCommit } from './rev-parse.js';
 import { fileState, makeEntry, nowNs } from './stage.js';
 import { flattenTree, type FlatEntry } from './tree-builder.js';
 import { loadAttributes } from './worktree/attributes.js';
-import { safeJoin } from './worktree/paths.js';
+import { isUnder, safeJoin } from './worktree/paths.js';
 import { statFile } from './worktree/scan.js';
 import { ensureFileData } from './partial.js';
 
@@ -240,7 +240,7 @@ export async function checkoutPaths(repo: Repository, rev: string, paths: string
     const files = flattenTree(repo.objects, repo.objects.commit(commit).tree);
     const out: string[] = [];
     const each = paths.map((p) => {
-      const hits = [...files.entries()].filter(([k]) => p === '' || k === p || k.startsWith(p + '/'));
+      const hits = [...files.entries()].filter(([k]) => isUnder(k, p));
       if (!hits.length)
         throw new StrataError('NOT_FOUND', `pathspec '${p}' did not match any file in ${rev}`, {
           path: p,
@@ -286,14 +286,13 @@ export async function restore(
         : undefined;
     const index = new Map(repo.db.indexEntries().map((e) => [e.path, e]));
     const done: string[] = [];
-    const match = (k: string, p: string): boolean => p === '' || k === p || k.startsWith(p + '/');
     if (source && worktree)
       await ensureFileData(
         repo,
-        [...source].filter(([k]) => paths.some((p) => match(k, p))).map(([, e]) => e.hash),
+        [...source].filter(([k]) => paths.some((p) => isUnder(k, p))).map(([, e]) => e.hash),
       );
     for (const p of paths) {
-      const universe = new Set([...index.keys(), ...(source?.keys() ?? [])].filter((k) => match(k, p)));
+      const universe = new Set([...index.keys(), ...(source?.keys() ?? [])].filter((k) => isUnder(k, p)));
       if (!universe.size)
         throw new StrataError('NOT_FOUND', `pathspec '${p}' did not match any file known to strata`, {
           path: p,

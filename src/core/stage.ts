@@ -11,7 +11,7 @@ import type { IndexEntry } from '../storage/index-db.js';
 import type { WorktreeChunks } from './worktree/ingest.js';
 import type { Repository } from './repository.js';
 import { loadAttributes, type AttributeRules } from './worktree/attributes.js';
-import { safeJoin } from './worktree/paths.js';
+import { isUnder, safeJoin } from './worktree/paths.js';
 import { scanWorktree, statFile } from './worktree/scan.js';
 
 /** Coarser than any file system clock tick we know of (ext4/xfs use the ~4 ms kernel tick). */
@@ -157,7 +157,7 @@ export async function add(
     const updates: IndexEntry[] = [];
     for (const p of paths) {
       const scan = scanWorktree(repo.root, p);
-      const tracked = [...index.keys()].filter((k) => p === '' || k === p || k.startsWith(p + '/'));
+      const tracked = [...index.keys()].filter((k) => isUnder(k, p));
       if (scan.files.length === 0 && tracked.length === 0 && scan.skipped.length === 0) {
         throw new StrataError('NOT_FOUND', `pathspec '${p || '.'}' did not match any files`, { path: p });
       }
@@ -205,7 +205,7 @@ export async function rm(
     const entries = repo.db.indexEntries();
     const targets: IndexEntry[] = [];
     for (const p of paths) {
-      const hit = entries.filter((e) => e.path === p || p === '' || e.path.startsWith(p + '/'));
+      const hit = entries.filter((e) => isUnder(e.path, p));
       if (hit.length === 0)
         throw new StrataError('NOT_FOUND', `pathspec '${p}' did not match any tracked files`, { path: p });
       if (hit.some((e) => e.path !== p) && !opts.recursive) {

@@ -16,7 +16,7 @@ import { lookupPath, resolveCommit } from './rev-parse.js';
 import { add, fileState, lazyAttributes } from './stage.js';
 import { stagedChanges } from './status.js';
 import { buildTree, flattenTree } from './tree-builder.js';
-import { safeJoin } from './worktree/paths.js';
+import { isUnder, safeJoin } from './worktree/paths.js';
 import { scanWorktree } from './worktree/scan.js';
 
 /** One input or output of a run: a file (its manifest hash) or a directory (its tree hash). */
@@ -64,7 +64,8 @@ export interface RunResult {
   transform: TransformRecord;
 }
 
-const under = (p: string, dir: string): boolean => dir === '' || p === dir || p.startsWith(dir + '/');
+/** Paths for a message: the first five, then "...". */
+const listed = (paths: string[]): string => paths.slice(0, 5).join(', ') + (paths.length > 5 ? ', ...' : '');
 
 /** The entry a path names in a commit's tree, as a TransformPath, or undefined. */
 function entryAt(repo: Repository, commit: Hash | null, path: string): TransformPath | undefined {
@@ -98,7 +99,7 @@ async function changesUnder(repo: Repository, head: Hash | null, path: string): 
     const s = await fileState(repo, p, ix, { store: false, attrs });
     if (!s || !repo.objects.sameContent(s.manifest, c.hash)) changed.add(p);
   }
-  for (const [p] of index) if (under(p, path) && !committed.has(p)) changed.add(p);
+  for (const [p] of index) if (isUnder(p, path) && !committed.has(p)) changed.add(p);
   for (const f of scanWorktree(repo.root, path).files) if (!committed.has(f.path)) changed.add(f.path);
   return [...changed].sort();
 }
@@ -111,14 +112,14 @@ function checkPaths(opts: RunOptions): void {
   for (const o of opts.outputs) {
     if (o === '') throw new StrataError('BAD_INPUT', 'run: the whole repository cannot be an output', {});
     for (const i of opts.inputs) {
-      if (under(i, o) || under(o, i))
+      if (isUnder(i, o) || isUnder(o, i))
         throw new StrataError('BAD_INPUT', `run: output ${o} overlaps input ${i || '.'}`, {
           input: i,
           output: o,
         });
     }
     for (const o2 of opts.outputs)
-      if (o2 !== o && under(o2, o))
+      if (o2 !== o && isUnder(o2, o))
         throw new StrataError('BAD_INPUT', `run: output ${o2} is inside output ${o}`, { output: o2 });
   }
 }
@@ -127,11 +128,11 @@ function checkPaths(opts: RunOptions): void {
 function checkNothingStaged(repo: Repository, head: Hash | null, outputs: string[]): void {
   const staged = stagedChanges(repo, head)
     .map((c) => c.path)
-    .filter((p) => !outputs.some((o) => under(p, o)));
+    .filter((p) => !outputs.some((o) => isUnder(p, o)));
   if (staged.length)
     throw new StrataError(
       'DIRTY_WORKTREE',
-      `run: changes are staged outside the outputs (commit them, or "strata restore --staged" them): ${staged.slice(0, 5).join(', ')}${staged.length > 5 ? ', ...' : ''}`,
+      `run: changes are staged outside the outputs (commit them, or "strata restore --staged" them): ${listed(staged)}`,
       { paths: staged },
     );
 }
@@ -151,11 +152,10 @@ async function checkInputs(
       );
     const changed = await changesUnder(repo, head, i);
     if (changed.length)
-      throw new StrataError(
-        'DIRTY_WORKTREE',
-        `run: input ${i || '.'} ${when}: ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', ...' : ''}`,
-        { path: i, paths: changed },
-      );
+      throw new StrataError('DIRTY_WORKTREE', `run: input ${i || '.'} ${when}: ${listed(changed)}`, {
+        path: i,
+        paths: changed,
+      });
   }
 }
 
@@ -223,7 +223,7 @@ export async function runTransform(repo: Repository, opts: RunOptions): Promise<
       if (changed.length)
         throw new StrataError(
           'DIRTY_WORKTREE',
-          `run: output ${o} has changes that are not committed, which the command would replace (commit or restore them, or use --force): ${changed.slice(0, 5).join(', ')}${changed.length > 5 ? ', ...' : ''}`,
+          `run: output ${o} has changes that are not committed, which the command would replace (commit or restore them, or use --force): ${listed(changed)}`,
           { path: o, paths: changed },
         );
     }
@@ -307,7 +307,7 @@ function madeBy(
   if (!here) return { commit: null, transform: null };
   for (const c of log(repo, commit)) {
     const t = c.meta.transform as TransformRecord | undefined;
-    const o = Array.isArray(t?.outputs) ? t.outputs.find((x) => under(path, x.path)) : undefined;
+    const o = Array.isArray(t?.outputs) ? t.outputs.find((x) => isUnder(path, x.path)) : undefined;
     if (o && t) {
       const then = entryAt(repo, c.hash, path);
       if (then && sameEntry(repo, then, here)) return { commit: c, transform: t };

@@ -7,6 +7,10 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { StrataError } from '../../storage/errors.js';
 import { checkName } from '../objects/objects.js';
 
+/** Whether repository path `path` is `dir` or inside it ('' is the root: everything is). */
+export const isUnder = (path: string, dir: string): boolean =>
+  dir === '' || path === dir || path.startsWith(dir + '/');
+
 /** Turns a user-supplied path (relative to cwd) into a repository path; '' is the root. */
 export function toRepoPath(root: string, cwd: string, p: string): string {
   const abs = resolve(cwd, p);
