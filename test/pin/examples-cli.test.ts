@@ -85,4 +85,58 @@ describe('strata examples', () => {
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);
     expect(strata(dir, ['examples', 'HEAD:nope.jsonl']).code).toBe(4);
   });
+
+  it('JSON arrays: element by element, sharded by where elements start, resumable; bad structure is BAD_INPUT', async () => {
+    const dir = tempDir('strata-examples-json-');
+    const want = lines(readFileSync(GSM8K, 'utf8')).slice(0, 400);
+    const text = JSON.stringify(want, null, 2);
+    writeFileSync(join(dir, 'gsm.json'), text);
+    writeFileSync(join(dir, 'one.json'), '{"config": {"lr": 0.1}}\n');
+    writeFileSync(join(dir, 'bad.json'), '[{"a": 1}, {"a": 2} {"a": 3}]');
+    ok(dir, ['init']);
+    ok(dir, ['add', '.']);
+    ok(dir, ['commit', '-m', 'json']);
+    expect(lines(ok(dir, ['examples', 'HEAD:gsm.json']))).toEqual(want);
+    expect(lines(ok(dir, ['examples', 'HEAD:one.json']))).toEqual([{ config: { lr: 0.1 } }]);
+    // Positions are the bytes where elements start.
+    const bytes = Buffer.from(text);
+    const pos = lines(ok(dir, ['examples', 'HEAD:gsm.json', '-n', '3', '--with-position'])) as {
+      offset: number;
+    }[];
+    for (const [i, p] of pos.entries()) {
+      expect(bytes[p.offset]).toBe(0x7b);
+      const end = bytes.indexOf('\n  }', p.offset) + 4;
+      expect(JSON.parse(bytes.subarray(p.offset, end).toString())).toEqual(want[i]);
+    }
+    for (const n of [3, 7]) {
+      const shards = Array.from({ length: n }, (_, k) =>
+        lines(ok(dir, ['examples', 'HEAD:gsm.json', '--shard', `${k}/${n}`])),
+      );
+      expect(shards.filter((s) => s.length > 0).length).toBe(n);
+      expect(shards.flat()).toEqual(want);
+    }
+    const repo = Repository.open(dir);
+    try {
+      const rev = await PinnedRevision.fromRepository(repo, 'HEAD');
+      const all: { offset: number; cursor: unknown }[] = [];
+      for await (const ex of rev.examples('gsm.json', { shard: 1, numShards: 2 })) all.push(ex);
+      const got: unknown[] = [];
+      for await (const ex of rev.examples('gsm.json', {
+        shard: 1,
+        numShards: 2,
+        startAfter: all[9]!.cursor as never,
+      }))
+        got.push(ex.offset);
+      expect(got).toEqual(all.slice(10).map((e) => e.offset));
+    } finally {
+      repo.close();
+    }
+    // The elements before the error come out; then the structure error, with its byte.
+    const bad = strata(dir, ['examples', 'HEAD:bad.json']);
+    expect(bad.code).toBe(2);
+    expect(lines(bad.stdout)).toEqual([{ a: 1 }, { a: 2 }]);
+    expect(bad.stderr).toContain(
+      "bad.json: not a JSON array: expected ',' or ']' after an array element at byte 20",
+    );
+  });
 });

@@ -29,7 +29,6 @@ import { IdColumns, matchIds } from './id-columns.js';
 import { KeyPresence } from './key-presence.js';
 import { IntLog, SortedRecords, SpillDir, diffBudget } from './spill.js';
 import {
-  MAX_JSON_BYTES,
   parseJsonLine,
   lineRecord,
   openReader,
@@ -297,16 +296,7 @@ async function* diffFileIn(
     return;
   }
 
-  const tooBigJson = (s: DiffSide | null): boolean => s?.format === 'json' && s.size > MAX_JSON_BYTES;
-  if (before?.format === 'binary' || after?.format === 'binary' || tooBigJson(before) || tooBigJson(after)) {
-    if (tooBigJson(before) || tooBigJson(after)) {
-      warnings++;
-      yield {
-        type: 'warning',
-        path,
-        message: `JSON document above ${MAX_JSON_BYTES} bytes: compared as a whole file`,
-      };
-    }
+  if (before?.format === 'binary' || after?.format === 'binary') {
     const kind: ChangeKind = !before ? 'added' : !after ? 'removed' : 'modified';
     const ev: ChangeEvent = { type: 'change', path, kind, binary: true };
     if (before) ev.before = { size: before.size };

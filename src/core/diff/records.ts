@@ -5,6 +5,8 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { parquetMetadataAsync, parquetReadObjects, type AsyncBuffer, type FileMetaData } from 'hyparquet';
 import { bytesIdentity, canonicalJson, identity } from './canonical.js';
+// (json-units.ts imports this module's helpers back; it uses them only when called.)
+import { jsonReader } from './json-units.js';
 import type { DiffCost, DiffSide, FileFormat } from './types.js';
 import { bufferView } from '../../storage/buffer-view.js';
 
@@ -47,7 +49,7 @@ export interface LineAccess {
   length(unit: number): number;
 }
 
-/** JSON documents above this size are compared as whole files (they are not record-chunked). */
+/** A JSON document that is one value (not an array) above this size is compared line by line (json-units.ts). */
 export const MAX_JSON_BYTES = 256 * 1024 * 1024;
 /** Raw piece bytes kept between the engine's two passes, per side. */
 const CACHE_BYTES = 16 * 1024 * 1024;
@@ -191,7 +193,7 @@ export function lineRecord(slice: Uint8Array, line: number | undefined, jsonl: b
   };
 }
 
-function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean): ParsedRecord[] {
+export function lineRecords(bytes: Uint8Array, base: number | undefined, jsonl: boolean): ParsedRecord[] {
   const { start, end, no } = splitLines(bytes, jsonl);
   return start.map((s, i) =>
     lineRecord(bytes.subarray(s, end[i]), base === undefined ? undefined : base + no[i]!, jsonl),
@@ -328,41 +330,6 @@ async function csvReader(side: DiffSide, cost: DiffCost): Promise<UnitReader> {
       const piece = u + shift;
       return parsePiece(decoder.decode(await cache.get(piece)), baseAt(bases, piece));
     },
-  };
-}
-
-function jsonReader(side: DiffSide, cost: DiffCost): UnitReader {
-  let records: Promise<ParsedRecord[]> | undefined;
-  const notes: string[] = [];
-  const load = async (): Promise<ParsedRecord[]> => {
-    const parts: Uint8Array[] = [];
-    for (let i = 0; i < side.pieces.length; i++) {
-      const data = await side.readPiece(i);
-      cost.piecesRead++;
-      cost.bytesRead += data.length;
-      parts.push(data);
-    }
-    const bytes = Buffer.concat(parts);
-    let doc: unknown;
-    try {
-      doc = JSON.parse(decoder.decode(bytes));
-    } catch (e) {
-      notes.push(`not a JSON document (${(e as Error).message}); compared line by line`);
-      return lineRecords(bytes, 1, false);
-    }
-    const values = Array.isArray(doc) ? doc : [doc];
-    return values.map((value, index) => ({
-      l1: identity(canonicalJson(value), 'j\0'),
-      index: Array.isArray(doc) ? index : undefined,
-      text: () => JSON.stringify(value),
-      parse: () => ({ ok: true, value }),
-    }));
-  };
-  return {
-    format: side.format,
-    units: [{ id: null }],
-    notes,
-    read: () => (records ??= load()),
   };
 }
 

@@ -13,7 +13,8 @@
  * before is `\n`), so this is exact for any span layout, sub-chunk spans and over-long records included.
  * A CSV row's end depends on the quote parity of everything before it, so a CSV worker parses its file
  * from the start up to the end of its range (on average half of the file's bytes); only its rows are
- * yielded.
+ * yielded. The same holds for a JSON array, whose elements' positions are the bytes where they start: its
+ * worker scans the structure from the start (core/formats/json-array.ts) and parses only its elements.
  *
  * Cursors: every example carries `{path, offset}` (its position). `startAfter: cursor` with the same
  * shard/numShards resumes with exactly the examples after it.
@@ -23,6 +24,7 @@ import { parse as csvParse } from 'csv-parse';
 import { StrataError } from '../../storage/errors.js';
 import type { FileManifest } from '../objects/objects.js';
 import type { ObjectReader } from '../object-reader.js';
+import { JsonArrayScanner } from '../formats/json-array.js';
 import { fileBytes } from './bytes.js';
 
 /** A position a worker can checkpoint (JSON-serialisable) and pass back as `startAfter`. */
@@ -54,7 +56,9 @@ export interface ShardOptions {
   signal?: AbortSignal;
 }
 
-export const RECORD_FORMATS = new Set(['jsonl', 'text', 'csv', 'tsv', 'parquet']);
+const decoder = new TextDecoder('utf-8');
+
+export const RECORD_FORMATS = new Set(['jsonl', 'json', 'text', 'csv', 'tsv', 'parquet']);
 
 export interface ShardFile {
   path: string;
@@ -94,7 +98,7 @@ export async function* shardExamples<T = unknown>(
     if (!RECORD_FORMATS.has(f.manifest.format))
       throw new StrataError(
         'BAD_INPUT',
-        `${f.path} is ${f.manifest.format}; examples() reads jsonl, text, csv, tsv and parquet files (use read())`,
+        `${f.path} is ${f.manifest.format}; examples() reads jsonl, json, text, csv, tsv and parquet files (use read())`,
         { path: f.path, format: f.manifest.format },
       );
   }
@@ -132,9 +136,11 @@ export async function* shardExamples<T = unknown>(
     const it =
       fmt === 'parquet'
         ? parquetRows<T>(r, f, a, b, after, opts.signal)
-        : fmt === 'csv' || fmt === 'tsv'
-          ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
-          : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+        : fmt === 'json'
+          ? jsonElements<T>(r, f, a, b, after, opts.signal)
+          : fmt === 'csv' || fmt === 'tsv'
+            ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
+            : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
     for await (const e of it) {
       e.cursor.shard = shard;
       e.cursor.numShards = numShards;
@@ -318,4 +324,57 @@ async function* csvRows<T>(
     src.destroy();
     parser.destroy();
   }
+}
+
+/**
+ * Elements of a JSON file's top-level array (a document that is another value is one example) whose
+ * position (the offset of their first byte) is in [a, b) and > after: the structure is scanned from the
+ * start of the file, and only those elements are parsed.
+ */
+async function* jsonElements<T>(
+  r: ObjectReader,
+  f: ShardFile,
+  a: number,
+  b: number,
+  after: number,
+  signal?: AbortSignal,
+): AsyncGenerator<Example<T>> {
+  const ready: Example<T>[] = [];
+  let past = false;
+  const scanner = new JsonArrayScanner(
+    (start, _end, _index, bytes) => {
+      if (start >= b) past = true;
+      if (past || start < a || start <= after) return;
+      let value: unknown;
+      try {
+        value = JSON.parse(decoder.decode(bytes));
+      } catch (e) {
+        throw new StrataError(
+          'BAD_INPUT',
+          `${f.path}: malformed JSON array element at byte ${start}`,
+          { path: f.path, offset: start },
+          { cause: e },
+        );
+      }
+      ready.push({ value: value as T, path: f.path, offset: start, cursor: { path: f.path, offset: start } });
+    },
+    { collect: true },
+  );
+  const fail = (): never => {
+    const e = scanner.error!;
+    throw new StrataError('BAD_INPUT', `${f.path}: not a JSON array: ${e.message}`, {
+      path: f.path,
+      offset: e.offset,
+    });
+  };
+  for await (const piece of fileBytes(r, f.manifest, 0, b, { signal, tail: true })) {
+    scanner.push(piece);
+    yield* ready;
+    ready.length = 0;
+    if (scanner.error) fail();
+    if (past) return;
+  }
+  scanner.end();
+  yield* ready;
+  if (scanner.error) fail();
 }
