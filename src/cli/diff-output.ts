@@ -262,6 +262,8 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
     return ` ${visible(s.path).padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
   });
   const n = changed.length;
+  // No file changed: nothing at all, as git prints.
+  if (n === 0) return '';
   lines.push(
     ` ${n} file${n === 1 ? '' : 's'} changed, ${total.added} added, ${total.removed} removed, ${total.modified} modified`,
   );

@@ -91,4 +91,29 @@ describe('strata diff', () => {
     expect(moved.stdout).toContain(' b.csv | +0 -0 ~0 | 12 B → 12 B (same examples, bytes differ');
     expect(strata(dir, ['diff', 'HEAD', 'HEAD', '--exit-code']).code).toBe(0);
   });
+
+  it('--staged (--cached): what commit would record against HEAD or a revision; a new repository diffs against nothing', () => {
+    const dir = tempDir();
+    ok(dir, ['init']);
+    writeFileSync(join(dir, 'a.jsonl'), '{"id":1,"t":"one"}\n{"id":2,"t":"two"}\n');
+    // No commit yet: the working tree (and the index) against an empty tree.
+    expect(ok(dir, ['diff', '--stat'])).toContain('a.jsonl | +2 -0 ~0');
+    expect(ok(dir, ['diff', '--staged', '--stat'])).toBe('');
+    ok(dir, ['add', 'a.jsonl']);
+    expect(ok(dir, ['diff', '--staged', '--stat'])).toContain('a.jsonl | +2 -0 ~0');
+    ok(dir, ['commit', '-m', 'a']);
+    expect(ok(dir, ['diff', '--staged', '--stat'])).toBe('');
+    // Staged: example 2 edited. Then unstaged: example 1 edited too.
+    writeFileSync(join(dir, 'a.jsonl'), '{"id":1,"t":"one"}\n{"id":2,"t":"TWO"}\n');
+    ok(dir, ['add', 'a.jsonl']);
+    writeFileSync(join(dir, 'a.jsonl'), '{"id":1,"t":"ONE"}\n{"id":2,"t":"TWO"}\n');
+    const staged = jsonl(ok(dir, ['diff', '--cached', '--json']));
+    expect(staged.filter((e) => e.type === 'change').map((e) => e.after)).toEqual([{ id: 2, t: 'TWO' }]);
+    const all = jsonl(ok(dir, ['diff', '--json']));
+    expect(all.filter((e) => e.type === 'change')).toHaveLength(2);
+    ok(dir, ['commit', '-m', 'b']);
+    // Against a named revision: the index (b's two-edit version is not staged: only b's) against a.
+    expect(ok(dir, ['diff', '--staged', 'HEAD~1', '--stat'])).toContain('a.jsonl | +0 -0 ~1');
+    expect(strata(dir, ['diff', '--staged', 'HEAD~1', 'HEAD']).code).toBe(2);
+  });
 });

@@ -14,7 +14,9 @@ const list = (v: string): string[] =>
 export function registerDiffCommand(program: Command, g: () => GlobalOpts): void {
   program
     .command('diff [revs...]')
-    .description('example-level diff: [REV_A [REV_B]] [-- PATHS] (default: HEAD against the working tree)')
+    .description(
+      'example-level diff: [REV_A [REV_B]] [-- PATHS] (default: HEAD against the working tree; --staged: against the index)',
+    )
     .option('--stat', 'per file: examples added, removed, modified; bytes')
     .option('--name-only', 'only the names of changed files')
     .option('--json', 'JSON Lines: change, warning and summary records')
@@ -22,6 +24,8 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
     .option('--ignore-fields <fields>', 'drop these fields before comparing, comma-separated', list)
     .option('--limit <n>', 'show at most N changes per file', countOption('--limit'))
     .option('--exit-code', 'exit 1 when there are differences (any file whose bytes changed)')
+    .option('--staged', 'the staged files (what commit would record) against REV_A (default HEAD)')
+    .option('--cached', 'the same as --staged')
     .action(
       async (
         args: string[],
@@ -33,14 +37,19 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           ignoreFields?: string[];
           limit?: number;
           exitCode?: boolean;
+          staged?: boolean;
+          cached?: boolean;
         },
       ) => {
         const out = output(o);
         const { revs, paths } = revisionsAndPaths(args);
-        if (revs.length > 2)
-          throw new StrataError('BAD_INPUT', 'diff takes at most two revisions (use -- before paths)', {
-            revs,
-          });
+        const staged = !!(o.staged || o.cached);
+        if (revs.length > (staged ? 1 : 2))
+          throw new StrataError(
+            'BAD_INPUT',
+            `diff${staged ? ' --staged' : ''} takes at most ${staged ? 'one revision' : 'two revisions'} (use -- before paths)`,
+            { revs },
+          );
         // (engine-tuning.ts: the engine's largest function is left unoptimized.)
         tuneEngineForDiff();
         const { diffRevisions } = await import('../../core/diff/diff-revisions.js');
@@ -56,6 +65,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             // --stat and --name-only show counts only: no change events need building.
             ...(o.stat || o.nameOnly ? { limit: 0 } : o.limit !== undefined ? { limit: o.limit } : {}),
             nameOnly: !!o.nameOnly && !o.json && !o.stat,
+            staged,
           });
           for await (const ev of events) {
             if (ev.type === 'summary') summaries.push(ev);

@@ -7,6 +7,8 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hash } from '../../storage/hash.js';
 import type { Repository } from '../repository.js';
+import { StrataError } from '../../storage/errors.js';
+import { headCommit } from '../refs.js';
 import { resolveCommit } from '../rev-parse.js';
 import { fileState } from '../stage.js';
 import { flattenTree, type FlatEntry } from '../tree-builder.js';
@@ -40,6 +42,8 @@ export interface DiffRevisionsOptions {
   limit?: number;
   /** Only report which files changed (no example-level work). */
   nameOnly?: boolean;
+  /** Compare the staged files (the index) with `a` (default HEAD), like `git diff --staged`; `b` must be unset. */
+  staged?: boolean;
   signal?: AbortSignal;
 }
 
@@ -50,7 +54,7 @@ const under = (p: string, paths?: string[]): boolean =>
 
 /**
  * Diffs revision `a` against `b`; `b` undefined means the working tree (like `git diff REV`), and both
- * undefined means HEAD against the working tree.
+ * undefined means HEAD against the working tree. With `staged`, `a` (default HEAD) against the index.
  */
 export async function* diffRevisions(
   repo: Repository,
@@ -62,8 +66,23 @@ export async function* diffRevisions(
     kind: 'commit',
     files: flattenTree(repo.objects, repo.objects.commit(resolveCommit(repo, rev)).tree),
   });
-  const before = load(a ?? 'HEAD');
-  const after: Version = b ? load(b) : { kind: 'worktree' };
+  if (opts.staged && b !== undefined)
+    throw new StrataError('BAD_INPUT', 'diff --staged takes at most one revision', { revs: [a, b] });
+  // No revision named and no commit yet (a new repository): everything is added.
+  const before: Version =
+    a === undefined && headCommit(repo) === undefined
+      ? { kind: 'commit', files: new Map() }
+      : load(a ?? 'HEAD');
+  const after: Version = opts.staged
+    ? {
+        kind: 'commit',
+        files: new Map(
+          repo.db.indexEntries().map((e) => [e.path, { hash: e.manifest as Hash, size: e.size }] as const),
+        ),
+      }
+    : b
+      ? load(b)
+      : { kind: 'worktree' };
   const attrs = loadAttributes(repo.root);
   const beforeFiles = before.kind === 'commit' ? before.files : new Map<string, FlatEntry>();
 
