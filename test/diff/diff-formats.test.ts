@@ -490,3 +490,54 @@ describe('output', () => {
     expect(coloured.replace(/\x1b\[[0-9;]*m/g, '')).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
 });
+
+describe('a file on one side only', () => {
+  const body = '{"id":1,"t":"x","m":1}\n\n{"id":2,"t":"y"}\nnot json\n{"id":3}\n';
+
+  it('without a key: every example in file order, malformed ones raw and warned about and counted', async () => {
+    const side = sideFromBytes('a.jsonl', body, { avgSize: 64 });
+    const added = await collect(null, side, { ignoreFields: ['m'] });
+    expect(added.changes).toEqual([
+      { type: 'change', path: 'a.jsonl', kind: 'added', after: { id: 1, t: 'x' }, line: { after: 1 } },
+      { type: 'change', path: 'a.jsonl', kind: 'added', after: { id: 2, t: 'y' }, line: { after: 3 } },
+      { type: 'change', path: 'a.jsonl', kind: 'added', after: 'not json', line: { after: 4 }, raw: true },
+      { type: 'change', path: 'a.jsonl', kind: 'added', after: { id: 3 }, line: { after: 5 } },
+    ]);
+    expect(added.warnings).toEqual([
+      expect.objectContaining({
+        side: 'after',
+        line: 4,
+        message: expect.stringContaining('after: not JSON'),
+      }),
+    ]);
+    expect(added.summary).toMatchObject({ status: 'added', counts: { added: 4 }, warnings: 1 });
+    // Counting only (--stat): the same counts and warnings, no change shown; a limit shows the first ones.
+    const removed = await collect(side, null, { limit: 0 });
+    expect(removed.changes).toEqual([]);
+    expect(removed.summary).toMatchObject({ status: 'removed', counts: { removed: 4 }, warnings: 1 });
+    const first = await collect(side, null, { limit: 1 });
+    expect(first.changes.map((c) => c.before)).toEqual([{ id: 1, t: 'x', m: 1 }]);
+    expect(first.summary.counts.removed).toBe(4);
+    // CSV (a ragged row) and JSON arrays (positions as indexes) the same way.
+    const csv = await collect(null, sideFromBytes('b.csv', 'id,name\n1,"a, b"\n2,c,extra\n'), { limit: 0 });
+    expect(csv.summary).toMatchObject({ counts: { added: 2 }, warnings: 1 });
+    const json = await collect(sideFromBytes('d.json', '[{"a":1},{"a":2}]'), null);
+    expect(json.changes.map((c) => c.index)).toEqual([{ before: 0 }, { before: 1 }]);
+  });
+
+  it('with a key: duplicates reported, counted alike whether changes are shown or only counted', async () => {
+    const keyed = '{"id":1,"t":"x"}\n{"id":2}\n{"id":1,"t":"y"}\n{"t":"nokey"}\nbad\n{"id":1,"t":"x"}\n';
+    const side = sideFromBytes('k.jsonl', keyed);
+    const shown = await collect(null, side, { key: ['id'] });
+    const counted = await collect(null, side, { key: ['id'], limit: 0 });
+    for (const r of [shown, counted]) {
+      expect(r.summary).toMatchObject({
+        counts: { added: 6, removed: 0, modified: 0 },
+        warnings: 3,
+        duplicateKeys: { before: 0, after: 1, keys: [1] },
+      });
+    }
+    expect(shown.changes.filter((c) => c.duplicate).map((c) => c.line?.after)).toEqual([1, 3, 6]);
+    expect(counted.changes).toEqual([]);
+  });
+});

@@ -313,6 +313,65 @@ async function* diffFileIn(
   const keyPaths = opts.key?.length ? opts.key.map(splitPath) : undefined;
   const ignore = (opts.ignoreFields ?? []).map(splitPath).filter((p) => p.length > 0);
 
+  // A file on one side only, without a key: every example is a change, in file order. They are streamed
+  // from the reader as they come: no identities, no alignment, nothing kept per example, and only the
+  // examples shown are parsed (a 1 GiB added file held a record per example: peak RSS 579 MB).
+  if (!keyPaths && (!before || !after)) {
+    yield* oneSided(readers[before ? 0 : 1], before ? 0 : 1);
+    yield summary();
+    return;
+  }
+  async function* oneSided(reader: UnitReader, s: SideNo): AsyncGenerator<DiffEvent> {
+    const kind: ChangeKind = s === 0 ? 'removed' : 'added';
+    let noted = 0;
+    const notes = function* (): Generator<DiffEvent> {
+      while (noted < reader.notes.length) {
+        warnings++;
+        yield { type: 'warning', path, message: reader.notes[noted++]! };
+      }
+    };
+    let shown = 0;
+    for (let u = 0; u < reader.units.length; u++) {
+      checkpoint();
+      const records = await reader.read(u);
+      cost.examplesRead += records.length;
+      yield* notes();
+      for (const r of records) {
+        counts[kind]++;
+        const show = shown < limit;
+        let error: string | undefined;
+        let value: unknown;
+        if (show || !(r.json ? isJsonText(r.json) : format !== 'csv' && format !== 'tsv')) {
+          // (Only a CSV row, which may be ragged, and a JSON text that fails the byte-level check need
+          // parsing to know whether they are well-formed; JSON.parse words the warning.)
+          const p = r.parse();
+          if (p.ok) value = show ? stripFields(p.value, ignore) : undefined;
+          else error = p.error;
+        }
+        if (error !== undefined) warnings++;
+        if (!show) continue;
+        shown++;
+        if (error !== undefined) {
+          const w: DiffEvent = {
+            type: 'warning',
+            path,
+            message: `${SIDE_NAME[s]}: ${error}`,
+            side: SIDE_NAME[s],
+          };
+          if (r.line !== undefined) w.line = r.line;
+          yield w;
+        }
+        const ev: ChangeEvent = { type: 'change', path, kind };
+        ev[SIDE_NAME[s]] = error !== undefined ? r.text() : value;
+        if (r.line !== undefined) ev.line = { [SIDE_NAME[s]]: r.line };
+        if (r.index !== undefined) ev.index = { [SIDE_NAME[s]]: r.index };
+        if (error !== undefined) ev.raw = true;
+        yield ev;
+      }
+    }
+    yield* notes();
+  }
+
   // Pieces present on both sides (as a multiset) cancel, except when CSV headers differ: then equal bytes
   // mean different examples.
   const headersDiffer =
@@ -1015,6 +1074,18 @@ async function* diffFileIn(
   };
 
   const planned: Planned[] = [];
+  /**
+   * Plans a change of the keyed path. When none is shown (`--stat`: limit 0) it is only counted, as order()
+   * would count it, and not kept: a keyed diff of a 1 GiB added file held a planned change per example.
+   */
+  const plan = (p: Planned): void => {
+    if (limit > 0) {
+      planned.push(p);
+      return;
+    }
+    counts[p.kind]++;
+    warnings += (p.b?.error ? 1 : 0) + (p.a?.error ? 1 : 0);
+  };
   const modifiedPairs: Array<[Rec, Rec, boolean]> = [];
   let duplicateKeys: SummaryEvent['duplicateKeys'];
   const dupWarnings: DiffEvent[] = [];
@@ -1058,8 +1129,8 @@ async function* diffFileIn(
           (rb[k]!.l1 !== '' && rb[k]!.l1 === ra[k]!.l1);
         if (!same) modifiedPairs.push([rb[k]!, ra[k]!, dup]);
       }
-      for (const r of rb.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0, duplicate: dup });
-      for (const r of ra.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0, duplicate: dup });
+      for (const r of rb.slice(n)) plan({ kind: 'removed', b: r, pos: 0, tie: 0, duplicate: dup });
+      for (const r of ra.slice(n)) plan({ kind: 'added', a: r, pos: 0, tie: 0, duplicate: dup });
     };
     const missingWarning = (missing: number): void => {
       if (missing === 0) return;
@@ -1091,8 +1162,8 @@ async function* diffFileIn(
       if (keyless[0].length + keyless[1].length > 0) {
         missingWarning([...keyless[0], ...keyless[1]].filter((r) => !r.error).length);
         matchBy(keyless[0], keyless[1], (r) => r.cid);
-        for (const r of keyless[0]) if (!r.partner) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
-        for (const r of keyless[1]) if (!r.partner) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+        for (const r of keyless[0]) if (!r.partner) plan({ kind: 'removed', b: r, pos: 0, tie: 0 });
+        for (const r of keyless[1]) if (!r.partner) plan({ kind: 'added', a: r, pos: 0, tie: 0 });
       }
     } else {
       // Spilled keys: groups come sorted by (kind, hash of the key or content id), each side in reading
@@ -1142,8 +1213,8 @@ async function* diffFileIn(
           for (const r of [...bs, ...as]) if (!r.error) missing++;
           const n = Math.min(bs.length, as.length);
           for (let k = 0; k < n; k++) pair(bs[k]!, as[k]!);
-          for (const r of bs.slice(n)) planned.push({ kind: 'removed', b: r, pos: 0, tie: 0 });
-          for (const r of as.slice(n)) planned.push({ kind: 'added', a: r, pos: 0, tie: 0 });
+          for (const r of bs.slice(n)) plan({ kind: 'removed', b: r, pos: 0, tie: 0 });
+          for (const r of as.slice(n)) plan({ kind: 'added', a: r, pos: 0, tie: 0 });
           continue;
         }
         // Equal lines and pairs settled in their region: the pair is known by tokens.
@@ -1318,7 +1389,7 @@ async function* diffFileIn(
     if (unsure.length > 0) await fetch(unsure, 'id');
     for (const [b, a, dup] of modifiedPairs) {
       if (b.differs !== a && b.cid !== undefined && b.cid === a.cid) continue;
-      planned.push({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
+      plan({ kind: 'modified', b, a, pos: 0, tie: 0, duplicate: dup });
     }
     order(planned);
     yield* emit(planned);
