@@ -124,7 +124,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
   program
     .command('examples <spec>')
     .description(
-      "print a file's examples as JSON Lines (JSONL, CSV/TSV rows as objects, text lines): REV:PATH, PIN:PATH, or REV / PIN for every record file",
+      "print a file's examples as JSON Lines (JSONL, JSON array elements, CSV/TSV and Parquet rows as objects, text lines): REV:PATH, PIN:PATH, or REV / PIN for every record file",
     )
     .option('-n, --limit <n>', 'at most N examples', countOption('--limit'))
     .option('--shard <k/n>', 'only shard K of N (0-based), as a training worker reads it')
