@@ -17,15 +17,19 @@ export interface LogEntry extends Commit {
  * The commits reachable from `rev`, newest first. With `paths` (repository paths of files or directories;
  * '' is the whole tree), only those that changed something under them: a commit whose state of those paths
  * differs from each of its parents' (a merge that took them from one parent is not listed), or a root commit
- * that has any of them. The walk still goes through every parent.
+ * that has any of them. The walk still goes through every parent. With `exclude`, commits reachable from
+ * any of those revisions are left out (`log B --exclude A` is git's `A..B`).
  */
 export function* log(
   repo: Repository,
   rev = 'HEAD',
-  opts: { limit?: number; paths?: readonly string[] } = {},
+  opts: { limit?: number; paths?: readonly string[]; exclude?: readonly string[] } = {},
 ): Generator<LogEntry> {
   const start = resolveCommit(repo, rev);
-  const seen = new Set<string>([start]);
+  // `exclude` (git's A..B, ^A): commits reachable from those are neither listed nor walked through.
+  const seen = new Set<string>(opts.exclude?.length ? reachable(repo, opts.exclude) : []);
+  if (seen.has(start)) return;
+  seen.add(start);
   const queue: LogEntry[] = [{ hash: start, ...repo.objects.commit(start) }];
   const paths = opts.paths?.length ? opts.paths : undefined;
   /**
@@ -116,4 +120,17 @@ export function lsTree(repo: Repository, tree: Hash, path = '', recursive = fals
     }));
   }
   return repo.objects.tree(e.hash).entries.map((x) => ({ ...x, path: base ? `${base}/${x.name}` : x.name }));
+}
+
+/** Every commit reachable from the revisions (each included). */
+function reachable(repo: Repository, revs: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  const stack = revs.map((r) => resolveCommit(repo, r));
+  while (stack.length) {
+    const h = stack.pop()!;
+    if (out.has(h)) continue;
+    out.add(h);
+    for (const p of repo.objects.commit(h).parents) if (!out.has(p)) stack.push(p);
+  }
+  return out;
 }

@@ -38,8 +38,11 @@ export { merge, mergeBase, type MergeResult, type MergeConflict } from './merge.
 export {
   runTransform,
   rerun,
+  rerunStale,
+  runStates,
   trace,
   type RunOptions,
+  type RunState,
   type RunResult,
   type TransformRecord,
   type TransformPath,

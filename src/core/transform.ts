@@ -348,6 +348,126 @@ export async function rerun(
   return { ...r, rerun: made.commit.hash };
 }
 
+/** A run that made files of HEAD, and what of it is out of date. */
+export interface RunState {
+  /** The run commit. */
+  commit: Hash;
+  message: string;
+  transform: TransformRecord;
+  /** Its outputs that HEAD has as the run made them (others were changed since: no longer its). */
+  outputs: string[];
+  /** Inputs whose content at HEAD differs from what the run read (each with its hash at HEAD; null: gone). */
+  staleInputs: Array<{ path: string; was: Hash; now: Hash | null }>;
+  /** Stale itself, or reads an output of a run that will run again (`upstream`: those runs' commits). */
+  upstream: Hash[];
+}
+
+/** Whether one path is the other or under it (a directory input holds the file another run writes). */
+const overlap = (a: string, b: string): boolean => isUnder(a, b) || isUnder(b, a);
+
+/**
+ * The runs whose outputs HEAD holds as they made them (madeBy, per output path any run recorded), with their
+ * stale inputs, and those that must run again to bring HEAD up to date: the stale ones and, transitively, the
+ * runs reading their outputs; upstream runs first (a run comes after the runs whose outputs it reads; a cycle,
+ * which no single run can make, is broken by age, oldest first).
+ */
+export function runStates(repo: Repository): { runs: RunState[]; toRerun: RunState[] } {
+  const head = readHead(repo).commit;
+  if (!head) return { runs: [], toRerun: [] };
+  const paths = new Set<string>();
+  for (const c of log(repo, head)) {
+    const t = c.meta.transform as TransformRecord | undefined;
+    if (Array.isArray(t?.outputs)) for (const o of t.outputs) paths.add(o.path);
+  }
+  const byCommit = new Map<Hash, RunState>();
+  const age = new Map<Hash, number>();
+  for (const p of [...paths].sort()) {
+    if (!entryAt(repo, head, p)) continue;
+    const made = madeBy(repo, head, p);
+    if (!made.transform || !made.commit) continue;
+    let st = byCommit.get(made.commit.hash);
+    if (!st) {
+      const t = made.transform;
+      st = {
+        commit: made.commit.hash,
+        message: made.commit.message,
+        transform: t,
+        outputs: [],
+        staleInputs: [],
+        upstream: [],
+      };
+      for (const i of t.inputs) {
+        const now = entryAt(repo, head, i.path);
+        if (!now || !sameEntry(repo, now, i))
+          st.staleInputs.push({ path: i.path, was: i.hash, now: now?.hash ?? null });
+      }
+      byCommit.set(st.commit, st);
+      age.set(st.commit, made.commit.time);
+    }
+    st.outputs.push(p);
+  }
+  const runs = [...byCommit.values()].sort((a, b) => age.get(a.commit)! - age.get(b.commit)!);
+  const reads = (r: RunState, w: RunState): boolean =>
+    r !== w && r.transform.inputs.some((i) => w.outputs.some((o) => overlap(i.path, o)));
+  // Affected: stale, or reading an affected run's output.
+  const affected = new Set(runs.filter((r) => r.staleInputs.length > 0));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const r of runs)
+      if (!affected.has(r) && [...affected].some((w) => reads(r, w))) {
+        affected.add(r);
+        grew = true;
+      }
+  }
+  for (const r of affected) r.upstream = [...affected].filter((w) => reads(r, w)).map((w) => w.commit);
+  // Upstream first (Kahn's order over the affected runs, oldest first among the ready ones).
+  const toRerun: RunState[] = [];
+  const left = runs.filter((r) => affected.has(r));
+  while (left.length > 0) {
+    const k = left.findIndex((r) => !left.some((w) => reads(r, w)));
+    toRerun.push(...left.splice(k < 0 ? 0 : k, 1));
+  }
+  return { runs, toRerun };
+}
+
+/**
+ * Brings HEAD's run outputs up to date: runs again, upstream first, every run `runStates` lists as needing it
+ * (`strata rerun --stale`). A downstream run whose inputs came out the same after the runs before it is
+ * skipped. `onRun` is told before each run starts. Stops at the first run that fails (its error), after
+ * committing the runs before it.
+ */
+export async function rerunStale(
+  repo: Repository,
+  opts: Pick<RunOptions, 'stdio' | 'signal' | 'force'> & {
+    onRun?: (r: RunState) => void;
+    onResult?: (r: RunState, result: RunResult) => void;
+  } = {},
+): Promise<Array<{ run: RunState; result: RunResult | null }>> {
+  const done: Array<{ run: RunState; result: RunResult | null }> = [];
+  for (const planned of runStates(repo).toRerun) {
+    // Stale now? (Its upstream runs may have made its inputs again the same.)
+    const now = runStates(repo).runs.find((r) => r.commit === planned.commit);
+    if (!now || now.staleInputs.length === 0) {
+      done.push({ run: planned, result: null });
+      continue;
+    }
+    opts.onRun?.(now);
+    const t = now.transform;
+    const result = await runTransform(repo, {
+      command: t.command,
+      inputs: t.inputs.map((i) => i.path),
+      outputs: t.outputs.map((o) => o.path),
+      cwd: t.cwd,
+      ...(opts.stdio ? { stdio: opts.stdio } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.force ? { force: true } : {}),
+    });
+    opts.onResult?.(now, result);
+    done.push({ run: now, result });
+  }
+  return done;
+}
+
 /** One step of a file's lineage. */
 export interface LineageNode {
   path: string;

@@ -68,5 +68,26 @@ describe('log -- PATHS', () => {
     // A path no commit has: nothing; two revisions: refused.
     expect(ok(dir, ['log', '--', 'nope.jsonl'])).toBe('');
     expect(strata(dir, ['log', 'main', 'feat']).code).toBe(2);
+    // Ranges, as git: A..B (B's commits that A lacks; an empty side is HEAD), ^A; A...B is refused.
+    expect(subjects(ok(dir, ['log', '--oneline', 'feat..main']))).toEqual([
+      'drop b.csv',
+      'main edits a',
+      'merge feat',
+      'notes only',
+    ]);
+    expect(subjects(ok(dir, ['log', '--oneline', 'main..feat']))).toEqual([]);
+    // (HEAD~2 is main's 'main edits a': the merge brought feat's commit, which it lacks.)
+    expect(subjects(ok(dir, ['log', '--oneline', 'HEAD~2..']))).toEqual([
+      'drop b.csv',
+      'feat adds b.csv',
+      'merge feat',
+    ]);
+    expect(subjects(ok(dir, ['log', '--oneline', 'main', '^feat', '--', 'data/a.jsonl']))).toEqual([
+      'main edits a',
+    ]);
+    expect(subjects(ok(dir, ['log', '--oneline', '^HEAD~1']))).toEqual(['drop b.csv']);
+    expect(strata(dir, ['log', 'main...feat']).code).toBe(2);
+    // diff takes A..B as A B.
+    expect(ok(dir, ['diff', 'HEAD~1..HEAD', '--stat'])).toBe(ok(dir, ['diff', 'HEAD~1', 'HEAD', '--stat']));
   });
 });

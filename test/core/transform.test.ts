@@ -295,4 +295,55 @@ describe('strata run', () => {
       repo.close();
     }
   });
+
+  it('rerun --stale runs again every out-of-date run, upstream first; a downstream run whose input came out the same is skipped', () => {
+    const dir = setup();
+    const run = (args: string[]): void => {
+      const r = strata(dir, ['run', ...args], ENV);
+      expect(r.code, r.stderr).toBe(0);
+    };
+    run(['-i', 'data/raw.jsonl', '-o', 'data/clean.jsonl', '--', NODE, 'clean.js']);
+    run(['-i', 'data/clean.jsonl', '-o', 'data/features', '--', NODE, 'features.js']);
+    expect(ok(dir, ['rerun', '--stale', '--dry-run'])).toBe('every run output is up to date\n');
+    // A new short example: clean.jsonl is stale, and features (reading it) must follow.
+    const raw = join(dir, 'data', 'raw.jsonl');
+    writeFileSync(raw, readFileSync(raw, 'utf8') + '{"id":4,"text":"new one"}\n');
+    ok(dir, ['commit', '-a', '-m', 'raw: one more'], ENV);
+    const plan = JSON.parse(ok(dir, ['rerun', '--stale', '--dry-run', '--json'])) as {
+      outputs: string[];
+      staleInputs: { path: string }[];
+      upstream: string[];
+    }[];
+    expect(plan.map((r) => r.outputs)).toEqual([['data/clean.jsonl'], ['data/features']]);
+    expect(plan[0]!.staleInputs.map((i) => i.path)).toEqual(['data/raw.jsonl']);
+    expect(plan[1]!.staleInputs).toEqual([]);
+    expect(plan[1]!.upstream).toHaveLength(1);
+    const before = rev(dir, 'HEAD');
+    const r = strata(dir, ['rerun', '--stale'], ENV);
+    expect(r.code, r.stderr).toBe(0);
+    expect(
+      ok(dir, ['log', '--oneline', `${before}..HEAD`])
+        .trim()
+        .split('\n'),
+    ).toHaveLength(2);
+    expect(readFileSync(join(dir, 'data', 'features', 'len.jsonl'), 'utf8')).toContain('"id":4');
+    expect(ok(dir, ['rerun', '--stale', '--dry-run'])).toBe('every run output is up to date\n');
+    // A long example, which clean.js drops: clean.jsonl comes out the same (recorded, nothing changed), and
+    // features is not run again.
+    writeFileSync(
+      raw,
+      readFileSync(raw, 'utf8') + '{"id":5,"text":"a text far too long to be kept by clean"}\n',
+    );
+    ok(dir, ['commit', '-a', '-m', 'raw: a long one'], ENV);
+    const again = rev(dir, 'HEAD');
+    const out = ok(dir, ['rerun', '--stale'], ENV);
+    expect(out).toContain('data/features: up to date after the runs before it');
+    const runs = ok(dir, ['log', '--oneline', `${again}..HEAD`])
+      .trim()
+      .split('\n');
+    expect(runs).toHaveLength(1);
+    expect(ok(dir, ['rerun', '--stale', '--dry-run'])).toBe('every run output is up to date\n');
+    expect(strata(dir, ['rerun']).code).toBe(2);
+    expect(strata(dir, ['rerun', 'data/clean.jsonl', '--stale']).code).toBe(2);
+  });
 });

@@ -42,7 +42,14 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
         },
       ) => {
         const out = output(o);
-        const { revs, paths } = revisionsAndPaths(args);
+        const { revs: given, paths } = revisionsAndPaths(args);
+        // git's A..B is A B here (an empty side is HEAD).
+        const revs = given.flatMap((r) => {
+          const dots = r.indexOf('..');
+          return dots < 0 || r.includes('...')
+            ? [r]
+            : [r.slice(0, dots) || 'HEAD', r.slice(dots + 2) || 'HEAD'];
+        });
         const staged = !!(o.staged || o.cached);
         if (revs.length > (staged ? 1 : 2))
           throw new StrataError(

@@ -62,20 +62,35 @@ async function treeOf(repo: Repository, rev: string): Promise<string> {
 export function registerHistoryCommands(program: Command, g: () => GlobalOpts): void {
   program
     .command('log [args...]')
-    .description('show commit history: [REV] [-- PATHS] (only the commits that changed those paths)')
+    .description(
+      'show commit history: [REV | A..B | REV ^A] [-- PATHS] (only the commits that changed those paths)',
+    )
     .option('--oneline', 'one line per commit')
     .option('-n, --max-count <n>', 'show at most N commits', countOption('--max-count'))
     .option('--json', 'JSON Lines, one commit per line')
     .action(async (args: string[], o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
       const out = output(o);
       const { revs, paths } = revisionsAndPaths(args);
-      if (revs.length > 1)
-        throw new StrataError('BAD_INPUT', 'log takes one revision (use -- before paths)', { revs });
+      // git's ranges: A..B (B's commits that A lacks; an empty side is HEAD) and ^A (leave out A's).
+      const include: string[] = [];
+      const exclude: string[] = [];
+      for (const r of revs) {
+        if (r.includes('...'))
+          throw new StrataError('BAD_INPUT', `symmetric ranges (A...B) are not supported: ${r}`, { rev: r });
+        const dots = r.indexOf('..');
+        if (dots >= 0) {
+          exclude.push(r.slice(0, dots) || 'HEAD');
+          include.push(r.slice(dots + 2) || 'HEAD');
+        } else if (r.startsWith('^') && r.length > 1) exclude.push(r.slice(1));
+        else include.push(r);
+      }
+      if (include.length > 1)
+        throw new StrataError('BAD_INPUT', 'log takes one revision or range (use -- before paths)', { revs });
       const { log } = await import('../../core/history.js');
       await withRepo(g(), async (repo) => {
         let first = true;
         const only = repoPaths(repo, g(), paths);
-        for (const c of log(repo, revs[0] ?? 'HEAD', { limit: o.maxCount, paths: only })) {
+        for (const c of log(repo, include[0] ?? 'HEAD', { limit: o.maxCount, paths: only, exclude })) {
           // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
           await out.drained();
           if (out.json) out.record(c);

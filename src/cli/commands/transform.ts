@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { StdioOptions } from 'node:child_process';
 import type { Repository } from '../../core/repository.js';
-import type { LineageNode, RunResult } from '../../core/transform.js';
+import type { LineageNode, RunResult, RunState } from '../../core/transform.js';
 import { relative, sep } from 'node:path';
 import { cwdOf, output, repoPaths, short, withRepo, type GlobalOpts } from '../context.js';
 import type { Output } from '../output.js';
@@ -30,6 +30,21 @@ function printLineage(out: Output, n: LineageNode, depth: number): void {
       );
     for (const i of n.inputs) printLineage(out, i, depth + 1);
   } else if (n.commit) out.line(`${pad}    (a source: not made by strata run)`);
+}
+
+/** One run `rerun --stale` runs again (or would): its outputs, command and why. */
+function printRunState(out: Output, r: RunState): void {
+  out.line(`${out.paint('bold', r.outputs.join(', '))}  made by run ${short(r.commit)}`);
+  out.line(`    $ ${commandLine(r.transform.command)}   (in ${r.transform.cwd || '.'})`);
+  for (const s of r.staleInputs)
+    out.line(
+      out.paint(
+        'red',
+        `    stale: input ${s.path || '.'} changed (${short(s.was)} → ${s.now ? short(s.now) : 'deleted'})`,
+      ),
+    );
+  if (r.staleInputs.length === 0)
+    out.line(`    reads the outputs of ${r.upstream.map((c) => short(c)).join(', ')}, which run first`);
 }
 
 /**
@@ -127,31 +142,87 @@ export function registerTransformCommands(program: Command, g: () => GlobalOpts)
     );
 
   program
-    .command('rerun <path>')
+    .command('rerun [path]')
     .description(
-      'run again the run that made PATH (its command, inputs and outputs), on the inputs as HEAD has them',
+      'run again the run that made PATH (its command, inputs and outputs), on the inputs as HEAD has them; --stale: every run whose inputs changed, upstream first',
     )
     .option('-m, --message <msg>', 'commit message (default: "run: COMMAND")')
     .option('-f, --force', 'let the command replace outputs that have changes not committed')
+    .option('--stale', 'run again every run whose outputs are out of date (and those reading them)')
+    .option('-n, --dry-run', 'with --stale: list the runs that would run again, and why; run nothing')
     .option('--json', "machine-readable output (the command's own output goes to stderr)")
-    .action(async (path: string, o: { message?: string; force?: boolean; json?: boolean }) => {
-      const out = output(o);
-      const { rerun } = await import('../../core/transform.js');
-      await withRepo(g(), (repo) =>
-        runAndReport(
-          repo,
-          out,
-          o,
-          (io) =>
-            rerun(repo, repoPaths(repo, g(), [path])[0]!, {
-              ...(o.message ? { message: o.message } : {}),
-              force: !!o.force,
-              ...io,
-            }),
-          (r) => `same inputs, same outputs as run ${short(r.rerun)}: nothing committed`,
-        ),
-      );
-    });
+    .action(
+      async (
+        path: string | undefined,
+        o: { message?: string; force?: boolean; stale?: boolean; dryRun?: boolean; json?: boolean },
+      ) => {
+        const out = output(o);
+        if (!!path === !!o.stale)
+          throw new StrataError('BAD_INPUT', 'rerun takes a PATH or --stale (not both)', { path });
+        if (o.dryRun && !o.stale) throw new StrataError('BAD_INPUT', '--dry-run goes with --stale', {});
+        if (o.stale && o.message)
+          throw new StrataError('BAD_INPUT', '--stale runs each with its own message (no -m)', {});
+        const { rerun, rerunStale, runStates } = await import('../../core/transform.js');
+        if (o.stale) {
+          await withRepo(g(), async (repo) => {
+            if (o.dryRun) {
+              const { toRerun } = runStates(repo);
+              out.result(toRerun, () => {
+                if (toRerun.length === 0) out.line('every run output is up to date');
+                for (const r of toRerun) printRunState(out, r);
+              });
+              return;
+            }
+            const ac = new AbortController();
+            const stop = (): void => ac.abort();
+            process.once('SIGINT', stop);
+            try {
+              const done = await rerunStale(repo, {
+                stdio: out.json ? ['inherit', 2, 'inherit'] : 'inherit',
+                signal: ac.signal,
+                force: !!o.force,
+                onRun: (r) => {
+                  if (!out.json) printRunState(out, r);
+                },
+                onResult: (_r, res) => {
+                  if (out.json) return;
+                  if (res.commit) out.line(`  committed ${short(res.commit)}`);
+                  else out.line('  outputs unchanged: nothing committed');
+                },
+              });
+              out.result(
+                done.map((d) => ({ run: d.run.commit, outputs: d.run.outputs, result: d.result })),
+                () => {
+                  const skipped = done.filter((d) => !d.result);
+                  for (const d of skipped)
+                    out.line(
+                      `${short(d.run.commit)} ${d.run.outputs.join(', ')}: up to date after the runs before it`,
+                    );
+                  if (done.length === 0) out.line('every run output is up to date');
+                },
+              );
+            } finally {
+              process.off('SIGINT', stop);
+            }
+          });
+          return;
+        }
+        await withRepo(g(), (repo) =>
+          runAndReport(
+            repo,
+            out,
+            o,
+            (io) =>
+              rerun(repo, repoPaths(repo, g(), [path!])[0]!, {
+                ...(o.message ? { message: o.message } : {}),
+                force: !!o.force,
+                ...io,
+              }),
+            (r) => `same inputs, same outputs as run ${short(r.rerun)}: nothing committed`,
+          ),
+        );
+      },
+    );
 
   program
     .command('trace <path> [rev]')
