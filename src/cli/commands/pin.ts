@@ -5,7 +5,9 @@ import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import { LOCK_FILE } from '../../core/pin/lock-file.js';
 import type { PinnedRevision } from '../../core/pin/revision.js';
+import type { FileStats, Range } from '../../core/pin/stats.js';
 import { countOption, cwdOf, onDemandNote, output, withRepo, type GlobalOpts } from '../context.js';
+import type { Output } from '../output.js';
 
 /** A pin, or a revision of the repository around the working directory. */
 async function openPinOrRev(
@@ -54,6 +56,29 @@ export async function catPin(g: GlobalOpts, spec: string): Promise<void> {
  * Parquet values as JSON: an INT64 (bigint) as a number when it is exact as one, else its digits as a string;
  * bytes as {"$bytes": base64} (the diff's spelling). Dates are ISO strings already (their toJSON).
  */
+/**
+ * Opens REV[:PATH] or PIN[:PATH] (a pin's location may itself hold ':', as s3://...: the pin parser knows)
+ * for reading examples.
+ */
+async function openSpec(
+  g: GlobalOpts,
+  spec: string,
+): Promise<{ rev: PinnedRevision; close: () => Promise<void>; path: string | undefined }> {
+  const { looksLikePin, parsePinPath, PinnedRevision } = await pins();
+  if (looksLikePin(spec)) {
+    const at = spec.lastIndexOf('@');
+    const colon = spec.indexOf(':', at);
+    const p = colon >= 0 ? parsePinPath(spec) : undefined;
+    const rev = await PinnedRevision.open(p ? { location: p.location, commit: p.commit } : spec, {
+      cwd: cwdOf(g),
+    });
+    return { rev, close: () => rev.close(), path: p?.path };
+  }
+  const colon = spec.indexOf(':');
+  const path = colon >= 0 ? spec.slice(colon + 1) : undefined;
+  return { ...(await openPinOrRev(g, colon >= 0 ? spec.slice(0, colon) : spec, path ?? '')), path };
+}
+
 function plainJson(this: unknown, _key: string, v: unknown): unknown {
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (v instanceof Uint8Array) return { $bytes: Buffer.from(v).toString('base64') };
@@ -137,7 +162,6 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
         spec: string,
         o: { limit?: number; shard?: string; fields?: string[]; withPosition?: boolean },
       ) => {
-        const { looksLikePin, parsePinPath, PinnedRevision } = await pins();
         let shard = 0;
         let numShards = 1;
         if (o.shard !== undefined) {
@@ -149,24 +173,7 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
           shard = Number(m[1]);
           numShards = Number(m[2]);
         }
-        // REV:PATH or PIN:PATH (a pin's location may itself hold ':', as s3://...: the pin parser knows).
-        let opened: { rev: PinnedRevision; close: () => Promise<void> };
-        let path: string | undefined;
-        if (looksLikePin(spec)) {
-          const at = spec.lastIndexOf('@');
-          const colon = spec.indexOf(':', at);
-          const p = colon >= 0 ? parsePinPath(spec) : undefined;
-          const rev = await PinnedRevision.open(p ? { location: p.location, commit: p.commit } : spec, {
-            cwd: cwdOf(g()),
-          });
-          opened = { rev, close: () => rev.close() };
-          path = p?.path;
-        } else {
-          const colon = spec.indexOf(':');
-          path = colon >= 0 ? spec.slice(colon + 1) : undefined;
-          opened = await openPinOrRev(g(), colon >= 0 ? spec.slice(0, colon) : spec, path ?? '');
-        }
-        const { rev, close } = opened;
+        const { rev, close, path } = await openSpec(g(), spec);
         try {
           let n = 0;
           const write = (line: string): Promise<void> | void => {
@@ -188,6 +195,36 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
         }
       },
     );
+
+  program
+    .command('stats <spec>')
+    .description(
+      "statistics of a revision's examples, for reviewing a dataset: per record file, examples, malformed, duplicates, duplicate keys; per field presence, types, lengths; chat turns and roles: REV[:PATH] or PIN[:PATH]",
+    )
+    .option('--key <fields>', 'count duplicate keys of these field(s) (default: the key= attribute)', (v) =>
+      v.split(','),
+    )
+    .option('--json', 'JSON Lines: one record per file')
+    .action(async (spec: string, o: { key?: string[]; json?: boolean }) => {
+      const out = output(o);
+      const { exampleStats } = await import('../../core/pin/stats.js');
+      const { formatBytes } = await import('../diff-output.js');
+      const { rev, close, path } = await openSpec(g(), spec);
+      try {
+        let first = true;
+        await exampleStats(rev, path, {
+          ...(o.key ? { key: o.key } : {}),
+          onFile: (s) => {
+            if (out.json) return out.record(s);
+            if (!first) out.line();
+            first = false;
+            printStats(out, s, formatBytes);
+          },
+        });
+      } finally {
+        await close();
+      }
+    });
 
   program
     .command('verify <dir>')
@@ -339,4 +376,64 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
         });
       }
     });
+}
+
+const count = (n: number): string => n.toLocaleString('en-US');
+const pct = (n: number, of: number): string =>
+  of === 0 ? '-' : n === of ? '100%' : `${((100 * n) / of).toFixed(n * 1000 < of ? 2 : 1)}%`;
+const num = (x: number): string => (Number.isInteger(x) ? count(x) : x.toFixed(x < 10 ? 2 : 1));
+const range = (r: Range): string => `${num(r.min)} / ${num(r.mean)} / ${num(r.max)}`;
+
+/** `strata stats`'s human form of one file. */
+function printStats(out: Output, s: FileStats, formatBytes: (n: number) => string): void {
+  out.line(
+    `${out.paint('bold', s.path)}  ${s.format}  ${count(s.examples)} examples  ${formatBytes(s.bytes)}`,
+  );
+  const dup = (n: number | null): string => (n === null ? 'not counted (too many)' : count(n));
+  const facts = [`malformed ${count(s.malformed)}`, `exact duplicates ${dup(s.duplicates)}`];
+  if (s.keys)
+    facts.push(
+      `key ${s.keys.fields.join(',')}: ${dup(s.keys.duplicates)} duplicate, ${count(s.keys.missing)} missing`,
+    );
+  if (s.nonObjects && s.nonObjects !== s.examples) facts.push(`not objects ${count(s.nonObjects)}`);
+  out.line(`  ${facts.join(' · ')}`);
+  const names = Object.keys(s.fields);
+  if (names.length) {
+    const rows = names.map((name) => {
+      const f = s.fields[name]!;
+      const types = Object.entries(f.types)
+        .sort((a, b) => b[1] - a[1])
+        .map(([t, n]) => (n === f.present ? t : `${t} ${pct(n, f.present)}`))
+        .join(', ');
+      const shape = [
+        f.length ? `length ${range(f.length)}` : '',
+        f.value ? `value ${range(f.value)}` : '',
+        f.empty ? `empty ${count(f.empty)}` : '',
+      ]
+        .filter(Boolean)
+        .join('; ');
+      return [name, pct(f.present, s.examples), types, shape];
+    });
+    const w = [0, 1, 2].map((i) =>
+      Math.max(...rows.map((r) => r[i]!.length), ['field', 'present', 'types'][i]!.length),
+    );
+    out.line(
+      `  ${'field'.padEnd(w[0]!)}  ${'present'.padStart(w[1]!)}  ${'types'.padEnd(w[2]!)}  values (min / mean / max)`,
+    );
+    for (const r of rows)
+      out.line(`  ${r[0]!.padEnd(w[0]!)}  ${r[1]!.padStart(w[1]!)}  ${r[2]!.padEnd(w[2]!)}  ${r[3]}`);
+    if (s.otherFields) out.line(`  (${count(s.otherFields)} examples have fields beyond the first 256)`);
+  }
+  if (s.chat) {
+    const roles = Object.entries(s.chat.roles)
+      .map(([r, n]) => `${r} ${count(n)}`)
+      .join(', ');
+    out.line(
+      `  chat: turns ${range(s.chat.turns)}; roles ${roles}; turns with empty content ${count(s.chat.emptyContent)}`,
+    );
+  }
+  if (s.pairs)
+    out.line(
+      `  pairs: ${count(s.pairs.identical)} of ${count(s.pairs.examples)} with chosen equal to rejected`,
+    );
 }

@@ -54,6 +54,11 @@ export interface ShardOptions {
   /** Resume after this example (a cursor this shard yielded earlier). */
   startAfter?: Cursor;
   signal?: AbortSignal;
+  /**
+   * Called for a JSONL line or JSON array element that is not JSON, which is then skipped; without it such an
+   * example is BAD_INPUT.
+   */
+  onMalformed?: (m: { path: string; offset: number; error: string }) => void;
 }
 
 const decoder = new TextDecoder('utf-8');
@@ -137,10 +142,10 @@ export async function* shardExamples<T = unknown>(
       fmt === 'parquet'
         ? parquetRows<T>(r, f, a, b, after, opts.signal)
         : fmt === 'json'
-          ? jsonElements<T>(r, f, a, b, after, opts.signal)
+          ? jsonElements<T>(r, f, a, b, after, opts.signal, opts.onMalformed)
           : fmt === 'csv' || fmt === 'tsv'
             ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
-            : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal);
+            : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal, opts.onMalformed);
     for await (const e of it) {
       e.cursor.shard = shard;
       e.cursor.numShards = numShards;
@@ -157,6 +162,7 @@ async function* lines<T>(
   b: number,
   json: boolean,
   signal?: AbortSignal,
+  onMalformed?: ShardOptions['onMalformed'],
 ): AsyncGenerator<Example<T>> {
   if (a >= b) return;
   const m = f.manifest;
@@ -165,13 +171,17 @@ async function* lines<T>(
   let seeking = a > 0;
   let lineStart = a > 0 ? -1 : 0;
   let carry: Buffer[] = [];
-  const emit = (buf: Buffer, start: number): Example<T> => {
+  const emit = (buf: Buffer, start: number): Example<T> | undefined => {
     let s = buf.toString('utf8');
     let value: unknown;
     if (json) {
       try {
         value = JSON.parse(s);
       } catch (e) {
+        if (onMalformed) {
+          onMalformed({ path: f.path, offset: start, error: (e as Error).message });
+          return undefined;
+        }
         throw new StrataError(
           'BAD_INPUT',
           `${f.path}: malformed JSON line at byte ${start}`,
@@ -214,7 +224,10 @@ async function* lines<T>(
       const part = buf.subarray(i, nl + 1);
       const line = carry.length ? Buffer.concat([...carry, part]) : part;
       carry = [];
-      if (!(json && blank(line))) yield emit(line, lineStart);
+      if (!(json && blank(line))) {
+        const e = emit(line, lineStart);
+        if (e) yield e;
+      }
       lineStart = pos + nl + 1;
       i = nl + 1;
       if (lineStart >= b) return;
@@ -223,7 +236,10 @@ async function* lines<T>(
   }
   if (!seeking && carry.length && lineStart < b) {
     const line = Buffer.concat(carry);
-    if (!(json && blank(line))) yield emit(line, lineStart);
+    if (!(json && blank(line))) {
+      const e = emit(line, lineStart);
+      if (e) yield e;
+    }
   }
 }
 
@@ -338,6 +354,7 @@ async function* jsonElements<T>(
   b: number,
   after: number,
   signal?: AbortSignal,
+  onMalformed?: ShardOptions['onMalformed'],
 ): AsyncGenerator<Example<T>> {
   const ready: Example<T>[] = [];
   let past = false;
@@ -349,6 +366,10 @@ async function* jsonElements<T>(
       try {
         value = JSON.parse(decoder.decode(bytes));
       } catch (e) {
+        if (onMalformed) {
+          onMalformed({ path: f.path, offset: start, error: (e as Error).message });
+          return;
+        }
         throw new StrataError(
           'BAD_INPUT',
           `${f.path}: malformed JSON array element at byte ${start}`,

@@ -22,6 +22,7 @@ export {
   type ExampleSource,
 } from './revision.js';
 export { shardRange, RECORD_FORMATS, type Cursor, type Example, type ShardOptions } from './examples.js';
+export { exampleStats, type FileStats, type FieldStats, type StatsOptions } from './stats.js';
 export {
   exportRevision,
   verifyDirectory,

@@ -226,18 +226,19 @@ export class PinnedRevision {
     yield* shardExamples<T>(this.reader, files, opts);
   }
 
+  /** The files `examples(source)` reads, in order (a file named alone is listed whatever its format). */
+  async exampleFileList(source: ExampleSource): Promise<PinnedFile[]> {
+    if (Array.isArray(source)) return Promise.all(source.map((p) => this.file(p)));
+    const e = source === undefined ? undefined : await this.entry(source);
+    if (source !== undefined && !e)
+      throw new StrataError('NOT_FOUND', `'${source}' does not exist in ${this.pin}`, { path: source });
+    return e?.kind === 'file'
+      ? [await this.file(source!)]
+      : (await this.files(source ?? '')).filter((f) => RECORD_FORMATS.has(f.format));
+  }
+
   private async exampleFiles(source: ExampleSource): Promise<{ path: string; manifest: FileManifest }[]> {
-    let list: PinnedFile[];
-    if (Array.isArray(source)) list = await Promise.all(source.map((p) => this.file(p)));
-    else {
-      const e = source === undefined ? undefined : await this.entry(source);
-      if (source !== undefined && !e)
-        throw new StrataError('NOT_FOUND', `'${source}' does not exist in ${this.pin}`, { path: source });
-      list =
-        e?.kind === 'file'
-          ? [await this.file(source!)]
-          : (await this.files(source ?? '')).filter((f) => RECORD_FORMATS.has(f.format));
-    }
+    const list = await this.exampleFileList(source);
     return Promise.all(
       list.map(async (f) => ({ path: f.path, manifest: await this.manifestByHash(f.manifest) })),
     );
