@@ -317,6 +317,21 @@ function madeBy(
   return { commit: last, transform: null };
 }
 
+/** Runs a recorded run again: its command, directory, input and output paths, through runTransform. */
+function runRecorded(
+  repo: Repository,
+  t: TransformRecord,
+  opts: Pick<RunOptions, 'message' | 'stdio' | 'signal' | 'force'>,
+): Promise<RunResult> {
+  return runTransform(repo, {
+    command: t.command,
+    inputs: t.inputs.map((i) => i.path),
+    outputs: t.outputs.map((o) => o.path),
+    cwd: t.cwd,
+    ...opts,
+  });
+}
+
 /**
  * Runs again the run that made `path` as HEAD has it (madeBy): the same command, in the same directory, with
  * the same input and output paths, reading the inputs as HEAD has them now (`strata rerun`). NOT_FOUND when
@@ -337,14 +352,7 @@ export async function rerun(
       `${path} was not made by strata run as HEAD has it${made.commit ? ` (last changed by ${made.commit.hash.slice(0, 12)}, not a run)` : ''}`,
       { path },
     );
-  const t = made.transform;
-  const r = await runTransform(repo, {
-    command: t.command,
-    inputs: t.inputs.map((i) => i.path),
-    outputs: t.outputs.map((o) => o.path),
-    cwd: t.cwd,
-    ...opts,
-  });
+  const r = await runRecorded(repo, made.transform, opts);
   return { ...r, rerun: made.commit.hash };
 }
 
@@ -452,16 +460,8 @@ export async function rerunStale(
       continue;
     }
     opts.onRun?.(now);
-    const t = now.transform;
-    const result = await runTransform(repo, {
-      command: t.command,
-      inputs: t.inputs.map((i) => i.path),
-      outputs: t.outputs.map((o) => o.path),
-      cwd: t.cwd,
-      ...(opts.stdio ? { stdio: opts.stdio } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      ...(opts.force ? { force: true } : {}),
-    });
+    const { onRun: _r, onResult: _s, ...run } = opts;
+    const result = await runRecorded(repo, now.transform, run);
     opts.onResult?.(now, result);
     done.push({ run: now, result });
   }
