@@ -5,6 +5,8 @@
  * example by example — disjoint changes combine, the same example changed differently on both sides is a
  * conflict listed with both versions. Anything else changed on both sides is a file-level conflict. A merge
  * with conflicts changes nothing and reports them; a clean one writes the files and a two-parent commit.
+ * With `favor` (git's -X ours / -X theirs) conflicts are settled for that side: its version of a conflicting
+ * example, its whole file for a file-level conflict; the rest merges as usual.
  *
  * Example-level merging holds the three versions' examples of that file in memory (by key), so it is meant
  * for files up to a few GiB; larger files conflict at file level with a clear message.
@@ -51,6 +53,8 @@ export interface MergeResult {
   updated: string[];
   /** Files merged example by example, with how many examples came from each side. */
   exampleMerges: { path: string; fromTheirs: number; fromOurs: number }[];
+  /** Conflicts settled by `favor`: a file taken whole (`file`), or how many examples of a file. */
+  resolved: { path: string; file?: true; examples?: number; reason?: string }[];
 }
 
 /** The best common ancestor (the first common one found walking both histories by time). */
@@ -134,7 +138,10 @@ async function mergeExamples(
   base: Hash | undefined,
   ours: Hash,
   theirs: Hash,
-): Promise<{ text: string; fromTheirs: number; fromOurs: number } | { conflicts: MergeConflict[] }> {
+  favor?: 'ours' | 'theirs',
+): Promise<
+  { text: string; fromTheirs: number; fromOurs: number; resolved: number } | { conflicts: MergeConflict[] }
+> {
   const [b, o, t] = await Promise.all([
     keyed(repo, path, base, key),
     keyed(repo, path, ours, key),
@@ -150,6 +157,7 @@ async function mergeExamples(
   const result = new Map<string, string | null>();
   let fromTheirs = 0;
   let fromOurs = 0;
+  let resolved = 0;
   for (const k of new Set([...O.order, ...T.order, ...B.order])) {
     const bv = B.byKey.get(k);
     const ov = O.byKey.get(k);
@@ -162,6 +170,12 @@ async function mergeExamples(
     } else if (same(tv, bv)) {
       result.set(k, ov?.line ?? null);
       fromOurs++;
+    } else if (favor) {
+      // -X ours / theirs: the conflict is settled for that side's version (or deletion).
+      result.set(k, (favor === 'ours' ? ov : tv)?.line ?? null);
+      if (favor === 'theirs') fromTheirs++;
+      else fromOurs++;
+      resolved++;
     } else {
       const parse = (x?: { line: string }): unknown => (x ? JSON.parse(x.line) : undefined);
       conflicts.push({
@@ -188,13 +202,19 @@ async function mergeExamples(
       const l = result.get(k);
       if (l) out.push(l);
     }
-  return { text: out.length ? out.join('\n') + '\n' : '', fromTheirs, fromOurs };
+  return { text: out.length ? out.join('\n') + '\n' : '', fromTheirs, fromOurs, resolved };
 }
 
 export async function merge(
   repo: Repository,
   rev: string,
-  opts: { message?: string; key?: string[]; meta?: Record<string, unknown> } = {},
+  opts: {
+    message?: string;
+    key?: string[];
+    meta?: Record<string, unknown>;
+    /** Settle conflicts for this side (git's -X ours / -X theirs): its example, or its whole file. */
+    favor?: 'ours' | 'theirs';
+  } = {},
 ): Promise<MergeResult> {
   return repo.withLock(async () => {
     const head = readHead(repo);
@@ -203,7 +223,7 @@ export async function merge(
     const ours = head.commit;
     const theirs = resolveCommit(repo, rev);
     const base = mergeBase(repo, ours, theirs);
-    const none = { updated: [], exampleMerges: [] };
+    const none = { updated: [], exampleMerges: [], resolved: [] };
     if (base === theirs || ours === theirs) return { status: 'up-to-date', commit: ours, base, ...none };
     if (!isClean(await status(repo))) {
       throw new StrataError('DIRTY_WORKTREE', 'commit or discard your changes before merging', {});
@@ -225,6 +245,16 @@ export async function merge(
     const conflicts: MergeConflict[] = [];
     const writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[] = [];
     const exampleMerges: MergeResult['exampleMerges'] = [];
+    const resolved: MergeResult['resolved'] = [];
+    /** A file-level conflict: listed, or with `favor` settled by taking that side's file (or its absence). */
+    const fileConflict = (c: MergeConflict, t: Hash | undefined): void => {
+      if (!opts.favor) conflicts.push(c);
+      else {
+        resolved.push({ path: c.path, file: true, reason: c.reason });
+        if (opts.favor === 'theirs')
+          writes.push(t ? { path: c.path, manifest: t } : { path: c.path, remove: true });
+      }
+    };
     for (const p of [...new Set([...B.keys(), ...O.keys(), ...T.keys()])].sort()) {
       const b = B.get(p)?.hash;
       const o = O.get(p)?.hash;
@@ -239,25 +269,32 @@ export async function merge(
       const key = opts.key ?? (fa.key ? fa.key.split(',') : undefined);
       const fmt = formatFor(p, fa).format;
       if (!o || !t) {
-        conflicts.push({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' });
+        fileConflict({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' }, t);
       } else if (fmt !== 'jsonl' || !key) {
-        conflicts.push({
-          path: p,
-          level: 'file',
-          reason: `changed on both sides (${fmt}${key ? '' : ', no key declared'}: not mergeable by example)`,
-        });
+        fileConflict(
+          {
+            path: p,
+            level: 'file',
+            reason: `changed on both sides (${fmt}${key ? '' : ', no key declared'}: not mergeable by example)`,
+          },
+          t,
+        );
       } else if (Math.max(O.get(p)!.size, T.get(p)!.size) > MAX_EXAMPLE_MERGE_BYTES) {
-        conflicts.push({
-          path: p,
-          level: 'file',
-          reason: 'changed on both sides and too large to merge by example',
-        });
+        fileConflict(
+          { path: p, level: 'file', reason: 'changed on both sides and too large to merge by example' },
+          t,
+        );
       } else {
-        const r = await mergeExamples(repo, p, key, b, o, t);
-        if ('conflicts' in r) conflicts.push(...r.conflicts);
-        else {
+        const r = await mergeExamples(repo, p, key, b, o, t, opts.favor);
+        if ('conflicts' in r) {
+          // (Example conflicts only come back without favor; a file that cannot be merged by example can.)
+          for (const c of r.conflicts)
+            if (c.level === 'file') fileConflict(c, t);
+            else conflicts.push(c);
+        } else {
           writes.push({ path: p, text: r.text });
           exampleMerges.push({ path: p, fromTheirs: r.fromTheirs, fromOurs: r.fromOurs });
+          if (r.resolved) resolved.push({ path: p, examples: r.resolved });
         }
       }
     }
@@ -284,6 +321,13 @@ export async function merge(
       parents: [ours, theirs],
       ...(opts.meta ? { meta: opts.meta } : {}),
     });
-    return { status: 'merged', commit: c.commit, base, updated: writes.map((w) => w.path), exampleMerges };
+    return {
+      status: 'merged',
+      commit: c.commit,
+      base,
+      updated: writes.map((w) => w.path),
+      exampleMerges,
+      resolved,
+    };
   });
 }

@@ -124,4 +124,60 @@ describe('strata merge', () => {
     expect(r.code).toBe(5);
     expect(JSON.parse(r.stdout).error.data.conflicts[0]).toMatchObject({ path: 'notes.txt', level: 'file' });
   });
+
+  it('-X theirs / -X ours settle conflicts for one side; the rest merges as usual', () => {
+    const make = (): string => {
+      const dir = setup();
+      ok(dir, ['switch', '-c', 'theirs']);
+      // Theirs: example 2 edited (conflict), example 4 edited (theirs only), notes.txt changed (file conflict).
+      writeFileSync(
+        join(dir, 'data.jsonl'),
+        rows([1, 2, 3, 4].map((id) => ({ id, text: id === 2 ? 'THEIRS' : id === 4 ? 'four' : `t${id}` }))),
+      );
+      writeFileSync(join(dir, 'notes.txt'), 'theirs\n');
+      ok(dir, ['commit', '-a', '-m', 't']);
+      ok(dir, ['switch', 'main']);
+      // Ours: example 2 edited differently, example 1 deleted (ours only), notes.txt changed.
+      writeFileSync(
+        join(dir, 'data.jsonl'),
+        rows([2, 3, 4].map((id) => ({ id, text: id === 2 ? 'OURS' : `t${id}` }))),
+      );
+      writeFileSync(join(dir, 'notes.txt'), 'ours\n');
+      ok(dir, ['commit', '-a', '-m', 'o']);
+      return dir;
+    };
+    const t = make();
+    expect(strata(t, ['merge', 'theirs']).code).toBe(5);
+    const out = ok(t, ['merge', 'theirs', '-X', 'theirs']);
+    expect(out).toContain('data.jsonl: 1 conflicting example(s) settled for theirs');
+    expect(out).toContain(
+      "notes.txt: changed on both sides (text, no key declared: not mergeable by example): took theirs's version",
+    );
+    expect(read(t, 'data.jsonl')).toEqual([
+      { id: 2, text: 'THEIRS' },
+      { id: 3, text: 't3' },
+      { id: 4, text: 'four' },
+    ]);
+    expect(readFileSync(join(t, 'notes.txt'), 'utf8')).toBe('theirs\n');
+    expect(ok(t, ['status', '--short'])).toBe('');
+    expect(ok(t, ['show', 'HEAD', '--json'])).toContain('"parents":[');
+
+    const o = make();
+    const r = JSON.parse(ok(o, ['merge', 'theirs', '--strategy-option', 'ours', '--json']));
+    expect(r.resolved).toEqual([
+      { path: 'data.jsonl', examples: 1 },
+      {
+        path: 'notes.txt',
+        file: true,
+        reason: 'changed on both sides (text, no key declared: not mergeable by example)',
+      },
+    ]);
+    expect(read(o, 'data.jsonl')).toEqual([
+      { id: 2, text: 'OURS' },
+      { id: 3, text: 't3' },
+      { id: 4, text: 'four' },
+    ]);
+    expect(readFileSync(join(o, 'notes.txt'), 'utf8')).toBe('ours\n');
+    expect(strata(o, ['merge', 'theirs', '-X', 'mine']).code).toBe(2);
+  });
 });
