@@ -1,6 +1,6 @@
 // `strata examples`: a file's examples as JSON Lines (JSONL, CSV, Parquet), from a revision or a pin, whole or
 // one shard.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
@@ -90,14 +90,19 @@ describe('strata examples', () => {
     const dir = tempDir('strata-examples-json-');
     const want = lines(readFileSync(GSM8K, 'utf8')).slice(0, 400);
     const text = JSON.stringify(want, null, 2);
+    mkdirSync(join(dir, 'data'));
     writeFileSync(join(dir, 'gsm.json'), text);
-    writeFileSync(join(dir, 'one.json'), '{"config": {"lr": 0.1}}\n');
+    writeFileSync(join(dir, 'data', 'gsm.json'), text);
+    writeFileSync(join(dir, 'data', 'info.json'), '{"config": {"lr": 0.1}}\n');
     writeFileSync(join(dir, 'bad.json'), '[{"a": 1}, {"a": 2} {"a": 3}]');
     ok(dir, ['init']);
     ok(dir, ['add', '.']);
     ok(dir, ['commit', '-m', 'json']);
     expect(lines(ok(dir, ['examples', 'HEAD:gsm.json']))).toEqual(want);
-    expect(lines(ok(dir, ['examples', 'HEAD:one.json']))).toEqual([{ config: { lr: 0.1 } }]);
+    // A JSON document that is not an array is one example when named, and configuration (left out) when a
+    // directory is read.
+    expect(lines(ok(dir, ['examples', 'HEAD:data/info.json']))).toEqual([{ config: { lr: 0.1 } }]);
+    expect(lines(ok(dir, ['examples', 'HEAD:data']))).toEqual(want);
     // Positions are the bytes where elements start.
     const bytes = Buffer.from(text);
     const pos = lines(ok(dir, ['examples', 'HEAD:gsm.json', '-n', '3', '--with-position'])) as {

@@ -232,9 +232,27 @@ export class PinnedRevision {
     const e = source === undefined ? undefined : await this.entry(source);
     if (source !== undefined && !e)
       throw new StrataError('NOT_FOUND', `'${source}' does not exist in ${this.pin}`, { path: source });
-    return e?.kind === 'file'
-      ? [await this.file(source!)]
-      : (await this.files(source ?? '')).filter((f) => RECORD_FORMATS.has(f.format));
+    if (e?.kind === 'file') return [await this.file(source!)];
+    const out: PinnedFile[] = [];
+    for (const f of await this.files(source ?? ''))
+      if (RECORD_FORMATS.has(f.format) && (f.format !== 'json' || (await this.isJsonArray(f.path))))
+        out.push(f);
+    return out;
+  }
+
+  /**
+   * Whether a JSON file's top level is an array (its first byte other than a BOM and white space is `[`):
+   * a directory's JSON arrays hold examples, its other JSON files are configuration (dataset_info.json), read
+   * as examples only when named.
+   */
+  private async isJsonArray(path: string): Promise<boolean> {
+    let at = 0;
+    for await (const piece of this.bytes(path, { start: 0, end: 4096 }))
+      for (const c of piece) {
+        if (at++ < 3 && (c === 0xef || c === 0xbb || c === 0xbf)) continue;
+        if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c === 0x5b;
+      }
+    return false;
   }
 
   private async exampleFiles(source: ExampleSource): Promise<{ path: string; manifest: FileManifest }[]> {
