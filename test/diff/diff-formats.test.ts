@@ -538,6 +538,19 @@ describe('a file on one side only', () => {
       });
     }
     expect(shown.changes.filter((c) => c.duplicate).map((c) => c.line?.after)).toEqual([1, 3, 6]);
+    expect(shown.changes.map((c) => c.key)).toEqual([1, 2, 1, undefined, undefined, 1]);
+    expect(shown.warnings.map((w) => w.message)).toEqual([
+      'duplicate key 1: 0 before, 3 after (not merged)',
+      '1 example(s) without the key field(s) id: matched by content',
+      expect.stringContaining('after: not JSON'),
+    ]);
     expect(counted.changes).toEqual([]);
+    // Streamed up to a limit: the first changes in file order, every example counted.
+    const two = await collect(side, null, { key: ['id'], limit: 2 });
+    expect(two.changes.map((c) => [c.key, c.duplicate])).toEqual([
+      [1, true],
+      [2, undefined],
+    ]);
+    expect(two.summary.counts.removed).toBe(6);
   });
 });

@@ -231,20 +231,60 @@ export async function* diffFile(
   after: DiffSide | null,
   opts: DiffOptions = {},
 ): AsyncGenerator<DiffEvent> {
-  // First with the keys of unchanged lines as fingerprints only (KeyPresence); should one of them recur,
-  // nothing has been shown yet and the diff runs again with a record per line.
   try {
-    for (const compact of [true, false]) {
-      const dir = new SpillDir(opts.tmpDir);
-      try {
-        if (!(yield* diffFileIn(before, after, opts, dir, compact))) return;
-      } finally {
-        dir.close();
-      }
+    if (opts.key?.length && (!before || !after) && (opts.limit ?? Infinity) > 0) {
+      // A file on one side only, with a key, changes shown: whether an example's key is duplicated is known
+      // only at the end, so the examples are counted first (nothing kept per example: limit 0), noting the
+      // duplicated keys, then streamed in file order up to the limit (a 1 GiB added file, keyed, held a
+      // planned change per example).
+      const dupKeys = new Set<string>();
+      const first: DiffEvent[] = [];
+      let summary: DiffEvent | undefined;
+      for await (const e of runs(
+        before,
+        after,
+        { ...opts, limit: 0 },
+        { onDuplicateKey: (k) => dupKeys.add(k) },
+      ))
+        if (e.type === 'summary') summary = e;
+        else first.push(e); // (warnings about duplicate keys and missing keys: a bounded few)
+      yield* first;
+      yield* runs(before, after, opts, { streamKeyed: dupKeys });
+      yield summary!;
+      return;
     }
+    yield* runs(before, after, opts);
   } finally {
     before?.close?.();
     after?.close?.();
+  }
+}
+
+/** What diffFile asks of a run of the engine beyond the options. */
+interface DiffHooks {
+  /** Told of each duplicated key (canonical JSON of the key's values, as `Rec.key`). */
+  onDuplicateKey?: (key: string) => void;
+  /** One side only, keyed: stream its examples up to the limit, flagging these duplicated keys; no summary. */
+  streamKeyed?: Set<string>;
+}
+
+/**
+ * diffFileIn, first with the keys of unchanged lines as fingerprints only (KeyPresence); should one of them
+ * recur, nothing has been shown yet and the diff runs again with a record per line.
+ */
+async function* runs(
+  before: DiffSide | null,
+  after: DiffSide | null,
+  opts: DiffOptions,
+  hooks: DiffHooks = {},
+): AsyncGenerator<DiffEvent> {
+  for (const compact of [true, false]) {
+    const dir = new SpillDir(opts.tmpDir);
+    try {
+      if (!(yield* diffFileIn(before, after, opts, dir, compact, hooks))) return;
+    } finally {
+      dir.close();
+    }
   }
 }
 
@@ -254,6 +294,7 @@ async function* diffFileIn(
   opts: DiffOptions,
   spillDir: SpillDir,
   compactEqual: boolean,
+  hooks: DiffHooks,
 ): AsyncGenerator<DiffEvent, boolean | undefined> {
   const any = after ?? before;
   if (!any) throw new StrataError('BAD_INPUT', 'diffFile needs at least one side');
@@ -321,7 +362,11 @@ async function* diffFileIn(
     yield summary();
     return;
   }
-  async function* oneSided(reader: UnitReader, s: SideNo): AsyncGenerator<DiffEvent> {
+  /**
+   * The examples of the one side, each a change, in file order. Keyed (`dupKeys`: the duplicated keys,
+   * counted before): each change carries its key, and stops at the limit (the counts come from the count).
+   */
+  async function* oneSided(reader: UnitReader, s: SideNo, dupKeys?: Set<string>): AsyncGenerator<DiffEvent> {
     const kind: ChangeKind = s === 0 ? 'removed' : 'added';
     let noted = 0;
     const notes = function* (): Generator<DiffEvent> {
@@ -339,14 +384,18 @@ async function* diffFileIn(
       for (const r of records) {
         counts[kind]++;
         const show = shown < limit;
+        if (!show && dupKeys) return;
         let error: string | undefined;
         let value: unknown;
+        let key: { key: string; keyValue: unknown } | undefined;
         if (show || !(r.json ? isJsonText(r.json) : format !== 'csv' && format !== 'tsv')) {
           // (Only a CSV row, which may be ragged, and a JSON text that fails the byte-level check need
           // parsing to know whether they are well-formed; JSON.parse words the warning.)
           const p = r.parse();
-          if (p.ok) value = show ? stripFields(p.value, ignore) : undefined;
-          else error = p.error;
+          if (p.ok) {
+            value = show ? stripFields(p.value, ignore) : undefined;
+            if (dupKeys) key = keyOf(p.value);
+          } else error = p.error;
         }
         if (error !== undefined) warnings++;
         if (!show) continue;
@@ -362,10 +411,12 @@ async function* diffFileIn(
           yield w;
         }
         const ev: ChangeEvent = { type: 'change', path, kind };
+        if (key) ev.key = key.keyValue;
         ev[SIDE_NAME[s]] = error !== undefined ? r.text() : value;
         if (r.line !== undefined) ev.line = { [SIDE_NAME[s]]: r.line };
         if (r.index !== undefined) ev.index = { [SIDE_NAME[s]]: r.index };
         if (error !== undefined) ev.raw = true;
+        if (key && dupKeys!.has(key.key)) ev.duplicate = true;
         yield ev;
       }
     }
@@ -498,6 +549,10 @@ async function* diffFileIn(
     if (vals.some((v) => v === undefined)) return undefined;
     return { key: canonicalJson(vals), keyValue: vals.length === 1 ? vals[0] : vals };
   };
+  if (hooks.streamKeyed && (!before || !after)) {
+    yield* oneSided(readers[before ? 0 : 1], before ? 0 : 1, hooks.streamKeyed);
+    return;
+  }
   function assign(rec: Rec, r: Pick<ParsedRecord, 'parse' | 'text'>): void {
     const p = r.parse();
     if (p.ok) {
@@ -1107,6 +1162,7 @@ async function* diffFileIn(
         if (as.length > 1) dups.after++;
         const keyValue = (bs[0] ?? as[0])!.keyValue;
         if (dups.keys.length < MAX_DUP_KEYS_LISTED) dups.keys.push(keyValue);
+        hooks.onDuplicateKey?.(canonicalJson(keyPaths!.length === 1 ? [keyValue] : keyValue));
         warnings++;
         if (dupWarnings.length < MAX_DUP_WARNINGS) {
           dupWarnings.push({
