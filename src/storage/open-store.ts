@@ -61,7 +61,7 @@ export function openStore(url: string, opts: OpenStoreOptions = {}): ObjectStore
       async () => new (await import('./s3-store.js')).S3Store({ ...opts.s3, bucket, prefix }),
     );
     store = new LimitStore(store, opts.concurrency ?? 16);
-    if (opts.retry !== false) store = new RetryStore(store, opts.retry ?? {});
+    if (opts.retry !== false) store = new RetryStore(store, opts.retry ?? retryFromEnv());
     return store;
   }
   if (scheme === 'file') {
@@ -85,4 +85,17 @@ export function openStore(url: string, opts: OpenStoreOptions = {}): ObjectStore
   if (url.includes('\0')) throw bad('invalid path', {});
   const path = isAbsolute(url) ? url : resolve(opts.cwd ?? process.cwd(), url);
   return new LocalStore(path, opts.local);
+}
+
+/**
+ * STRATA_S3_RETRIES: how many times a failed S3 request is retried (default 5, with backoff from 100 ms
+ * doubling up to 5 s): 0 fails fast where a dead endpoint should be reported at once.
+ */
+function retryFromEnv(): RetryOptions {
+  const v = process.env.STRATA_S3_RETRIES;
+  if (v === undefined || v === '') return {};
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+    throw new StrataError('BAD_INPUT', `STRATA_S3_RETRIES=${v}: expected a non-negative integer`, { value: v });
+  return { retries: n };
 }

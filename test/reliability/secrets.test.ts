@@ -154,16 +154,19 @@ describe('secrets never appear in output', () => {
     await run(a, ['remote', 'add', 'nobucket', 's3://no-such-bucket-strata/p']);
     const nb = await both(a, ['push', 'nobucket'], 4);
     expect(nb.stdout).toContain('NOT_FOUND');
-    // A dead endpoint: a network error after retries.
+    // A dead endpoint: a network error after retries (one here, STRATA_S3_RETRIES: the default five take
+    // ~5 s a command).
+    const fast = { STRATA_S3_RETRIES: '1' };
     await run(a, ['remote', 'add', 'dead', `s3://${moto.bucket}/p`, '--endpoint-url', dead]);
-    const d = await both(a, ['push', 'dead'], 8);
+    const d = await both(a, ['push', 'dead'], 8, fast);
     expect(d.stdout).toContain('NETWORK');
-    await both(a, ['ls-remote', 'dead'], 8);
-    await both(a, ['fetch', 'dead'], 8);
+    await both(a, ['ls-remote', 'dead'], 8, fast);
+    await both(a, ['fetch', 'dead'], 8, fast);
+    expect((await run(a, ['ls-remote', 'dead'], { STRATA_S3_RETRIES: 'x' })).code).toBe(2);
     // An endpoint carrying credentials in the environment.
     const credEndpoint = `http://${KEY_ID}:${URL_PASSWORD}@127.0.0.1:${new URL(dead).port}`;
-    await both(a, ['ls-remote', `s3://${moto.bucket}/p`], 8, { AWS_ENDPOINT_URL: credEndpoint });
-    await both(a, ['push', 'nobucket'], 8, { AWS_ENDPOINT_URL: credEndpoint });
+    await both(a, ['ls-remote', `s3://${moto.bucket}/p`], 8, { ...fast, AWS_ENDPOINT_URL: credEndpoint });
+    await both(a, ['push', 'nobucket'], 8, { ...fast, AWS_ENDPOINT_URL: credEndpoint });
     // ... or given to remote add: refused without being echoed, and not stored.
     const r = await both(
       a,
