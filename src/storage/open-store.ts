@@ -96,6 +96,8 @@ function retryFromEnv(): RetryOptions {
   if (v === undefined || v === '') return {};
   const n = Number(v);
   if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
-    throw new StrataError('BAD_INPUT', `STRATA_S3_RETRIES=${v}: expected a non-negative integer`, { value: v });
+    throw new StrataError('BAD_INPUT', `STRATA_S3_RETRIES=${v}: expected a non-negative integer`, {
+      value: v,
+    });
   return { retries: n };
 }
