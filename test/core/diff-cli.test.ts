@@ -115,5 +115,10 @@ describe('strata diff', () => {
     // Against a named revision: the index (b's two-edit version is not staged: only b's) against a.
     expect(ok(dir, ['diff', '--staged', 'HEAD~1', '--stat'])).toContain('a.jsonl | +0 -0 ~1');
     expect(strata(dir, ['diff', '--staged', 'HEAD~1', 'HEAD']).code).toBe(2);
+    // show --stat: a commit's example counts against its first parent (a root commit: against nothing).
+    expect(ok(dir, ['show', '--stat'])).toContain('a.jsonl | +0 -0 ~1');
+    expect(ok(dir, ['show', 'HEAD~1', '--stat'])).toContain('a.jsonl | +2 -0 ~0');
+    const shown = JSON.parse(ok(dir, ['show', '--stat', '--json'])) as { stat: { counts: unknown }[] };
+    expect(shown.stat.map((x) => x.counts)).toEqual([{ added: 0, removed: 0, modified: 1 }]);
   });
 });

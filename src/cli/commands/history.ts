@@ -2,6 +2,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
+import type { SummaryEvent } from '../../core/diff/types.js';
 import { StrataError } from '../../core/errors.js';
 import type { LogEntry } from '../../core/history.js';
 import type { TransformRecord } from '../../core/transform.js';
@@ -107,12 +108,27 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
   program
     .command('show [rev]')
     .description('show a commit and the files it changed')
+    .option('--stat', 'examples added, removed and modified in each file (against the first parent)')
     .option('--json', 'machine-readable output')
-    .action(async (rev: string | undefined, o: { json?: boolean }) => {
+    .action(async (rev: string | undefined, o: { json?: boolean; stat?: boolean }) => {
       const out = output(o);
       const { show } = await import('../../core/history.js');
-      await withRepo(g(), (repo) => {
+      await withRepo(g(), async (repo) => {
         const s = show(repo, rev ?? 'HEAD');
+        if (o.stat) {
+          const { diffRevisions } = await import('../../core/diff/diff-revisions.js');
+          const { renderStat } = await import('../diff-output.js');
+          const summaries: SummaryEvent[] = [];
+          const parent = s.parents[0];
+          for await (const ev of diffRevisions(repo, parent, s.hash, { limit: 0, emptyBefore: !parent }))
+            if (ev.type === 'summary') summaries.push(ev);
+            else if (ev.type === 'warning' && !out.json) out.warn(`${ev.path}: ${ev.message}`);
+          return out.result({ ...s, stat: summaries }, () => {
+            printCommit(out, s);
+            out.line();
+            out.stdout.write(renderStat(summaries, { color: out.color }));
+          });
+        }
         out.result(s, () => {
           printCommit(out, s);
           out.line();

@@ -44,6 +44,8 @@ export interface DiffRevisionsOptions {
   nameOnly?: boolean;
   /** Compare the staged files (the index) with `a` (default HEAD), like `git diff --staged`; `b` must be unset. */
   staged?: boolean;
+  /** The before side is empty (a root commit's changes), not `a`. */
+  emptyBefore?: boolean;
   signal?: AbortSignal;
 }
 
@@ -70,7 +72,7 @@ export async function* diffRevisions(
     throw new StrataError('BAD_INPUT', 'diff --staged takes at most one revision', { revs: [a, b] });
   // No revision named and no commit yet (a new repository): everything is added.
   const before: Version =
-    a === undefined && headCommit(repo) === undefined
+    opts.emptyBefore || (a === undefined && headCommit(repo) === undefined)
       ? { kind: 'commit', files: new Map() }
       : load(a ?? 'HEAD');
   const after: Version = opts.staged
