@@ -57,6 +57,11 @@ describe('README', () => {
       new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/chat-data@[0-9a-f]{64}$`, 'm'),
     );
     expect(out).toMatch(/0 problem\(s\)/);
+    // `show --stat`, `stats`, `rerun --stale --dry-run`.
+    expect(out).toContain(' train.jsonl | +0 -0 ~1 |');
+    expect(out).toContain('train.jsonl  jsonl  2 examples');
+    expect(out).toContain('chat: turns 2 / 2 / 2; roles user 2, assistant 2');
+    expect(out).toContain('every run output is up to date');
     // `strata run` committed short.jsonl; `trace` names the run and its input.
     expect(out).toMatch(/^short\.jsonl file [0-9a-f]{12} {2}made by run [0-9a-f]{12} "run: python3 -c/m);
     expect(out).toMatch(
