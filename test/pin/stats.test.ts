@@ -104,6 +104,34 @@ describe('strata stats', () => {
     expect(strata(dir, ['stats', 'HEAD:nope.jsonl']).code).toBe(4);
   });
 
+  it('examples of a later file also in an earlier one: a test set leaking into training data', () => {
+    const dir = tempDir('strata-stats-leak-');
+    const test = readFileSync(join(SHARED_DATA, 'gsm8k-test.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const train = readFileSync(join(SHARED_DATA, 'gsm8k-train.jsonl'), 'utf8').split('\n').filter(Boolean);
+    // 7 test examples leaked into training data, one of them twice and one with its keys reordered.
+    const leaked = [3, 50, 51, 400, 777, 1000, 1318].map((i) => test[i]!);
+    const reordered = JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(leaked[1]!)).reverse()));
+    writeFileSync(
+      join(dir, 'a-train.jsonl'),
+      [...train.slice(0, 2000), leaked[0], reordered, ...leaked.slice(2), leaked[0]].join('\n') + '\n',
+    );
+    writeFileSync(join(dir, 'b-test.jsonl'), test.join('\n') + '\n');
+    ok(dir, ['init']);
+    ok(dir, ['add', '.']);
+    ok(dir, ['commit', '-m', 'split']);
+    const [a, b] = records(ok(dir, ['stats', 'HEAD', '--json']));
+    expect(a).toMatchObject({ path: 'a-train.jsonl', examples: 2008, duplicates: 1, alsoIn: [] });
+    expect(b).toMatchObject({
+      path: 'b-test.jsonl',
+      examples: 1319,
+      duplicates: 0,
+      alsoIn: [{ path: 'a-train.jsonl', examples: 7 }],
+    });
+    expect(ok(dir, ['stats', 'HEAD'])).toContain('7 of its examples are also in a-train.jsonl');
+    // One file alone: nothing to compare with.
+    expect(records(ok(dir, ['stats', 'HEAD:b-test.jsonl', '--json']))[0]!.alsoIn).toBeUndefined();
+  });
+
   it('GSM8K test: 1,319 examples, two string fields always present, no duplicates', () => {
     const dir = tempDir('strata-stats-gsm-');
     const text = readFileSync(join(SHARED_DATA, 'gsm8k-test.jsonl'), 'utf8');

@@ -397,6 +397,9 @@ function printStats(out: Output, s: FileStats, formatBytes: (n: number) => strin
     );
   if (s.nonObjects && s.nonObjects !== s.examples) facts.push(`not objects ${count(s.nonObjects)}`);
   out.line(`  ${facts.join(' · ')}`);
+  if (s.alsoIn === null) out.line('  examples also in earlier files: not counted (too many)');
+  for (const x of s.alsoIn ?? [])
+    out.line(out.paint('yellow', `  ${count(x.examples)} of its examples are also in ${x.path}`));
   const names = Object.keys(s.fields);
   if (names.length) {
     const rows = names.map((name) => {

@@ -1,7 +1,7 @@
 /**
  * Statistics of a revision's examples, for reviewing a dataset's quality (`strata stats`): per record file,
  * how many examples, how many malformed, how many exact duplicates (key order does not matter) and duplicate
- * keys, and per top-level field how often it is present, its types, and the lengths (strings: characters;
+ * keys, how many of its examples an earlier file has too (a test set leaking into training data), and per top-level field how often it is present, its types, and the lengths (strings: characters;
  * arrays: elements) or values (numbers) it takes. Chat data (`messages: [{role, content}]`) also gets its
  * turns and roles; preference pairs (`chosen`/`rejected`) the pairs whose two sides are equal.
  *
@@ -45,6 +45,12 @@ export interface FileStats {
   malformed: number;
   /** Examples equal to an earlier one (canonical JSON: key order and number spelling do not matter). */
   duplicates: number | null;
+  /**
+   * Examples (distinct within this file) equal to an example of an earlier file, by that file: a test set's
+   * examples found in the training set read before it. Absent when only one file was read; null when not
+   * counted (more distinct examples than MAX_FINGERPRINTS).
+   */
+  alsoIn?: { path: string; examples: number }[] | null;
   /** With a key: examples whose key an earlier one has, and examples without it. */
   keys?: { fields: string[]; duplicates: number | null; missing: number };
   /** Examples that are not objects (a text line, a JSON array element that is a string, ...). */
@@ -58,41 +64,52 @@ export interface FileStats {
   pairs?: { examples: number; identical: number };
 }
 
-/** Open addressing on 52-bit fingerprints (doubles: exact integers), 0 meaning empty. */
+/**
+ * Open addressing on 52-bit fingerprints (doubles: exact integers), 0 meaning empty, each with a small value
+ * (the file it was first seen in).
+ */
 class Fingerprints {
   private slots = new Float64Array(1024);
+  private values = new Int32Array(1024);
   private n = 0;
   full = false;
-  /** Adds a fingerprint; true when it was there already. Once full, always false (not counted). */
-  add(fp: number): boolean {
-    if (this.full) return false;
+  /**
+   * Adds a fingerprint with `value`; returns the value it had when it was there already, else -1. Once full,
+   * always -1 (nothing is counted any more).
+   */
+  add(fp: number, value = 0): number {
+    if (this.full) return -1;
     const mask = this.slots.length - 1;
     let i = fp % (mask + 1);
     for (;;) {
       const v = this.slots[i]!;
       if (v === 0) break;
-      if (v === fp) return true;
+      if (v === fp) return this.values[i]!;
       i = (i + 1) & mask;
     }
     this.slots[i] = fp;
+    this.values[i] = value;
     if (++this.n * 2 > this.slots.length) {
       if (this.n >= MAX_FINGERPRINTS) {
         this.full = true;
         this.slots = new Float64Array(0);
+        this.values = new Int32Array(0);
       } else this.grow();
     }
-    return false;
+    return -1;
   }
   private grow(): void {
-    const old = this.slots;
-    this.slots = new Float64Array(old.length * 2);
+    const [slots, values] = [this.slots, this.values];
+    this.slots = new Float64Array(slots.length * 2);
+    this.values = new Int32Array(slots.length * 2);
     const mask = this.slots.length - 1;
-    for (const v of old) {
-      if (v === 0) continue;
+    slots.forEach((v, k) => {
+      if (v === 0) return;
       let i = v % (mask + 1);
       while (this.slots[i] !== 0) i = (i + 1) & mask;
       this.slots[i] = v;
-    }
+      this.values[i] = values[k]!;
+    });
   }
 }
 
@@ -148,12 +165,26 @@ class FileAcc {
   private emptyContent = 0;
   private pairs?: { examples: number; identical: number };
 
-  constructor(private readonly key: string[] | undefined) {}
+  /** Examples also in an earlier file, by that file's index. */
+  readonly overlaps = new Map<number, number>();
+
+  constructor(
+    private readonly key: string[] | undefined,
+    /** Every file's examples, by the file that had each first (cross-file duplicates). */
+    private readonly across?: { table: Fingerprints; file: number },
+  ) {}
 
   add(v: unknown): void {
     this.examples++;
     const id = contentId(v);
-    if (this.seen.add(fingerprint(id))) this.duplicates++;
+    const fp = fingerprint(id);
+    if (this.seen.add(fp) >= 0) this.duplicates++;
+    else if (this.across) {
+      // First in this file: seen in an earlier one?
+      const first = this.across.table.add(fp, this.across.file);
+      if (first >= 0 && first !== this.across.file)
+        this.overlaps.set(first, (this.overlaps.get(first) ?? 0) + 1);
+    }
     if (!isObject(v)) {
       this.nonObjects++;
       return;
@@ -161,7 +192,7 @@ class FileAcc {
     if (this.key) {
       const k = this.key.map((f) => v[f]);
       if (k.some((x) => x === undefined)) this.keyMissing++;
-      else if (this.keysSeen.add(fingerprint(contentId(k)))) this.keyDuplicates++;
+      else if (this.keysSeen.add(fingerprint(contentId(k))) >= 0) this.keyDuplicates++;
     }
     let other = false;
     for (const [name, x] of Object.entries(v)) {
@@ -255,16 +286,26 @@ export async function exampleStats(
 ): Promise<FileStats[]> {
   const out: FileStats[] = [];
   const files = await rev.exampleFileList(source);
-  for (const f of files) {
+  const table = files.length > 1 ? new Fingerprints() : undefined;
+  for (const [i, f] of files.entries()) {
     // The key: as given, else the file's `key=` attribute as committed.
     const attr = f.options?.key;
-    const acc = new FileAcc(opts.key ?? (typeof attr === 'string' && attr ? attr.split(',') : undefined));
+    const acc = new FileAcc(
+      opts.key ?? (typeof attr === 'string' && attr ? attr.split(',') : undefined),
+      table ? { table, file: i } : undefined,
+    );
     for await (const ex of rev.examples(f.path, {
       ...(opts.signal ? { signal: opts.signal } : {}),
       onMalformed: () => acc.malformed++,
     }))
       acc.add(ex.value);
     const s = acc.result(f.path, f.format, f.size);
+    if (table)
+      s.alsoIn = table.full
+        ? null
+        : [...acc.overlaps]
+            .sort((x, y) => x[0] - y[0])
+            .map(([j, n]) => ({ path: files[j]!.path, examples: n }));
     opts.onFile?.(s);
     out.push(s);
   }
