@@ -80,6 +80,19 @@ describe('strata examples', () => {
     } finally {
       repo.close();
     }
+    // Resuming from the CLI: the position --with-position printed, within a shard, or PATH:OFFSET.
+    const s1 = lines(ok(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '1/3', '--with-position'])) as {
+      path: string;
+      offset: number;
+    }[];
+    const rest = lines(
+      ok(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '1/3', '--start-after', String(s1[4]!.offset)]),
+    );
+    expect(rest).toEqual(shards[1]!.slice(5));
+    expect(
+      lines(ok(dir, ['examples', 'HEAD', '--start-after', `gsm.jsonl:${s1[0]!.offset}`, '-n', '1'])),
+    ).toEqual([shards[1]![1]]);
+    expect(strata(dir, ['examples', 'HEAD', '--start-after', '12']).code).toBe(2);
     // Bad input: a shard out of range, a count that is not one, a missing file.
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '3/3']).code).toBe(2);
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);

@@ -157,10 +157,14 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
       v.split(','),
     )
     .option('--with-position', 'each line as {"path","offset","value"}')
+    .option(
+      '--start-after <[path:]offset>',
+      'resume after the example at this position (printed by --with-position; with the same --shard)',
+    )
     .action(
       async (
         spec: string,
-        o: { limit?: number; shard?: string; fields?: string[]; withPosition?: boolean },
+        o: { limit?: number; shard?: string; fields?: string[]; withPosition?: boolean; startAfter?: string },
       ) => {
         let shard = 0;
         let numShards = 1;
@@ -175,11 +179,28 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
         }
         const { rev, close, path } = await openSpec(g(), spec);
         try {
+          let startAfter: { path: string; offset: number; shard: number; numShards: number } | undefined;
+          if (o.startAfter !== undefined) {
+            const m = /^(?:(.*):)?(\d+)$/.exec(o.startAfter);
+            const at =
+              m?.[1] ?? (path !== undefined ? (await rev.exampleFileList(path))[0]?.path : undefined);
+            if (!m || at === undefined)
+              throw new StrataError(
+                'BAD_INPUT',
+                `--start-after ${o.startAfter}: expected OFFSET (reading one file) or PATH:OFFSET`,
+                { value: o.startAfter },
+              );
+            startAfter = { path: at, offset: Number(m[2]), shard, numShards };
+          }
           let n = 0;
           const write = (line: string): Promise<void> | void => {
             if (!process.stdout.write(line)) return new Promise((r) => process.stdout.once('drain', r));
           };
-          for await (const ex of rev.examples(path, { shard, numShards })) {
+          for await (const ex of rev.examples(path, {
+            shard,
+            numShards,
+            ...(startAfter ? { startAfter } : {}),
+          })) {
             if (o.limit !== undefined && n >= o.limit) break;
             n++;
             let value = ex.value;
