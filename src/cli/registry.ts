@@ -51,6 +51,7 @@ export const COMMAND_FILE_OF: Readonly<Record<string, CommandFile>> = {
   export: 'pin',
   verify: 'pin',
   examples: 'pin',
+  stats: 'pin',
   lock: 'pin',
   run: 'transform',
   trace: 'transform',
