@@ -43,6 +43,13 @@ export function revisionsAndPaths(args: readonly string[]): { revs: string[]; pa
   return { revs: args.slice(0, args.length - nPaths), paths: args.slice(args.length - nPaths) };
 }
 
+/** The two ends of git's range `A..B` (an empty side is HEAD); undefined for anything else (`A...B` too). */
+export function rangeEnds(rev: string): [string, string] | undefined {
+  const dots = rev.indexOf('..');
+  if (dots < 0 || rev.includes('...')) return undefined;
+  return [rev.slice(0, dots) || 'HEAD', rev.slice(dots + 2) || 'HEAD'];
+}
+
 /** User paths (relative to cwd) → repository paths; '.' at the root is ''. */
 export const repoPaths = (repo: Repository, g: GlobalOpts, paths: string[]): string[] =>
   paths.map((p) => toRepoPath(repo.root, cwdOf(g), p));

@@ -2,7 +2,15 @@
 import type { Command } from 'commander';
 import { StrataError } from '../../core/errors.js';
 import type { SummaryEvent } from '../../core/diff/types.js';
-import { countOption, output, repoPaths, revisionsAndPaths, withRepo, type GlobalOpts } from '../context.js';
+import {
+  countOption,
+  output,
+  rangeEnds,
+  repoPaths,
+  revisionsAndPaths,
+  withRepo,
+  type GlobalOpts,
+} from '../context.js';
 import { tuneEngineForDiff } from '../engine-tuning.js';
 
 const list = (v: string): string[] =>
@@ -44,12 +52,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
         const out = output(o);
         const { revs: given, paths } = revisionsAndPaths(args);
         // git's A..B is A B here (an empty side is HEAD).
-        const revs = given.flatMap((r) => {
-          const dots = r.indexOf('..');
-          return dots < 0 || r.includes('...')
-            ? [r]
-            : [r.slice(0, dots) || 'HEAD', r.slice(dots + 2) || 'HEAD'];
-        });
+        const revs = given.flatMap((r) => rangeEnds(r) ?? [r]);
         const staged = !!(o.staged || o.cached);
         if (revs.length > (staged ? 1 : 2))
           throw new StrataError(

@@ -11,6 +11,7 @@ import {
   countOption,
   cwdOf,
   output,
+  rangeEnds,
   repoPaths,
   revisionsAndPaths,
   short,
@@ -78,10 +79,10 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
       for (const r of revs) {
         if (r.includes('...'))
           throw new StrataError('BAD_INPUT', `symmetric ranges (A...B) are not supported: ${r}`, { rev: r });
-        const dots = r.indexOf('..');
-        if (dots >= 0) {
-          exclude.push(r.slice(0, dots) || 'HEAD');
-          include.push(r.slice(dots + 2) || 'HEAD');
+        const ends = rangeEnds(r);
+        if (ends) {
+          exclude.push(ends[0]);
+          include.push(ends[1]);
         } else if (r.startsWith('^') && r.length > 1) exclude.push(r.slice(1));
         else include.push(r);
       }

@@ -16,6 +16,7 @@ import {
 import { LocalObjectReader, readCommit, readTree, type ObjectReader } from '../object-reader.js';
 import type { Repository } from '../repository.js';
 import { resolveCommit } from '../rev-parse.js';
+import { JsonArrayScanner } from '../formats/json-array.js';
 import { RECORD_FORMATS, shardExamples, type Example, type ShardOptions } from './examples.js';
 import { fileBytes } from './bytes.js';
 import {
@@ -246,13 +247,13 @@ export class PinnedRevision {
    * as examples only when named.
    */
   private async isJsonArray(path: string): Promise<boolean> {
-    let at = 0;
-    for await (const piece of this.bytes(path, { start: 0, end: 4096 }))
-      for (const c of piece) {
-        if (at++ < 3 && (c === 0xef || c === 0xbb || c === 0xbf)) continue;
-        if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return c === 0x5b;
-      }
-    return false;
+    // The scanner's own reading of the document's start (BOM, white space, `[`).
+    const scanner = new JsonArrayScanner(() => {});
+    for await (const piece of this.bytes(path, { start: 0, end: 4096 })) {
+      scanner.push(piece);
+      if (scanner.kind !== 'unknown' || scanner.error) break;
+    }
+    return scanner.kind === 'array';
   }
 
   private async exampleFiles(source: ExampleSource): Promise<{ path: string; manifest: FileManifest }[]> {
