@@ -370,6 +370,16 @@ export interface RunState {
   upstream: Hash[];
 }
 
+/** The inputs of run `t` whose content at `commit` differs from what it read (with their hash there; null: gone). */
+function staleInputs(repo: Repository, commit: Hash, t: TransformRecord): RunState['staleInputs'] {
+  const out: RunState['staleInputs'] = [];
+  for (const i of t.inputs) {
+    const now = entryAt(repo, commit, i.path);
+    if (!now || !sameEntry(repo, now, i)) out.push({ path: i.path, was: i.hash, now: now?.hash ?? null });
+  }
+  return out;
+}
+
 /** Whether one path is the other or under it (a directory input holds the file another run writes). */
 const overlap = (a: string, b: string): boolean => isUnder(a, b) || isUnder(b, a);
 
@@ -401,14 +411,9 @@ export function runStates(repo: Repository): { runs: RunState[]; toRerun: RunSta
         message: made.commit.message,
         transform: t,
         outputs: [],
-        staleInputs: [],
+        staleInputs: staleInputs(repo, head, t),
         upstream: [],
       };
-      for (const i of t.inputs) {
-        const now = entryAt(repo, head, i.path);
-        if (!now || !sameEntry(repo, now, i))
-          st.staleInputs.push({ path: i.path, was: i.hash, now: now?.hash ?? null });
-      }
       byCommit.set(st.commit, st);
       age.set(st.commit, made.commit.time);
     }
@@ -528,11 +533,7 @@ export function trace(repo: Repository, path: string, rev = 'HEAD'): LineageNode
     node.transform = t;
     if (commit !== last.hash) {
       // Traced at a later revision: an input changed since the run makes this output stale.
-      for (const i of t.inputs) {
-        const now = entryAt(repo, commit, i.path);
-        if (!now || !sameEntry(repo, now, i))
-          node.staleInputs.push({ path: i.path, was: i.hash, now: now?.hash ?? null });
-      }
+      node.staleInputs = staleInputs(repo, commit, t);
     }
     if (depth < MAX_TRACE_DEPTH && t.base) {
       for (const i of t.inputs)
