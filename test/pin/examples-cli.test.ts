@@ -93,6 +93,8 @@ describe('strata examples', () => {
       lines(ok(dir, ['examples', 'HEAD', '--start-after', `gsm.jsonl:${s1[0]!.offset}`, '-n', '1'])),
     ).toEqual([shards[1]![1]]);
     expect(strata(dir, ['examples', 'HEAD', '--start-after', '12']).code).toBe(2);
+    // A directory holding several record files: OFFSET alone does not say which file.
+    expect(strata(dir, ['examples', 'HEAD:.', '--start-after', '12']).code).toBe(2);
     // Bad input: a shard out of range, a count that is not one, a missing file.
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '--shard', '3/3']).code).toBe(2);
     expect(strata(dir, ['examples', 'HEAD:gsm.jsonl', '-n', 'x']).code).toBe(2);

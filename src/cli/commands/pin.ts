@@ -182,8 +182,9 @@ export function registerPinCommands(program: Command, g: () => GlobalOpts): void
           let startAfter: { path: string; offset: number; shard: number; numShards: number } | undefined;
           if (o.startAfter !== undefined) {
             const m = /^(?:(.*):)?(\d+)$/.exec(o.startAfter);
-            const at =
-              m?.[1] ?? (path !== undefined ? (await rev.exampleFileList(path))[0]?.path : undefined);
+            // OFFSET alone: the one file being read (a directory or a whole revision needs PATH:OFFSET).
+            const one = m && !m[1] && path !== undefined ? await rev.exampleFileList(path) : [];
+            const at = m?.[1] ?? (one.length === 1 ? one[0]!.path : undefined);
             if (!m || at === undefined)
               throw new StrataError(
                 'BAD_INPUT',
