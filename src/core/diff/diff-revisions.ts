@@ -3,8 +3,10 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
-import { statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Hash } from '../../storage/hash.js';
 import type { Repository } from '../repository.js';
 import { StrataError } from '../../storage/errors.js';
@@ -13,7 +15,11 @@ import { resolveCommit } from '../rev-parse.js';
 import { fileState } from '../stage.js';
 import { flattenTree, type FlatEntry } from '../tree-builder.js';
 import { loadAttributes } from '../worktree/attributes.js';
-import { formatFor } from '../worktree/formats.js';
+import { chunkFormatOf, formatFor } from '../worktree/formats.js';
+import { gunzip, gzipContentFormat } from '../formats/gzip.js';
+import { fileBytes } from '../pin/bytes.js';
+import { LocalObjectReader } from '../object-reader.js';
+import { SpillDir } from './spill.js';
 import type { WorktreeChunks } from '../worktree/ingest.js';
 import { safeJoin } from '../worktree/paths.js';
 import { scanWorktree } from '../worktree/scan.js';
@@ -27,7 +33,7 @@ import {
   sidesFromManifests,
   sideFromWorktree,
 } from './repo-sides.js';
-import type { DiffEvent, DiffSide, FileFormat } from './types.js';
+import type { DiffEvent, DiffOptions, DiffSide, FileFormat } from './types.js';
 import type { FileManifest } from '../objects/objects.js';
 import { memoryLimit } from '../../storage/memory-limit.js';
 import { ensureFileData, isPartial } from '../partial.js';
@@ -130,11 +136,18 @@ export async function* diffRevisions(
       const am = repo.objects.manifest(ah as Hash);
       // Same bytes stored another way (sub-chunk spans of a new version): unchanged, nothing to read.
       if (bh && bm && sameContent(bh, bm, ah, am)) continue;
+      const gz = gzipContentFormat(path, am.format);
       if (opts.nameOnly) {
-        yield nameOnly(path, diffFormat(am.format), bm, am.size);
+        yield nameOnly(path, gz ?? diffFormat(am.format), bm, am.size);
         continue;
       }
-      [beforeSide, afterSide] = sidesFromManifests(repo, path, bm, am);
+      if (gz) {
+        const done = yield* diffGzipped(repo, path, gz, bm, { manifest: am }, diffOptions(repo, key, opts));
+        if (done) continue;
+      }
+      [beforeSide, afterSide] = gz
+        ? sidesFromManifests(repo, path, bm && asBinary(bm), asBinary(am))
+        : sidesFromManifests(repo, path, bm, am);
     } else {
       // The working tree's manifest hash is that of its canonical layout: equal to the stored version's
       // `content` means the same bytes.
@@ -144,36 +157,109 @@ export async function* diffRevisions(
         // (the events are yielded as the caller reads them) is named as it now is: removed, or not at all.
         const size = ah ? statSync(safeJoin(repo.root, path), { throwIfNoEntry: false })?.size : undefined;
         if (!bm && size === undefined) continue;
-        const format =
-          size !== undefined ? diffFormat(formatFor(path, fileAttrs).format) : diffFormat(bm!.format);
-        yield nameOnly(path, format, bm, size);
+        const format = size !== undefined ? formatFor(path, fileAttrs).format : bm!.format;
+        yield nameOnly(path, gzipContentFormat(path, format) ?? diffFormat(format), bm, size);
         continue;
       }
-      if (ah) {
-        const fmt = formatFor(path, fileAttrs);
+      const fmt = ah ? formatFor(path, fileAttrs) : undefined;
+      const gz = gzipContentFormat(path, fmt?.format ?? bm!.format);
+      if (gz) {
+        const file = ah ? { file: safeJoin(repo.root, path), options: fmt!.options } : null;
+        const done = yield* diffGzipped(repo, path, gz, bm, file, diffOptions(repo, key, opts));
+        worktreeChunks.delete(path);
+        if (done) continue;
+      }
+      if (fmt) {
         afterSide = await sideFromWorktree(
           safeJoin(repo.root, path),
           path,
-          fmt.format,
-          fmt.chunkFormat,
+          gz ? 'binary' : fmt.format,
+          gz ? 'binary' : fmt.chunkFormat,
           repo,
           fmt.options,
           worktreeChunks.get(path),
         );
         worktreeChunks.delete(path);
       }
-      beforeSide = bm ? storedAgainstWorktree(repo, path, bm, afterSide ?? undefined) : null;
+      const stored = bm && gz ? asBinary(bm) : bm;
+      beforeSide = stored ? storedAgainstWorktree(repo, path, stored, afterSide ?? undefined) : null;
     }
     // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
     memoryLimit().check();
-    yield* diffFile(beforeSide, afterSide, {
-      ...(key ? { key } : {}),
-      ...(opts.ignoreFields ? { ignoreFields: opts.ignoreFields } : {}),
-      ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      // Spilled identities stay inside the repository (removed when the diff ends).
-      tmpDir: join(repo.strataDir, 'tmp'),
-    });
+    yield* diffFile(beforeSide, afterSide, diffOptions(repo, key, opts));
+  }
+}
+
+function diffOptions(repo: Repository, key: string[] | undefined, opts: DiffRevisionsOptions): DiffOptions {
+  return {
+    ...(key ? { key } : {}),
+    ...(opts.ignoreFields ? { ignoreFields: opts.ignoreFields } : {}),
+    ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    // Spilled identities stay inside the repository (removed when the diff ends).
+    tmpDir: join(repo.strataDir, 'tmp'),
+  };
+}
+
+/** A manifest read as a binary file (a gzip file whose content is not readable gzip). */
+const asBinary = (m: FileManifest): FileManifest => ({ ...m, format: 'binary' });
+
+/**
+ * The diff of a gzip-compressed record file (formats/gzip.ts): each side's content is decompressed, streamed,
+ * into a temporary file inside the repository, then diffed example by example as that format (chunked as
+ * `add` would chunk it, so that its unchanged stretches cancel unread). Sizes in the summary are the stored
+ * (compressed) ones. False, after a warning, when a side is not readable gzip: the caller then compares the
+ * file as a binary file.
+ */
+async function* diffGzipped(
+  repo: Repository,
+  path: string,
+  format: FileFormat,
+  before: FileManifest | null,
+  after: { manifest: FileManifest } | { file: string; options: Record<string, string> } | null,
+  options: DiffOptions,
+): AsyncGenerator<DiffEvent, boolean> {
+  const scratch = new SpillDir(options.tmpDir);
+  const sides: DiffSide[] = [];
+  try {
+    const reader = new LocalObjectReader(repo.objects);
+    const side = async (
+      bytes: () => AsyncIterable<Uint8Array> | Readable,
+      sideOptions: Record<string, string> | undefined,
+    ): Promise<DiffSide> => {
+      const tmp = scratch.file();
+      await pipeline(Readable.from(gunzip(bytes(), path), { objectMode: false }), createWriteStream(tmp));
+      const s = await sideFromWorktree(tmp, path, format, chunkFormatOf(format), repo, sideOptions);
+      sides.push(s);
+      return s;
+    };
+    let beforeSide: DiffSide | null = null;
+    let afterSide: DiffSide | null = null;
+    let afterSize = 0;
+    try {
+      if (before) beforeSide = await side(() => fileBytes(reader, before), before.options);
+      if (after && 'manifest' in after) {
+        const m = after.manifest;
+        afterSize = m.size;
+        afterSide = await side(() => fileBytes(reader, m), m.options);
+      } else if (after) {
+        afterSize = statSync(after.file).size;
+        afterSide = await side(() => createReadStream(after.file), after.options);
+      }
+    } catch (e) {
+      if (!(e instanceof StrataError && e.code === 'BAD_INPUT')) throw e;
+      const reason = e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message;
+      yield { type: 'warning', path, message: `${reason}: compared as a binary file` };
+      return false;
+    }
+    for await (const ev of diffFile(beforeSide, afterSide, options)) {
+      if (ev.type === 'summary') ev.bytes = { before: before?.size ?? 0, after: afterSize };
+      yield ev;
+    }
+    return true;
+  } finally {
+    for (const s of sides) s.close?.();
+    scratch.close();
   }
 }
 

@@ -25,7 +25,15 @@ import { StrataError } from '../../storage/errors.js';
 import type { FileManifest } from '../objects/objects.js';
 import type { ObjectReader } from '../object-reader.js';
 import { JsonArrayScanner } from '../formats/json-array.js';
+import { gunzip, gzipContentFormat } from '../formats/gzip.js';
 import { fileBytes } from './bytes.js';
+
+/** A file's bytes [start, end) (`tail`: and on, as far as the consumer reads). */
+type ByteSource = (
+  start: number,
+  end: number,
+  opts: { signal?: AbortSignal; tail?: boolean },
+) => AsyncIterable<Uint8Array>;
 
 /** A position a worker can checkpoint (JSON-serialisable) and pass back as `startAfter`. */
 export interface Cursor {
@@ -100,10 +108,10 @@ export async function* shardExamples<T = unknown>(
 ): AsyncGenerator<Example<T>> {
   const { shard, numShards } = checkShardOptions(opts);
   for (const f of files) {
-    if (!RECORD_FORMATS.has(f.manifest.format))
+    if (!RECORD_FORMATS.has(f.manifest.format) && !gzipContentFormat(f.path, f.manifest.format))
       throw new StrataError(
         'BAD_INPUT',
-        `${f.path} is ${f.manifest.format}; examples() reads jsonl, json, text, csv, tsv and parquet files (use read())`,
+        `${f.path} is ${f.manifest.format}; examples() reads jsonl, json, text, csv, tsv and parquet files, and gzip-compressed jsonl, json, text, csv and tsv files (use read())`,
         { path: f.path, format: f.manifest.format },
       );
   }
@@ -137,15 +145,19 @@ export async function* shardExamples<T = unknown>(
     base += size;
     if (a >= b || i < resumeFile) continue;
     const after = i === resumeFile ? opts.startAfter!.offset : -1;
-    const fmt = f.manifest.format;
-    const it =
-      fmt === 'parquet'
-        ? parquetRows<T>(r, f, a, b, after, opts.signal)
-        : fmt === 'json'
-          ? jsonElements<T>(r, f, a, b, after, opts.signal, opts.onMalformed)
-          : fmt === 'csv' || fmt === 'tsv'
-            ? csvRows<T>(r, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
-            : lines<T>(r, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal, opts.onMalformed);
+    const gz = gzipContentFormat(f.path, f.manifest.format);
+    const it = gz
+      ? gzipExamples<T>(r, f, gz, shardsOver(total, numShards, base - size, base), shard, after, opts)
+      : fileExamples<T>(
+          f.manifest.format,
+          (s, e, o) => fileBytes(r, f.manifest, s, e, o),
+          f,
+          a,
+          b,
+          after,
+          opts,
+          r,
+        );
     for await (const e of it) {
       e.cursor.shard = shard;
       e.cursor.numShards = numShards;
@@ -154,9 +166,64 @@ export async function* shardExamples<T = unknown>(
   }
 }
 
+/** The examples of a plain file in [a, b) after `after`, read by its format's reader (r for parquet). */
+function fileExamples<T>(
+  fmt: string,
+  src: ByteSource,
+  f: ShardFile,
+  a: number,
+  b: number,
+  after: number,
+  opts: ShardOptions,
+  r?: ObjectReader,
+): AsyncGenerator<Example<T>> {
+  return fmt === 'parquet'
+    ? parquetRows<T>(r!, f, a, b, after, opts.signal)
+    : fmt === 'json'
+      ? jsonElements<T>(src, f, a, b, after, opts.signal, opts.onMalformed)
+      : fmt === 'csv' || fmt === 'tsv'
+        ? csvRows<T>(src, f, a, b, after, fmt === 'tsv' ? '\t' : ',', opts.signal)
+        : lines<T>(src, f, Math.max(a, after + 1), b, fmt === 'jsonl', opts.signal, opts.onMalformed);
+}
+
+/** The first and last shard of `numShards` over T bytes whose ranges hold bytes of [start, end). */
+function shardsOver(total: number, numShards: number, start: number, end: number): [number, number] {
+  const owner = (x: number): number => {
+    let k = Math.min(numShards - 1, Math.floor((x / total) * numShards));
+    while (k + 1 < numShards && shardRange(total, k + 1, numShards)[0] <= x) k++;
+    while (k > 0 && shardRange(total, k, numShards)[0] > x) k--;
+    return k;
+  };
+  return [owner(start), owner(end - 1)];
+}
+
+/**
+ * The examples of a gzip-compressed file (formats/gzip.ts) that shard `shard` reads. A gzip stream cannot be
+ * read from the middle, so every shard whose byte range holds bytes of the file decompresses all of it, and
+ * they deal its examples round robin: the i-th example (0-based, in file order) goes to the (i mod m)-th of
+ * those m shards. Positions (offsets, cursors) are offsets in the decompressed content.
+ */
+async function* gzipExamples<T>(
+  r: ObjectReader,
+  f: ShardFile,
+  fmt: string,
+  [first, last]: [number, number],
+  shard: number,
+  after: number,
+  opts: ShardOptions,
+): AsyncGenerator<Example<T>> {
+  const src: ByteSource = () =>
+    gunzip(fileBytes(r, f.manifest, 0, f.manifest.size, { signal: opts.signal }), f.path);
+  const m = last - first + 1;
+  let i = 0;
+  for await (const e of fileExamples<T>(fmt, src, f, 0, Number.MAX_SAFE_INTEGER, -1, opts)) {
+    if (i++ % m === shard - first && e.offset > after) yield e;
+  }
+}
+
 /** Lines starting in [a, b) of a JSONL/text file, parsed; reads from a-1 to the end of the last one. */
 async function* lines<T>(
-  r: ObjectReader,
+  src: ByteSource,
   f: ShardFile,
   a: number,
   b: number,
@@ -165,7 +232,6 @@ async function* lines<T>(
   onMalformed?: ShardOptions['onMalformed'],
 ): AsyncGenerator<Example<T>> {
   if (a >= b) return;
-  const m = f.manifest;
   // If a > 0 we need to know whether a line starts at `a`: read from a-1 and skip to after the first \n.
   let pos = a > 0 ? a - 1 : 0;
   let seeking = a > 0;
@@ -200,7 +266,7 @@ async function* lines<T>(
     for (const c of buf) if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return false;
     return true;
   };
-  for await (const piece of fileBytes(r, m, pos, b, { signal, tail: true })) {
+  for await (const piece of src(pos, b, { signal, tail: true })) {
     const buf = Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
     let i = 0;
     while (i < buf.length) {
@@ -306,7 +372,7 @@ async function* parquetRows<T>(
 
 /** CSV/TSV rows whose position (offset of their last byte) is in [a, b) and > after. */
 async function* csvRows<T>(
-  r: ObjectReader,
+  src: ByteSource,
   f: ShardFile,
   a: number,
   b: number,
@@ -322,9 +388,9 @@ async function* csvRows<T>(
     delimiter: opts.delimiter ?? delimiter,
     skip_empty_lines: true,
   });
-  const src = Readable.from(fileBytes(r, f.manifest, 0, b, { signal, tail: true }), { objectMode: false });
-  src.on('error', (e) => parser.destroy(e));
-  src.pipe(parser);
+  const input = Readable.from(src(0, b, { signal, tail: true }), { objectMode: false });
+  input.on('error', (e) => parser.destroy(e));
+  input.pipe(parser);
   try {
     for await (const row of parser as AsyncIterable<{ record: T; info: { bytes: number } }>) {
       const offset = row.info.bytes - 1;
@@ -336,8 +402,8 @@ async function* csvRows<T>(
     if (e instanceof StrataError) throw e;
     throw new StrataError('BAD_INPUT', `${f.path}: ${(e as Error).message}`, { path: f.path }, { cause: e });
   } finally {
-    src.unpipe(parser);
-    src.destroy();
+    input.unpipe(parser);
+    input.destroy();
     parser.destroy();
   }
 }
@@ -348,7 +414,7 @@ async function* csvRows<T>(
  * start of the file, and only those elements are parsed.
  */
 async function* jsonElements<T>(
-  r: ObjectReader,
+  src: ByteSource,
   f: ShardFile,
   a: number,
   b: number,
@@ -388,7 +454,7 @@ async function* jsonElements<T>(
       offset: e.offset,
     });
   };
-  for await (const piece of fileBytes(r, f.manifest, 0, b, { signal, tail: true })) {
+  for await (const piece of src(0, b, { signal, tail: true })) {
     scanner.push(piece);
     yield* ready;
     ready.length = 0;

@@ -17,6 +17,7 @@ import { LocalObjectReader, readCommit, readTree, type ObjectReader } from '../o
 import type { Repository } from '../repository.js';
 import { resolveCommit } from '../rev-parse.js';
 import { JsonArrayScanner } from '../formats/json-array.js';
+import { gunzip, gzipContentFormat } from '../formats/gzip.js';
 import { RECORD_FORMATS, shardExamples, type Example, type ShardOptions } from './examples.js';
 import { fileBytes } from './bytes.js';
 import {
@@ -238,6 +239,12 @@ export class PinnedRevision {
     for (const f of await this.files(source ?? ''))
       if (RECORD_FORMATS.has(f.format) && (f.format !== 'json' || (await this.isJsonArray(f.path))))
         out.push(f);
+      else if (
+        gzipContentFormat(f.path, f.format) === 'json'
+          ? await this.isJsonArray(f.path, true)
+          : gzipContentFormat(f.path, f.format)
+      )
+        out.push(f);
     return out;
   }
 
@@ -246,12 +253,18 @@ export class PinnedRevision {
    * a directory's JSON arrays hold examples, its other JSON files are configuration (dataset_info.json), read
    * as examples only when named.
    */
-  private async isJsonArray(path: string): Promise<boolean> {
+  private async isJsonArray(path: string, gzipped = false): Promise<boolean> {
     // The scanner's own reading of the document's start (BOM, white space, `[`).
     const scanner = new JsonArrayScanner(() => {});
-    for await (const piece of this.bytes(path, { start: 0, end: 4096 })) {
-      scanner.push(piece);
-      if (scanner.kind !== 'unknown' || scanner.error) break;
+    const bytes = this.bytes(path, { start: 0, end: 4096 });
+    try {
+      for await (const piece of gzipped ? gunzip(bytes, path) : bytes) {
+        scanner.push(piece);
+        if (scanner.kind !== 'unknown' || scanner.error) break;
+      }
+    } catch (e) {
+      // Not readable gzip: not an array of examples (reading it as one names what is wrong).
+      if (!(gzipped && e instanceof StrataError && e.code === 'BAD_INPUT')) throw e;
     }
     return scanner.kind === 'array';
   }

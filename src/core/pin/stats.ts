@@ -9,6 +9,7 @@
  * and a table of 8-byte fingerprints of the examples (and keys) seen, up to MAX_FINGERPRINTS, beyond which
  * duplicates are no longer counted (reported as null).
  */
+import { gzipContentFormat } from '../formats/gzip.js';
 import { contentId } from '../diff/canonical.js';
 import type { ExampleSource, PinnedRevision } from './revision.js';
 
@@ -299,7 +300,8 @@ export async function exampleStats(
       onMalformed: () => acc.malformed++,
     }))
       acc.add(ex.value);
-    const s = acc.result(f.path, f.format, f.size);
+    const gz = gzipContentFormat(f.path, f.format);
+    const s = acc.result(f.path, gz ? `${gz} (gzip)` : f.format, f.size);
     if (table)
       s.alsoIn = table.full
         ? null

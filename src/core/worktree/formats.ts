@@ -15,10 +15,13 @@ export interface FormatInfo {
 
 const CHUNKING: Record<string, ChunkFormat> = { jsonl: 'jsonl', csv: 'csv', tsv: 'tsv', text: 'text' };
 
+/** The chunker of a format's files: record-aligned for the record formats, else FastCDC (binary). */
+export const chunkFormatOf = (format: string): ChunkFormat => CHUNKING[format] ?? 'binary';
+
 export function formatFor(path: string, attrs: Attributes): FormatInfo {
   // One extension table for storing and diffing (src/core/diff/detect.ts).
   const format = attrs.format ?? formatFromPath(path);
-  const chunkFormat = CHUNKING[format] ?? 'binary';
+  const chunkFormat = chunkFormatOf(format);
   const options: Record<string, string> = {};
   for (const [k, v] of Object.entries(attrs)) if (k !== 'format') options[k] = v;
   return { format, chunkFormat, options };
