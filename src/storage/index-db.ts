@@ -143,6 +143,9 @@ const MIGRATIONS: ReadonlyArray<string> = [
 const CANONICAL_LISTS_KEPT = 64;
 const CANONICAL_BYTES_KEPT = 256 * 1024 * 1024;
 
+/** At most this much of the index file is read through a memory map (it is ~45 MB per GiB of data). */
+const INDEX_MMAP_BYTES = 1024 * 1024 * 1024;
+
 /** Hashes per statement in findObjects. */
 const FIND_BATCH = 64;
 const FIND_COLUMNS = 'hash, pack, offset, length, raw_length, codec, kind';
@@ -202,6 +205,10 @@ export class IndexDb {
         db.pragma('synchronous = FULL');
       }
       db.pragma('foreign_keys = ON');
+      // Pages read through a memory map rather than a pread each into SQLite's own cache: a diff looks up the
+      // locations of ~10k chunks in a cold index, 86-93 → 39-52 ms (10k lookups of a 1 GiB repository's index,
+      // alternated). SQLite keeps the map in step with its own writes and truncations.
+      db.pragma(`mmap_size = ${INDEX_MMAP_BYTES}`);
       const idx = new IndexDb(db, file);
       idx.migrate(opts.readonly ?? false);
       // Reading the schema touches page 1 and sqlite_master: a damaged header or schema fails here.
