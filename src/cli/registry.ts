@@ -47,6 +47,8 @@ export const COMMAND_FILE_OF: Readonly<Record<string, CommandFile>> = {
   reset: 'refs',
   diff: 'diff',
   merge: 'merge',
+  'cherry-pick': 'merge',
+  revert: 'merge',
   pin: 'pin',
   export: 'pin',
   verify: 'pin',

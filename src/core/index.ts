@@ -35,6 +35,8 @@ export type {
   DiffSide,
 } from './diff/types.js';
 export { merge, mergeBase, type MergeResult, type MergeConflict } from './merge.js';
+export { cherryPick, type ApplyOptions, type ApplyResult } from './cherry-pick.js';
+export { revert } from './revert.js';
 export {
   runTransform,
   rerun,

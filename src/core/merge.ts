@@ -205,6 +205,108 @@ async function mergeExamples(
   return { text: out.length ? out.join('\n') + '\n' : '', fromTheirs, fromOurs, resolved };
 }
 
+/** What a three-way merge of `theirs` into `ours` against `base` writes, and its conflicts. */
+export interface ThreeWay {
+  writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[];
+  conflicts: MergeConflict[];
+  exampleMerges: MergeResult['exampleMerges'];
+  resolved: MergeResult['resolved'];
+}
+
+/**
+ * The three-way merge of the trees of `theirs` into `ours` against `base` (null: the empty tree), file by file
+ * (the module comment): what to write and what conflicts. Nothing is written. Also what `revert` (theirs: the
+ * commit's parent, base: the commit) and `cherry-pick` (theirs: the commit, base: its parent) apply.
+ */
+export async function threeWay(
+  repo: Repository,
+  base: Hash | null,
+  ours: Hash,
+  theirs: Hash | null,
+  opts: { key?: string[]; favor?: 'ours' | 'theirs' } = {},
+): Promise<ThreeWay> {
+  const tree = (h: Hash | null) => flattenTree(repo.objects, h ? repo.objects.commit(h).tree : undefined);
+  const [B, O, T] = [tree(base), tree(ours), tree(theirs)];
+  // In a partial clone, the data of every version of the files theirs changed (core/partial.ts).
+  const theirsChanged = [...T].filter(([p, e]) => B.get(p)?.hash !== e.hash).map(([p]) => p);
+  await ensureFileData(
+    repo,
+    theirsChanged.flatMap((p) => [B.get(p)?.hash, O.get(p)?.hash, T.get(p)?.hash]),
+  );
+  const attrs = loadAttributes(repo.root);
+  const conflicts: MergeConflict[] = [];
+  const writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[] = [];
+  const exampleMerges: MergeResult['exampleMerges'] = [];
+  const resolved: MergeResult['resolved'] = [];
+  /** A file-level conflict: listed, or with `favor` settled by taking that side's file (or its absence). */
+  const fileConflict = (c: MergeConflict, t: Hash | undefined): void => {
+    if (!opts.favor) conflicts.push(c);
+    else {
+      resolved.push({ path: c.path, file: true, reason: c.reason });
+      if (opts.favor === 'theirs')
+        writes.push(t ? { path: c.path, manifest: t } : { path: c.path, remove: true });
+    }
+  };
+  for (const p of [...new Set([...B.keys(), ...O.keys(), ...T.keys()])].sort()) {
+    const b = B.get(p)?.hash;
+    const o = O.get(p)?.hash;
+    const t = T.get(p)?.hash;
+    const same = (x: string | undefined, y: string | undefined): boolean => repo.objects.sameContent(x, y);
+    if (same(o, t) || same(t, b)) continue; // nothing to take from theirs
+    if (same(o, b)) {
+      writes.push(t ? { path: p, manifest: t } : { path: p, remove: true });
+      continue;
+    }
+    const fa = attrs.lookup(p);
+    const key = opts.key ?? (fa.key ? fa.key.split(',') : undefined);
+    const fmt = formatFor(p, fa).format;
+    if (!o || !t) {
+      fileConflict({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' }, t);
+    } else if (fmt !== 'jsonl' || !key) {
+      fileConflict(
+        {
+          path: p,
+          level: 'file',
+          reason: `changed on both sides (${fmt}${key ? '' : ', no key declared'}: not mergeable by example)`,
+        },
+        t,
+      );
+    } else if (Math.max(O.get(p)!.size, T.get(p)!.size) > MAX_EXAMPLE_MERGE_BYTES) {
+      fileConflict(
+        { path: p, level: 'file', reason: 'changed on both sides and too large to merge by example' },
+        t,
+      );
+    } else {
+      const r = await mergeExamples(repo, p, key, b, o, t, opts.favor);
+      if ('conflicts' in r) {
+        // (Example conflicts only come back without favor; a file that cannot be merged by example can.)
+        for (const c of r.conflicts)
+          if (c.level === 'file') fileConflict(c, t);
+          else conflicts.push(c);
+      } else {
+        writes.push({ path: p, text: r.text });
+        exampleMerges.push({ path: p, fromTheirs: r.fromTheirs, fromOurs: r.fromOurs });
+        if (r.resolved) resolved.push({ path: p, examples: r.resolved });
+      }
+    }
+  }
+  return { writes, conflicts, exampleMerges, resolved };
+}
+
+/** Writes a three-way merge's files into the working tree and stages them. */
+export async function writeMerged(repo: Repository, writes: ThreeWay['writes']): Promise<void> {
+  for (const w of writes) {
+    if (w.remove) unlinkSync(safeJoin(repo.root, w.path));
+    else if (w.manifest) repo.db.upsertIndexEntry(await writeWorktreeFile(repo, w.path, w.manifest));
+    else writeFileSync(safeJoin(repo.root, w.path), w.text!);
+  }
+  if (writes.length)
+    await add(
+      repo,
+      writes.map((w) => w.path),
+    );
+}
+
 export async function merge(
   repo: Repository,
   rev: string,
@@ -233,88 +335,16 @@ export async function merge(
       advanceHead(repo, theirs, `merge ${rev}: fast-forward`, ours);
       return { status: 'fast-forward', commit: theirs, base, ...none };
     }
-    const tree = (h: Hash | null) => flattenTree(repo.objects, h ? repo.objects.commit(h).tree : undefined);
-    const [B, O, T] = [tree(base), tree(ours), tree(theirs)];
-    // In a partial clone, the data of every version of the files theirs changed (core/partial.ts).
-    const theirsChanged = [...T].filter(([p, e]) => B.get(p)?.hash !== e.hash).map(([p]) => p);
-    await ensureFileData(
-      repo,
-      theirsChanged.flatMap((p) => [B.get(p)?.hash, O.get(p)?.hash, T.get(p)?.hash]),
-    );
-    const attrs = loadAttributes(repo.root);
-    const conflicts: MergeConflict[] = [];
-    const writes: { path: string; manifest?: Hash; text?: string; remove?: boolean }[] = [];
-    const exampleMerges: MergeResult['exampleMerges'] = [];
-    const resolved: MergeResult['resolved'] = [];
-    /** A file-level conflict: listed, or with `favor` settled by taking that side's file (or its absence). */
-    const fileConflict = (c: MergeConflict, t: Hash | undefined): void => {
-      if (!opts.favor) conflicts.push(c);
-      else {
-        resolved.push({ path: c.path, file: true, reason: c.reason });
-        if (opts.favor === 'theirs')
-          writes.push(t ? { path: c.path, manifest: t } : { path: c.path, remove: true });
-      }
-    };
-    for (const p of [...new Set([...B.keys(), ...O.keys(), ...T.keys()])].sort()) {
-      const b = B.get(p)?.hash;
-      const o = O.get(p)?.hash;
-      const t = T.get(p)?.hash;
-      const same = (x: string | undefined, y: string | undefined): boolean => repo.objects.sameContent(x, y);
-      if (same(o, t) || same(t, b)) continue; // nothing to take from theirs
-      if (same(o, b)) {
-        writes.push(t ? { path: p, manifest: t } : { path: p, remove: true });
-        continue;
-      }
-      const fa = attrs.lookup(p);
-      const key = opts.key ?? (fa.key ? fa.key.split(',') : undefined);
-      const fmt = formatFor(p, fa).format;
-      if (!o || !t) {
-        fileConflict({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' }, t);
-      } else if (fmt !== 'jsonl' || !key) {
-        fileConflict(
-          {
-            path: p,
-            level: 'file',
-            reason: `changed on both sides (${fmt}${key ? '' : ', no key declared'}: not mergeable by example)`,
-          },
-          t,
-        );
-      } else if (Math.max(O.get(p)!.size, T.get(p)!.size) > MAX_EXAMPLE_MERGE_BYTES) {
-        fileConflict(
-          { path: p, level: 'file', reason: 'changed on both sides and too large to merge by example' },
-          t,
-        );
-      } else {
-        const r = await mergeExamples(repo, p, key, b, o, t, opts.favor);
-        if ('conflicts' in r) {
-          // (Example conflicts only come back without favor; a file that cannot be merged by example can.)
-          for (const c of r.conflicts)
-            if (c.level === 'file') fileConflict(c, t);
-            else conflicts.push(c);
-        } else {
-          writes.push({ path: p, text: r.text });
-          exampleMerges.push({ path: p, fromTheirs: r.fromTheirs, fromOurs: r.fromOurs });
-          if (r.resolved) resolved.push({ path: p, examples: r.resolved });
-        }
-      }
-    }
-    if (conflicts.length) {
+    const r = await threeWay(repo, base, ours, theirs, opts);
+    if (r.conflicts.length) {
       throw new StrataError(
         'CONFLICT',
-        `merge of ${rev} has ${conflicts.length} conflict(s); nothing was changed`,
-        { conflicts },
+        `merge of ${rev} has ${r.conflicts.length} conflict(s); nothing was changed`,
+        { conflicts: r.conflicts },
       );
     }
-    for (const w of writes) {
-      if (w.remove) unlinkSync(safeJoin(repo.root, w.path));
-      else if (w.manifest) repo.db.upsertIndexEntry(await writeWorktreeFile(repo, w.path, w.manifest));
-      else writeFileSync(safeJoin(repo.root, w.path), w.text!);
-    }
-    if (writes.length)
-      await add(
-        repo,
-        writes.map((w) => w.path),
-      );
+    await writeMerged(repo, r.writes);
+    const { writes, exampleMerges, resolved } = r;
     const c = await commit(repo, {
       message: opts.message ?? `Merge ${rev}`,
       allowEmpty: true,
