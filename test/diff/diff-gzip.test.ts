@@ -1,6 +1,6 @@
 // Gzip-compressed record files (core/formats/gzip.ts): stored as they are, read through a streaming gunzip
 // by diff (example by example, as the format inside), examples() (sharded round robin) and stats.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,29 @@ describe('diff of gzip-compressed record files', () => {
     const s = summary(evs, 't.csv.gz');
     expect(s.format).toBe('csv');
     expect(s.counts).toEqual({ added: 1, removed: 1, modified: 1 });
+  });
+
+  it('does not decompress past the free disk space (less STRATA_DISK_RESERVE): a binary change, with a warning', async () => {
+    const committed = readFileSync(join(dir, 'pairs.jsonl.gz'));
+    const text = gunzipSync(committed).toString('utf8');
+    writeFileSync(join(dir, 'pairs.jsonl.gz'), gzipSync(text.slice(text.indexOf('\n') + 1)));
+    const free = statfsSync(repo.strataDir);
+    process.env.STRATA_DISK_RESERVE = String(free.bavail * free.bsize - 100_000); // room for 100 kB
+    try {
+      const evs = await events(repo);
+      const warning = evs.find((e) => e.type === 'warning' && e.path === 'pairs.jsonl.gz');
+      expect(warning?.type === 'warning' && warning.message).toMatch(/more than the free disk space/);
+      expect(summary(evs, 'pairs.jsonl.gz').format).toBe('binary');
+      expect(readdirIfAny(join(repo.strataDir, 'tmp'))).toEqual([]);
+    } finally {
+      delete process.env.STRATA_DISK_RESERVE;
+    }
+    expect(summary(await events(repo), 'pairs.jsonl.gz').counts).toEqual({
+      added: 0,
+      removed: 1,
+      modified: 0,
+    });
+    writeFileSync(join(dir, 'pairs.jsonl.gz'), committed);
   });
 
   it('compares a file that is not readable gzip as a binary file, with a warning', async () => {

@@ -3,7 +3,7 @@
  * working tree), then the example-level diff of each. Files whose manifests are equal are skipped without
  * reading anything; the working tree uses the stat cache.
  */
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statfsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -201,6 +201,19 @@ function diffOptions(repo: Repository, key: string[] | undefined, opts: DiffRevi
   };
 }
 
+/**
+ * Free disk space a gzip file's diff leaves untouched (its decompressed sides are written to disk): 1 GiB, or
+ * STRATA_DISK_RESERVE bytes.
+ */
+function diskReserve(): number {
+  const env = process.env.STRATA_DISK_RESERVE;
+  if (env === undefined || env === '') return 1024 * 1024 * 1024;
+  const n = Number(env);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new StrataError('BAD_INPUT', `STRATA_DISK_RESERVE=${env}: expected a number of bytes`, { env });
+  return n;
+}
+
 /** A manifest read as a binary file (a gzip file whose content is not readable gzip). */
 const asBinary = (m: FileManifest): FileManifest => ({ ...m, format: 'binary' });
 
@@ -223,12 +236,29 @@ async function* diffGzipped(
   const sides: DiffSide[] = [];
   try {
     const reader = new LocalObjectReader(repo.objects);
+    // What the decompressed sides may take of the disk: its free space now, less a margin (a small file that
+    // decompresses to terabytes must not fill the disk the repository is on).
+    const fs = statfsSync(repo.strataDir);
+    let room = fs.bavail * fs.bsize - diskReserve();
+    const capped = async function* (src: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+      for await (const piece of src) {
+        room -= piece.length;
+        if (room < 0)
+          throw new StrataError('BAD_INPUT', `${path}: decompresses to more than the free disk space`, {
+            path,
+          });
+        yield piece;
+      }
+    };
     const side = async (
       bytes: () => AsyncIterable<Uint8Array> | Readable,
       sideOptions: Record<string, string> | undefined,
     ): Promise<DiffSide> => {
       const tmp = scratch.file();
-      await pipeline(Readable.from(gunzip(bytes(), path), { objectMode: false }), createWriteStream(tmp));
+      await pipeline(
+        Readable.from(capped(gunzip(bytes(), path)), { objectMode: false }),
+        createWriteStream(tmp),
+      );
       const s = await sideFromWorktree(tmp, path, format, chunkFormatOf(format), repo, sideOptions);
       sides.push(s);
       return s;
