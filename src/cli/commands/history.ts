@@ -70,41 +70,99 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
     .option('--oneline', 'one line per commit')
     .option('-n, --max-count <n>', 'show at most N commits', countOption('--max-count'))
     .option('--json', 'JSON Lines, one commit per line')
-    .action(async (args: string[], o: { oneline?: boolean; maxCount?: number; json?: boolean }) => {
-      const out = output(o);
-      const { revs, paths } = revisionsAndPaths(args);
-      // git's ranges: A..B (B's commits that A lacks; an empty side is HEAD) and ^A (leave out A's).
-      const include: string[] = [];
-      const exclude: string[] = [];
-      for (const r of revs) {
-        if (r.includes('...'))
-          throw new StrataError('BAD_INPUT', `symmetric ranges (A...B) are not supported: ${r}`, { rev: r });
-        const ends = rangeEnds(r);
-        if (ends) {
-          exclude.push(ends[0]);
-          include.push(ends[1]);
-        } else if (r.startsWith('^') && r.length > 1) exclude.push(r.slice(1));
-        else include.push(r);
-      }
-      if (include.length > 1)
-        throw new StrataError('BAD_INPUT', 'log takes one revision or range (use -- before paths)', { revs });
-      const { log } = await import('../../core/history.js');
-      await withRepo(g(), async (repo) => {
-        let first = true;
-        const only = repoPaths(repo, g(), paths);
-        for (const c of log(repo, include[0] ?? 'HEAD', { limit: o.maxCount, paths: only, exclude })) {
-          // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
-          await out.drained();
-          if (out.json) out.record(c);
-          else if (o.oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
-          else {
-            if (!first) out.line();
-            printCommit(out, c);
-          }
-          first = false;
+    .option(
+      '--example <key>',
+      "one example's history: the commits that added, removed or changed the example with this key in the file after --, and how",
+    )
+    .option('--key <fields>', 'key field(s) for --example, comma-separated (default: key= attribute)', (v) =>
+      v.split(','),
+    )
+    .action(
+      async (
+        args: string[],
+        o: { oneline?: boolean; maxCount?: number; json?: boolean; example?: string; key?: string[] },
+      ) => {
+        const out = output(o);
+        const { revs, paths } = revisionsAndPaths(args);
+        if (o.key && o.example === undefined)
+          throw new StrataError('BAD_INPUT', '--key goes with --example', {});
+        // git's ranges: A..B (B's commits that A lacks; an empty side is HEAD) and ^A (leave out A's).
+        const include: string[] = [];
+        const exclude: string[] = [];
+        for (const r of revs) {
+          if (r.includes('...'))
+            throw new StrataError('BAD_INPUT', `symmetric ranges (A...B) are not supported: ${r}`, {
+              rev: r,
+            });
+          const ends = rangeEnds(r);
+          if (ends) {
+            exclude.push(ends[0]);
+            include.push(ends[1]);
+          } else if (r.startsWith('^') && r.length > 1) exclude.push(r.slice(1));
+          else include.push(r);
         }
-      });
-    });
+        if (include.length > 1)
+          throw new StrataError('BAD_INPUT', 'log takes one revision or range (use -- before paths)', {
+            revs,
+          });
+        if (o.example !== undefined) {
+          if (paths.length !== 1)
+            throw new StrataError(
+              'BAD_INPUT',
+              'log --example KEY takes one path (-- PATH): the file the example is in',
+              {
+                paths,
+              },
+            );
+          const [{ exampleLog }, { renderChange }] = await Promise.all([
+            import('../../core/example-log.js'),
+            import('../diff-output.js'),
+          ]);
+          await withRepo(g(), async (repo) => {
+            let first = true;
+            const [path] = repoPaths(repo, g(), paths);
+            for await (const e of exampleLog(repo, include[0] ?? 'HEAD', path!, o.example!, {
+              ...(o.key ? { keyFields: o.key } : {}),
+              ...(o.maxCount !== undefined ? { limit: o.maxCount } : {}),
+              exclude,
+            })) {
+              await out.drained();
+              if (out.json) {
+                out.record(e);
+                continue;
+              }
+              if (o.oneline)
+                out.line(`${out.paint('yellow', short(e.commit.hash))} ${e.commit.message.split('\n')[0]}`);
+              else {
+                if (!first) out.line();
+                printCommit(out, e.commit);
+                out.line();
+              }
+              out.line(`  ${e.change.path}: ${renderChange(e.change, { color: out.color })}`);
+              first = false;
+            }
+            if (first && !out.json) out.line(`No commit in this history changed the example ${o.example}.`);
+          });
+          return;
+        }
+        const { log } = await import('../../core/history.js');
+        await withRepo(g(), async (repo) => {
+          let first = true;
+          const only = repoPaths(repo, g(), paths);
+          for (const c of log(repo, include[0] ?? 'HEAD', { limit: o.maxCount, paths: only, exclude })) {
+            // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
+            await out.drained();
+            if (out.json) out.record(c);
+            else if (o.oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
+            else {
+              if (!first) out.line();
+              printCommit(out, c);
+            }
+            first = false;
+          }
+        });
+      },
+    );
 
   program
     .command('show [rev]')
