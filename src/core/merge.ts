@@ -1,8 +1,8 @@
 /**
  * `merge`: joins another line of history into the current branch. Fast-forwards when possible; otherwise a
  * three-way merge against the merge base, file by file: a file changed on one side only takes that side;
- * a JSONL file changed on both sides and declared with a key (`key=` attribute or `--key`) is merged
- * example by example — disjoint changes combine, the same example changed differently on both sides is a
+ * a JSONL, CSV or TSV file changed on both sides and declared with a key (`key=` attribute or `--key`) is
+ * merged example by example (CSV/TSV rows keep their text as stored; the header must not have changed) — disjoint changes combine, the same example changed differently on both sides is a
  * conflict listed with both versions. Anything else changed on both sides is a file-level conflict. A merge
  * with conflicts changes nothing and reports them; a clean one writes the files and a two-parent commit.
  * With `favor` (git's -X ours / -X theirs) conflicts are settled for that side: its version of a conflicting
@@ -17,6 +17,7 @@ import { Readable } from 'node:stream';
 import { StrataError } from '../storage/errors.js';
 import type { Hash } from '../storage/hash.js';
 import { commit } from './commit.js';
+import { parse as csvParseSync } from 'csv-parse/sync';
 import { canonicalJson, getPath, splitPath } from './diff/canonical.js';
 import { readFile } from './object-reader.js';
 import type { Repository } from './repository.js';
@@ -102,6 +103,83 @@ async function* lines(repo: Repository, manifest: Hash | undefined): AsyncGenera
 interface Keyed {
   order: string[];
   byKey: Map<string, { line: string; canon: string }>;
+  /** CSV/TSV: the header row as stored (BOM and line ending included), written first. */
+  header?: string;
+  /** CSV/TSV: an example's value from its row text (for a conflict's listing). */
+  value?: (line: string) => unknown;
+}
+
+/** How a file is merged by example: JSON Lines, or CSV/TSV rows with their dialect. */
+type MergeFormat = { kind: 'jsonl' } | { kind: 'csv'; delimiter: string; quote: string | false };
+
+/** The merge format of a file format and its attributes, or undefined when it is not merged by example. */
+function mergeFormat(format: string, options: Record<string, string>): MergeFormat | undefined {
+  if (format === 'jsonl') return { kind: 'jsonl' };
+  if (format !== 'csv' && format !== 'tsv') return undefined;
+  const d = options.delimiter;
+  return {
+    kind: 'csv',
+    delimiter: d ? (d === '\\t' ? '\t' : d) : format === 'tsv' ? '\t' : ',',
+    quote: options.quote === 'none' ? false : (options.quote ?? '"'),
+  };
+}
+
+/**
+ * A CSV/TSV version keyed by its rows' key fields (columns named in the header). Each row keeps its text as
+ * stored (quoting, line ending), so that the merged file is the rows as written; the header must be the same
+ * in all three versions.
+ */
+async function keyedCsv(
+  repo: Repository,
+  path: string,
+  manifest: Hash | undefined,
+  key: string[],
+  f: Extract<MergeFormat, { kind: 'csv' }>,
+): Promise<Keyed | string> {
+  const out: Keyed = { order: [], byKey: new Map() };
+  if (!manifest) return out;
+  const parts: Uint8Array[] = [];
+  for await (const c of readFile(repo.objects, repo.objects.manifest(manifest))) parts.push(c);
+  const buf = Buffer.concat(parts);
+  let rows: { record: string[]; info: { bytes: number } }[];
+  try {
+    rows = (csvParseSync as (input: Buffer, o: object) => typeof rows)(buf, {
+      info: true,
+      bom: true,
+      delimiter: f.delimiter,
+      quote: f.quote,
+      skip_empty_lines: true,
+    });
+  } catch (e) {
+    return `${path} is not well-formed ${f.delimiter === '\t' ? 'TSV' : 'CSV'} (${(e as Error).message})`;
+  }
+  if (rows.length === 0) return out;
+  const header = rows[0]!.record;
+  const at = key.map((k) => header.indexOf(k));
+  const missing = key.filter((_, i) => at[i]! < 0);
+  if (missing.length) return `${path} has no column ${missing.join(',')}`;
+  out.header = buf.subarray(0, rows[0]!.info.bytes).toString('utf8');
+  const asObject = (r: string[]): Record<string, string> =>
+    Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']));
+  out.value = (line) =>
+    asObject(
+      (
+        csvParseSync(line, { delimiter: f.delimiter, quote: f.quote, relax_column_count: true }) as string[][]
+      )[0] ?? [],
+    );
+  let prev = rows[0]!.info.bytes;
+  for (const { record, info } of rows.slice(1)) {
+    // The row's own bytes, without the line ending's final \n (rows are joined with \n when written).
+    let text = buf.subarray(prev, info.bytes).toString('utf8');
+    prev = info.bytes;
+    text = text.replace(/^[\r\n]+/, '');
+    if (text.endsWith('\n')) text = text.slice(0, -1);
+    const k = canonicalJson(at.length === 1 ? record[at[0]!] : at.map((i) => record[i]));
+    if (out.byKey.has(k)) return `key ${k} occurs twice in ${path}`;
+    out.order.push(k);
+    out.byKey.set(k, { line: text, canon: canonicalJson(asObject(record)) });
+  }
+  return out;
 }
 
 async function keyed(
@@ -138,21 +216,31 @@ async function mergeExamples(
   base: Hash | undefined,
   ours: Hash,
   theirs: Hash,
+  format: MergeFormat,
   favor?: 'ours' | 'theirs',
 ): Promise<
   { text: string; fromTheirs: number; fromOurs: number; resolved: number } | { conflicts: MergeConflict[] }
 > {
-  const [b, o, t] = await Promise.all([
-    keyed(repo, path, base, key),
-    keyed(repo, path, ours, key),
-    keyed(repo, path, theirs, key),
-  ]);
+  const read = (h: Hash | undefined): Promise<Keyed | string> =>
+    format.kind === 'csv' ? keyedCsv(repo, path, h, key, format) : keyed(repo, path, h, key);
+  const [b, o, t] = await Promise.all([read(base), read(ours), read(theirs)]);
   for (const x of [b, o, t])
     if (typeof x === 'string')
       return { conflicts: [{ path, level: 'file', reason: `cannot merge by example: ${x}` }] };
   const B = b as Keyed;
   const O = o as Keyed;
   const T = t as Keyed;
+  // CSV/TSV: the columns are the header's, so the three versions must agree on it (a base without the file
+  // has none).
+  const headers = [B, O, T]
+    .filter((x) => x.header !== undefined)
+    .map((x) => x.header!.replace(/^\uFEFF/, '').trimEnd());
+  if (headers.some((h) => h !== headers[0]))
+    return {
+      conflicts: [
+        { path, level: 'file', reason: 'cannot merge by example: the header row differs between versions' },
+      ],
+    };
   const conflicts: MergeConflict[] = [];
   const result = new Map<string, string | null>();
   let fromTheirs = 0;
@@ -177,7 +265,8 @@ async function mergeExamples(
       else fromOurs++;
       resolved++;
     } else {
-      const parse = (x?: { line: string }): unknown => (x ? JSON.parse(x.line) : undefined);
+      const parse = (x?: { line: string }): unknown =>
+        x ? (O.value ? O.value(x.line) : JSON.parse(x.line)) : undefined;
       conflicts.push({
         path,
         level: 'example',
@@ -202,7 +291,14 @@ async function mergeExamples(
       const l = result.get(k);
       if (l) out.push(l);
     }
-  return { text: out.length ? out.join('\n') + '\n' : '', fromTheirs, fromOurs, resolved };
+  const header = O.header ?? T.header ?? '';
+  const body = out.length ? out.join('\n') + '\n' : '';
+  return {
+    text: header && body && !/\n$/.test(header) ? `${header}\n${body}` : header + body,
+    fromTheirs,
+    fromOurs,
+    resolved,
+  };
 }
 
 /** What a three-way merge of `theirs` into `ours` against `base` writes, and its conflicts. */
@@ -259,10 +355,11 @@ export async function threeWay(
     }
     const fa = attrs.lookup(p);
     const key = opts.key ?? (fa.key ? fa.key.split(',') : undefined);
-    const fmt = formatFor(p, fa).format;
+    const { format: fmt, options } = formatFor(p, fa);
+    const mf = mergeFormat(fmt, options);
     if (!o || !t) {
       fileConflict({ path: p, level: 'file', reason: 'deleted on one side, changed on the other' }, t);
-    } else if (fmt !== 'jsonl' || !key) {
+    } else if (!mf || !key) {
       fileConflict(
         {
           path: p,
@@ -277,7 +374,7 @@ export async function threeWay(
         t,
       );
     } else {
-      const r = await mergeExamples(repo, p, key, b, o, t, opts.favor);
+      const r = await mergeExamples(repo, p, key, b, o, t, mf, opts.favor);
       if ('conflicts' in r) {
         // (Example conflicts only come back without favor; a file that cannot be merged by example can.)
         for (const c of r.conflicts)

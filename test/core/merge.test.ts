@@ -1,6 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  add,
+  commit,
+  isClean,
+  isStrataError,
+  merge,
+  Repository,
+  status,
+  switchTo,
+} from '../../src/core/index.js';
 import { ok, strata, tempDir } from './helpers.js';
 
 const rows = (rs: object[]): string => rs.map((r) => JSON.stringify(r)).join('\n') + '\n';
@@ -179,5 +189,94 @@ describe('strata merge', () => {
     ]);
     expect(readFileSync(join(o, 'notes.txt'), 'utf8')).toBe('ours\n');
     expect(strata(o, ['merge', 'theirs', '-X', 'mine']).code).toBe(2);
+  });
+});
+
+describe('example-level merge of keyed CSV and TSV files', () => {
+  /** A repository with `file` at base on main, `ours` committed on main and `theirs` on branch theirs. */
+  async function diverged(
+    file: string,
+    base: string,
+    ours: string,
+    theirs: string,
+    attrs = '*.csv format=csv key=id\n*.tsv format=tsv key=id\n',
+  ): Promise<{ dir: string; repo: Repository }> {
+    const dir = tempDir();
+    const repo = Repository.init(dir);
+    writeFileSync(join(dir, '.strataattributes'), attrs);
+    writeFileSync(join(dir, file), base);
+    await add(repo, ['.strataattributes', file]);
+    await commit(repo, { message: 'base' });
+    await switchTo(repo, 'theirs', { create: true });
+    writeFileSync(join(dir, file), theirs);
+    await commit(repo, { message: 'theirs', all: true });
+    await switchTo(repo, 'main');
+    writeFileSync(join(dir, file), ours);
+    await commit(repo, { message: 'ours', all: true });
+    return { dir, repo };
+  }
+
+  it('combines disjoint row changes, keeping every row as stored (quotes, embedded newlines, CRLF, BOM)', async () => {
+    const base = '\uFEFFid,text,score\r\n1,"a, b",1\r\n2,"two\nlines",2\r\n3,c,3\r\n4,d,4\r\n';
+    const ours =
+      '\uFEFFid,text,score\r\n1,"a, b",1\r\n2,"TWO\nlines",2\r\n3,c,3\r\n4,d,4\r\n5,"new ""five""",5\r\n';
+    const theirs = '\uFEFFid,text,score\r\n1,"a, b",1\r\n2,"two\nlines",2\r\n3,c,33\r\n';
+    const { dir, repo } = await diverged('t.csv', base, ours, theirs);
+    try {
+      const r = await merge(repo, 'theirs');
+      expect(r.exampleMerges).toEqual([{ path: 't.csv', fromTheirs: 2, fromOurs: 2 }]);
+      expect(readFileSync(join(dir, 't.csv'), 'utf8')).toBe(
+        '\uFEFFid,text,score\r\n1,"a, b",1\r\n2,"TWO\nlines",2\r\n3,c,33\r\n5,"new ""five""",5\r\n',
+      );
+      expect(isClean(await status(repo))).toBe(true);
+    } finally {
+      repo.close();
+    }
+  });
+
+  it('lists a row changed on both sides with its values; a changed header or a ragged row is a file conflict', async () => {
+    const tsv = await diverged(
+      't.tsv',
+      'id\tx\n1\ta\n2\tb\n',
+      'id\tx\n1\tOURS\n2\tb\n',
+      'id\tx\n1\tTHEIRS\n2\tb\n',
+    );
+    try {
+      const e = await merge(tsv.repo, 'theirs').catch((x: unknown) => x);
+      expect(isStrataError(e, 'CONFLICT')).toBe(true);
+      const conflicts = (e as { data: { conflicts: unknown[] } }).data.conflicts;
+      expect(conflicts).toEqual([
+        {
+          path: 't.tsv',
+          level: 'example',
+          key: '1',
+          base: { id: '1', x: 'a' },
+          ours: { id: '1', x: 'OURS' },
+          theirs: { id: '1', x: 'THEIRS' },
+          reason: 'changed differently on both sides',
+        },
+      ]);
+      expect(readFileSync(join(tsv.dir, 't.tsv'), 'utf8')).toBe('id\tx\n1\tOURS\n2\tb\n');
+    } finally {
+      tsv.repo.close();
+    }
+    const header = await diverged('t.csv', 'id,x\n1,a\n2,b\n', 'id,x\n1,A\n2,b\n', 'id,y\n1,a\n2,B\n');
+    try {
+      const e = await merge(header.repo, 'theirs').catch((x: unknown) => x);
+      expect(
+        (e as { data: { conflicts: { reason: string }[] } }).data.conflicts.map((c) => c.reason),
+      ).toEqual(['cannot merge by example: the header row differs between versions']);
+    } finally {
+      header.repo.close();
+    }
+    const ragged = await diverged('t.csv', 'id,x\n1,a\n2,b\n', 'id,x\n1,A\n2,b\n', 'id,x\n1,a\n2,b,extra\n');
+    try {
+      const e = await merge(ragged.repo, 'theirs').catch((x: unknown) => x);
+      expect((e as { data: { conflicts: { reason: string }[] } }).data.conflicts[0]!.reason).toMatch(
+        /cannot merge by example: t\.csv is not well-formed CSV/,
+      );
+    } finally {
+      ragged.repo.close();
+    }
   });
 });

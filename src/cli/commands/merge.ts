@@ -55,8 +55,8 @@ function registerApply(program: Command, g: () => GlobalOpts, kind: 'cherry-pick
     .command(`${kind} <rev>`)
     .description(
       kind === 'cherry-pick'
-        ? "apply REV's changes to the current branch as a new commit (keyed JSONL files example by example)"
-        : 'make a new commit that undoes REV, keeping what was committed since (keyed JSONL files example by example)',
+        ? "apply REV's changes to the current branch as a new commit (keyed JSONL, CSV and TSV files example by example)"
+        : 'make a new commit that undoes REV, keeping what was committed since (keyed JSONL, CSV and TSV files example by example)',
     )
     .option('--mainline <n>', 'for a merge commit: the parent (1, 2, ...) its changes are taken against')
     .option(
@@ -136,7 +136,9 @@ function registerApply(program: Command, g: () => GlobalOpts, kind: 'cherry-pick
 export function registerMergeCommand(program: Command, g: () => GlobalOpts): void {
   program
     .command('merge <rev>')
-    .description('merge REV into the current branch (three-way; keyed JSONL files merge example by example)')
+    .description(
+      'merge REV into the current branch (three-way; keyed JSONL, CSV and TSV files merge example by example)',
+    )
     .option('-m, --message <msg>', 'message of the merge commit')
     .option(
       '--key <fields>',
