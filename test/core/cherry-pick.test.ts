@@ -34,6 +34,12 @@ const setLabels = (dir: string, l: Record<number, string>): void =>
 const head = (dir: string): string => ok(dir, ['rev-parse', 'HEAD']).trim();
 const headFiles = (repo: Repository): string[] =>
   lsTree(repo, repo.objects.commit(resolveCommit(repo, 'HEAD')).tree, '', true).map((e) => e.path);
+/** The code a promise fails with (undefined: it did not fail). */
+const code = async (p: Promise<unknown>): Promise<string | undefined> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => (isStrataError(e) ? e.code : String(e)),
+  );
 const errorCode = (r: { stderr: string }): string | undefined => /\[([A-Z_]+)\]/.exec(r.stderr)?.[1];
 
 /** v0: five labelled examples and a CSV; then a bad relabelling of 2 and 4; then more work on 5 and 6. */
@@ -96,11 +102,6 @@ describe('strata revert', () => {
     const { dir } = history();
     const repo = Repository.open(dir);
     try {
-      const code = async (p: Promise<unknown>): Promise<string | undefined> =>
-        p.then(
-          () => undefined,
-          (e: unknown) => (isStrataError(e) ? e.code : String(e)),
-        );
       const root = resolveCommit(repo, 'HEAD~2');
       writeFileSync(join(dir, 't.csv'), 'x,y\n9,9\n');
       expect(await code(revert(repo, root))).toBe('DIRTY_WORKTREE');
@@ -116,11 +117,6 @@ describe('strata revert', () => {
     const m = tempDir();
     const r = Repository.init(m);
     try {
-      const code = async (p: Promise<unknown>): Promise<string | undefined> =>
-        p.then(
-          () => undefined,
-          (e: unknown) => (isStrataError(e) ? e.code : String(e)),
-        );
       const file = async (name: string): Promise<void> => {
         writeFileSync(join(m, name), `${name}\n`);
         await add(r, [name]);

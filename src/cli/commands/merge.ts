@@ -49,6 +49,17 @@ function mainlineOf(v: string | undefined): number | undefined {
   return n;
 }
 
+/** --key and -X, as merge, cherry-pick and revert take them. */
+function mergeOptions(cmd: Command, sides: string): Command {
+  return cmd
+    .option(
+      '--key <fields>',
+      'key field(s) for example-level merging, comma-separated (default: key= attribute)',
+      (v) => v.split(','),
+    )
+    .option('-X, --strategy-option <side>', `settle conflicts for one side: ${sides}`);
+}
+
 /** `cherry-pick REV` and `revert REV`: one commit's changes applied (or undone) as a new commit. */
 function registerApply(program: Command, g: () => GlobalOpts, kind: 'cherry-pick' | 'revert'): void {
   const cmd = program
@@ -58,16 +69,11 @@ function registerApply(program: Command, g: () => GlobalOpts, kind: 'cherry-pick
         ? "apply REV's changes to the current branch as a new commit (keyed JSONL, CSV and TSV files example by example)"
         : 'make a new commit that undoes REV, keeping what was committed since (keyed JSONL, CSV and TSV files example by example)',
     )
-    .option('--mainline <n>', 'for a merge commit: the parent (1, 2, ...) its changes are taken against')
-    .option(
-      '--key <fields>',
-      'key field(s) for example-level merging, comma-separated (default: key= attribute)',
-      (v) => v.split(','),
-    )
-    .option(
-      '-X, --strategy-option <side>',
-      `settle conflicts for one side: 'ours' (keep HEAD's) or 'theirs' (take the ${kind === 'revert' ? 'undoing' : "commit's"} change)`,
-    );
+    .option('--mainline <n>', 'for a merge commit: the parent (1, 2, ...) its changes are taken against');
+  mergeOptions(
+    cmd,
+    `'ours' (keep HEAD's) or 'theirs' (take the ${kind === 'revert' ? 'undoing' : "commit's"} change)`,
+  );
   if (kind === 'cherry-pick') cmd.option('-x', 'add a line naming the commit it was picked from');
   else cmd.option('-m, --message <msg>', 'message of the new commit');
   cmd.option('--json', 'machine-readable output').action(
@@ -134,21 +140,13 @@ function registerApply(program: Command, g: () => GlobalOpts, kind: 'cherry-pick
 }
 
 export function registerMergeCommand(program: Command, g: () => GlobalOpts): void {
-  program
+  const cmd = program
     .command('merge <rev>')
     .description(
       'merge REV into the current branch (three-way; keyed JSONL, CSV and TSV files merge example by example)',
     )
-    .option('-m, --message <msg>', 'message of the merge commit')
-    .option(
-      '--key <fields>',
-      'key field(s) for example-level merging, comma-separated (default: key= attribute)',
-      (v) => v.split(','),
-    )
-    .option(
-      '-X, --strategy-option <side>',
-      "settle conflicts for one side: 'ours' or 'theirs' (its example, or its whole file)",
-    )
+    .option('-m, --message <msg>', 'message of the merge commit');
+  mergeOptions(cmd, "'ours' or 'theirs' (its example, or its whole file)")
     .option('--json', 'machine-readable output')
     .action(
       async (
