@@ -317,12 +317,44 @@ function madeBy(
   return { commit: last, transform: null };
 }
 
-/** Runs a recorded run again: its command, directory, input and output paths, through runTransform. */
+/**
+ * The recorded outputs of run `run` (its commit) that `head` has as another commit made them since (edited by
+ * hand, or made by another run): running it again would replace them. An output deleted since is not listed
+ * (running again makes it again).
+ */
+function replacedOutputs(repo: Repository, head: Hash, run: Hash, t: TransformRecord): RunState['replaced'] {
+  const out: RunState['replaced'] = [];
+  for (const o of t.outputs) {
+    if (!entryAt(repo, head, o.path)) continue;
+    const by = madeBy(repo, head, o.path).commit;
+    if (by?.hash !== run) out.push({ path: o.path, by: by?.hash ?? null });
+  }
+  return out;
+}
+
+/**
+ * Runs a recorded run (commit `run`) again: its command, directory, input and output paths, through
+ * runTransform. Without `force`, CONFLICT when HEAD has one of its outputs as a later commit made it (an edit by
+ * hand would be silently replaced).
+ */
 function runRecorded(
   repo: Repository,
+  run: Hash,
   t: TransformRecord,
   opts: Pick<RunOptions, 'message' | 'stdio' | 'signal' | 'force'>,
 ): Promise<RunResult> {
+  const head = readHead(repo).commit;
+  if (!opts.force && head) {
+    const replaced = replacedOutputs(repo, head, run, t);
+    if (replaced.length)
+      throw new StrataError(
+        'CONFLICT',
+        `running ${run.slice(0, 12)} again would replace ${replaced
+          .map((r) => `${r.path} (changed since by ${r.by ? r.by.slice(0, 12) : 'another commit'})`)
+          .join(', ')}: commit those changes elsewhere, or use --force to replace them`,
+        { run, replaced },
+      );
+  }
   return runTransform(repo, {
     command: t.command,
     inputs: t.inputs.map((i) => i.path),
@@ -352,7 +384,7 @@ export async function rerun(
       `${path} was not made by strata run as HEAD has it${made.commit ? ` (last changed by ${made.commit.hash.slice(0, 12)}, not a run)` : ''}`,
       { path },
     );
-  const r = await runRecorded(repo, made.transform, opts);
+  const r = await runRecorded(repo, made.commit.hash, made.transform, opts);
   return { ...r, rerun: made.commit.hash };
 }
 
@@ -368,6 +400,8 @@ export interface RunState {
   staleInputs: Array<{ path: string; was: Hash; now: Hash | null }>;
   /** Stale itself, or reads an output of a run that will run again (`upstream`: those runs' commits). */
   upstream: Hash[];
+  /** Its recorded outputs that a later commit changed (`by`): running it again replaces them (needs force). */
+  replaced: Array<{ path: string; by: Hash | null }>;
 }
 
 /** The inputs of run `t` whose content at `commit` differs from what it read (with their hash there; null: gone). */
@@ -413,6 +447,7 @@ export function runStates(repo: Repository): { runs: RunState[]; toRerun: RunSta
         outputs: [],
         staleInputs: staleInputs(repo, head, t),
         upstream: [],
+        replaced: replacedOutputs(repo, head, made.commit.hash, t),
       };
       byCommit.set(st.commit, st);
       age.set(st.commit, made.commit.time);
@@ -466,7 +501,7 @@ export async function rerunStale(
     }
     opts.onRun?.(now);
     const { onRun: _r, onResult: _s, ...run } = opts;
-    const result = await runRecorded(repo, now.transform, run);
+    const result = await runRecorded(repo, now.commit, now.transform, run);
     opts.onResult?.(now, result);
     done.push({ run: now, result });
   }

@@ -346,4 +346,59 @@ describe('strata run', () => {
     expect(strata(dir, ['rerun']).code).toBe(2);
     expect(strata(dir, ['rerun', 'data/clean.jsonl', '--stale']).code).toBe(2);
   });
+
+  it('rerun refuses to replace an output changed by hand since its run (CONFLICT, nothing run) unless --force', () => {
+    const dir = setup();
+    // split.js: one run, two outputs.
+    writeFileSync(
+      join(dir, 'split.js'),
+      `const fs = require('fs');
+const lines = fs.readFileSync('data/raw.jsonl', 'utf8').split('\\n').filter(Boolean);
+fs.writeFileSync('data/a.jsonl', lines.filter((l) => JSON.parse(l).id % 2).map((l) => l + '\\n').join(''));
+fs.writeFileSync('data/b.jsonl', lines.filter((l) => !(JSON.parse(l).id % 2)).map((l) => l + '\\n').join(''));
+`,
+    );
+    git(dir, ['add', 'split.js']);
+    git(dir, ['commit', '-q', '-m', 'split']);
+    const r0 = strata(
+      dir,
+      ['run', '-i', 'data/raw.jsonl', '-o', 'data/a.jsonl', '-o', 'data/b.jsonl', '--', NODE, 'split.js'],
+      ENV,
+    );
+    expect(r0.code, r0.stderr).toBe(0);
+    const runCommit = rev(dir, 'HEAD');
+    // b.jsonl fixed by hand and committed; then the input changes.
+    writeFileSync(join(dir, 'data', 'b.jsonl'), '{"id":2,"text":"fixed by hand"}\n');
+    ok(dir, ['commit', '-a', '-m', 'hand fix of b'], ENV);
+    const hand = rev(dir, 'HEAD');
+    const raw = join(dir, 'data', 'raw.jsonl');
+    writeFileSync(raw, readFileSync(raw, 'utf8') + '{"id":5,"text":"five"}\n');
+    ok(dir, ['commit', '-a', '-m', 'raw: five'], ENV);
+    const plan = JSON.parse(ok(dir, ['rerun', '--stale', '--dry-run', '--json'])) as {
+      commit: string;
+      outputs: string[];
+      replaced: { path: string; by: string }[];
+    }[];
+    expect(plan.map((p) => [p.commit, p.outputs, p.replaced])).toEqual([
+      [runCommit, ['data/a.jsonl'], [{ path: 'data/b.jsonl', by: hand }]],
+    ]);
+    expect(ok(dir, ['rerun', '--stale', '--dry-run'])).toContain(
+      `output data/b.jsonl was changed since by ${hand.slice(0, 12)}`,
+    );
+    const head = rev(dir, 'HEAD');
+    for (const args of [
+      ['rerun', '--stale'],
+      ['rerun', 'data/a.jsonl'],
+    ]) {
+      const r = strata(dir, args, ENV);
+      expect(r.code).toBe(5); // CONFLICT
+      expect(r.stderr).toContain('would replace data/b.jsonl');
+      expect(rev(dir, 'HEAD')).toBe(head);
+      expect(readFileSync(join(dir, 'data', 'b.jsonl'), 'utf8')).toBe('{"id":2,"text":"fixed by hand"}\n');
+    }
+    const forced = strata(dir, ['rerun', '--stale', '--force'], ENV);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'data', 'a.jsonl'), 'utf8')).toContain('"id":5');
+    expect(readFileSync(join(dir, 'data', 'b.jsonl'), 'utf8')).not.toContain('fixed by hand');
+  });
 });

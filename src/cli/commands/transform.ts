@@ -45,6 +45,13 @@ function printRunState(out: Output, r: RunState): void {
     );
   if (r.staleInputs.length === 0)
     out.line(`    reads the outputs of ${r.upstream.map((c) => short(c)).join(', ')}, which run first`);
+  for (const x of r.replaced)
+    out.line(
+      out.paint(
+        'yellow',
+        `    output ${x.path} was changed since by ${x.by ? short(x.by) : 'another commit'}: running again replaces it (--force)`,
+      ),
+    );
 }
 
 /**
