@@ -161,12 +161,18 @@ export function renderWarning(ev: WarningEvent, opts: RenderOptions): string {
 }
 
 /** The git-style header that opens a file's section in the human form. */
-export function renderFileHeader(path: string, opts: RenderOptions, status?: SummaryEvent['status']): string {
+export function renderFileHeader(
+  path: string,
+  opts: RenderOptions,
+  status?: SummaryEvent['status'],
+  renamedFrom?: string,
+): string {
   const paint = painter(opts.color);
   const shown = visible(path);
-  const lines = [paint('bold', `diff --strata a/${shown} b/${shown}`)];
+  const lines = [paint('bold', `diff --strata a/${renamedFrom ? visible(renamedFrom) : shown} b/${shown}`)];
   if (status === 'added') lines.push(paint('bold', 'new file'));
   if (status === 'removed') lines.push(paint('bold', 'deleted file'));
+  if (renamedFrom) lines.push(paint('bold', `renamed: ${visible(renamedFrom)} → ${shown}`));
   return lines.join('\n');
 }
 
@@ -204,7 +210,7 @@ export function createHumanRenderer(opts: RenderOptions): (ev: DiffEvent) => str
     const header = (status?: SummaryEvent['status']): void => {
       if (headerFor === ev.path) return;
       headerFor = ev.path;
-      out += renderFileHeader(ev.path, opts, status) + '\n';
+      out += renderFileHeader(ev.path, opts, status, ev.renamedFrom) + '\n';
     };
     if (ev.type === 'change') {
       header();
@@ -212,7 +218,7 @@ export function createHumanRenderer(opts: RenderOptions): (ev: DiffEvent) => str
     } else if (ev.type === 'warning') {
       header();
       out += renderWarning(ev, opts) + '\n';
-    } else if (ev.status !== 'unchanged' || sameExamples(ev) || headerFor === ev.path) {
+    } else if (ev.status !== 'unchanged' || sameExamples(ev) || headerFor === ev.path || ev.renamedFrom) {
       // A binary file's change line said it all: it has no examples to count.
       if (ev.format === 'binary' && headerFor === ev.path) return out;
       if (headerFor !== ev.path) header(ev.status);
@@ -240,8 +246,10 @@ export function formatBytes(n: number): string {
 /** `--stat`: one line per file with a change (+added -removed ~modified, bytes) and a total line. */
 export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderOptions): string {
   const paint = painter(opts.color);
-  const changed = summaries.filter((s) => s.status !== 'unchanged' || sameExamples(s));
-  const width = Math.max(0, ...changed.map((s) => visible(s.path).length));
+  const changed = summaries.filter((s) => s.status !== 'unchanged' || sameExamples(s) || s.renamedFrom);
+  const name = (s: SummaryEvent): string =>
+    s.renamedFrom ? `${visible(s.renamedFrom)} → ${visible(s.path)}` : visible(s.path);
+  const width = Math.max(0, ...changed.map((s) => name(s).length));
   const total = { added: 0, removed: 0, modified: 0 };
   const lines = changed.map((s) => {
     total.added += s.counts.added;
@@ -259,7 +267,7 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
           : sameExamples(s)
             ? ` (${SAME_EXAMPLES_NOTE})`
             : '';
-    return ` ${visible(s.path).padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
+    return ` ${name(s).padEnd(width)} | ${counts} | ${formatBytes(s.bytes.before)} → ${formatBytes(s.bytes.after)}${note}`;
   });
   const n = changed.length;
   // No file changed: nothing at all, as git prints.
@@ -273,5 +281,7 @@ export function renderStat(summaries: ReadonlyArray<SummaryEvent>, opts: RenderO
 /** `--name-only`: the path of a file that changed, or '' for an unchanged one. */
 export function renderNameOnly(summary: SummaryEvent): string {
   // (Unchanged with the same bytes: nothing; with other bytes, the same examples: sameExamples, listed.)
-  return summary.status === 'unchanged' && summary.identical ? '' : visible(summary.path) + '\n';
+  return summary.status === 'unchanged' && summary.identical && !summary.renamedFrom
+    ? ''
+    : visible(summary.path) + '\n';
 }

@@ -70,6 +70,8 @@ export class MemoryLimit {
     /** Bytes; 0: never collect. */
     readonly limit: number = limitFromEnv(),
     private readonly rss: () => number = () => process.memoryUsage.rss(),
+    /** Bytes of heap and ArrayBuffers in use (what a collection frees is measured by it). */
+    private readonly managed: () => number = managedBytes,
   ) {}
 
   /**
@@ -85,7 +87,7 @@ export class MemoryLimit {
     if (!paceAllows(this.pace, now)) return false;
     const gc = collector();
     if (!gc) return false;
-    const before = managed();
+    const before = this.managed();
     gc();
     const end = performance.now();
     this.collections++;
@@ -94,7 +96,7 @@ export class MemoryLimit {
     this.lastCheck = end;
     // A collection that freed little says that what is held is live: wait longer before the next (doubling),
     // until one frees enough again.
-    this.lastFreed = before - managed();
+    this.lastFreed = before - this.managed();
     this.cooldown =
       this.lastFreed >= WORTH_FREEING
         ? 0
@@ -120,7 +122,7 @@ export function paceAllows(pace: { from: number; ms: number }, now: number): boo
 }
 
 /** Bytes the engine manages: its heap in use and ArrayBuffers (~13 µs to ask). */
-function managed(): number {
+function managedBytes(): number {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }

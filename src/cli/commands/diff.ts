@@ -34,6 +34,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
     .option('--exit-code', 'exit 1 when there are differences (any file whose bytes changed)')
     .option('--staged', 'the staged files (what commit would record) against REV_A (default HEAD)')
     .option('--cached', 'the same as --staged')
+    .option('--no-renames', 'no rename detection: a moved file is one removed and one added')
     .action(
       async (
         args: string[],
@@ -47,6 +48,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           exitCode?: boolean;
           staged?: boolean;
           cached?: boolean;
+          renames?: boolean;
         },
       ) => {
         const out = output(o);
@@ -76,6 +78,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
             ...(o.stat || o.nameOnly ? { limit: 0 } : o.limit !== undefined ? { limit: o.limit } : {}),
             nameOnly: !!o.nameOnly && !o.json && !o.stat,
             staged,
+            renames: o.renames !== false,
           });
           for await (const ev of events) {
             if (ev.type === 'summary') summaries.push(ev);
@@ -93,7 +96,7 @@ export function registerDiffCommand(program: Command, g: () => GlobalOpts): void
           }
           if (o.stat && !o.json) out.stdout.write(renderStat(summaries, { color: out.color }));
           // A difference: any file shown (bytes changed, even where the examples did not: a shuffle).
-          if (o.exitCode && summaries.some((s) => s.status !== 'unchanged' || !s.identical))
+          if (o.exitCode && summaries.some((s) => s.status !== 'unchanged' || !s.identical || s.renamedFrom))
             process.exitCode = 1;
         });
       },

@@ -33,7 +33,7 @@ import {
   sidesFromManifests,
   sideFromWorktree,
 } from './repo-sides.js';
-import type { DiffEvent, DiffOptions, DiffSide, FileFormat } from './types.js';
+import type { DiffEvent, DiffOptions, DiffSide, FileFormat, SummaryEvent } from './types.js';
 import type { FileManifest } from '../objects/objects.js';
 import { memoryLimit } from '../../storage/memory-limit.js';
 import { ensureFileData, isPartial } from '../partial.js';
@@ -52,6 +52,11 @@ export interface DiffRevisionsOptions {
   staged?: boolean;
   /** The before side is empty (a root commit's changes), not `a`. */
   emptyBefore?: boolean;
+  /**
+   * Pair a removed file with an added one of the same content, or of at least half the same chunks, and diff
+   * them as one renamed file (default true; git's rename detection).
+   */
+  renames?: boolean;
   signal?: AbortSignal;
 }
 
@@ -122,9 +127,30 @@ export async function* diffRevisions(
         .flatMap((p) => [beforeFiles.get(p)?.hash, stored(afterFiles.get(p))]),
     );
   }
+  const renamed =
+    opts.renames === false
+      ? new Map<string, string>()
+      : findRenames(repo, paths, beforeFiles, afterFiles, worktreeChunks, attrs);
+  const renamedAway = new Set(renamed.values());
   for (const path of paths) {
-    const bh = beforeFiles.get(path)?.hash;
+    if (renamedAway.has(path)) continue;
+    const from = renamed.get(path);
+    const bh = beforeFiles.get(from ?? path)?.hash;
     const ah = afterFiles.get(path);
+    if (from) {
+      // A rename: the events of the file as diffed, each naming where it was; the same content says so.
+      const afterContent = ah && (repo.objects.has(ah as Hash) ? repo.objects.contentOf(ah as Hash) : ah);
+      if (ah && bh && (ah === bh || repo.objects.contentOf(bh) === afterContent)) {
+        const m = repo.objects.manifest(bh);
+        yield {
+          ...nameOnly(path, diffFormat(m.format), m, m.size),
+          status: 'unchanged',
+          identical: true,
+          renamedFrom: from,
+        };
+        continue;
+      }
+    }
     if (bh && ah === bh) continue;
     const fileAttrs = attrs.lookup(path);
     const key = opts.key ?? (fileAttrs.key ? fileAttrs.key.split(',') : undefined);
@@ -138,11 +164,14 @@ export async function* diffRevisions(
       if (bh && bm && sameContent(bh, bm, ah, am)) continue;
       const gz = gzipContentFormat(path, am.format);
       if (opts.nameOnly) {
-        yield nameOnly(path, gz ?? diffFormat(am.format), bm, am.size);
+        yield renamedOf(nameOnly(path, gz ?? diffFormat(am.format), bm, am.size), from);
         continue;
       }
       if (gz) {
-        const done = yield* diffGzipped(repo, path, gz, bm, { manifest: am }, diffOptions(repo, key, opts));
+        const done = yield* renamed$(
+          diffGzipped(repo, path, gz, bm, { manifest: am }, diffOptions(repo, key, opts)),
+          from,
+        );
         if (done) continue;
       }
       [beforeSide, afterSide] = gz
@@ -158,14 +187,20 @@ export async function* diffRevisions(
         const size = ah ? statSync(safeJoin(repo.root, path), { throwIfNoEntry: false })?.size : undefined;
         if (!bm && size === undefined) continue;
         const format = size !== undefined ? formatFor(path, fileAttrs).format : bm!.format;
-        yield nameOnly(path, gzipContentFormat(path, format) ?? diffFormat(format), bm, size);
+        yield renamedOf(
+          nameOnly(path, gzipContentFormat(path, format) ?? diffFormat(format), bm, size),
+          from,
+        );
         continue;
       }
       const fmt = ah ? formatFor(path, fileAttrs) : undefined;
       const gz = gzipContentFormat(path, fmt?.format ?? bm!.format);
       if (gz) {
         const file = ah ? { file: safeJoin(repo.root, path), options: fmt!.options } : null;
-        const done = yield* diffGzipped(repo, path, gz, bm, file, diffOptions(repo, key, opts));
+        const done = yield* renamed$(
+          diffGzipped(repo, path, gz, bm, file, diffOptions(repo, key, opts)),
+          from,
+        );
         worktreeChunks.delete(path);
         if (done) continue;
       }
@@ -186,8 +221,111 @@ export async function* diffRevisions(
     }
     // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
     memoryLimit().check();
-    yield* diffFile(beforeSide, afterSide, diffOptions(repo, key, opts));
+    yield* renamed$(diffFile(beforeSide, afterSide, diffOptions(repo, key, opts)), from);
   }
+}
+
+/** An event of a renamed file (`from` set): naming where the file was. */
+function renamedOf<E extends DiffEvent>(ev: E, from: string | undefined): E {
+  if (from) ev.renamedFrom = from;
+  return ev;
+}
+
+/** A file's events, each naming where the file was when it was renamed; the generator's result passes through. */
+async function* renamed$<R>(
+  events: AsyncGenerator<DiffEvent, R>,
+  from: string | undefined,
+): AsyncGenerator<DiffEvent, R> {
+  if (!from) return yield* events;
+  for (;;) {
+    const r = await events.next();
+    if (r.done) return r.value;
+    yield renamedOf(r.value, from);
+  }
+}
+
+/** Pairwise similarity is only looked for when (removed files) × (added files) is at most this. */
+const RENAME_PAIRS_MAX = 10_000;
+
+/**
+ * Renames (git's rename detection): files only before paired with files only after, new path → old path.
+ * Same content first (cheap: content ids); then, when there are not too many pairs to weigh, the pair whose
+ * after side has the largest share of its bytes in chunks the before side has (spans of the manifests, or the
+ * working tree file's chunks as hashed), at least half, same format.
+ */
+function findRenames(
+  repo: Repository,
+  paths: readonly string[],
+  beforeFiles: Map<string, FlatEntry>,
+  afterFiles: Map<string, Hash | 'worktree'>,
+  worktreeChunks: Map<string, WorktreeChunks>,
+  attrs: ReturnType<typeof loadAttributes>,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  const gone = paths.filter((p) => beforeFiles.has(p) && !afterFiles.has(p));
+  const added = paths.filter((p) => afterFiles.has(p) && !beforeFiles.has(p));
+  if (gone.length === 0 || added.length === 0) return out;
+  const contentOfAfter = (p: string): string | undefined => {
+    const h = afterFiles.get(p);
+    return !h || h === 'worktree' ? undefined : repo.objects.has(h) ? repo.objects.contentOf(h) : h;
+  };
+  const byContent = new Map<string, string[]>();
+  for (const p of gone) {
+    const c = repo.objects.contentOf(beforeFiles.get(p)!.hash);
+    byContent.set(c, [...(byContent.get(c) ?? []), p]);
+  }
+  const taken = new Set<string>();
+  for (const p of added) {
+    const c = contentOfAfter(p);
+    const from = c ? byContent.get(c)?.find((q) => !taken.has(q)) : undefined;
+    if (from) {
+      out.set(p, from);
+      taken.add(from);
+    }
+  }
+  const left = gone.filter((p) => !taken.has(p));
+  const right = added.filter((p) => !out.has(p));
+  if (left.length === 0 || right.length === 0 || left.length * right.length > RENAME_PAIRS_MAX) return out;
+  const format = (p: string, m?: FileManifest): string =>
+    diffFormat(m?.format ?? formatFor(p, attrs.lookup(p)).format);
+  /** A file's chunks: [hash, bytes] per span, from its manifest or as the working tree's file was hashed. */
+  const chunksOf = (
+    p: string,
+    side: 'before' | 'after',
+  ): { fmt: string; size: number; spans: [string, number][] } | undefined => {
+    const h = side === 'before' ? beforeFiles.get(p)!.hash : afterFiles.get(p);
+    if (h && h !== 'worktree' && repo.objects.has(h)) {
+      const m = repo.objects.manifest(h);
+      return { fmt: format(p, m), size: m.size, spans: [...repo.objects.spans(m)].map(([c, , n]) => [c, n]) };
+    }
+    const w = worktreeChunks.get(p);
+    if (!w) return undefined;
+    const spans = w.canonical.map(([c, , n]): [string, number] => [c, n]);
+    return { fmt: format(p), size: spans.reduce((n, s) => n + s[1], 0), spans };
+  };
+  const olds = left.map((p) => {
+    const c = chunksOf(p, 'before');
+    return { p, c, set: new Set(c?.spans.map((s) => s[0])) };
+  });
+  const scored: { from: string; to: string; score: number }[] = [];
+  for (const to of right) {
+    const n = chunksOf(to, 'after');
+    if (!n || n.size === 0) continue;
+    for (const o of olds) {
+      if (!o.c || o.c.fmt !== n.fmt || o.c.size === 0) continue;
+      let shared = 0;
+      for (const [c, len] of n.spans) if (o.set.has(c)) shared += len;
+      const score = shared / Math.max(n.size, o.c.size);
+      if (score >= 0.5) scored.push({ from: o.p, to, score });
+    }
+  }
+  scored.sort((a, b) => b.score - a.score || a.to.localeCompare(b.to) || a.from.localeCompare(b.from));
+  for (const s of scored)
+    if (!taken.has(s.from) && !out.has(s.to)) {
+      out.set(s.to, s.from);
+      taken.add(s.from);
+    }
+  return out;
 }
 
 function diffOptions(repo: Repository, key: string[] | undefined, opts: DiffRevisionsOptions): DiffOptions {
@@ -319,7 +457,7 @@ function nameOnly(
   format: FileFormat,
   bm: FileManifest | null,
   afterSize: number | undefined,
-): DiffEvent {
+): SummaryEvent {
   return {
     type: 'summary',
     path,

@@ -94,6 +94,8 @@ export interface ChangeEvent {
   duplicate?: true;
   /** For binary files: the file-level change, with sizes in before/after. */
   binary?: true;
+  /** The file was at this path before (a rename: `path` is where it is after). */
+  renamedFrom?: string;
 }
 
 export interface WarningEvent {
@@ -102,6 +104,7 @@ export interface WarningEvent {
   message: string;
   side?: 'before' | 'after';
   line?: number;
+  renamedFrom?: string;
 }
 
 export interface DiffCost {
@@ -128,6 +131,11 @@ export interface SummaryEvent {
   /** With a key: how many keys occur more than once on each side (among the examples read), and some of them. */
   duplicateKeys?: { before: number; after: number; keys: unknown[] };
   cost: DiffCost;
+  /**
+   * The file was at this path before: a file removed from there and one added at `path` with the same content
+   * or at least half of its bytes in the same chunks, diffed as one file (`status` modified, or unchanged).
+   */
+  renamedFrom?: string;
 }
 
 export type DiffEvent = ChangeEvent | WarningEvent | SummaryEvent;
