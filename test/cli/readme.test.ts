@@ -57,6 +57,11 @@ describe('README', () => {
       new RegExp(`^${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/chat-data@[0-9a-f]{64}$`, 'm'),
     );
     expect(out).toMatch(/0 problem\(s\)/);
+    // `log --example 1`: the greeting commit (its field change) and the first version (added).
+    expect(out).toMatch(
+      /^[0-9a-f]{12} friendlier greeting\n {2}train\.jsonl: ~ modified \(line 1, key 1\)\n {4}~ messages\[1\]\.content: Hello!\{\+ How can I help\?\+\}$/m,
+    );
+    expect(out).toMatch(/^[0-9a-f]{12} first version\n {2}train\.jsonl: \+ \{"id":1,/m);
     // `show --stat`, `stats`, `rerun --stale --dry-run`.
     expect(out).toContain(' train.jsonl | +0 -0 ~1 |');
     expect(out).toContain('train.jsonl  jsonl  2 examples');
