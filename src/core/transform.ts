@@ -322,10 +322,17 @@ function madeBy(
  * hand, or made by another run): running it again would replace them. An output deleted since is not listed
  * (running again makes it again).
  */
-function replacedOutputs(repo: Repository, head: Hash, run: Hash, t: TransformRecord): RunState['replaced'] {
+function replacedOutputs(
+  repo: Repository,
+  head: Hash,
+  run: Hash,
+  t: TransformRecord,
+  /** Outputs already known to be as the run made them. */
+  known: readonly string[] = [],
+): RunState['replaced'] {
   const out: RunState['replaced'] = [];
   for (const o of t.outputs) {
-    if (!entryAt(repo, head, o.path)) continue;
+    if (known.includes(o.path) || !entryAt(repo, head, o.path)) continue;
     const by = madeBy(repo, head, o.path).commit;
     if (by?.hash !== run) out.push({ path: o.path, by: by?.hash ?? null });
   }
@@ -447,13 +454,15 @@ export function runStates(repo: Repository): { runs: RunState[]; toRerun: RunSta
         outputs: [],
         staleInputs: staleInputs(repo, head, t),
         upstream: [],
-        replaced: replacedOutputs(repo, head, made.commit.hash, t),
+        replaced: [],
       };
       byCommit.set(st.commit, st);
       age.set(st.commit, made.commit.time);
     }
     st.outputs.push(p);
   }
+  for (const st of byCommit.values())
+    st.replaced = replacedOutputs(repo, head, st.commit, st.transform, st.outputs);
   const runs = [...byCommit.values()].sort((a, b) => age.get(a.commit)! - age.get(b.commit)!);
   const reads = (r: RunState, w: RunState): boolean =>
     r !== w && r.transform.inputs.some((i) => w.outputs.some((o) => overlap(i.path, o)));

@@ -139,8 +139,7 @@ export async function* diffRevisions(
     const ah = afterFiles.get(path);
     if (from) {
       // A rename: the events of the file as diffed, each naming where it was; the same content says so.
-      const afterContent = ah && (repo.objects.has(ah as Hash) ? repo.objects.contentOf(ah as Hash) : ah);
-      if (ah && bh && (ah === bh || repo.objects.contentOf(bh) === afterContent)) {
+      if (ah && bh && (ah === bh || repo.objects.contentOf(bh) === contentIdOf(repo, ah))) {
         const m = repo.objects.manifest(bh);
         yield {
           ...nameOnly(path, diffFormat(m.format), m, m.size),
@@ -168,7 +167,7 @@ export async function* diffRevisions(
         continue;
       }
       if (gz) {
-        const done = yield* renamed$(
+        const done = yield* withRenamedFrom(
           diffGzipped(repo, path, gz, bm, { manifest: am }, diffOptions(repo, key, opts)),
           from,
         );
@@ -197,7 +196,7 @@ export async function* diffRevisions(
       const gz = gzipContentFormat(path, fmt?.format ?? bm!.format);
       if (gz) {
         const file = ah ? { file: safeJoin(repo.root, path), options: fmt!.options } : null;
-        const done = yield* renamed$(
+        const done = yield* withRenamedFrom(
           diffGzipped(repo, path, gz, bm, file, diffOptions(repo, key, opts)),
           from,
         );
@@ -221,7 +220,7 @@ export async function* diffRevisions(
     }
     // Decoding the manifests left their segments' bytes and scans behind: collected now if memory is high.
     memoryLimit().check();
-    yield* renamed$(diffFile(beforeSide, afterSide, diffOptions(repo, key, opts)), from);
+    yield* withRenamedFrom(diffFile(beforeSide, afterSide, diffOptions(repo, key, opts)), from);
   }
 }
 
@@ -232,7 +231,7 @@ function renamedOf<E extends DiffEvent>(ev: E, from: string | undefined): E {
 }
 
 /** A file's events, each naming where the file was when it was renamed; the generator's result passes through. */
-async function* renamed$<R>(
+async function* withRenamedFrom<R>(
   events: AsyncGenerator<DiffEvent, R>,
   from: string | undefined,
 ): AsyncGenerator<DiffEvent, R> {
@@ -242,6 +241,14 @@ async function* renamed$<R>(
     if (r.done) return r.value;
     yield renamedOf(r.value, from);
   }
+}
+
+/**
+ * The content id of an after side's manifest hash: a stored manifest's `content` (or its own hash), or the hash
+ * itself for a working-tree file not stored (its canonical manifest's hash, which is the content id).
+ */
+function contentIdOf(repo: Repository, h: Hash | 'worktree'): string {
+  return h !== 'worktree' && repo.objects.has(h) ? repo.objects.contentOf(h) : h;
 }
 
 /** Pairwise similarity is only looked for when (removed files) × (added files) is at most this. */
@@ -265,10 +272,6 @@ function findRenames(
   const gone = paths.filter((p) => beforeFiles.has(p) && !afterFiles.has(p));
   const added = paths.filter((p) => afterFiles.has(p) && !beforeFiles.has(p));
   if (gone.length === 0 || added.length === 0) return out;
-  const contentOfAfter = (p: string): string | undefined => {
-    const h = afterFiles.get(p);
-    return !h || h === 'worktree' ? undefined : repo.objects.has(h) ? repo.objects.contentOf(h) : h;
-  };
   const byContent = new Map<string, string[]>();
   for (const p of gone) {
     const c = repo.objects.contentOf(beforeFiles.get(p)!.hash);
@@ -276,8 +279,8 @@ function findRenames(
   }
   const taken = new Set<string>();
   for (const p of added) {
-    const c = contentOfAfter(p);
-    const from = c ? byContent.get(c)?.find((q) => !taken.has(q)) : undefined;
+    const c = contentIdOf(repo, afterFiles.get(p)!);
+    const from = byContent.get(c)?.find((q) => !taken.has(q));
     if (from) {
       out.set(p, from);
       taken.add(from);

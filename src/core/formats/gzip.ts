@@ -42,7 +42,6 @@ export async function* gunzip(
   try {
     for await (const piece of z as AsyncIterable<Buffer>) yield piece;
   } catch (e) {
-    if (sourceError instanceof StrataError) throw sourceError;
     if (sourceError) throw sourceError;
     throw new StrataError(
       'BAD_INPUT',
