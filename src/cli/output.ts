@@ -121,6 +121,11 @@ export class Output {
     this.stderr.write(`warning: ${s}\n`);
   }
 
+  /** Advice on stderr, as git's `hint:` lines (nothing is wrong). */
+  hint(s: string): void {
+    this.stderr.write(`hint: ${s}\n`);
+  }
+
   paint(code: 'red' | 'green' | 'yellow' | 'cyan' | 'bold' | 'dim', s: string): string {
     if (!this.color) return s;
     const c = { red: 31, green: 32, yellow: 33, cyan: 36, bold: 1, dim: 2 }[code];

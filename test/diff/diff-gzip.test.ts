@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { add, commit, diffRevisions, isStrataError, open, Repository } from '../../src/core/index.js';
 import type { DiffEvent, SummaryEvent } from '../../src/core/diff/index.js';
 import { gzipContentFormat } from '../../src/core/formats/gzip.js';
-import { tempDir } from '../core/helpers.js';
+import { ok, strata, tempDir } from '../core/helpers.js';
 import { SHARED_DATA } from '../helpers/shared-data.js';
 
 type Pair = { chosen: string; rejected: string };
@@ -138,6 +138,26 @@ describe('diff of gzip-compressed record files', () => {
     expect(change?.type === 'change' && change.binary).toBe(true);
     expect(summary(evs, 'pairs.jsonl.gz').format).toBe('binary');
     writeFileSync(join(dir, 'pairs.jsonl.gz'), good);
+  });
+});
+
+describe('strata add of a gzip-compressed record file', () => {
+  it('hints, when a new version is staged, that it is stored whole and how to do better', () => {
+    const dir = tempDir('strata-gz-add-');
+    ok(dir, ['init']);
+    writeFileSync(join(dir, 'train.jsonl.gz'), gz([{ id: 1 }]));
+    writeFileSync(join(dir, 'blob.gz'), gzipSync('opaque'));
+    const first = strata(dir, ['add', '.']);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toBe('');
+    ok(dir, ['commit', '-m', 'v0']);
+    writeFileSync(join(dir, 'train.jsonl.gz'), gz([{ id: 1 }, { id: 2 }]));
+    writeFileSync(join(dir, 'blob.gz'), gzipSync('opaque, changed'));
+    const next = strata(dir, ['add', '.']);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toBe(
+      'hint: train.jsonl.gz is gzip-compressed: each new version is stored whole and diffed by decompressing it; stored uncompressed, a new version reuses the examples of the last one (strata compresses what it stores)\n',
+    );
   });
 });
 

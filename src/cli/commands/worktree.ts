@@ -35,6 +35,13 @@ export function registerWorktreeCommands(program: Command, g: () => GlobalOpts):
         const like = o.like === undefined ? {} : { like: repoPaths(repo, g(), [o.like])[0]! };
         const r = await add(repo, repoPaths(repo, g(), paths), bar, like).finally(() => bar.stop());
         for (const s of r.skipped) out.warn(`skipped ${s} (not a regular file)`);
+        // A new version of a gzip-compressed dataset is stored whole: say once how to do better.
+        const { gzipContentFormat } = await import('../../core/formats/gzip.js');
+        const gz = r.updated.filter((p) => gzipContentFormat(p));
+        if (gz.length)
+          out.hint(
+            `${gz.length === 1 ? `${gz[0]} is` : `${gz.length} files (${gz.slice(0, 3).join(', ')}${gz.length > 3 ? ', …' : ''}) are`} gzip-compressed: each new version is stored whole and diffed by decompressing it; stored uncompressed, a new version reuses the examples of the last one (strata compresses what it stores)`,
+          );
         out.result(r, () => {
           for (const p of r.added) out.line(`add ${p}`);
           for (const p of r.updated) out.line(`update ${p}`);
