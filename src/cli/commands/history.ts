@@ -39,6 +39,15 @@ export function describeTransform(t: TransformRecord): string[] {
   return lines;
 }
 
+/** A commit as `log` lists it: one line (`--oneline`), or its header and message after a blank line. */
+function printLogEntry(out: Output, c: LogEntry, oneline: boolean | undefined, first: boolean): void {
+  if (oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
+  else {
+    if (!first) out.line();
+    printCommit(out, c);
+  }
+}
+
 function printCommit(out: Output, c: LogEntry): void {
   out.line(out.paint('yellow', `commit ${c.hash}`));
   if (c.parents.length > 1) out.line(`Merge: ${c.parents.map(short).join(' ')}`);
@@ -131,13 +140,8 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
                 out.record(e);
                 continue;
               }
-              if (o.oneline)
-                out.line(`${out.paint('yellow', short(e.commit.hash))} ${e.commit.message.split('\n')[0]}`);
-              else {
-                if (!first) out.line();
-                printCommit(out, e.commit);
-                out.line();
-              }
+              printLogEntry(out, e.commit, o.oneline, first);
+              if (!o.oneline) out.line();
               out.line(`  ${e.change.path}: ${renderChange(e.change, { color: out.color })}`);
               first = false;
             }
@@ -153,11 +157,7 @@ export function registerHistoryCommands(program: Command, g: () => GlobalOpts): 
             // A long history into a slow pipe (`strata log | less`) waits for the reader, not in memory.
             await out.drained();
             if (out.json) out.record(c);
-            else if (o.oneline) out.line(`${out.paint('yellow', short(c.hash))} ${c.message.split('\n')[0]}`);
-            else {
-              if (!first) out.line();
-              printCommit(out, c);
-            }
+            else printLogEntry(out, c, o.oneline, first);
             first = false;
           }
         });
