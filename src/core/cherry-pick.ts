@@ -1,7 +1,7 @@
 /**
  * `cherry-pick`: applies one commit's changes onto the current branch as a new commit with one parent: the
  * three-way merge (merge.ts `threeWay`) of the commit into HEAD against the commit's parent. `revert`
- * (revert.ts) applies the inverse the same way. Keyed JSONL files take the changes example by example, so
+ * (revert.ts) applies the inverse the same way. Keyed JSONL, CSV and TSV files take the changes example by example, so
  * picking a fix of a few examples onto another branch changes those examples and nothing else there.
  * Conflicts change nothing and are listed (CONFLICT); `favor` (-X ours|theirs) settles them.
  */
@@ -37,8 +37,9 @@ export interface ApplyResult {
 }
 
 /**
- * Applies the change from `from` to `to` (trees of two commits, null: the empty tree) onto HEAD and commits
- * it with `message`: cherry-pick is (parent → commit), revert (commit → parent).
+ * Applies commit `rev`'s change onto HEAD and commits it with `message`: cherry-pick takes the change from its
+ * parent to it (for a merge commit, the `mainline` parent; for a root commit, the empty tree), revert the
+ * change from it back to that parent.
  */
 export async function applyChange(
   repo: Repository,

@@ -1,7 +1,7 @@
 /**
  * `revert`: a new commit that undoes an earlier one, keeping everything committed since: the three-way merge
  * (merge.ts `threeWay`) of the commit's parent into HEAD against the commit itself (cherry-pick.ts applies it).
- * Keyed JSONL files are undone example by example: reverting a relabelling commit gives those examples their
+ * Keyed JSONL, CSV and TSV files are undone example by example: reverting a relabelling commit gives those examples their
  * old labels back and keeps every later change to other examples; an example changed again since conflicts.
  */
 import type { Repository } from './repository.js';

@@ -236,15 +236,12 @@ export class PinnedRevision {
       throw new StrataError('NOT_FOUND', `'${source}' does not exist in ${this.pin}`, { path: source });
     if (e?.kind === 'file') return [await this.file(source!)];
     const out: PinnedFile[] = [];
-    for (const f of await this.files(source ?? ''))
-      if (RECORD_FORMATS.has(f.format) && (f.format !== 'json' || (await this.isJsonArray(f.path))))
-        out.push(f);
-      else if (
-        gzipContentFormat(f.path, f.format) === 'json'
-          ? await this.isJsonArray(f.path, true)
-          : gzipContentFormat(f.path, f.format)
-      )
-        out.push(f);
+    for (const f of await this.files(source ?? '')) {
+      // A gzip file's content format first, as examples() reads it (a `.json.gz` declared format=json too).
+      const gz = gzipContentFormat(f.path, f.format);
+      const fmt = gz ?? (RECORD_FORMATS.has(f.format) ? f.format : undefined);
+      if (fmt && (fmt !== 'json' || (await this.isJsonArray(f.path, !!gz)))) out.push(f);
+    }
     return out;
   }
 
